@@ -1,0 +1,50 @@
+# mulfree: two commands on a fresh machine — `make demo` and `make test`.
+# Every target creates .venv on first use and installs the project into it.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.mulfree-installed
+
+DATASET ?= digits
+MODEL   ?= build/model.qnet.npz
+BOARD   ?= icebreaker
+SIM     ?= all
+PYTEST_ARGS ?=
+
+.PHONY: venv test test-fast lint demo sim bitstream program bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+demo: $(STAMP)
+	$(VENV)/bin/mulfree demo
+
+sim: $(STAMP)
+	$(VENV)/bin/mulfree sim --sim $(SIM) --dataset $(DATASET) $(if $(filter-out build/model.qnet.npz,$(MODEL)),--model $(MODEL),)
+
+bitstream: $(STAMP)
+	$(VENV)/bin/mulfree build --board $(BOARD) --model $(MODEL)
+
+program: $(STAMP)
+	$(VENV)/bin/mulfree program --board $(BOARD)
+
+bench: $(STAMP)
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf build sim_build .pytest_cache

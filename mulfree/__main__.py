@@ -1,0 +1,5 @@
+import sys
+
+from mulfree.cli import main
+
+sys.exit(main())
