@@ -1,0 +1,113 @@
+"""Batch normalisation, optionally with power-of-two (shift-based) scales."""
+
+import numpy as np
+
+from .layer import Parameter
+
+
+def round_pow2(v):
+    """Round to the nearest signed power of two in the log domain; 0 stays 0."""
+    v = np.asarray(v, dtype=np.float64)
+    mag = np.abs(v)
+    with np.errstate(divide="ignore"):
+        rounded = np.exp2(np.round(np.log2(np.where(mag > 0, mag, 1.0))))
+    return np.where(mag > 0, np.sign(v) * rounded, 0.0)
+
+
+class BatchNorm:
+    """Per-feature ``y = gamma * (x - mu) / sqrt(var + eps) + beta``.
+
+    Training uses the batch statistics (biased variance) and updates running
+    averages, ``running = (1 - momentum) * running + momentum * batch``;
+    evaluation uses the running averages. Backward is the full Jacobian
+    through the batch mean and variance.
+
+    With ``shift_based=True`` the forward scale is rounded so that the total
+    scale from the preceding Dense layer's integer accumulator is a power of
+    two: with ``k = gamma / sqrt(var + eps)`` and ``in_scale`` the preceding
+    layer's ``alpha``, the layer multiplies ``x - mu`` by
+    ``round_pow2(in_scale * k) / in_scale``. The pixel scale ``2**-B_in`` and
+    the activation steps ``2**-f`` are powers of two already, so the QNet's
+    ``(acc + b) >> s`` then reproduces this layer exactly up to the rounding
+    of the bias. The rounding is straight-through in backward: the gradient
+    is the one of ``round_pow2(v) -> v`` replaced by identity, i.e. the
+    centring path sees the rounded scale and the variance path ``gamma``.
+
+    Parameters
+    ----------
+    n : int
+        Number of features.
+    shift_based : bool
+    in_scale : float
+        Scale of the preceding layer's integer weights (its ``alpha``).
+    momentum : float
+    eps : float
+
+    Members
+    -------
+    gamma, beta : numpy.ndarray, (n,)
+        Trainable scale and shift.
+    running_mean, running_var : numpy.ndarray, (n,)
+    eps, momentum, shift_based, in_scale : as given
+    """
+
+    def __init__(self, n, *, shift_based=False, in_scale=1.0, momentum=0.1, eps=1e-4):
+        self.n = int(n)
+        self.shift_based = bool(shift_based)
+        self.in_scale = float(in_scale)
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+        self._gamma = Parameter("gamma", np.ones(self.n, np.float32))
+        self._beta = Parameter("beta", np.zeros(self.n, np.float32))
+        self.running_mean = np.zeros(self.n, np.float32)
+        self.running_var = np.ones(self.n, np.float32)
+        self._cache = None
+
+    def __repr__(self):
+        return (f"BatchNorm({self.n}, shift_based={self.shift_based}, "
+                f"in_scale={self.in_scale:g}, momentum={self.momentum:g}, eps={self.eps:g})")
+
+    @property
+    def gamma(self):
+        return self._gamma.value
+
+    @property
+    def beta(self):
+        return self._beta.value
+
+    def parameters(self):
+        return [self._gamma, self._beta]
+
+    def applied_scale(self, var):
+        """The per-feature factor that multiplies ``x - mean`` for variance ``var``."""
+        k = self.gamma / np.sqrt(var + self.eps)
+        if self.shift_based:
+            k = round_pow2(self.in_scale * k) / self.in_scale
+        return k.astype(np.float32)
+
+    def eval_scale(self):
+        """The evaluation factor on ``x - running_mean`` (what the quantizer folds)."""
+        return self.applied_scale(self.running_var)
+
+    def forward(self, x, mode):
+        if not mode.train:
+            return (x - self.running_mean) * self.eval_scale() + self.beta
+        mean = x.mean(axis=0)
+        centred = x - mean
+        var = np.mean(centred * centred, axis=0)
+        m = self.momentum
+        self.running_mean = ((1 - m) * self.running_mean + m * mean).astype(np.float32)
+        self.running_var = ((1 - m) * self.running_var + m * var).astype(np.float32)
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(np.float32)
+        scale = self.applied_scale(var)
+        x_hat = centred * inv_std
+        self._cache = (x_hat, inv_std, scale)
+        return centred * scale + self.beta
+
+    def backward(self, grad):
+        x_hat, inv_std, scale = self._cache
+        self._gamma.grad[...] = np.sum(grad * x_hat, axis=0)
+        self._beta.grad[...] = grad.sum(axis=0)
+        # Centring path with the applied (possibly rounded) scale; variance path with gamma.
+        return (scale * (grad - grad.mean(axis=0))
+                - (self.gamma * inv_std) * x_hat * np.mean(grad * x_hat, axis=0))

@@ -1,0 +1,77 @@
+"""SGD with momentum, Adam, and the exponential learning-rate schedule."""
+
+import numpy as np
+
+from .errors import MulfreeError
+
+
+class SGD:
+    """SGD with (heavy-ball) momentum: ``v = mu v - lr g; p += v``.
+
+    Parameters
+    ----------
+    parameters : list of Parameter
+    momentum : float
+    """
+
+    def __init__(self, parameters, momentum=0.9):
+        self.parameters = list(parameters)
+        self.momentum = float(momentum)
+        self._velocity = [np.zeros_like(p.value) for p in self.parameters]
+
+    def step(self, lr):
+        for p, v in zip(self.parameters, self._velocity, strict=True):
+            v *= self.momentum
+            v -= np.float32(lr * p.lr_scale) * p.grad
+            p.value += v
+
+
+class Adam:
+    """Adam (Kingma & Ba) with bias correction.
+
+    Parameters
+    ----------
+    parameters : list of Parameter
+    beta1, beta2, eps : float
+    """
+
+    def __init__(self, parameters, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.parameters = list(parameters)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self._m = [np.zeros_like(p.value) for p in self.parameters]
+        self._v = [np.zeros_like(p.value) for p in self.parameters]
+        self._t = 0
+
+    def step(self, lr):
+        self._t += 1
+        b1, b2 = self.beta1, self.beta2
+        correction = np.sqrt(1 - b2**self._t) / (1 - b1**self._t)
+        for p, m, v in zip(self.parameters, self._m, self._v, strict=True):
+            m *= b1
+            m += (1 - b1) * p.grad
+            v *= b2
+            v += (1 - b2) * (p.grad * p.grad)
+            p.value -= np.float32(lr * p.lr_scale * correction) * m / (np.sqrt(v) + self.eps)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def make_optimizer(name, parameters, **options):
+    """Build the optimizer called ``name`` (``"sgd"`` or ``"adam"``)."""
+    if name not in OPTIMIZERS:
+        raise MulfreeError(f"optimizer {name!r}: expected one of {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name](parameters, **options)
+
+
+def exponential_decay(lr_start, lr_end, epochs):
+    """Per-epoch learning rates from ``lr_start`` down to ``lr_end`` geometrically.
+
+    Returns
+    -------
+    numpy.ndarray, (epochs,)
+        ``lr_start * (lr_end / lr_start) ** (e / (epochs - 1))``.
+    """
+    if epochs <= 1:
+        return np.array([lr_start] * max(epochs, 0), dtype=np.float64)
+    return lr_start * (lr_end / lr_start) ** (np.arange(epochs) / (epochs - 1))
