@@ -34,7 +34,6 @@ import io
 import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +54,11 @@ MAX_OUT_BITS = 32
 MAX_SHIFT = 31
 MAX_E_MAX = 30
 MAX_WIDTH = 48
+
+
+def _signed_width(lo, hi):
+    """:func:`signed_bits` of Python integers of any size, without a loop."""
+    return 1 + max(hi.bit_length() if hi > 0 else 0, (-lo - 1).bit_length() if lo < 0 else 0)
 
 
 def signed_bits(lo, hi):
@@ -538,6 +542,24 @@ def _activation_range(layer, z_lo, z_hi):
     return min(max(lo, sat_lo), sat_hi), max(min(hi, sat_hi), sat_lo)
 
 
+def _check_left_shift(k, sum_min, sum_max, shift):
+    """Refuse a negative shift that would carry ``z`` past ``MAX_WIDTH`` bits.
+
+    Checked before shifting: in int64 the shifted bound could wrap around and
+    look small.
+    """
+    left = np.maximum(-np.asarray(shift, dtype=np.int64), 0)
+    if not left.any():
+        return
+    # Exact two's-complement width of the shifted bounds, in Python integers.
+    needed = max(
+        _signed_width(int(lo) << int(s), int(hi) << int(s))
+        for lo, hi, s in zip(sum_min, sum_max, left, strict=True)
+    )
+    if needed > MAX_WIDTH:
+        _fail(f"layers[{k}] z_bits", f"at most {MAX_WIDTH} bits", needed)
+
+
 def _compute_widths(qnet):
     widths = []
     lo, hi = 0, (1 << qnet.input.bits) - 1
@@ -550,6 +572,7 @@ def _compute_widths(qnet):
         acc_min = pos * lo - neg * hi
         bias = layer.bias.astype(np.int64)
         sum_min, sum_max = acc_min + bias, acc_max + bias
+        _check_left_shift(k, sum_min, sum_max, layer.shift)
         z_min, z_max = _shift(sum_min, layer.shift), _shift(sum_max, layer.shift)
         in_signed = lo < 0
         in_bits = signed_bits(lo, hi) if in_signed else unsigned_bits(hi)
@@ -581,21 +604,38 @@ def _compute_widths(qnet):
     return widths
 
 
-def _load(path):
-    if not path.exists():
-        raise QNetFormatError(f"{path}: no such file (expected a .qnet.npz QNet file)")
+def _read_npz(path):
+    """Every member of the archive as an ndarray, by name (without the ``.npy``)."""
     try:
         raw = path.read_bytes()
         archive = np.load(io.BytesIO(raw), allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise QNetFormatError(f"{path}: expected a .npz archive, got a single .npy array")
-        with archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except QNetFormatError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as error:
+    except Exception as error:  # zipfile and the .npy reader raise many kinds on bad bytes
         raise QNetFormatError(
             f"{path}: not a readable .npz archive ({type(error).__name__}: {error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise QNetFormatError(f"{path}: expected a .npz archive, got a single .npy array")
+    arrays = {}
+    with archive:
+        for name in archive.files:
+            try:
+                array = archive[name]
+            except Exception as error:
+                raise QNetFormatError(
+                    f"{path}: array '{name}': not a readable .npy member "
+                    f"({type(error).__name__}: {error})") from None
+            if not isinstance(array, np.ndarray):
+                raise QNetFormatError(
+                    f"{path}: array '{name}': expected an .npy array, got raw bytes")
+            arrays[name] = array
+    return arrays
+
+
+def _load(path):
+    if not path.exists():
+        raise QNetFormatError(f"{path}: no such file (expected a .qnet.npz QNet file)")
+    if not path.is_file():
+        raise QNetFormatError(f"{path}: not a file (expected a .qnet.npz QNet file)")
+    arrays = _read_npz(path)
     if "header" not in arrays:
         raise QNetFormatError(f"{path}: field 'header': missing (expected the JSON header)")
     header_array = arrays.pop("header")

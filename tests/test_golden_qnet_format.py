@@ -1,0 +1,365 @@
+"""The ``.qnet.npz`` format: round trips, and every kind of bad file gives one QNetFormatError."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from golden_model.errors import QNetFormatError
+from golden_model.qnet import FORMAT_VERSION, InputSpec, QLayer, QNet
+
+
+def small_net(pow2=True):
+    rng = np.random.default_rng(3)
+    hidden = QLayer(weights=rng.integers(-1, 2, (5, 6)).astype(np.int8),
+                    bias=rng.integers(-50, 50, 5), shift=np.array([0, 1, 2, -1, 3]),
+                    weight_mode="ternary", activation="tlin", threshold=np.array([0, 1, 2, 3, 4]),
+                    out_bits=4, pow2=pow2, e_max=3)
+    out = QLayer(weights=rng.choice([-1, 1], (3, 5)).astype(np.int8),
+                 bias=np.array([1, -2, 3]), shift=np.array([0, 0, 1]),
+                 weight_mode="binary", activation="linear")
+    return QNet(InputSpec(n_inputs=6, bits=5, dataset="digits", image_shape=(2, 3)),
+                [hidden, out], meta={"note": "test", "accuracy": 0.5})
+
+
+def parts(net):
+    return net.header(), net.arrays()
+
+
+def write(path, header, arrays, raw_header=None):
+    blob = raw_header if raw_header is not None else json.dumps(header).encode()
+    np.savez(path, header=np.frombuffer(blob, np.uint8), **arrays)
+    return path
+
+
+def load_fails(path, *patterns):
+    with pytest.raises(QNetFormatError) as info:
+        QNet.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    for pattern in patterns:
+        assert pattern in message, message
+    return message
+
+
+# -- round trip ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pow2", [False, True])
+def test_round_trip_is_identical(tmp_path, pow2):
+    net = small_net(pow2)
+    path = tmp_path / "net.qnet.npz"
+    net.save(path)
+    loaded = QNet.load(path)
+    assert loaded.fingerprint() == net.fingerprint()
+    assert loaded.header() == json.loads(json.dumps(net.header()))
+    assert loaded.widths == net.widths and loaded.meta == net.meta
+    assert loaded.input == net.input and loaded.source == str(path)
+    for a, b in zip(loaded.layers, net.layers, strict=True):
+        for name in ("weights", "bias", "shift", "threshold"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert (a.weight_mode, a.activation, a.out_bits, a.pow2, a.e_max) == \
+            (b.weight_mode, b.activation, b.out_bits, b.pow2, b.e_max)
+    x = np.random.default_rng(0).integers(0, 32, (50, 6))
+    for got, want in zip(loaded.forward(x), net.forward(x), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_fingerprint_ignores_meta_but_not_values():
+    net = small_net()
+    other = QNet(net.input, net.layers, meta={"something": "else"})
+    assert other.fingerprint() == net.fingerprint()
+    layers = [QLayer(**{**vars(net.layers[0]), "bias": net.layers[0].bias + 1}), net.layers[1]]
+    assert QNet(net.input, layers).fingerprint() != net.fingerprint()
+
+
+def test_save_leaves_no_temporary_files(tmp_path):
+    small_net().save(tmp_path / "sub" / "a.qnet.npz")
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["a.qnet.npz"]
+
+
+# -- not a QNet file at all ---------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    load_fails(tmp_path / "none.qnet.npz", "no such file")
+
+
+@pytest.mark.parametrize("content", [b"", b"hello world", b"PK\x03\x04garbage", b"\x93NUMPY"])
+def test_non_npz_bytes(tmp_path, content):
+    path = tmp_path / "bad.qnet.npz"
+    path.write_bytes(content)
+    load_fails(path, "not a readable .npz archive")
+
+
+def test_a_single_npy_array(tmp_path):
+    path = tmp_path / "bad.qnet.npz"
+    with open(path, "wb") as handle:
+        np.save(handle, np.zeros(3))
+    load_fails(path, "expected a .npz archive")
+
+
+def test_a_directory(tmp_path):
+    load_fails(tmp_path, "not a file")
+
+
+def test_pickled_object_arrays_are_refused(tmp_path):
+    header, arrays = parts(small_net())
+    arrays["layer0.bias"] = np.array([object()] * 5, dtype=object)
+    path = tmp_path / "obj.qnet.npz"
+    np.savez(path, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+    load_fails(path, "array 'layer0.bias'", "Object arrays cannot be loaded")
+
+
+def test_zip_of_other_things(tmp_path):
+    path = tmp_path / "other.qnet.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "hi")
+    load_fails(path)
+
+
+# -- truncation and corruption ------------------------------------------------------------------
+
+
+def test_every_truncation_is_a_format_error(tmp_path):
+    good = tmp_path / "good.qnet.npz"
+    small_net().save(good)
+    data = good.read_bytes()
+    bad = tmp_path / "cut.qnet.npz"
+    for length in sorted(set(range(0, len(data), 37)) | {len(data) - 1, len(data) - 22}):
+        bad.write_bytes(data[:length])
+        load_fails(bad)
+
+
+def test_random_byte_flips_never_leak_another_exception(tmp_path):
+    good = tmp_path / "good.qnet.npz"
+    net = small_net()
+    net.save(good)
+    data = bytearray(good.read_bytes())
+    bad = tmp_path / "flip.qnet.npz"
+    rng = np.random.default_rng(0)
+    loaded = 0
+    for _ in range(300):
+        corrupt = bytearray(data)
+        for position in rng.integers(0, len(data), rng.integers(1, 4)):
+            corrupt[position] ^= int(rng.integers(1, 256))
+        bad.write_bytes(bytes(corrupt))
+        try:
+            other = QNet.load(bad)
+        except QNetFormatError as error:
+            assert str(bad) in str(error)
+        else:
+            # a flip in zip bookkeeping that the reader ignores: the net must be intact
+            loaded += 1
+            assert other.fingerprint() == net.fingerprint()
+    assert loaded < 300
+
+
+# -- header problems ----------------------------------------------------------------------------
+
+
+def test_header_missing(tmp_path):
+    _, arrays = parts(small_net())
+    path = tmp_path / "nohead.qnet.npz"
+    np.savez(path, **arrays)
+    load_fails(path, "'header'", "missing")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"{not json", "not valid JSON"),
+    (b"\xff\xfe", "not valid JSON"),
+    (b"[1, 2]", "a JSON object"),
+])
+def test_header_not_a_json_object(tmp_path, raw, expected):
+    _, arrays = parts(small_net())
+    load_fails(write(tmp_path / "h.qnet.npz", None, arrays, raw_header=raw), expected)
+
+
+def test_header_wrong_dtype(tmp_path):
+    header, arrays = parts(small_net())
+    path = tmp_path / "h.qnet.npz"
+    np.savez(path, header=np.frombuffer(json.dumps(header).encode(), np.uint8).astype(np.int32),
+             **arrays)
+    load_fails(path, "header", "uint8")
+
+
+@pytest.mark.parametrize("version", [0, 2, "1", None, 1.5])
+def test_unknown_versions(tmp_path, version):
+    header, arrays = parts(small_net())
+    header["version"] = version
+    load_fails(write(tmp_path / "v.qnet.npz", header, arrays), "header.version",
+               f"expected {FORMAT_VERSION}")
+
+
+def test_wrong_format_name(tmp_path):
+    header, arrays = parts(small_net())
+    header["format"] = "onnx"
+    load_fails(write(tmp_path / "f.qnet.npz", header, arrays), "header.format")
+
+
+def mutate(header, dotted, value):
+    target = header
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    last = int(keys[-1]) if isinstance(target, list) else keys[-1]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[last] = value
+
+
+@pytest.mark.parametrize("field", [
+    "input", "layers", "input.n_inputs", "input.bits", "layers.0.n_in", "layers.0.n_out",
+    "layers.0.weight_mode", "layers.0.activation", "layers.0.out_bits", "layers.0.pow2",
+    "layers.1.e_max", "layers.0.widths",
+])
+def test_missing_header_keys(tmp_path, field):
+    header, arrays = parts(small_net())
+    mutate(header, field, KeyError)
+    message = load_fails(write(tmp_path / "m.qnet.npz", header, arrays))
+    assert field.split(".")[-1] in message
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("input.bits", 0, "input.bits"),
+    ("input.bits", 17, "input.bits"),
+    ("input.bits", "5", "header.input.bits"),
+    ("input.bits", True, "header.input.bits"),
+    ("input.n_inputs", 7, "layers[0].weights"),
+    ("input.image_shape", "2x3", "image_shape"),
+    ("input.dataset", 5, "header.input.dataset"),
+    ("layers.0.weight_mode", "quaternary", "layers[0].weight_mode"),
+    ("layers.0.activation", "gelu", "layers[0].activation"),
+    ("layers.1.activation", "relu", "'linear' for the output layer"),
+    ("layers.1.pow2", True, "false for the output layer"),
+    ("layers.0.pow2", 1, "layers[0].pow2"),
+    ("layers.0.out_bits", 0, "layers[0].out_bits"),
+    ("layers.0.out_bits", 33, "layers[0].out_bits"),
+    ("layers.0.e_max", -1, "layers[0].e_max"),
+    ("layers.0.e_max", 31, "layers[0].e_max"),
+    ("layers.0.n_out", 4, "layer0.weights"),
+    ("layers.0.widths.acc_max", 10**6, "layers[0].widths"),
+    ("layers.1.widths", {}, "layers[1].widths"),
+    ("meta", [], "header.meta"),
+    ("layers.0", "dense", "header.layers[0]"),
+])
+def test_bad_header_values(tmp_path, field, value, expected):
+    header, arrays = parts(small_net())
+    mutate(header, field, value)
+    load_fails(write(tmp_path / "b.qnet.npz", header, arrays), expected)
+
+
+def test_header_and_arrays_disagree_on_layer_count(tmp_path):
+    header, arrays = parts(small_net())
+    header["layers"] = header["layers"][:1]
+    load_fails(write(tmp_path / "c.qnet.npz", header, arrays), "unexpected")
+    header, arrays = parts(small_net())
+    header["layers"] = []
+    load_fails(write(tmp_path / "d.qnet.npz", header, {}), "at least one layer")
+
+
+# -- array problems -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["layer0.weights", "layer0.bias", "layer1.shift",
+                                  "layer1.threshold"])
+def test_missing_arrays(tmp_path, name):
+    header, arrays = parts(small_net())
+    del arrays[name]
+    load_fails(write(tmp_path / "a.qnet.npz", header, arrays), name, "missing")
+
+
+@pytest.mark.parametrize("name, dtype", [
+    ("layer0.weights", np.int16), ("layer0.weights", np.float32), ("layer0.weights", np.uint8),
+    ("layer0.bias", np.int32), ("layer1.shift", np.float64), ("layer0.threshold", np.uint64),
+])
+def test_wrong_dtypes(tmp_path, name, dtype):
+    header, arrays = parts(small_net())
+    arrays[name] = arrays[name].astype(dtype)
+    load_fails(write(tmp_path / "t.qnet.npz", header, arrays), name, "dtype")
+
+
+@pytest.mark.parametrize("name, index, value, expected", [
+    ("layer0.weights", (0, 0), 2, "values <= 1"),
+    ("layer0.weights", (1, 2), -2, "values >= -1"),
+    ("layer1.weights", (0, 0), 0, "only -1 and +1 for a binary layer"),
+    ("layer0.shift", 0, 32, "layers[0].shift"),
+    ("layer0.shift", 0, -32, "layers[0].shift"),
+    ("layer0.threshold", 0, -1, "layers[0].threshold"),
+    ("layer1.threshold", 0, 1, "zeros for a linear layer"),
+    ("layer0.bias", 0, 1 << 41, "layers[0].bias"),
+])
+def test_out_of_range_values(tmp_path, name, index, value, expected):
+    header, arrays = parts(small_net())
+    arrays[name][index] = value
+    load_fails(write(tmp_path / "r.qnet.npz", header, arrays), expected)
+
+
+@pytest.mark.parametrize("name, shape", [
+    ("layer0.bias", (4,)), ("layer0.shift", (5, 1)), ("layer1.threshold", ()),
+])
+def test_wrong_shapes(tmp_path, name, shape):
+    header, arrays = parts(small_net())
+    arrays[name] = np.zeros(shape, arrays[name].dtype)
+    k, part = name[len("layer"):].split(".")
+    load_fails(write(tmp_path / "s.qnet.npz", header, arrays), f"layers[{k}].{part}",
+               "expected shape")
+
+
+def test_weights_shape_disagrees_with_header(tmp_path):
+    header, arrays = parts(small_net())
+    arrays["layer1.weights"] = np.ones((3, 4), np.int8)
+    load_fails(write(tmp_path / "s.qnet.npz", header, arrays), "array 'layer1.weights'",
+               "expected shape (3, 5) as the header says, got (3, 4)")
+
+
+def test_extra_array(tmp_path):
+    header, arrays = parts(small_net())
+    arrays["layer0.scale"] = np.zeros(5, np.int64)
+    load_fails(write(tmp_path / "e.qnet.npz", header, arrays), "layer0.scale")
+
+
+def test_widths_beyond_the_bound_are_refused(tmp_path):
+    layer = QLayer(weights=np.ones((1, 2), np.int8), bias=np.array([1 << 40]),
+                   shift=np.array([-31]), activation="linear")
+    # the shifted bound would wrap around int64 and look small: refused instead
+    with pytest.raises(QNetFormatError, match="z_bits: expected at most 48 bits, got 73"):
+        QNet(InputSpec(n_inputs=2, bits=8), [layer])
+    at_bound = QLayer(weights=np.zeros((1, 2), np.int8), bias=np.array([-(1 << 40)]),
+                      shift=np.array([-7]), activation="linear")
+    assert QNet(InputSpec(n_inputs=2, bits=8), [at_bound]).widths[0].z_bits == 48
+    # one pixel of 1 against a -1 weight takes the bound one below -2**47
+    one_more = QLayer(weights=np.array([[-1, 0]], np.int8), bias=np.array([-(1 << 40)]),
+                      shift=np.array([-7]), activation="linear")
+    with pytest.raises(QNetFormatError, match="got 49"):
+        QNet(InputSpec(n_inputs=2, bits=1), [one_more])
+
+
+def test_load_of_an_unreadable_member(tmp_path):
+    # a zip whose 'header' member is not an .npy payload
+    path = tmp_path / "z.qnet.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("header.npy", b"not an npy")
+    load_fails(path, "array 'header'")
+
+
+def test_error_message_names_file_field_and_expectation(tmp_path):
+    header, arrays = parts(small_net())
+    arrays["layer0.weights"][0, 0] = 2
+    message = load_fails(write(tmp_path / "w.qnet.npz", header, arrays))
+    assert message == (f"{tmp_path / 'w.qnet.npz'}: layers[0].weights: "
+                       "expected values <= 1, got 2")
+
+
+def test_bytes_io_header_roundtrip_is_plain_json(tmp_path):
+    net = small_net()
+    path = tmp_path / "n.qnet.npz"
+    net.save(path)
+    with np.load(path) as archive:
+        header = json.load(io.BytesIO(archive["header"].tobytes()))
+        assert header["format"] == "mulfree.qnet" and header["version"] == 1
+        assert archive["layer0.weights"].dtype == np.int8
+        assert sorted(archive.files) == sorted(["header", *net.arrays()])
