@@ -47,9 +47,9 @@ def pretrain_autoencoder(x, n_hidden, kind="trec", theta=1.0, *, epochs=10, batc
                          lr=1e-3, seed=0):
     """Train a zero-bias autoencoder on float inputs ``x``.
 
-    The initial weights are uniform and rescaled so that the pre-activations
-    on ``x`` have a standard deviation of ``2 * theta``: with units that all
-    start below their threshold there would be no gradient at all.
+    The rows of ``W`` start as unit-length copies of randomly chosen inputs.
+    ``errors[0]`` is the error of that starting point, for comparison the
+    error of the all-zero reconstruction is ``mean(x**2)``.
 
     Parameters
     ----------
@@ -71,12 +71,13 @@ def pretrain_autoencoder(x, n_hidden, kind="trec", theta=1.0, *, epochs=10, batc
         raise MulfreeError(f"autoencoder activation {kind!r}: expected 'trec' or 'tlin'")
     x = np.asarray(x, np.float32)
     rng = np.random.default_rng(seed)
-    n_in = x.shape[1]
-    limit = np.sqrt(6.0 / (n_in + n_hidden))
-    w = rng.uniform(-limit, limit, (n_hidden, n_in)).astype(np.float32)
-    z_std = float(np.std(x @ w.T))
-    if z_std > 0:
-        w *= np.float32(2 * theta / z_std)
+    # Rows start as unit-length copies of random inputs: each unit then starts
+    # above its threshold on some data (a unit that is always off gets no
+    # gradient), and tied unit-length rows reconstruct on the right scale.
+    w = x[rng.integers(0, len(x), n_hidden)] + 0.01 * rng.standard_normal(
+        (n_hidden, x.shape[1])).astype(np.float32)
+    w /= np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+    w = w.astype(np.float32)
     weights = Parameter("W", w)
     optimizer = Adam([weights])
     activation = Activation(kind, theta)
