@@ -17,7 +17,7 @@ uart_divisor
 
 import operator
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -137,7 +137,7 @@ class UARTReceiver(wiring.Component):
             with m.State("DATA"):
                 with m.If(timer == 0):
                     # LSB first: each bit enters at the top and moves down.
-                    m.d.sync += [shift.eq(shift[1:].cat(rx_sync)),
+                    m.d.sync += [shift.eq(Cat(shift[1:], rx_sync)),
                                  timer.eq(self._divisor - 1),
                                  bit_index.eq(bit_index + 1)]
                     with m.If(bit_index == 7):
@@ -206,11 +206,11 @@ class UARTTransmitter(wiring.Component):
         m.d.comb += [self.tx.eq(frame[0]), self.busy.eq(bits_left != 0)]
         m.d.comb += self.i.ready.eq(bits_left == 0)
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [frame.eq(self.i.payload.cat(1).shift_left(1)),
+            m.d.sync += [frame.eq(Cat(0, self.i.payload, 1)),
                          bits_left.eq(10), timer.eq(self._divisor - 1)]
         with m.Elif(bits_left != 0):
             with m.If(timer == 0):
-                m.d.sync += [frame.eq(frame[1:].cat(1)), bits_left.eq(bits_left - 1),
+                m.d.sync += [frame.eq(Cat(frame[1:], 1)), bits_left.eq(bits_left - 1),
                              timer.eq(self._divisor - 1)]
             with m.Else():
                 m.d.sync += timer.eq(timer - 1)

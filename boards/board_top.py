@@ -1,0 +1,329 @@
+"""The accelerator behind a UART: the gateware half of :mod:`boards.protocol`.
+
+::
+
+    rx ─► UART RX ─► request parser ─► image memory ─► Accelerator ─► result
+                          │                                              │
+                          └──── answer (INFO / result / error) ◄─────────┘─► UART TX ─► tx
+
+A request's image is stored whole (and its checksum checked) before the
+accelerator sees a pixel, so a damaged request never reaches the network
+and the cycle count is the accelerator's own: from the cycle its first pixel
+is offered to the cycle its answer is valid. Bytes that arrive while an
+answer is being computed or sent are dropped; the host waits for each answer.
+:class:`boards.board_model.BoardModel` is the same engine in Python.
+
+Members
+-------
+BoardTop
+    The serial engine and the accelerator; ports ``rx``, ``tx``, ``leds``.
+"""
+
+import operator
+
+from amaranth import Cat, Const, Module, Signal, Value, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from boards import protocol as p
+from boards.uart import UARTReceiver, UARTTransmitter
+
+
+def _extend(value, width):
+    """``value`` widened to ``width`` bits by its own signedness."""
+    value = Value.cast(value)
+    extra = width - len(value)
+    if extra <= 0:
+        return value[:width]
+    fill = value[-1] if value.shape().signed else Const(0, 1)
+    return Cat(value, fill.replicate(extra))
+
+
+def _le_bytes(value, n):
+    """The ``n`` little-endian bytes of a (sign-extended) value."""
+    return [value[8 * k:8 * k + 8] for k in range(n)]
+
+
+class BoardTop(wiring.Component):
+    """Serial protocol engine around an accelerator.
+
+    Parameters
+    ----------
+    qnet : QNet
+        The network; its fingerprint and shape are reported by ``INFO``.
+    divisor : int
+        UART clock cycles per bit.
+    clock_hz : int
+        Clock frequency reported by ``INFO``.
+    timeout_cycles : int
+        Idle cycles after which an open request is dropped.
+    accelerator : wiring.Component, optional
+        With the ``i``/``o`` streams of the Accelerator contract; default
+        ``hdl.accelerator.Accelerator(qnet, folding=folding)``.
+    folding : optional
+        Passed to the default accelerator.
+    n_leds : int
+        LED 0 blinks on each answer; the others show the last class in binary.
+
+    Members
+    -------
+    rx : In(1)
+    tx : Out(1)
+    leds : Out(n_leds)
+    """
+
+    def __init__(self, qnet, *, divisor, clock_hz, timeout_cycles, accelerator=None,
+                 folding=None, n_leds=2):
+        self._qnet = qnet
+        self._layout = p.Layout.of(qnet)
+        self._layout.check()
+        self._divisor = operator.index(divisor)
+        self._clock_hz = int(clock_hz)
+        self._timeout = operator.index(timeout_cycles)
+        if self._timeout < 2:
+            raise ValueError(f"timeout_cycles must be at least 2, not {timeout_cycles}")
+        if accelerator is None:
+            from hdl.accelerator import Accelerator
+            accelerator = Accelerator(qnet, folding=folding)
+        self._accelerator = accelerator
+        self._n_leds = operator.index(n_leds)
+        super().__init__({
+            "rx": In(1, init=1),
+            "tx": Out(1, init=1),
+            "leds": Out(max(1, self._n_leds)),
+        })
+
+    @property
+    def accelerator(self):
+        return self._accelerator
+
+    @property
+    def layout(self):
+        return self._layout
+
+    def __repr__(self):
+        return (f"BoardTop(qnet=<{self._qnet.fingerprint()[:12]}>, divisor={self._divisor}, "
+                f"clock_hz={self._clock_hz}, timeout_cycles={self._timeout})")
+
+    def elaborate(self, platform):
+        m = Module()
+        layout = self._layout
+        acc = self._accelerator
+        m.submodules.uart_rx = rx = UARTReceiver(self._divisor)
+        m.submodules.uart_tx = tx = UARTTransmitter(self._divisor)
+        m.submodules.accelerator = acc
+        m.submodules.image = image = Memory(shape=unsigned(layout.in_bits),
+                                            depth=layout.n_inputs, init=[])
+        write = image.write_port()
+        read = image.read_port()
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), rx.o.ready.eq(1)]
+
+        got = rx.o.valid
+        byte = rx.o.payload
+
+        # -- line idle timer: an open request is dropped after timeout cycles of silence
+        idle = Signal(range(self._timeout + 1))
+        timed_out = Signal()
+        with m.If(got):
+            m.d.sync += idle.eq(0)
+        with m.Elif(~timed_out):
+            m.d.sync += idle.eq(idle + 1)
+        m.d.comb += timed_out.eq(idle == self._timeout)
+
+        # -- request registers
+        cmd = Signal(8)
+        length = Signal(16)
+        total = Signal(8)              # running checksum
+        count = Signal(16)             # payload bytes received
+        pixel = Signal(range(layout.n_inputs + 1))
+        low_byte = Signal(8)
+        status = Signal(8)             # answer status: the command or an error code
+
+        # -- feeding the accelerator from the image memory
+        feed_addr = Signal(range(layout.n_inputs + 1))
+        advance = ~acc.i.valid | acc.i.ready
+        m.d.comb += [read.addr.eq(feed_addr), read.en.eq(advance),
+                     acc.i.payload.as_value().eq(read.data)]
+
+        # -- result
+        result = Signal(acc.o.payload.shape())
+        have_result = Signal()
+        counting = Signal()
+        cycles = Signal(32)
+        result_cycles = Signal(32)
+
+        # -- answer bytes
+        kinds = {"error": 0, "info": 1, "result": 2, "result_logits": 3}
+        kind = Signal(range(len(kinds)))
+        tx_index = Signal(16)
+        tx_sum = Signal(8)
+        frames = self._answer_frames(status, result, result_cycles)
+        frame_len = Signal(16)
+        tx_byte = Signal(8)
+        with m.Switch(kind):
+            for name, number in kinds.items():
+                with m.Case(number):
+                    m.d.comb += frame_len.eq(len(frames[name]))
+                    with m.Switch(tx_index):
+                        for index, value in enumerate(frames[name]):
+                            with m.Case(index):
+                                m.d.comb += tx_byte.eq(value)
+                        with m.Default():
+                            m.d.comb += tx_byte.eq(tx_sum)
+
+        expected_len = Signal(16)
+        with m.Switch(cmd):
+            with m.Case(p.CMD_INFO):
+                m.d.comb += expected_len.eq(0)
+            with m.Default():
+                m.d.comb += expected_len.eq(layout.image_bytes)
+        known = (cmd == p.CMD_INFO) | (cmd == p.CMD_INFER) | (cmd == p.CMD_INFER_LOGITS)
+        answered = Signal()
+
+        def start_answer(kind_name, status_value):
+            m.d.sync += [kind.eq(kinds[kind_name]), status.eq(status_value),
+                         tx_index.eq(0), tx_sum.eq(0)]
+
+        with m.FSM():
+            with m.State("SYNC"):
+                with m.If(got & (byte == p.REQUEST_SYNC)):
+                    m.next = "CMD"
+            with m.State("CMD"):
+                with m.If(got):
+                    m.d.sync += [cmd.eq(byte), total.eq(byte)]
+                    m.next = "LEN_LO"
+                with m.Elif(timed_out):
+                    start_answer("error", p.STATUS_TIMEOUT)
+                    m.next = "SEND"
+            with m.State("LEN_LO"):
+                with m.If(got):
+                    m.d.sync += [length[:8].eq(byte), total.eq(total + byte)]
+                    m.next = "LEN_HI"
+                with m.Elif(timed_out):
+                    start_answer("error", p.STATUS_TIMEOUT)
+                    m.next = "SEND"
+            with m.State("LEN_HI"):
+                with m.If(got):
+                    m.d.sync += [length[8:].eq(byte), total.eq(total + byte),
+                                 count.eq(0), pixel.eq(0)]
+                    m.next = "VALIDATE"
+                with m.Elif(timed_out):
+                    start_answer("error", p.STATUS_TIMEOUT)
+                    m.next = "SEND"
+            with m.State("VALIDATE"):
+                # A bad header is answered only once the line is quiet, so the
+                # rest of the request cannot be mistaken for a new one.
+                with m.If(~known):
+                    m.d.sync += status.eq(p.STATUS_BAD_COMMAND)
+                    m.next = "DISCARD"
+                with m.Elif(length != expected_len):
+                    m.d.sync += status.eq(p.STATUS_BAD_LENGTH)
+                    m.next = "DISCARD"
+                with m.Elif(length == 0):
+                    m.next = "CHECK"
+                with m.Else():
+                    m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                with m.If(got):
+                    m.d.sync += [count.eq(count + 1), total.eq(total + byte)]
+                    if layout.pixel_bytes == 1:
+                        m.d.comb += [write.addr.eq(pixel), write.data.eq(byte), write.en.eq(1)]
+                        m.d.sync += pixel.eq(pixel + 1)
+                    else:
+                        with m.If(~count[0]):
+                            m.d.sync += low_byte.eq(byte)
+                        with m.Else():
+                            m.d.comb += [write.addr.eq(pixel),
+                                         write.data.eq(Cat(low_byte, byte)), write.en.eq(1)]
+                            m.d.sync += pixel.eq(pixel + 1)
+                    with m.If(count + 1 == length):
+                        m.next = "CHECK"
+                with m.Elif(timed_out):
+                    start_answer("error", p.STATUS_TIMEOUT)
+                    m.next = "SEND"
+            with m.State("CHECK"):
+                with m.If(got):
+                    with m.If(byte != total):
+                        start_answer("error", p.STATUS_BAD_CHECKSUM)
+                        m.next = "SEND"
+                    with m.Elif(cmd == p.CMD_INFO):
+                        start_answer("info", p.CMD_INFO)
+                        m.next = "SEND"
+                    with m.Else():
+                        m.d.sync += [feed_addr.eq(0), have_result.eq(0), counting.eq(0),
+                                     cycles.eq(0)]
+                        m.next = "RUN"
+                with m.Elif(timed_out):
+                    start_answer("error", p.STATUS_TIMEOUT)
+                    m.next = "SEND"
+            with m.State("DISCARD"):
+                with m.If(timed_out):
+                    start_answer("error", status)
+                    m.next = "SEND"
+            with m.State("RUN"):
+                with m.If(advance):
+                    m.d.sync += acc.i.valid.eq(feed_addr < layout.n_inputs)
+                    with m.If(feed_addr < layout.n_inputs):
+                        m.d.sync += feed_addr.eq(feed_addr + 1)
+                with m.If(acc.i.valid):
+                    m.d.sync += counting.eq(1)
+                with m.If((counting | acc.i.valid) & ~have_result):
+                    m.d.sync += cycles.eq(cycles + 1)
+                m.d.comb += acc.o.ready.eq(~have_result)
+                with m.If(acc.o.valid & ~have_result):
+                    m.d.sync += [result.eq(acc.o.payload), have_result.eq(1),
+                                 result_cycles.eq(cycles)]
+                with m.If(have_result & (feed_addr == layout.n_inputs) & ~acc.i.valid):
+                    with m.If(cmd == p.CMD_INFER_LOGITS):
+                        start_answer("result_logits", p.CMD_INFER_LOGITS)
+                    with m.Else():
+                        start_answer("result", p.CMD_INFER)
+                    m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(tx_byte)]
+                with m.If(tx.i.ready):
+                    m.d.sync += tx_index.eq(tx_index + 1)
+                    with m.If(tx_index != 0):
+                        m.d.sync += tx_sum.eq(tx_sum + tx_byte)
+                    with m.If(tx_index == frame_len):
+                        m.d.comb += answered.eq(1)
+                        m.next = "SYNC"
+
+        self._leds(m, answered, kind == kinds["error"], result)
+        return m
+
+    def _answer_frames(self, status, result, result_cycles):
+        """Per answer kind, its bytes before the checksum (Values, LSB first)."""
+        layout = self._layout
+        info = p.BoardInfo.of(self._qnet, self._clock_hz).encode()
+
+        def header(n):
+            return [Const(p.RESPONSE_SYNC, 8), status, Const(n & 0xFF, 8), Const(n >> 8, 8)]
+
+        body = (_le_bytes(_extend(result.cls, 16), 2)
+                + _le_bytes(result_cycles, 4))
+        logit_bytes = []
+        for c in range(layout.n_classes):
+            logit_bytes += _le_bytes(_extend(result.logits[c], 8 * layout.logit_bytes),
+                                     layout.logit_bytes)
+        return {
+            "error": header(0),
+            "info": header(len(info)) + [Const(b, 8) for b in info],
+            "result": header(len(body)) + body,
+            "result_logits": header(len(body) + len(logit_bytes)) + body + logit_bytes,
+        }
+
+    def _leds(self, m, answered, was_error, result):
+        # Activity: lit for about 1/20 s after each answer, so single answers are visible.
+        stretch = Signal(range(max(2, self._clock_hz // 20) + 1))
+        with m.If(answered):
+            m.d.sync += stretch.eq(max(1, self._clock_hz // 20))
+        with m.Elif(stretch != 0):
+            m.d.sync += stretch.eq(stretch - 1)
+        m.d.comb += self.leds[0].eq(stretch != 0)
+        last_class = Signal(16)
+        with m.If(answered & ~was_error):
+            m.d.sync += last_class.eq(result.cls)
+        if self._n_leds > 1:
+            m.d.comb += self.leds[1:].eq(last_class)

@@ -1,0 +1,117 @@
+"""The serial engine in Amaranth's simulator, with an exact table accelerator.
+
+Every answer is compared byte for byte with the Python board model (which
+answers with ``QNet.forward``). The cocotb test of the generated Verilog
+with the real Accelerator is in test_boards_board_top_cocotb.py.
+"""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from boards_qnets import make_qnet
+from boards_table_accel import TableAccelerator
+
+from boards import protocol as p
+from boards.board_model import BoardModel
+from boards.board_top import BoardTop
+
+DIVISOR = 4
+TIMEOUT = 120
+
+
+def tiny_qnet(seed=3):
+    return make_qnet(sizes=(3, 4, 3), in_bits=2, seed=seed)
+
+
+def simulate(top, chunks):
+    """Send each chunk of bytes (waiting for the line to go idle after each);
+    return everything the top transmitted."""
+    received = bytearray()
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+
+    async def host(ctx):
+        for chunk in chunks:
+            for byte in chunk:
+                for bit in [0, *((byte >> k) & 1 for k in range(8)), 1]:
+                    ctx.set(top.rx, bit)
+                    await ctx.tick().repeat(DIVISOR)
+            ctx.set(top.rx, 1)
+            await ctx.tick().repeat(TIMEOUT + 60 * DIVISOR * 10 + 400)
+
+    async def listener(ctx):
+        while True:
+            await ctx.negedge(top.tx)
+            await ctx.tick().repeat(DIVISOR // 2)
+            byte = 0
+            for k in range(8):
+                await ctx.tick().repeat(DIVISOR)
+                byte |= ctx.get(top.tx) << k
+            await ctx.tick().repeat(DIVISOR)
+            assert ctx.get(top.tx) == 1, "stop bit"
+            received.append(byte)
+
+    sim.add_testbench(host)
+    sim.add_testbench(listener, background=True)
+    sim.run()
+    return bytes(received)
+
+
+def make_top(qnet):
+    return BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
+                    accelerator=TableAccelerator(qnet), n_leds=3)
+
+
+def test_answers_equal_the_model_including_malformed_requests():
+    qnet = tiny_qnet()
+    layout = p.Layout.of(qnet)
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 4, size=(3, 3))
+    chunks = [
+        b"\x13\x37",                                                         # garbage
+        p.encode_frame(p.REQUEST_SYNC, p.CMD_INFO),
+        p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER, layout.encode_image(images[0])),
+        p.encode_frame(p.REQUEST_SYNC, 0x42, b"zz"),                          # bad command
+        p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER, b"\x01"),                 # bad length
+        p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_LOGITS,
+                       layout.encode_image(images[1]))[:-1] + b"\x00",        # bad checksum
+        p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER, layout.encode_image(images[1]))[:5],  # cut
+        p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_LOGITS, layout.encode_image(images[2])),
+    ]
+    got = simulate(make_top(qnet), chunks)
+    answers = p.FrameReader(p.RESPONSE_SYNC).feed(got)
+
+    model = BoardModel(qnet, clock_hz=1_000_000)
+    expected = []
+    for chunk in chunks:
+        expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
+    assert [status for status, _ in answers] == [status for status, _ in expected] == [
+        p.CMD_INFO, p.CMD_INFER, p.STATUS_BAD_COMMAND, p.STATUS_BAD_LENGTH,
+        p.STATUS_BAD_CHECKSUM, p.STATUS_TIMEOUT, p.CMD_INFER_LOGITS]
+    for (status, payload), (_, want) in zip(answers, expected, strict=True):
+        if status in (p.CMD_INFER, p.CMD_INFER_LOGITS):
+            with_logits = status == p.CMD_INFER_LOGITS
+            board = layout.decode_result(payload, with_logits)
+            model_result = layout.decode_result(want, with_logits)
+            assert board.cls == model_result.cls
+            if with_logits:
+                assert board.logits.tolist() == model_result.logits.tolist()
+            # table accelerator: first pixel at t0, answer valid at t0 + 3 pixels
+            # + 1 cycle to WAIT + its latency of 3 (one cycle per count down to 0)
+            assert board.cycles == 3 + 1 + 3
+        else:
+            assert payload == want
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_input_of_a_tiny_net(seed):
+    qnet = tiny_qnet(seed)
+    layout = p.Layout.of(qnet)
+    images = np.array([[a, b, c] for a in range(4) for b in range(4) for c in range(4)])[::7]
+    chunks = [p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_LOGITS, layout.encode_image(x))
+              for x in images]
+    answers = p.FrameReader(p.RESPONSE_SYNC).feed(simulate(make_top(qnet), chunks))
+    logits, classes = qnet.forward(images)
+    results = [layout.decode_result(payload, True) for _, payload in answers]
+    assert [r.cls for r in results] == classes.tolist()
+    assert np.array_equal(np.array([r.logits for r in results]), logits)
