@@ -1,0 +1,107 @@
+"""Batch norm: full-Jacobian gradients, running statistics, power-of-two scales."""
+
+import numpy as np
+import pytest
+from golden_gradcheck import numeric_grad
+
+from golden_model.batchnorm import BatchNorm, round_pow2
+from golden_model.layer import EVAL, RunMode
+
+TRAIN = RunMode(train=True, rng=np.random.default_rng(0))
+
+
+def test_round_pow2_edges():
+    v = np.array([0.0, 1.0, -1.0, 1.41, 1.42, 3.0, -0.3, 0.7, 1e-6])
+    np.testing.assert_array_equal(round_pow2(v), [0, 1, -1, 1, 2, 4, -0.25, 0.5, 2.0**-20])
+
+
+def test_training_forward_normalises_with_batch_statistics():
+    bn = BatchNorm(3)
+    bn.gamma[...] = [1, 2, -1]
+    bn.beta[...] = [0, 1, 5]
+    x = np.random.default_rng(1).normal(3, 2, (50, 3)).astype(np.float32)
+    y = bn.forward(x, TRAIN)
+    np.testing.assert_allclose(y.mean(axis=0), [0, 1, 5], atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=0), [1, 2, 1], rtol=1e-3)
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var, 0.9 + 0.1 * x.var(axis=0), rtol=1e-5)
+
+
+def test_evaluation_uses_running_statistics():
+    bn = BatchNorm(2)
+    bn.running_mean[...] = [1, -1]
+    bn.running_var[...] = [4, 0.25]
+    bn.gamma[...] = [2, 1]
+    bn.beta[...] = [0.5, 0]
+    y = bn.forward(np.array([[3.0, 0.0]], np.float32), EVAL)
+    np.testing.assert_allclose(y, [[2 * 2 / np.sqrt(4 + 1e-4) + 0.5, 1 / np.sqrt(0.25 + 1e-4)]],
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gradients_match_finite_differences(seed):
+    rng = np.random.default_rng(seed)
+    bn = BatchNorm(3)
+    bn.gamma[...] = rng.uniform(0.5, 2, 3)
+    bn.beta[...] = rng.standard_normal(3)
+    x = rng.standard_normal((6, 3))
+    target = rng.standard_normal((6, 3))
+
+    def loss():
+        return 0.5 * np.sum((bn.forward(x, TRAIN) - target) ** 2)
+
+    y = bn.forward(x, TRAIN)
+    dx = bn.backward(y - target)
+    gamma_grad, beta_grad = (p.grad.copy() for p in bn.parameters())
+    np.testing.assert_allclose(dx, numeric_grad(loss, x, 1e-2), rtol=1e-3, atol=1e-5)
+    gamma = bn.gamma.astype(np.float64)
+    bn._gamma.value = gamma
+    np.testing.assert_allclose(gamma_grad, numeric_grad(loss, gamma, 1e-2), rtol=1e-3)
+    beta = bn.beta.astype(np.float64)
+    bn._beta.value = beta
+    np.testing.assert_allclose(beta_grad, numeric_grad(loss, beta, 1e-2), rtol=1e-3)
+
+
+def test_shift_based_total_scale_is_a_power_of_two():
+    rng = np.random.default_rng(3)
+    alpha = 0.0883883
+    bn = BatchNorm(50, shift_based=True, in_scale=alpha)
+    bn.gamma[...] = rng.uniform(-3, 3, 50)
+    bn.running_var[...] = rng.uniform(0.01, 10, 50)
+    total = alpha * bn.eval_scale().astype(np.float64)
+    log2 = np.log2(np.abs(total))
+    np.testing.assert_allclose(log2, np.round(log2), atol=1e-6)
+    assert np.all(np.sign(total) == np.sign(bn.gamma))
+    exact = alpha * bn.gamma / np.sqrt(bn.running_var + bn.eps)
+    assert np.all(np.abs(np.log2(np.abs(total / exact))) <= 0.5 + 1e-6)
+    x = rng.standard_normal((4, 50)).astype(np.float32)
+    y = bn.forward(x, EVAL)
+    np.testing.assert_allclose(y, (x - bn.running_mean) * bn.eval_scale() + bn.beta, rtol=1e-6)
+
+
+def test_shift_based_training_forward_uses_rounded_scale():
+    bn = BatchNorm(1, shift_based=True, in_scale=1.0)
+    bn.gamma[...] = 1.3
+    x = np.array([[0.0], [2.0]], np.float32)  # mean 1, var 1
+    y = bn.forward(x, TRAIN)
+    scale = 1.0 / np.sqrt(1 + 1e-4)  # gamma/sigma = 1.3 * 0.99995 -> rounds to 1
+    assert bn.applied_scale(np.float32(1.0))[0] == 1.0
+    np.testing.assert_allclose(y[:, 0], [-1.0, 1.0], rtol=1e-6)
+    assert scale != 1.0
+
+
+def test_shift_based_backward_is_straight_through():
+    """Where rounding is exact, the STE backward equals the float batch-norm backward."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 2)).astype(np.float32)
+    sigma = np.sqrt(x.var(axis=0) + 1e-4)
+    g = rng.standard_normal((8, 2)).astype(np.float32)
+    plain, shifted = BatchNorm(2), BatchNorm(2, shift_based=True, in_scale=0.5)
+    for bn in (plain, shifted):
+        bn.gamma[...] = (sigma * [2.0, 0.25] / 0.5).astype(np.float32)
+    np.testing.assert_allclose(shifted.applied_scale(x.var(axis=0)), [4.0, 0.5], rtol=1e-6)
+    plain.forward(x, TRAIN)
+    shifted.forward(x, TRAIN)
+    np.testing.assert_allclose(shifted.backward(g), plain.backward(g), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(shifted.parameters()[0].grad, plain.parameters()[0].grad,
+                               rtol=1e-5, atol=1e-6)
