@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from golden_gradcheck import numeric_grad
 
 from golden_model.dense import Dense
 from golden_model.errors import MulfreeError
 from golden_model.layer import EVAL, RunMode
 from golden_model.weight_quant import pow2_round
 from golden_model.weight_quant import ternarize as ternarize_ref
-
-from golden_gradcheck import numeric_grad
 
 
 def make(mode, **kw):
