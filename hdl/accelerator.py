@@ -1,0 +1,130 @@
+"""The whole QNet as a dataflow pipeline of MVUs.
+
+``pixels -> MVU 0 -> MVU 1 -> ... -> argmax -> class + logits``
+
+Each MVU regroups its incoming beats into its SIMD width, double-buffers one
+image while computing the previous one and hands on its results through an
+output FIFO, so the layers run concurrently and the throughput is set by the
+slowest stage (:attr:`Accelerator.cycles_per_image`).
+"""
+
+from amaranth.hdl import Module, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hdl.argmax import ArgmaxCollector, output_layout
+from hdl.estimate import accelerator_estimate
+from hdl.folding import resolve_folding
+from hdl.layer_plan import plan_layers
+from hdl.mvu import MVU
+
+__all__ = ["Accelerator"]
+
+
+class Accelerator(wiring.Component):
+    """Multiplier-free accelerator of a QNet.
+
+    Parameters
+    ----------
+    qnet : QNet
+    folding : None, "auto" or list of (pe, simd)
+        None: PE = SIMD = 1 everywhere; ``"auto"``: chosen by
+        :func:`hdl.folding.auto_folding` for ``target_cycles`` / ``lut_budget``;
+        or one ``(pe, simd)`` per layer.
+    in_lanes : int
+        Pixels per input beat.
+    target_cycles, lut_budget : int, optional
+        Goals of the automatic folding (ignored otherwise).
+    datapath : {"signselect", "multiply"}
+        ``"multiply"`` builds the int8 multiplier baseline (benchmarks only).
+
+    Members
+    -------
+    i : In(stream.Signature(ArrayLayout(unsigned(qnet.input.bits), in_lanes)))
+        Pixels in order, ``ceil(n_inputs / in_lanes)`` beats per image; the
+        padding lanes of the last beat are ignored. Reset restarts an image.
+    o : Out(stream.Signature(StructLayout({"cls", "logits"})))
+        One transfer per image: the argmax (lowest index on ties) and the logits.
+
+    Raises
+    ------
+    HardwareGenerationError
+        Before elaboration, for a folding or layer the generator cannot build.
+    """
+
+    def __init__(self, qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_budget=None,
+                 datapath="signselect"):
+        self._qnet = qnet
+        self._in_lanes = in_lanes
+        self._datapath = datapath
+        self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
+                                        target_cycles=target_cycles, lut_budget=lut_budget)
+        self._plans = plan_layers(qnet, self._folding, in_lanes, datapath)
+        self._estimate = accelerator_estimate(self._plans, qnet.n_classes)
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(unsigned(qnet.input.bits),
+                                                      int(in_lanes)))),
+            "o": Out(stream.Signature(output_layout(qnet.n_classes,
+                                                    qnet.widths[-1].z_bits))),
+        })
+
+    @property
+    def qnet(self):
+        return self._qnet
+
+    @property
+    def folding(self):
+        """The resolved folding: one ``(pe, simd)`` per layer."""
+        return list(self._folding)
+
+    @property
+    def in_lanes(self):
+        return int(self._in_lanes)
+
+    @property
+    def plans(self):
+        return list(self._plans)
+
+    @property
+    def cycles_per_image(self):
+        """Steady-state initiation interval (estimate)."""
+        return self._estimate["cycles_per_image"]
+
+    @property
+    def latency_cycles(self):
+        """Cycles from an image's first input beat to its output (estimate)."""
+        return self._estimate["latency_cycles"]
+
+    def estimate(self):
+        """Per-layer cycles, LUT, FF and memory bits, and totals, as a JSON-able dict."""
+        report = dict(self._estimate)
+        report["folding"] = [list(pair) for pair in self._folding]
+        report["in_lanes"] = self.in_lanes
+        report["fingerprint"] = self._qnet.fingerprint()
+        return report
+
+    def __repr__(self):
+        return (f"Accelerator(<QNet {self._qnet.fingerprint()[:12]}>, folding={self._folding!r}, "
+                f"in_lanes={self._in_lanes})")
+
+    def _tree_factory(self):
+        if self._datapath != "multiply":
+            return None
+        from hdl.baseline import multiply_tree
+        return multiply_tree
+
+    def elaborate(self, platform):
+        m = Module()
+        upstream = wiring.flipped(self.i)
+        for plan in self._plans:
+            mvu = MVU(plan, tree_factory=self._tree_factory())
+            m.submodules[f"layer{plan.index}"] = mvu
+            # Layer k's input element is exactly layer k-1's output lane (the pixel for k = 0).
+            wiring.connect(m, upstream, mvu.i)
+            upstream = mvu.o
+        last = self._plans[-1]
+        m.submodules.argmax = collector = ArgmaxCollector(
+            self._qnet.n_classes, last.pe, self._qnet.widths[-1].z_bits)
+        wiring.connect(m, upstream, collector.i)
+        wiring.connect(m, collector.o, wiring.flipped(self.o))
+        return m

@@ -1,0 +1,75 @@
+"""``mulfree generate``: Verilog/RTLIL and the estimate report of a QNet's accelerator."""
+
+import json
+from pathlib import Path
+
+from golden_model.errors import MulfreeError
+from golden_model.qnet import QNet
+from hdl.errors import HardwareGenerationError
+
+__all__ = ["configure", "main", "parse_folding"]
+
+
+def parse_folding(text):
+    """``None``/``"auto"``, or ``"pe:simd,pe:simd,..."`` -> list of (pe, simd)."""
+    if text is None or text == "none":
+        return None
+    if text == "auto":
+        return "auto"
+    pairs = []
+    for item in text.split(","):
+        try:
+            pe, simd = (int(part) for part in item.split(":"))
+        except ValueError:
+            raise HardwareGenerationError(
+                f"--folding: expected 'auto', 'none' or PE:SIMD pairs separated by commas "
+                f"(e.g. 4:8,2:4), got {text!r}") from None
+        pairs.append((pe, simd))
+    return pairs
+
+
+def configure(parser):
+    parser.add_argument("model", help="QNet file (.qnet.npz)")
+    parser.add_argument("--out", default="build/accel.v",
+                        help="output file; .il writes RTLIL, anything else Verilog "
+                             "(default: %(default)s)")
+    parser.add_argument("--rtlil", default=None, help="also write RTLIL to this file")
+    parser.add_argument("--folding", default="none",
+                        help="'none' (PE=SIMD=1), 'auto', or PE:SIMD per layer, e.g. 4:8,2:4")
+    parser.add_argument("--in-lanes", type=int, default=1, help="pixels per input beat")
+    parser.add_argument("--target-cycles", type=int, default=None,
+                        help="auto folding: cycles per image to reach")
+    parser.add_argument("--lut-budget", type=int, default=None,
+                        help="auto folding: LUT estimate not to exceed")
+    parser.add_argument("--report", default=None,
+                        help="estimate report (JSON); default: next to --out")
+
+
+def main(args):
+    from hdl.estimate import write_report
+    from hdl.export import TOP_NAME, build_accelerator
+
+    qnet = QNet.load(args.model)
+    accelerator = build_accelerator(
+        qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,
+        target_cycles=args.target_cycles, lut_budget=args.lut_budget)
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MulfreeError(f"--out {out}: cannot create the directory ({error})") from None
+    from amaranth.back import rtlil, verilog
+    if out.suffix == ".il":
+        out.write_text(rtlil.convert(accelerator, name=TOP_NAME, emit_src=False))
+    else:
+        out.write_text(verilog.convert(accelerator, name=TOP_NAME, emit_src=False))
+    if args.rtlil:
+        Path(args.rtlil).write_text(rtlil.convert(accelerator, name=TOP_NAME, emit_src=False))
+    report = accelerator.estimate()
+    report_path = Path(args.report) if args.report else out.with_suffix(".estimate.json")
+    write_report(report, report_path)
+    print(f"{out}: {TOP_NAME}, folding {json.dumps(report['folding'])}, "
+          f"{report['cycles_per_image']} cycles/image (estimate), "
+          f"~{report['totals']['lut']} LUT, {report['totals']['memory_bits']} memory bits; "
+          f"report {report_path}")
+    return 0

@@ -1,0 +1,96 @@
+"""Cycle and resource estimates of a planned accelerator, as a JSON-able report.
+
+Per layer: cycles per image (the compute loop ``ceil(M/PE) * ceil(N/SIMD)``
+or the input stream, whichever is slower), latency, and LUT4/FF/memory-bit
+estimates summed from the primitives' own estimates. The accelerator's
+initiation interval is the slowest stage's; its latency the sum.
+"""
+
+import json
+
+from hdl import adder_tree, argmax, regroup, requantize
+from hdl.mvu import fifo_depth, pipeline_latency
+from hdl.pow2 import estimate_decoder
+
+__all__ = ["layer_estimate", "accelerator_estimate", "write_report"]
+
+#: Counters, flags and address muxes of one MVU's control (LUT4 and FFs).
+_CONTROL_LUT = 40
+_CONTROL_FF = 24
+#: Beats between the FIFO write and the consumer (SyncFIFOBuffered's output register).
+_FIFO_LATENCY = 2
+
+
+def layer_estimate(plan):
+    """Estimate of one MVU from its :class:`~hdl.layer_plan.LayerPlan`."""
+    beats_in = -(-plan.n_in // plan.in_lanes)
+    cycles = max(plan.compute_cycles, beats_in)
+    leaf_width = plan.leaf_shape.width + 1
+    if plan.datapath == "multiply":
+        # A shift-and-add array multiplier of leaf x 8 bits, in LUT4 without DSPs.
+        tree = adder_tree.estimate(plan.simd, leaf_width + plan.weight_bits, plan.acc_width + 1)
+        tree["lut"] += plan.simd * leaf_width * plan.weight_bits
+    else:
+        tree = adder_tree.estimate(plan.simd, leaf_width, plan.acc_width + 1)
+    unit = requantize.estimate(plan.requantize)
+    group = regroup.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
+    decoders = plan.simd * estimate_decoder(plan.in_e_max)["lut"] if plan.in_pow2 else 0
+    out_bits = plan.pe * plan.out_element_width
+    depth = fifo_depth(plan)
+    lut = (plan.pe * (tree["lut"] + plan.acc_width + unit["lut"]) + group["lut"] + decoders
+           + _CONTROL_LUT + out_bits)
+    ff = (plan.pe * (tree["ff"] + plan.acc_width + unit["ff"]) + group["ff"] + _CONTROL_FF
+          + 2 * out_bits)
+    latency = beats_in + 1 + plan.compute_cycles + pipeline_latency(plan) + _FIFO_LATENCY
+    return {
+        "layer": plan.index,
+        "n_in": plan.n_in,
+        "n_out": plan.n_out,
+        "pe": plan.pe,
+        "simd": plan.simd,
+        "in_lanes": plan.in_lanes,
+        "datapath": plan.datapath,
+        "cycles_per_image": int(cycles),
+        "compute_cycles": int(plan.compute_cycles),
+        "input_beats": int(beats_in),
+        "latency_cycles": int(latency),
+        "lut": int(lut),
+        "ff": int(ff),
+        "memory_bits": {
+            "weights": int(plan.weight_memory_bits),
+            "input_buffer": int(plan.buffer_bits),
+            "parameters": int(plan.param_memory_bits),
+            "output_fifo": int(depth * out_bits),
+        },
+        "acc_width": int(plan.acc_width),
+    }
+
+
+def accelerator_estimate(plans, n_classes):
+    """Estimate of the whole pipeline: per layer, the argmax stage and totals."""
+    layers = [layer_estimate(plan) for plan in plans]
+    last = plans[-1]
+    collect = argmax.estimate(n_classes, last.pe, last.requantize.z_width)
+    stages = [entry["cycles_per_image"] for entry in layers] + [collect["cycles"]]
+    memory = sum(sum(entry["memory_bits"].values()) for entry in layers)
+    return {
+        "layers": layers,
+        "argmax": collect,
+        "cycles_per_image": int(max(stages)),
+        "latency_cycles": int(sum(entry["latency_cycles"] for entry in layers)
+                              + collect["cycles"]),
+        "bottleneck": int(stages.index(max(stages))),
+        "totals": {
+            "lut": int(sum(entry["lut"] for entry in layers) + collect["lut"]),
+            "ff": int(sum(entry["ff"] for entry in layers) + collect["ff"]),
+            "memory_bits": int(memory),
+            "mac_lanes": int(sum(plan.lanes for plan in plans)),
+        },
+    }
+
+
+def write_report(report, path):
+    """Write an estimate as indented JSON."""
+    with open(path, "w") as handle:
+        json.dump(report, handle, indent=2, sort_keys=True)
+        handle.write("\n")

@@ -1,0 +1,121 @@
+"""Folding: how many neurons (PE) and inputs (SIMD) each layer handles per cycle.
+
+A layer takes ``ceil(M/PE) * ceil(N/SIMD)`` cycles per image and cannot be
+faster than its input stream (``ceil(N / PE_prev)`` beats, ``in_lanes`` for
+the first layer). :func:`auto_folding` balances the layers greedily from the
+estimates: it repeatedly speeds up the slowest stage by the smallest step that
+lowers its cycle count, until the target is met, the LUT budget would be
+exceeded or nothing can be sped up.
+"""
+
+from hdl.errors import HardwareGenerationError
+from hdl.estimate import accelerator_estimate
+from hdl.layer_plan import plan_layers
+
+__all__ = ["resolve_folding", "auto_folding", "DEFAULT_LUT_BUDGET"]
+
+#: LUT budget of ``folding="auto"`` without a goal: about an iCE40 UP5K's 5280 LUTs.
+DEFAULT_LUT_BUDGET = 4000
+
+
+def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=None):
+    """Turn ``None``, ``"auto"`` or a list into one ``(pe, simd)`` per layer.
+
+    The list itself is checked layer by layer in :func:`hdl.layer_plan.plan_layers`.
+    """
+    if folding is None:
+        return [(1, 1)] * len(qnet.layers)
+    if isinstance(folding, str):
+        if folding != "auto":
+            raise HardwareGenerationError(
+                f"folding: expected None, 'auto' or a list of (pe, simd), got {folding!r}")
+        return auto_folding(qnet, in_lanes=in_lanes, target_cycles=target_cycles,
+                            lut_budget=lut_budget)
+    try:
+        pairs = [tuple(pair) for pair in folding]
+    except TypeError:
+        raise HardwareGenerationError(
+            f"folding: expected None, 'auto' or a list of (pe, simd), got {folding!r}") from None
+    return pairs
+
+
+def _next_step(value, size):
+    """Smallest ``v > value`` with ``ceil(size / v) < ceil(size / value)``, or None."""
+    folds = -(-size // value)
+    if folds == 1:
+        return None
+    return -(-size // (folds - 1))
+
+
+def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath="signselect"):
+    """Choose a folding that balances the layers' cycle counts.
+
+    Parameters
+    ----------
+    qnet : QNet
+    in_lanes : int
+    target_cycles : int, optional
+        Stop once the slowest stage needs at most this many cycles per image.
+    lut_budget : int, optional
+        Never exceed this many estimated LUTs (default
+        :data:`DEFAULT_LUT_BUDGET` when no target is given).
+
+    Returns
+    -------
+    list of (int, int)
+    """
+    if target_cycles is not None and (isinstance(target_cycles, bool)
+                                      or not isinstance(target_cycles, int)
+                                      or target_cycles < 1):
+        raise HardwareGenerationError(
+            f"target_cycles: expected a positive integer, got {target_cycles!r}")
+    if lut_budget is None and target_cycles is None:
+        lut_budget = DEFAULT_LUT_BUDGET
+    if lut_budget is not None and (isinstance(lut_budget, bool)
+                                   or not isinstance(lut_budget, int) or lut_budget < 1):
+        raise HardwareGenerationError(
+            f"lut_budget: expected a positive integer, got {lut_budget!r}")
+
+    folding = [[1, 1] for _ in qnet.layers]
+    sizes = [(layer.n_out, layer.n_in) for layer in qnet.layers]
+
+    def evaluate(candidate):
+        plans = plan_layers(qnet, [tuple(p) for p in candidate], in_lanes, datapath)
+        return accelerator_estimate(plans, qnet.n_classes)
+
+    report = evaluate(folding)
+    while target_cycles is None or report["cycles_per_image"] > target_cycles:
+        stage = report["bottleneck"]
+        candidate = [list(pair) for pair in folding]
+        if stage == len(folding):
+            layer = stage - 1  # the argmax collector: more logits per beat
+            step = _next_step(candidate[layer][0], sizes[layer][0])
+            if step is None:
+                break
+            candidate[layer][0] = step
+        else:
+            entry = report["layers"][stage]
+            if entry["input_beats"] >= entry["compute_cycles"]:
+                if stage == 0:
+                    break  # the pixel stream itself is the limit
+                layer = stage - 1  # the producer must hand on more values per beat
+                step = _next_step(candidate[layer][0], sizes[layer][0])
+                if step is None:
+                    break
+                candidate[layer][0] = step
+            else:
+                pe, simd = candidate[stage]
+                m, n = sizes[stage]
+                step = _next_step(simd, n)
+                if step is not None:
+                    candidate[stage][1] = step
+                else:
+                    step = _next_step(pe, m)
+                    if step is None:
+                        break
+                    candidate[stage][0] = step
+        new_report = evaluate(candidate)
+        if lut_budget is not None and new_report["totals"]["lut"] > lut_budget:
+            break
+        folding, report = candidate, new_report
+    return [tuple(pair) for pair in folding]

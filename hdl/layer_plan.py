@@ -1,0 +1,279 @@
+"""Static plan of one layer's hardware: folding, widths, memory images.
+
+Everything the MVU and the estimates need is computed here from the QNet,
+before any elaboration, and every limit is checked here: a layer the
+generator cannot build raises :class:`~hdl.errors.HardwareGenerationError`
+naming the layer and the parameter.
+
+Uneven folding is padded: the weight matrix is extended with zero weights to
+``ceil(M / PE) * PE`` rows and ``ceil(N / SIMD) * SIMD`` columns. Padding
+columns meet zero inputs (the input regrouper zero-fills the last word), so
+they add nothing even for binary layers, whose one-bit weights cannot hold a
+zero; padding rows are computed and dropped by the consumer, which ignores
+the padding lanes of the last beat.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import Shape, signed, unsigned
+
+from golden_model.qnet import signed_bits, unsigned_bits
+from hdl.errors import HardwareGenerationError
+from hdl.pow2 import pow2_layout
+from hdl.requantize import RequantizeConfig
+
+__all__ = ["LayerPlan", "plan_layers", "DATAPATHS", "MAX_DATAPATH_WIDTH",
+           "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES"]
+
+#: ``signselect``: the multiplier-free datapath; ``multiply``: the int8 baseline.
+DATAPATHS = ("signselect", "multiply")
+#: Widest accumulator/shifter the generator builds.
+MAX_DATAPATH_WIDTH = 64
+#: Largest memory (weights, parameters or input buffer) of one layer, in bits.
+MAX_MEMORY_BITS = 1 << 24
+#: Widest memory word (PE * SIMD weights), in bits.
+MAX_WORD_BITS = 1 << 14
+#: Most PE * SIMD lanes of one layer.
+MAX_LANES = 4096
+#: Weight width of the multiplier baseline.
+BASELINE_WEIGHT_BITS = 8
+
+
+def _fail(k, parameter, expected, got):
+    raise HardwareGenerationError(f"layer {k}: {parameter}: expected {expected}, got {got}")
+
+
+def _twos(value, width):
+    return int(value) & ((1 << width) - 1)
+
+
+@dataclass
+class LayerPlan:
+    """The hardware numbers of one layer (see the module docstring).
+
+    Members
+    -------
+    index, pe, simd, in_lanes : int
+        Layer index, folding, and elements per beat of the incoming stream.
+    n_in, n_out, input_folds, neuron_folds : int
+        ``N``, ``M``, ``F = ceil(N/SIMD)``, ``NF = ceil(M/PE)``.
+    in_pow2, in_e_max, in_shape, element_width :
+        Incoming value code: plain values of ``in_shape`` or pow2 codes.
+    leaf_shape : Shape
+        Shape of the adder tree's input value (the pow2 magnitude for pow2 input).
+    weight_bits, acc_width, out_shape, out_element_width, last, datapath
+    requantize : RequantizeConfig
+    weight_words, param_words : list of int
+        Memory images (one int per word).
+    param_fields : dict
+        ``name -> (offset, width)`` of each PE lane's parameters in a param word.
+    """
+
+    index: int
+    pe: int
+    simd: int
+    in_lanes: int
+    n_in: int
+    n_out: int
+    input_folds: int
+    neuron_folds: int
+    in_pow2: bool
+    in_e_max: int
+    in_shape: object
+    element_width: int
+    leaf_shape: object
+    weight_bits: int
+    acc_width: int
+    out_shape: object
+    out_element_width: int
+    last: bool
+    datapath: str
+    requantize: RequantizeConfig
+    weight_words: list
+    param_words: list
+    param_fields: dict
+
+    @property
+    def lanes(self):
+        return self.pe * self.simd
+
+    @property
+    def compute_cycles(self):
+        """Cycles per image of the compute loop: ``ceil(M/PE) * ceil(N/SIMD)``."""
+        return self.neuron_folds * self.input_folds
+
+    @property
+    def param_width(self):
+        return sum(width for _, width in self.param_fields.values()) * self.pe
+
+    @property
+    def buffer_bits(self):
+        return 2 * self.input_folds * self.simd * self.element_width
+
+    @property
+    def weight_memory_bits(self):
+        return len(self.weight_words) * self.lanes * self.weight_bits
+
+    @property
+    def param_memory_bits(self):
+        return len(self.param_words) * self.param_width
+
+
+def _element(qnet, k):
+    """Code of the values layer ``k`` receives: (pow2, e_max, shape, width)."""
+    widths = qnet.widths[k]
+    if k > 0 and qnet.layers[k - 1].pow2:
+        e_max = qnet.layers[k - 1].e_max
+        return True, e_max, pow2_layout(e_max), Shape.cast(pow2_layout(e_max)).width
+    shape = signed(widths.in_bits) if widths.in_signed else unsigned(widths.in_bits)
+    return False, 0, shape, widths.in_bits
+
+
+def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect"):
+    """Plan layer ``k`` of ``qnet`` with the given folding; validates everything."""
+    layer, widths = qnet.layers[k], qnet.widths[k]
+    m, n = layer.n_out, layer.n_in
+    for name, value, upper in (("pe", pe, m), ("simd", simd, n)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            _fail(k, name, "an integer", repr(value))
+        if not 1 <= value <= upper:
+            what = "n_out" if name == "pe" else "n_in"
+            _fail(k, name, f"1 <= {name} <= {what} = {upper}", value)
+    pe, simd = int(pe), int(simd)
+    if pe * simd > MAX_LANES:
+        _fail(k, "pe*simd", f"at most {MAX_LANES} lanes", pe * simd)
+    if datapath not in DATAPATHS:
+        raise HardwareGenerationError(f"datapath: expected one of {DATAPATHS}, got {datapath!r}")
+    last = k == len(qnet.layers) - 1
+    folds_in, folds_out = -(-n // simd), -(-m // pe)
+    in_pow2, in_e_max, in_shape, element_width = _element(qnet, k)
+
+    lo, hi = widths.in_min, widths.in_max
+    magnitude = max(abs(lo), abs(hi))
+    leaf_shape = unsigned(unsigned_bits(magnitude)) if in_pow2 else Shape.cast(in_shape)
+
+    # The accumulator holds every partial sum, over any subset of the terms.
+    w = layer.weights.astype(np.int64)
+    if datapath == "multiply":
+        # Sized for any int8 weight matrix of this shape, not for the ternary values.
+        reach = n * (1 << (BASELINE_WEIGHT_BITS - 1)) * magnitude
+        lower, upper = -reach, reach
+    else:
+        t_min, t_max = np.minimum(w * lo, w * hi), np.maximum(w * lo, w * hi)
+        lower = np.minimum(t_min, 0).sum(axis=1).min()
+        upper = np.maximum(t_max, 0).sum(axis=1).max()
+    acc_width = signed_bits(min(lower, widths.acc_min) - 1, max(upper, widths.acc_max) + 1)
+
+    bias = layer.bias.astype(np.int64)
+    shift = layer.shift.astype(np.int64)
+    lead = max(0, -int(shift.min()))
+    amount = shift + lead
+    threshold = np.minimum(layer.threshold.astype(np.int64), 1 << (widths.z_bits - 1))
+    needs_threshold = layer.activation in ("trec", "tlin") and not last
+    bias_width = signed_bits(bias.min(), bias.max())
+    amount_width = max(1, int(amount.max()).bit_length())
+    threshold_width = unsigned_bits(threshold.max()) if needs_threshold else 0
+    config = RequantizeConfig(
+        acc_width=acc_width, bias_width=bias_width, threshold_width=threshold_width,
+        sum_width=widths.sum_bits, lead=lead, max_amount=int(amount.max()),
+        z_width=widths.z_bits, activation=None if last else layer.activation,
+        out_bits=layer.out_bits, pow2=bool(layer.pow2) and not last, e_max=layer.e_max)
+    for name, value in (("accumulator width", acc_width + 2),
+                        ("shifter width", widths.sum_bits + lead)):
+        if value > MAX_DATAPATH_WIDTH:
+            _fail(k, name, f"at most {MAX_DATAPATH_WIDTH} bits", value)
+
+    if last:
+        out_shape = signed(widths.z_bits)
+    else:
+        _, _, out_shape, _ = _element(qnet, k + 1)
+    out_element_width = Shape.cast(out_shape).width
+
+    # Weight memory: word (nf, f) holds lane (p, s) = W[nf*PE + p, f*SIMD + s].
+    if datapath == "multiply":
+        weight_bits = BASELINE_WEIGHT_BITS
+    else:
+        weight_bits = 2 if layer.weight_mode == "ternary" else 1
+    padded = np.zeros((folds_out * pe, folds_in * simd), dtype=np.int64)
+    padded[:m, :n] = layer.weights
+    if datapath == "multiply":
+        codes = padded & 0xFF
+    elif weight_bits == 2:
+        codes = (padded != 0).astype(np.int64) | ((padded < 0).astype(np.int64) << 1)
+    else:
+        codes = (padded < 0).astype(np.int64)
+    # (NF, PE, F, SIMD) -> (NF, F, PE, SIMD): one word per (nf, f).
+    tiles = codes.reshape(folds_out, pe, folds_in, simd).transpose(0, 2, 1, 3)
+    tiles = tiles.reshape(folds_out * folds_in, pe * simd)
+    shifts = np.arange(pe * simd, dtype=object) * weight_bits
+    weight_words = [int(sum(int(c) << int(s) for c, s in zip(row, shifts, strict=True) if c))
+                    for row in tiles]
+
+    fields = {"bias": bias_width, "amount": amount_width}
+    if needs_threshold:
+        fields["threshold"] = threshold_width
+    offsets, offset = {}, 0
+    for name, width in fields.items():
+        offsets[name] = (offset, width)
+        offset += width
+    lane_width = offset
+    values = {"bias": bias, "amount": amount, "threshold": threshold}
+    param_words = []
+    for nf in range(folds_out):
+        word = 0
+        for p in range(pe):
+            j = nf * pe + p
+            if j >= m:
+                continue
+            for name, (off, width) in offsets.items():
+                word |= _twos(values[name][j], width) << (p * lane_width + off)
+        param_words.append(word)
+
+    plan = LayerPlan(
+        index=k, pe=pe, simd=simd, in_lanes=int(in_lanes), n_in=n, n_out=m,
+        input_folds=folds_in, neuron_folds=folds_out, in_pow2=in_pow2, in_e_max=in_e_max,
+        in_shape=in_shape, element_width=element_width, leaf_shape=leaf_shape,
+        weight_bits=weight_bits, acc_width=acc_width, out_shape=out_shape,
+        out_element_width=out_element_width, last=last, datapath=datapath,
+        requantize=config, weight_words=weight_words, param_words=param_words,
+        param_fields=offsets)
+    word_bits = pe * simd * weight_bits
+    if word_bits > MAX_WORD_BITS:
+        _fail(k, "weight memory word", f"at most {MAX_WORD_BITS} bits (PE*SIMD*{weight_bits})",
+              word_bits)
+    for name, bits in (("weight memory", plan.weight_memory_bits),
+                       ("input buffer", plan.buffer_bits),
+                       ("parameter memory", plan.param_memory_bits)):
+        if bits > MAX_MEMORY_BITS:
+            _fail(k, name, f"at most {MAX_MEMORY_BITS} bits", bits)
+    return plan
+
+
+def plan_layers(qnet, folding, in_lanes=1, datapath="signselect"):
+    """Plan every layer; ``folding`` is a resolved list of ``(pe, simd)``.
+
+    Raises
+    ------
+    HardwareGenerationError
+        For a folding list of the wrong length or shape, ``in_lanes`` out of
+        range, or any layer the generator cannot build.
+    """
+    if isinstance(in_lanes, bool) or not isinstance(in_lanes, int | np.integer) \
+            or not 1 <= in_lanes <= qnet.input.n_inputs:
+        raise HardwareGenerationError(
+            f"in_lanes: expected an integer in [1, n_inputs = {qnet.input.n_inputs}], "
+            f"got {in_lanes!r}")
+    if len(folding) != len(qnet.layers):
+        raise HardwareGenerationError(
+            f"folding: expected {len(qnet.layers)} (pe, simd) pairs, one per layer, "
+            f"got {len(folding)}")
+    plans, lanes = [], int(in_lanes)
+    for k, pair in enumerate(folding):
+        try:
+            pe, simd = pair
+        except (TypeError, ValueError):
+            _fail(k, "folding", "a (pe, simd) pair", repr(pair))
+        plans.append(plan_layer(qnet, k, pe, simd, lanes, datapath))
+        lanes = plans[-1].pe
+    return plans

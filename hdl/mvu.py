@@ -1,0 +1,259 @@
+"""Matrix-vector unit (MVU): one dense layer as a folded, pipelined engine.
+
+Per cycle the MVU reads one word of SIMD inputs from its input buffer and
+one word of PE x SIMD weights from its weight memory; each of the PE lanes
+reduces its SIMD terms in a registered sign-select adder tree and adds the
+result to its accumulator. After ``F = ceil(N/SIMD)`` cycles a neuron fold is
+complete, goes through the requantize units (parameters from the parameter
+memory) and is written, PE values in one beat, into the output FIFO. An
+image takes ``ceil(M/PE) * F`` cycles of compute plus a fixed latency.
+
+The input buffer holds two images (double buffering): the regrouped input
+stream fills one half while the compute loop reads the other, so
+consecutive images overlap. The compute loop starts a neuron fold only when
+the output FIFO has room reserved for its result, so the pipeline behind
+the memories never stalls and no result can be lost under backpressure.
+
+Padding of uneven folding: see :mod:`hdl.layer_plan`.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from hdl.adder_tree import SignSelectAdderTree, add_with_carry, tree_latency
+from hdl.pow2 import Pow2Decoder, pow2_layout
+from hdl.regroup import Regroup
+from hdl.requantize import Requantizer
+
+__all__ = ["MVU", "fifo_depth", "pipeline_latency", "output_lane_shape"]
+
+
+def pipeline_latency(plan):
+    """Cycles from issuing a neuron fold's last input word to its FIFO write."""
+    # memory read, tree, accumulator/parameter read, requantize
+    return 1 + tree_latency(plan.simd) + 1 + plan.requantize.latency
+
+
+def fifo_depth(plan):
+    """Output FIFO depth: enough reserved results to cover the pipeline at full rate."""
+    return max(2, -(-(pipeline_latency(plan) + 2) // plan.input_folds) + 2)
+
+
+def output_lane_shape(plan):
+    """Shape of one output lane: the logit for the last layer, else the raw element bits."""
+    return plan.out_shape if plan.last else unsigned(plan.out_element_width)
+
+
+class MVU(wiring.Component):
+    """A dense layer engine built from a :class:`~hdl.layer_plan.LayerPlan`.
+
+    Parameters
+    ----------
+    plan : LayerPlan
+    tree_factory : callable, optional
+        ``tree_factory(plan) -> component`` with the adder tree's interface
+        plus a ``weight`` input for the multiplier baseline; defaults to the
+        sign-select tree.
+
+    Members
+    -------
+    i : In(stream.Signature(ArrayLayout(unsigned(plan.element_width), plan.in_lanes)))
+        The layer's input vector, ``in_lanes`` elements per beat.
+    o : Out(stream.Signature(ArrayLayout(output_lane_shape(plan), plan.pe)))
+        ``ceil(M/PE)`` beats per image; the padding lanes of the last beat are
+        meaningless.
+    """
+
+    def __init__(self, plan, tree_factory=None):
+        self._plan = plan
+        self._tree_factory = tree_factory
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(unsigned(plan.element_width),
+                                                      plan.in_lanes))),
+            "o": Out(stream.Signature(data.ArrayLayout(output_lane_shape(plan), plan.pe))),
+        })
+
+    @property
+    def plan(self):
+        return self._plan
+
+    def __repr__(self):
+        return f"MVU(layer={self._plan.index}, pe={self._plan.pe}, simd={self._plan.simd})"
+
+    def elaborate(self, platform):
+        m = Module()
+        plan = self._plan
+        pe, simd, ew = plan.pe, plan.simd, plan.element_width
+        folds_in, folds_out = plan.input_folds, plan.neuron_folds
+
+        # -- input: regroup to SIMD-wide words, fill the double buffer ------------
+        m.submodules.regroup = regroup = Regroup(ew, plan.in_lanes, simd, plan.n_in)
+        wiring.connect(m, wiring.flipped(self.i), regroup.i)
+
+        m.submodules.buffer = buffer = Memory(shape=unsigned(ew * simd), depth=2 * folds_in,
+                                              init=[])
+        buffer_w = buffer.write_port()
+        buffer_r = buffer.read_port()
+        m.submodules.weights = weights = Memory(
+            shape=unsigned(plan.lanes * plan.weight_bits), depth=len(plan.weight_words),
+            init=plan.weight_words)
+        weights_r = weights.read_port()
+        m.submodules.params = params = Memory(
+            shape=unsigned(plan.param_width), depth=len(plan.param_words),
+            init=plan.param_words)
+        params_r = params.read_port()
+
+        full = Signal(2)  # per buffer half: holds a complete image not yet consumed
+        set_full = Signal(2)
+        clear_full = Signal(2)
+        write_half = Signal()
+        write_addr = Signal(range(folds_in))
+        m.d.comb += regroup.o.ready.eq(~Mux(write_half, full[1], full[0]))
+        m.d.comb += [
+            buffer_w.addr.eq(Mux(write_half, write_addr + folds_in, write_addr)),
+            buffer_w.data.eq(regroup.o.payload),
+            buffer_w.en.eq(regroup.o.valid & regroup.o.ready),
+        ]
+        with m.If(buffer_w.en):
+            with m.If(write_addr == folds_in - 1):
+                m.d.sync += [write_addr.eq(0), write_half.eq(~write_half)]
+                m.d.comb += set_full.eq(Mux(write_half, 0b10, 0b01))
+            with m.Else():
+                m.d.sync += write_addr.eq(write_addr + 1)
+        m.d.sync += full.eq((full | set_full) & ~clear_full)
+
+        # -- compute loop: issue (neuron fold, input fold) addresses --------------
+        depth = fifo_depth(plan)
+        reserved = Signal(range(depth + 1))  # results in flight plus results in the FIFO
+        read_half = Signal()
+        neuron_fold = Signal(range(folds_out))
+        input_fold = Signal(range(folds_in))
+        weight_addr = Signal(range(len(plan.weight_words)))
+        issue = Signal()
+        start = Signal()
+        end_of_image = Signal()
+        m.d.comb += [
+            start.eq((input_fold == 0) & Mux(read_half, full[1], full[0]) & (reserved < depth)),
+            issue.eq(start | (input_fold != 0)),
+            end_of_image.eq((neuron_fold == folds_out - 1) & (input_fold == folds_in - 1)),
+            buffer_r.addr.eq(Mux(read_half, input_fold + folds_in, input_fold)),
+            weights_r.addr.eq(weight_addr),
+        ]
+        with m.If(issue):
+            m.d.sync += weight_addr.eq(Mux(end_of_image, 0, weight_addr + 1))
+            with m.If(input_fold == folds_in - 1):
+                m.d.sync += input_fold.eq(0)
+                with m.If(neuron_fold == folds_out - 1):
+                    m.d.sync += [neuron_fold.eq(0), read_half.eq(~read_half)]
+                    m.d.comb += clear_full.eq(Mux(read_half, 0b10, 0b01))
+                with m.Else():
+                    m.d.sync += neuron_fold.eq(neuron_fold + 1)
+            with m.Else():
+                m.d.sync += input_fold.eq(input_fold + 1)
+
+        # Control travels beside the data: memory read stage, then the tree.
+        ctrl_layout = data.StructLayout({
+            "valid": 1, "first": 1, "last": 1, "neuron_fold": range(folds_out)})
+        ctrl = Signal(ctrl_layout)
+        m.d.sync += [
+            ctrl.valid.eq(issue),
+            ctrl.first.eq(input_fold == 0),
+            ctrl.last.eq(input_fold == folds_in - 1),
+            ctrl.neuron_fold.eq(neuron_fold),
+        ]
+
+        # -- leaves: decode inputs and weights ------------------------------------
+        words = [buffer_r.data[s * ew:(s + 1) * ew] for s in range(simd)]
+        in_value, in_nonzero, in_negative = [], [], []
+        for s, raw in enumerate(words):
+            if plan.in_pow2:
+                code = data.View(pow2_layout(plan.in_e_max), raw)
+                decoder = Pow2Decoder(plan.in_e_max)
+                m.submodules[f"decode{s}"] = decoder
+                m.d.comb += decoder.code.eq(code)
+                in_value.append(decoder.magnitude[:plan.leaf_shape.width])
+                in_nonzero.append(code.nonzero)
+                in_negative.append(code.sign)
+            else:
+                in_value.append(raw.as_signed() if plan.leaf_shape.signed else raw)
+                in_nonzero.append(1)
+                in_negative.append(0)
+
+        trees = []
+        for p in range(pe):
+            tree = (self._tree_factory or _signselect_tree)(plan)
+            m.submodules[f"tree{p}"] = tree
+            m.d.comb += tree.valid_in.eq(ctrl.valid)
+            for s in range(simd):
+                bits = weights_r.data.word_select(p * simd + s, plan.weight_bits)
+                m.d.comb += tree.x[s].eq(in_value[s])
+                if plan.datapath == "multiply":
+                    m.d.comb += [tree.weight[s].eq(bits.as_signed()),
+                                 tree.negative[s].eq(in_negative[s]),
+                                 tree.nonzero[s].eq(in_nonzero[s])]
+                elif plan.weight_bits == 2:
+                    m.d.comb += [tree.nonzero[s].eq(bits[0] & in_nonzero[s]),
+                                 tree.negative[s].eq(bits[1] ^ in_negative[s])]
+                else:
+                    m.d.comb += [tree.nonzero[s].eq(in_nonzero[s]),
+                                 tree.negative[s].eq(bits[0] ^ in_negative[s])]
+            trees.append(tree)
+
+        ctrl_out = ctrl
+        for level in range(trees[0].latency):
+            delayed = Signal(ctrl_layout, name=f"ctrl_d{level}")
+            m.d.sync += delayed.eq(ctrl_out)
+            ctrl_out = delayed
+
+        # -- accumulators, then parameters for the finished fold ------------------
+        acc_done = Signal()
+        m.d.sync += acc_done.eq(ctrl_out.valid & ctrl_out.last)
+        m.d.comb += params_r.addr.eq(ctrl_out.neuron_fold)
+        accumulators = []
+        for p, tree in enumerate(trees):
+            acc = Signal(signed(plan.acc_width), name=f"acc{p}")
+            with m.If(ctrl_out.valid):
+                m.d.sync += acc.eq(add_with_carry(Mux(ctrl_out.first, 0, acc), tree.partial,
+                                                  tree.carry, plan.acc_width))
+            accumulators.append(acc)
+
+        # -- requantize and hand on -----------------------------------------------
+        lane_width = sum(width for _, width in plan.param_fields.values())
+        out_lane = output_lane_shape(plan)
+        outputs = []
+        units = []
+        for p, acc in enumerate(accumulators):
+            unit = Requantizer(plan.requantize)
+            m.submodules[f"requantize{p}"] = unit
+            base = p * lane_width
+            m.d.comb += [unit.valid_in.eq(acc_done), unit.acc.eq(acc)]
+            for name, (offset, width) in plan.param_fields.items():
+                field = params_r.data[base + offset:base + offset + width]
+                if name == "bias":
+                    field = field.as_signed()
+                m.d.comb += getattr(unit, name).eq(field)
+            result = Signal(out_lane, name=f"out{p}")
+            # The requantizer's y fits the consumer's narrower element width exactly.
+            m.d.comb += result.eq(Value.cast(unit.out)[:out_lane.width] if not plan.last
+                                  else unit.out)
+            outputs.append(result)
+            units.append(unit)
+
+        m.submodules.fifo = out_fifo = fifo.SyncFIFOBuffered(
+            width=pe * out_lane.width, depth=depth)
+        m.d.comb += [
+            out_fifo.w_data.eq(Cat(*outputs)),
+            out_fifo.w_en.eq(units[0].valid_out),
+            self.o.payload.eq(out_fifo.r_data),
+            self.o.valid.eq(out_fifo.r_rdy),
+            out_fifo.r_en.eq(self.o.ready),
+        ]
+        delivered = self.o.valid & self.o.ready
+        m.d.sync += reserved.eq(reserved + start - delivered)
+        return m
+
+
+def _signselect_tree(plan):
+    return SignSelectAdderTree(plan.simd, plan.leaf_shape, plan.acc_width + 1)
