@@ -1,0 +1,97 @@
+"""``mulfree quantize`` and ``mulfree inspect`` end to end on a tiny digits model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from golden_model.cmd_inspect import layer_costs
+from golden_model.datasets import load_dataset
+from golden_model.model_io import save_model
+from golden_model.network import NetworkConfig
+from golden_model.qnet import QNet
+from golden_model.train import TrainConfig, train_model
+from mulfree import cli
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    dataset = load_dataset("digits", max_train=400)
+    config = NetworkConfig(sizes=(64, 32, 10), act_quant="int", act_bits=4, act_frac_bits=2)
+    train_config = TrainConfig(epochs=3, quiet=True)
+    network, _ = train_model(dataset, config, train_config)
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    save_model(path, network, train_config=train_config.to_dict(), dataset=dataset.input_spec)
+    return path
+
+
+def test_quantize_writes_a_qnet_and_prints_the_agreement(model_path, capsys):
+    assert cli.main(["quantize", str(model_path)]) == 0
+    out = capsys.readouterr().out
+    qnet = QNet.load(model_path.with_name("model.qnet.npz"))
+    agreement = qnet.meta["agreement"]
+    assert agreement["n"] == 359 and agreement["split"] == "test"
+    assert f"QNet integer forward test accuracy:        {100 * agreement['qnet_accuracy']:.2f}%" \
+        in out
+    assert "hidden layers exact" in out and "class disagreement" in out
+    x = load_dataset("digits").x_test
+    assert np.mean(qnet.predict(x) == load_dataset("digits").y_test) == \
+        pytest.approx(agreement["qnet_accuracy"])
+    assert qnet.meta["quantization"]["layers"][0]["exact"]
+    assert qnet.input.dataset == "digits" and qnet.input.image_shape == (8, 8)
+
+
+def test_quantize_options(model_path, tmp_path, capsys):
+    out = tmp_path / "x" / "small.qnet.npz"
+    assert cli.main(["quantize", str(model_path), "--out", str(out), "--max-test", "50"]) == 0
+    assert QNet.load(out).meta["agreement"]["n"] == 50
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["quantize", "/nonexistent/model.npz"], "/nonexistent/model.npz: no such model file"),
+    (["quantize", "MODEL", "--dataset", "mnist5k"], "784 inputs per image"),
+    (["quantize", "MODEL", "--dataset", "nope"], "unknown dataset 'nope'"),
+    (["quantize", "MODEL", "--act-bits", "0"], "--act-bits 0: expected 1..32"),
+    (["inspect", "/nonexistent/x.qnet.npz"], "no such file"),
+    (["inspect", "MODEL"], "field 'header'"),
+])
+def test_bad_input_is_one_line_and_exit_2(model_path, capsys, argv, message):
+    pytest.importorskip("mlxtend")
+    argv = [str(model_path) if a == "MODEL" else a for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and err.startswith(f"mulfree {argv[0]}: error:")
+
+
+def test_inspect_table_and_json(model_path, tmp_path, capsys):
+    qnet_path = tmp_path / "m.qnet.npz"
+    assert cli.main(["quantize", str(model_path), "--out", str(qnet_path)]) == 0
+    capsys.readouterr()
+    assert cli.main(["inspect", str(qnet_path)]) == 0
+    text = capsys.readouterr().out
+    qnet = QNet.load(qnet_path)
+    zeros = np.mean(qnet.layers[0].weights == 0)
+    assert f"{100 * zeros:5.1f}%" in text
+    assert "total: 2,368 MACs per image" in text  # 64*32 + 32*10
+    assert "4,736 bits of weight memory" in text  # two bits per trit
+    assert "input: 64 pixels (8x8) of 5 bits, digits" in text
+    assert cli.main(["inspect", str(qnet_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["fingerprint"] == qnet.fingerprint()
+    assert [r["acc_bits"] for r in data["layers"]] == [w.acc_bits for w in qnet.widths]
+
+
+def test_layer_costs_binary_and_sparsity():
+    from golden_model.qnet import InputSpec, QLayer
+
+    hidden = QLayer(weights=np.array([[1, 0, 0, -1], [0, 0, 0, 0]], np.int8),
+                    bias=np.zeros(2, np.int64), shift=np.array([1, 3]), activation="relu",
+                    out_bits=4, pow2=True, e_max=3)
+    out = QLayer(weights=np.array([[1, -1]] * 3, np.int8), bias=np.zeros(3, np.int64),
+                 shift=np.zeros(3, np.int64), weight_mode="binary", activation="linear")
+    rows = layer_costs(QNet(InputSpec(n_inputs=4, bits=8), [hidden, out]))
+    assert rows[0]["zeros"] == 0.75 and rows[0]["macs"] == 8 and rows[0]["nonzero"] == 2
+    assert rows[0]["weight_bits"] == 16 and (rows[0]["shift_min"], rows[0]["shift_max"]) == (1, 3)
+    assert rows[1]["weight_bits"] == 6 and rows[1]["activation"] == "logits"
+    assert rows[1]["in_bits"] == 4  # pow2 code of a 4-bit relu, e_max 3: values 0..8
