@@ -1,0 +1,75 @@
+"""Training loop: TernaryConnect + QB on digits, reproducibility, best-validation selection."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from golden_model.datasets import load_dataset
+from golden_model.errors import MulfreeError
+from golden_model.network import NetworkConfig, build_network
+from golden_model.train import TrainConfig, train, train_model
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_ternary_connect_with_quantized_backprop_reaches_95_percent_on_digits(digits):
+    config = NetworkConfig(sizes=(64, 128, 128, 10), weight_mode="ternary",
+                           quantized_backprop=True, act_quant="int")
+    network, history = train_model(digits, config, TrainConfig(epochs=20, quiet=True))
+    assert history.final["test_acc"] >= 0.95
+    assert history.final["test_acc"] == network.accuracy(digits.x_test, digits.y_test)
+    # what was measured is what the hardware runs: deterministic ternary weights
+    assert set(np.unique(network.blocks()[0].dense.quantized_weights())) == {-1, 0, 1}
+
+
+def small_run(digits, seed, epochs=2):
+    config = NetworkConfig(sizes=(64, 16, 10), weight_mode="binary", quantized_backprop=True,
+                           dropout=0.2)
+    return train_model(digits, config, TrainConfig(epochs=epochs, quiet=True, seed=seed))
+
+
+def test_same_seed_same_run_bit_for_bit(digits):
+    (a, ha), (b, hb), (c, _) = (small_run(digits, 3), small_run(digits, 3), small_run(digits, 4))
+    sa, sb, sc = a.state(), b.state(), c.state()
+    assert all(np.array_equal(sa[k], sb[k]) for k in sa)
+    assert ha.train_loss == hb.train_loss and ha.val_acc == hb.val_acc
+    assert not all(np.array_equal(sa[k], sc[k]) for k in sa)
+
+
+def test_keeps_the_best_validation_epoch(digits):
+    network, history = small_run(digits, 0, epochs=4)
+    assert len(history.val_acc) == 4
+    assert history.best_val_acc == max(history.val_acc)
+    assert history.best_epoch == history.val_acc.index(max(history.val_acc))
+    assert network.accuracy(digits.x_val, digits.y_val) == history.best_val_acc
+
+
+def test_history_rows_and_learning_rate_decay(digits):
+    config = NetworkConfig(sizes=(64, 8, 10), weight_mode="float")
+    _, history = train_model(digits, config, TrainConfig(epochs=3, quiet=True, lr_start=0.01,
+                                                         lr_end=0.0001, shadow_eval=True,
+                                                         optimizer="sgd", loss="xent"))
+    np.testing.assert_allclose(history.lr, [0.01, 0.001, 0.0001])
+    assert history.epoch == [0, 1, 2]
+    assert all(v is not None for v in history.val_acc_shadow)
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_learns_a_tiny_problem_exactly():
+    """Two separable classes on 2 pixels: training must reach 100 %."""
+    x = np.array([[0, 3], [1, 3], [3, 0], [3, 1]] * 8, np.uint8)
+    y = np.array([0, 0, 1, 1] * 8)
+    data = SimpleNamespace(x_train=x, y_train=y, x_val=x, y_val=y)
+    net = build_network(NetworkConfig(sizes=(2, 4, 2), input_bits=2, weight_mode="ternary"),
+                        x.mean(axis=0))
+    history = train(net, data, TrainConfig(epochs=60, batch_size=8, quiet=True))
+    assert history.best_val_acc == 1.0 and net.accuracy(x, y) == 1.0
+
+
+def test_bad_names(digits):
+    with pytest.raises(MulfreeError, match="loss"):
+        train_model(digits, NetworkConfig(sizes=(64, 4, 10)), TrainConfig(loss="l1", quiet=True))
