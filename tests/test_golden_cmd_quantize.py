@@ -54,7 +54,7 @@ def test_quantize_options(model_path, tmp_path, capsys):
     (["quantize", "MODEL", "--dataset", "nope"], "unknown dataset 'nope'"),
     (["quantize", "MODEL", "--act-bits", "0"], "--act-bits 0: expected 1..32"),
     (["inspect", "/nonexistent/x.qnet.npz"], "no such file"),
-    (["inspect", "MODEL"], "field 'header'"),
+    (["inspect", "MODEL"], "header: expected a 1-D uint8 array of JSON bytes"),
 ])
 def test_bad_input_is_one_line_and_exit_2(model_path, capsys, argv, message):
     pytest.importorskip("mlxtend")
