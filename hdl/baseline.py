@@ -1,0 +1,107 @@
+"""Multiplier baseline: the same accelerator with a true ``*`` datapath on int8 weights.
+
+For benchmarks only, so that the saving of the sign-select datapath is
+measured rather than claimed. Every lane multiplies its input by an 8-bit
+signed weight read from memory (the QNet's weights, stored as int8), and the
+accumulators are sized for any int8 weight matrix of the layer's shape. It
+computes the same function as the QNet, so it is checked like the real one.
+"""
+
+import numpy as np
+from amaranth.hdl import Module, Mux, Shape, Signal, Value, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from hdl.accelerator import Accelerator
+from hdl.adder_tree import _level_widths, add_with_carry, tree_latency
+from hdl.layer_plan import BASELINE_WEIGHT_BITS
+
+__all__ = ["MultiplyAdderTree", "multiply_tree", "BaselineAccelerator", "reference"]
+
+
+def reference(x, weights):
+    """NumPy behaviour: ``sum(x * w)`` over the last axis."""
+    return (np.asarray(x, dtype=np.int64) * np.asarray(weights, dtype=np.int64)).sum(axis=-1)
+
+
+class MultiplyAdderTree(wiring.Component):
+    """Registered products ``x * w`` and a registered adder tree over them.
+
+    Same interface and latency as :class:`~hdl.adder_tree.SignSelectAdderTree`
+    plus ``weight``; ``nonzero``/``negative`` carry the input's own code
+    (pow2 inputs), and ``carry`` is always zero.
+
+    Members
+    -------
+    valid_in : In(1)
+    x : In(ArrayLayout(x_shape, lanes))
+    nonzero, negative : In(lanes)
+    weight : In(ArrayLayout(signed(8), lanes))
+    valid_out : Out(1)
+    partial : Out(signed(out_width))
+    carry : Out(1)
+    """
+
+    def __init__(self, lanes, x_shape, out_width):
+        self._lanes = int(lanes)
+        self._x_shape = Shape.cast(x_shape)
+        self._out_width = int(out_width)
+        super().__init__({
+            "valid_in": In(1),
+            "x": In(data.ArrayLayout(self._x_shape, self._lanes)),
+            "nonzero": In(self._lanes),
+            "negative": In(self._lanes),
+            "weight": In(data.ArrayLayout(signed(BASELINE_WEIGHT_BITS), self._lanes)),
+            "valid_out": Out(1),
+            "partial": Out(signed(self._out_width)),
+            "carry": Out(1),
+        })
+
+    @property
+    def latency(self):
+        return tree_latency(self._lanes)
+
+    def __repr__(self):
+        return f"MultiplyAdderTree({self._lanes}, {self._x_shape!r}, {self._out_width})"
+
+    def elaborate(self, platform):
+        m = Module()
+        x_width = self._x_shape.width + 1
+        product_width = x_width + BASELINE_WEIGHT_BITS
+        nodes = []
+        for k in range(self._lanes):
+            x = Value.cast(self.x[k])
+            x = x.as_signed() if self._x_shape.signed else x
+            value = Signal(signed(x_width), name=f"x{k}")
+            m.d.comb += value.eq(Mux(self.nonzero[k], Mux(self.negative[k], -x, x), 0))
+            product = Signal(signed(product_width), name=f"product{k}")
+            m.d.sync += product.eq(value * self.weight[k])
+            nodes.append(product)
+        valid = Signal(name="valid_leaf")
+        m.d.sync += valid.eq(self.valid_in)
+        for level, (_, width) in enumerate(_level_widths(self._lanes, product_width,
+                                                         self._out_width)):
+            nxt = []
+            for pair in range(0, len(nodes), 2):
+                node = Signal(signed(width), name=f"l{level}_n{pair // 2}")
+                if pair + 1 < len(nodes):
+                    m.d.sync += node.eq(add_with_carry(nodes[pair], nodes[pair + 1], 0, width))
+                else:
+                    m.d.sync += node.eq(nodes[pair])
+                nxt.append(node)
+            nodes = nxt
+            valid_next = Signal(name=f"valid_l{level}")
+            m.d.sync += valid_next.eq(valid)
+            valid = valid_next
+        m.d.comb += [self.partial.eq(nodes[0]), self.carry.eq(0), self.valid_out.eq(valid)]
+        return m
+
+
+def multiply_tree(plan):
+    """Tree factory for :class:`~hdl.mvu.MVU` in the baseline."""
+    return MultiplyAdderTree(plan.simd, plan.leaf_shape, plan.acc_width + 1)
+
+
+def BaselineAccelerator(qnet, folding=None, in_lanes=1, **options):  # noqa: N802
+    """The multiplier baseline of ``qnet``: an :class:`Accelerator` with ``datapath="multiply"``."""
+    return Accelerator(qnet, folding=folding, in_lanes=in_lanes, datapath="multiply", **options)
