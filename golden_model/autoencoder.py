@@ -47,7 +47,8 @@ def pretrain_autoencoder(x, n_hidden, kind="trec", theta=1.0, *, epochs=10, batc
                          lr=1e-3, seed=0):
     """Train a zero-bias autoencoder on float inputs ``x``.
 
-    The rows of ``W`` start as unit-length copies of randomly chosen inputs.
+    The rows of ``W`` start as copies of randomly chosen inputs, scaled to
+    the power-of-two length (1/16 .. 4) that reconstructs best.
     ``errors[0]`` is the error of that starting point, for comparison the
     error of the all-zero reconstruction is ``mean(x**2)``.
 
@@ -77,10 +78,14 @@ def pretrain_autoencoder(x, n_hidden, kind="trec", theta=1.0, *, epochs=10, batc
     w = x[rng.integers(0, len(x), n_hidden)] + 0.01 * rng.standard_normal(
         (n_hidden, x.shape[1])).astype(np.float32)
     w /= np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
-    w = w.astype(np.float32)
+    # Overlapping units over-reconstruct; start from the best power-of-two gain.
+    activation = Activation(kind, theta)
+    gains = 2.0 ** np.arange(-4, 3)
+    errors = [np.mean((reconstruct(x, (g * w).astype(np.float32), activation)[1] - x) ** 2)
+              for g in gains]
+    w = (gains[int(np.argmin(errors))] * w).astype(np.float32)
     weights = Parameter("W", w)
     optimizer = Adam([weights])
-    activation = Activation(kind, theta)
     train_mode = RunMode(train=True, rng=rng)
 
     def error():
