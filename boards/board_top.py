@@ -135,7 +135,8 @@ class BoardTop(wiring.Component):
         cmd = Signal(8)
         length = Signal(16)
         total = Signal(8)              # running checksum
-        count = Signal(16)             # payload bytes received
+        remaining = Signal(16)         # payload bytes still to come
+        high_half = Signal()           # the next byte is a pixel's high byte
         pixel = Signal(range(layout.n_inputs + 1))
         low_byte = Signal(8)
         status = Signal(8)             # answer status: the command or an error code
@@ -156,11 +157,15 @@ class BoardTop(wiring.Component):
         # -- answer bytes
         kinds = {"error": 0, "info": 1, "result": 2, "result_logits": 3}
         kind = Signal(range(len(kinds)))
-        tx_index = Signal(16)
-        tx_sum = Signal(8)
         frames = self._answer_frames(status, result, result_cycles)
-        frame_len = Signal(16)
+        longest = max(len(frame) for frame in frames.values())
+        tx_index = Signal(range(longest + 1))
+        frame_len = Signal(range(longest + 1))
+        tx_sum = Signal(8)
         tx_byte = Signal(8)
+        tx_data = Signal(8)
+        tx_first = Signal()
+        tx_last = Signal()
         with m.Switch(kind):
             for name, number in kinds.items():
                 with m.Case(number):
@@ -206,7 +211,7 @@ class BoardTop(wiring.Component):
             with m.State("LEN_HI"):
                 with m.If(got):
                     m.d.sync += [length[8:].eq(byte), total.eq(total + byte),
-                                 count.eq(0), pixel.eq(0)]
+                                 high_half.eq(0), pixel.eq(0)]
                     m.next = "VALIDATE"
                 with m.Elif(timed_out):
                     start_answer("error", p.STATUS_TIMEOUT)
@@ -223,21 +228,23 @@ class BoardTop(wiring.Component):
                 with m.Elif(length == 0):
                     m.next = "CHECK"
                 with m.Else():
+                    m.d.sync += remaining.eq(length)
                     m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
                 with m.If(got):
-                    m.d.sync += [count.eq(count + 1), total.eq(total + byte)]
+                    m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
+                                 high_half.eq(~high_half)]
                     if layout.pixel_bytes == 1:
                         m.d.comb += [write.addr.eq(pixel), write.data.eq(byte), write.en.eq(1)]
                         m.d.sync += pixel.eq(pixel + 1)
                     else:
-                        with m.If(~count[0]):
+                        with m.If(~high_half):
                             m.d.sync += low_byte.eq(byte)
                         with m.Else():
                             m.d.comb += [write.addr.eq(pixel),
                                          write.data.eq(Cat(low_byte, byte)), write.en.eq(1)]
                             m.d.sync += pixel.eq(pixel + 1)
-                    with m.If(count + 1 == length):
+                    with m.If(remaining == 1):
                         m.next = "CHECK"
                 with m.Elif(timed_out):
                     start_answer("error", p.STATUS_TIMEOUT)
@@ -281,14 +288,22 @@ class BoardTop(wiring.Component):
                         start_answer("result", p.CMD_INFER)
                     m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(tx_byte)]
+                # The next byte and its flags are registered first, so the answer
+                # multiplexer and the checksum adder are not one combinational path.
+                m.d.sync += [tx_data.eq(tx_byte), tx_first.eq(tx_index == 0),
+                             tx_last.eq(tx_index == frame_len)]
+                m.next = "OFFER"
+            with m.State("OFFER"):
+                m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(tx_data)]
                 with m.If(tx.i.ready):
                     m.d.sync += tx_index.eq(tx_index + 1)
-                    with m.If(tx_index != 0):
-                        m.d.sync += tx_sum.eq(tx_sum + tx_byte)
-                    with m.If(tx_index == frame_len):
+                    with m.If(~tx_first):
+                        m.d.sync += tx_sum.eq(tx_sum + tx_data)
+                    with m.If(tx_last):
                         m.d.comb += answered.eq(1)
                         m.next = "SYNC"
+                    with m.Else():
+                        m.next = "SEND"
 
         self._leds(m, answered, kind == kinds["error"], result)
         return m
@@ -315,13 +330,12 @@ class BoardTop(wiring.Component):
         }
 
     def _leds(self, m, answered, was_error, result):
-        # Activity: lit for about 1/20 s after each answer, so single answers are visible.
-        stretch = Signal(range(max(2, self._clock_hz // 20) + 1))
+        # Activity: toggles on each answer (a long timed pulse would cost a wide
+        # counter on the critical path for no information the toggle lacks).
+        activity = Signal()
         with m.If(answered):
-            m.d.sync += stretch.eq(max(1, self._clock_hz // 20))
-        with m.Elif(stretch != 0):
-            m.d.sync += stretch.eq(stretch - 1)
-        m.d.comb += self.leds[0].eq(stretch != 0)
+            m.d.sync += activity.eq(~activity)
+        m.d.comb += self.leds[0].eq(activity)
         last_class = Signal(16)
         with m.If(answered & ~was_error):
             m.d.sync += last_class.eq(result.cls)

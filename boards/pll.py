@@ -119,19 +119,21 @@ class ClockReset(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         clk_port = platform.request(platform.default_clk, dir="-")
-        m.submodules.clk_buf = clk_buf = io.Buffer("i", clk_port)
         clk_out = Signal()
         locked = Signal()
-        if self.pll is None:
-            m.d.comb += [clk_out.eq(clk_buf.i), locked.eq(1)]
-        elif self.family == "ice40":
+        if self.pll is not None and self.family == "ice40":
+            # The iCE40 PLL sits behind the clock pad itself; no input buffer in between.
             m.submodules.pll = Instance(
-                "SB_PLL40_CORE",
+                "SB_PLL40_PAD",
                 p_FEEDBACK_PATH="SIMPLE",
                 p_DIVR=self.pll.params["DIVR"], p_DIVF=self.pll.params["DIVF"],
                 p_DIVQ=self.pll.params["DIVQ"], p_FILTER_RANGE=self.pll.params["FILTER_RANGE"],
-                i_REFERENCECLK=clk_buf.i, i_RESETB=1, i_BYPASS=0,
+                i_PACKAGEPIN=clk_port.io, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=clk_out, o_LOCK=locked)
+            return self._reset(m, platform, clk_out, locked)
+        m.submodules.clk_buf = clk_buf = io.Buffer("i", clk_port)
+        if self.pll is None:
+            m.d.comb += [clk_out.eq(clk_buf.i), locked.eq(1)]
         else:
             params = self.pll.params
             m.submodules.pll = Instance(
@@ -150,9 +152,10 @@ class ClockReset(Elaboratable):
                 i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
                 o_CLKOP=clk_out, o_LOCK=locked)
 
-        if self.pll is not None:
-            platform.add_clock_constraint(clk_out, self.out_hz)
+        return self._reset(m, platform, clk_out, locked)
 
+    def _reset(self, m, platform, clk_out, locked):
+        # nextpnr derives the PLL output's constraint from the board clock's.
         # Held in reset until locked and ~20 us more (iCE40 block RAMs read 0 for ~3 us).
         m.domains.por = ClockDomain(reset_less=True, local=True)
         m.domains.sync = ClockDomain()

@@ -1,0 +1,165 @@
+"""QNet to bitstream for one board, with its report.
+
+``build/<board>/`` receives ``mulfree.bin`` (iCE40) or ``mulfree.bit``
+(ECP5), ``report.json``, ``build.log`` and the tool inputs under
+``gateware/``. The build fails, with a message naming the cause, when the
+pre-check says the design cannot fit, when place-and-route runs out of a
+resource, when the netlist holds a hard multiplier, or when the clock is
+missed.
+
+Members
+-------
+build_bitstream
+    The whole flow; returns the report.
+BuildError, TimingError
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from boards.platform_top import PlatformTop
+from boards.precheck import DoesNotFit, precheck
+from boards.registry import get_board
+from boards.report import format_table, load_json, make_report, synth_cell_counts
+from boards.toolchain import toolchain_env
+from golden_model.errors import MulfreeError
+
+NAME = "mulfree"
+
+#: nextpnr cell type -> the resource a user knows it as.
+_CELL_NAMES = {"ICESTORM_LC": "LUT", "ICESTORM_RAM": "block RAM", "ICESTORM_SPRAM": "SPRAM",
+               "ICESTORM_DSP": "DSP", "TRELLIS_COMB": "LUT", "TRELLIS_SLICE": "LUT",
+               "TRELLIS_FF": "FF", "DP16KD": "block RAM", "SB_IO": "I/O", "TRELLIS_IO": "I/O"}
+
+
+class BuildError(MulfreeError):
+    """Synthesis or place-and-route failed, or the netlist breaks a rule."""
+
+
+class TimingError(BuildError):
+    """The design does not meet the requested clock."""
+
+
+def _tool_errors(log):
+    return [line.strip() for line in log.splitlines() if line.lstrip().startswith("ERROR")]
+
+
+def _out_of_resource(errors):
+    for line in errors:
+        for cell, name in _CELL_NAMES.items():
+            if cell in line and re.search(r"(no BELs remaining|device only has|only \d+|"
+                                          r"insufficient|too many|not enough|exceed)",
+                                          line, re.IGNORECASE):
+                return name
+    return None
+
+
+def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
+                    accelerator=None, seed=None, log=print):
+    """Build a bitstream of ``qnet`` for ``board``.
+
+    Parameters
+    ----------
+    qnet : QNet
+    board : str or boards.registry.Board
+    out_dir : path, optional
+        Default ``build/<board>``.
+    clock_mhz : float, optional
+        Accelerator clock; default the board's (``Board.target_hz``).
+    baud : int, optional
+        UART rate; default the board's.
+    folding : optional
+        Passed to the Accelerator (None, ``"auto"`` or ``[(pe, simd), ...]``).
+    accelerator : wiring.Component, optional
+        A ready accelerator (overrides ``folding``).
+    seed : int, optional
+        nextpnr placement seed.
+    log : callable
+        Receives progress lines.
+
+    Returns
+    -------
+    dict
+        The report (also written to ``out_dir/report.json``).
+
+    Raises
+    ------
+    DoesNotFit, BuildError, TimingError
+    """
+    board = get_board(board) if isinstance(board, str) else board
+    out_dir = Path(out_dir or Path("build") / board.name)
+    target_hz = board.target_hz if clock_mhz is None else float(clock_mhz) * 1e6
+    baud = board.baud if baud is None else int(baud)
+    env, tools = toolchain_env(board.family)
+
+    if accelerator is None:
+        from hdl.accelerator import Accelerator
+        accelerator = Accelerator(qnet, folding=folding)
+    estimate = accelerator.estimate()
+    precheck(estimate, board)
+
+    top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator)
+    log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "
+        f"folding {getattr(accelerator, 'folding', '?')}, "
+        f"~{estimate['totals']['lut']} LUT estimated")
+    pnr_opts = ["--report", "pnr_report.json", "--timing-allow-fail"]
+    if seed is not None:
+        pnr_opts += ["--seed", str(int(seed))]
+    plan = board.make_platform().prepare(
+        top, name=NAME,
+        # -dsp lets Yosys map any multiplier to SB_MAC16, where the check below sees it.
+        synth_opts="-dsp" if board.family == "ice40" else "",
+        nextpnr_opts=" ".join(pnr_opts),
+        script_after_synth="tee -q -o synth_stat.json stat -json")
+    gateware = out_dir / "gateware"
+    if gateware.exists():
+        shutil.rmtree(gateware)
+    plan.extract(str(gateware))
+    log(f"{board.name}: synthesis and place-and-route in {gateware} "
+        f"({', '.join(f'{tool}={source}' for tool, (_, source) in tools.items())})")
+    run = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=gateware, env=env,
+                         capture_output=True, text=True)
+    build_log = run.stdout + run.stderr
+    for name in (f"{NAME}.rpt", f"{NAME}.tim"):  # Yosys and nextpnr logs
+        if (gateware / name).exists():
+            build_log += f"\n===== {name}\n" + (gateware / name).read_text(errors="replace")
+    (out_dir / "build.log").write_text(build_log)
+    if run.returncode != 0:
+        errors = _tool_errors(build_log)
+        resource = _out_of_resource(errors)
+        if resource:
+            raise DoesNotFit(f"{board.name}: place-and-route ran out of {resource} "
+                             f"({errors[0]}); see {out_dir / 'build.log'}")
+        tail = build_log.strip().splitlines()[-1:] or ["no output"]
+        detail = "; ".join(errors[:3]) or tail[0]
+        raise BuildError(f"{board.name}: the build failed ({detail}); "
+                         f"see {out_dir / 'build.log'}")
+
+    report = make_report(
+        board=board, pnr=load_json(gateware / "pnr_report.json"),
+        synth_counts=synth_cell_counts(load_json(gateware / "synth_stat.json")),
+        clock_hz=top.clock_hz, baud=baud,
+        cycles_per_image=estimate["cycles_per_image"],
+        latency_cycles=estimate["latency_cycles"], estimate=estimate,
+        fingerprint=qnet.fingerprint(), tools=tools)
+    report_path = out_dir / "report.json"
+    report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    bitstream = out_dir / f"{NAME}.{board.bitstream_ext}"
+    shutil.copyfile(gateware / f"{NAME}.{board.bitstream_ext}", bitstream)
+    report["bitstream"] = str(bitstream)
+    log(format_table(report))
+
+    if not report["multiplier_free"]["ok"]:
+        raise BuildError(f"{board.name}: the netlist holds hard multipliers "
+                         f"{report['multiplier_free']['hard_multiplier_cells']}; "
+                         "a mulfree design must have none")
+    if not report["clock"]["met"]:
+        raise TimingError(
+            f"{board.name}: timing missed: {report['clock']['achieved_mhz']} MHz achieved, "
+            f"{report['clock']['requested_mhz']} MHz requested; build with --clock "
+            f"{int(report['clock']['achieved_mhz'])} or fold the network differently "
+            f"(report in {report_path})")
+    return report
