@@ -1,0 +1,46 @@
+"""``mulfree run``: stream a test set through a board and check every answer."""
+
+from boards.registry import BOARDS, get_board
+from golden_model.errors import MulfreeError
+from golden_model.qnet import QNet
+
+
+def configure(parser):
+    parser.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1")
+    parser.add_argument("--model", required=True, help="QNet file the bitstream was built from")
+    parser.add_argument("--dataset", required=True, help="dataset name, e.g. digits")
+    parser.add_argument("--data-dir", default=None, help="where the dataset's files are")
+    parser.add_argument("--board", default=None,
+                        help=f"board, for its default baud rate ({', '.join(BOARDS)})")
+    parser.add_argument("--baud", type=int, default=None,
+                        help="UART rate (default: the board's, else 1000000)")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many test images")
+    parser.add_argument("--timeout", type=float, default=2.0,
+                        help="seconds to wait for each answer (default: %(default)s)")
+    parser.add_argument("--no-logits", action="store_true",
+                        help="compare classes only (shorter answers)")
+
+
+def main(args):
+    from boards.host import BoardClient, open_port, run_test_set
+    from golden_model.datasets.registry import load_dataset
+
+    baud = args.baud or (get_board(args.board).baud if args.board else 1_000_000)
+    qnet = QNet.load(args.model)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    if dataset.n_inputs != qnet.input.n_inputs:
+        raise MulfreeError(f"--dataset {args.dataset}: {dataset.n_inputs} inputs per image, "
+                           f"but the model expects {qnet.input.n_inputs}")
+    images, labels = dataset.x_test, dataset.y_test
+    if args.limit is not None:
+        images, labels = images[:args.limit], labels[:args.limit]
+    port = open_port(args.port, baud)
+    try:
+        client = BoardClient(port, timeout=args.timeout, name=args.port)
+        from tqdm import tqdm
+        report = run_test_set(client, qnet, images, labels, logits=not args.no_logits,
+                              progress=lambda it: tqdm(it, desc="board", unit="img"))
+    finally:
+        port.close()
+    print(report.summary())
+    return 0 if not report.mismatches else 1
