@@ -39,10 +39,8 @@ HARNESS_TOP = "mulfree_harness"
 STIMULUS_FILE = "mulfree_stimulus.hex"
 RESPONSES_FILE = "mulfree_responses.txt"
 
-#: ``--timing`` for the ``#5`` clock (Verilator's coroutines need C++20);
-#: Amaranth's output trips some lint warnings that are not errors.
-VERILATOR_ARGS = ("--timing", "-CFLAGS", "-std=c++20", "-Wno-fatal", "-Wno-lint",
-                  "-Wno-style")
+#: ``--timing`` for the ``#5`` clock (Verilator's coroutines need C++20).
+VERILATOR_ARGS = ("--timing", "-CFLAGS", "-std=c++20")
 
 _TEMPLATE = """\
 `timescale 1ns/1ps

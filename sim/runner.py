@@ -51,6 +51,10 @@ DEFAULT_BUILD_ROOT = Path("build") / "sim"
 #: Bumped when the way builds are made changes, so old caches are not reused.
 _BUILD_RECIPE = "mulfree-sim-build-2"
 
+#: Verilator arguments every build gets: generated (Amaranth) Verilog trips
+#: width and style lint warnings that are not errors.
+VERILATOR_LINT_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+
 _STAMP = ".mulfree-built"
 _run_counter = itertools.count()
 
@@ -228,7 +232,8 @@ def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", ex
     timescale : (str, str)
         Time unit and precision.
     build_args : sequence of str
-        Extra simulator compile arguments.
+        Extra simulator compile arguments (Verilator always gets
+        :data:`VERILATOR_LINT_ARGS` too).
     plusargs : sequence of str
         ``+name=value`` arguments for the simulation.
     build_root : Path
@@ -250,6 +255,8 @@ def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", ex
     from cocotb_tools.runner import get_runner
 
     sources = _sources_from(verilog)
+    if simulator == "verilator":
+        build_args = VERILATOR_LINT_ARGS + tuple(build_args)
     build_dir = build_dir_for(verilog, toplevel, simulator, build_key, waves, timescale,
                               build_args, build_root)
     run_dir = build_dir.parent / "runs" / f"{simulator}-{os.getpid()}-{next(_run_counter)}"
