@@ -492,6 +492,11 @@ def _validate(qnet):
         _fail("input", "an InputSpec", type(spec).__name__)
     _check_int("input.n_inputs", spec.n_inputs, 1, 1 << 24)
     _check_int("input.bits", spec.bits, 1, MAX_INPUT_BITS)
+    shape = tuple(spec.image_shape)
+    if shape and (any(isinstance(d, bool) or not isinstance(d, int | np.integer) or d < 1
+                      for d in shape) or int(np.prod(shape)) != spec.n_inputs):
+        _fail("input.image_shape", f"positive sizes whose product is n_inputs={spec.n_inputs}",
+              list(shape))
     if not qnet.layers:
         _fail("layers", "at least one layer", "none")
     n_in = spec.n_inputs
