@@ -198,3 +198,18 @@ def test_digits_qnet_accuracy_within_half_a_point(digits, act, weights):
     # the network is untouched by quantization
     np.testing.assert_array_equal(network.forward(digits.x_test[:5].astype(np.float32), EVAL),
                                   float_blocks(network, digits.x_test[:5])[-1])
+
+
+def test_left_shift_bias_rounding_is_reported_and_bounded():
+    # a step finer than one accumulator unit: z = (acc + b) << m cannot hold every bias
+    network = dyadic_network(0, sizes=(4, 5, 3, 3), activation="linear", frac_bits=3,
+                             act_bits=12)
+    qnet = quantize(network)
+    report = qnet.meta["quantization"]["layers"][0]
+    assert report["shift_min"] < 0 and report["bias_error"] > 0 and not report["exact"]
+    x = all_inputs(4, 3)
+    codes = float_blocks(network, x)[0] / report["step"]
+    diff = np.abs(codes - qnet.forward_trace(x)[0]["out"])
+    assert 0 < diff.max() <= report["bias_error"]
+    left = qnet.layers[0].shift < 0
+    assert not diff[:, ~left].any()  # right-shift neurons stay exact
