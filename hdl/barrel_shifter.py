@@ -50,6 +50,7 @@ class BarrelShifter(wiring.Component):
     def __init__(self, shape, max_amount, direction="right", out_width=None):
         shape = Shape.cast(shape)
         if direction not in ("right", "left"):
+            self._MustUse__silence = True  # never elaborated: no "unused" warning
             raise ValueError(f"direction must be 'right' or 'left', not {direction!r}")
         self._shape = shape
         self._max_amount = int(max_amount)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+from amaranth.hdl import signed, unsigned
+from hdl_nets import run_pipeline
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hdl.adder_tree import SignSelectAdderTree, estimate, reference, tree_latency
+
+
+def _run(lanes, x_shape, vectors, nonzero, negative, out_width, seed=0):
+    dut = SignSelectAdderTree(lanes, x_shape, out_width)
+    cases = [[(dut.x, [int(v) for v in x]), (dut.nonzero, int(sum(int(b) << k for k, b in
+                                                                  enumerate(nz)))),
+              (dut.negative, int(sum(int(b) << k for k, b in enumerate(ng))))]
+             for x, nz, ng in zip(vectors, nonzero, negative, strict=True)]
+    got = run_pipeline(dut, cases, [dut.partial, dut.carry], seed=seed)
+    return np.array([p + c for p, c in got])
+
+
+def _out_width(lanes, x_shape):
+    bound = lanes * (1 << x_shape.width)
+    return (2 * bound).bit_length() + 1
+
+
+@settings(max_examples=12, deadline=None)
+@given(lanes=st.integers(1, 9), width=st.integers(1, 6), is_signed=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_tree_matches_reference_random(lanes, width, is_signed, seed):
+    rng = np.random.default_rng(seed)
+    shape = signed(width) if is_signed else unsigned(width)
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1))) if is_signed else (0, 1 << width)
+    vectors = rng.integers(lo, hi, size=(12, lanes))
+    nonzero = rng.integers(0, 2, size=(12, lanes))
+    negative = rng.integers(0, 2, size=(12, lanes))
+    got = _run(lanes, shape, vectors, nonzero, negative, _out_width(lanes, shape), seed)
+    assert np.array_equal(got, reference(vectors, nonzero, negative))
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 5, 16])
+def test_tree_extremes_all_negative_and_all_zero(lanes):
+    shape = unsigned(5)
+    vectors = np.array([[31] * lanes, [31] * lanes, [0] * lanes, [31] * lanes])
+    nonzero = np.array([[1] * lanes, [1] * lanes, [1] * lanes, [0] * lanes])
+    negative = np.array([[1] * lanes, [0] * lanes, [1] * lanes, [1] * lanes])
+    got = _run(lanes, shape, vectors, nonzero, negative, _out_width(lanes, shape))
+    assert got.tolist() == [-31 * lanes, 31 * lanes, 0, 0]
+
+
+def test_signed_minimum_negated_exactly():
+    shape = signed(4)
+    got = _run(3, shape, np.array([[-8, -8, -8]]), np.array([[1, 1, 1]]), np.array([[1, 1, 0]]),
+               _out_width(3, shape))
+    assert got.tolist() == [8]
+
+
+def test_latency_and_estimate():
+    assert tree_latency(1) == 1
+    assert tree_latency(2) == 2
+    assert tree_latency(64) == 7
+    est = estimate(64, 6, 14)
+    assert est["cycles"] == 7 and est["lut"] > 64 * 6
