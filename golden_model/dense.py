@@ -4,7 +4,7 @@ import numpy as np
 
 from .errors import MulfreeError
 from .layer import Parameter
-from .weight_quant import binarize, pow2_round, ternarize
+from .weight_quant import binarize, pow2_round, quantized_values, ternarize
 
 WEIGHT_MODES = ("float", "binary", "ternary")
 
@@ -121,7 +121,7 @@ class Dense:
         if self.weight_mode == "float" or mode.shadow:
             return self.W
         rng = mode.rng if (mode.train and self.stochastic) else None
-        return self.quantized_weights(rng).astype(np.float32) * np.float32(self.alpha)
+        return quantized_values(self.W, self.w0, self.weight_mode, self.alpha, rng)
 
     def forward(self, x, mode):
         w = self.effective_weights(mode)
