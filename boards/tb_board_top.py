@@ -1,0 +1,120 @@
+"""cocotb testbench of the UART board top (generated Verilog, real Accelerator).
+
+The host side is ``cocotbext-uart``; the expected answers come from
+:class:`boards.board_model.BoardModel`, i.e. from ``QNet.forward``. The
+pytest side (tests/test_boards_board_top_cocotb.py) writes a JSON config
+and points ``MULFREE_BOARD_TB`` at it: the QNet file, the images, the clock
+period, the UART divisor and the idle timeout in cycles.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, Timer
+from cocotbext.uart import UartSink, UartSource
+
+from boards import protocol as p
+from boards.board_model import BoardModel
+from golden_model.qnet import QNet
+
+
+def _config():
+    config = json.loads(Path(os.environ["MULFREE_BOARD_TB"]).read_text())
+    qnet = QNet.load(config["qnet"])
+    return config, qnet, np.array(config["images"], dtype=np.int64)
+
+
+async def _start(dut, config):
+    period = config["clock_period_ns"]
+    cocotb.start_soon(Clock(dut.clk, period, unit="ns").start())
+    baud = 1e9 / (period * config["divisor"])
+    source = UartSource(dut.rx, baud=baud)
+    sink = UartSink(dut.tx, baud=baud)
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 5)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 5)
+    return source, sink
+
+
+async def _exchange(dut, config, source, sink, request, reader):
+    """Send one request, wait past the idle timeout, return the answers that came."""
+    await source.write(request)
+    await source.wait()
+    frames = []
+    quiet = config["timeout_cycles"] + 2 * 10 * config["divisor"]
+    waited = 0
+    limit = config["max_answer_cycles"]
+    while waited < limit:
+        await ClockCycles(dut.clk, quiet)
+        waited += quiet
+        new = reader.feed(sink.read_nowait())
+        frames += new
+        if frames and sink.empty() and not reader.pending:
+            break
+    return frames
+
+
+def _check(frames, expected, layout, label, cycles_seen):
+    assert [f[0] for f in frames] == [f[0] for f in expected], (
+        f"{label}: statuses {[hex(f[0]) for f in frames]}, expected "
+        f"{[hex(f[0]) for f in expected]}")
+    for (status, payload), (_, want) in zip(frames, expected, strict=True):
+        if status in (p.CMD_INFER, p.CMD_INFER_LOGITS):
+            logits = status == p.CMD_INFER_LOGITS
+            board = layout.decode_result(payload, logits)
+            model = layout.decode_result(want, logits)
+            assert board.cls == model.cls, f"{label}: class {board.cls}, QNet {model.cls}"
+            if logits:
+                assert board.logits.tolist() == model.logits.tolist(), (
+                    f"{label}: logits {board.logits.tolist()}, QNet {model.logits.tolist()}")
+            cycles_seen.append(board.cycles)
+        else:
+            assert payload == want, f"{label}: payload {payload.hex()}, expected {want.hex()}"
+
+
+@cocotb.test()
+async def images_and_malformed_frames(dut):
+    """Real images, then every kind of malformed request, each followed by a good one."""
+    config, qnet, images = _config()
+    layout = p.Layout.of(qnet)
+    model = BoardModel(qnet, clock_hz=config["clock_hz"])
+    source, sink = await _start(dut, config)
+    reader = p.FrameReader(p.RESPONSE_SYNC)
+    cycles_seen = []
+
+    def request(cmd, payload=b""):
+        return p.encode_frame(p.REQUEST_SYNC, cmd, payload)
+
+    good = [request(p.CMD_INFO)]
+    for k, image in enumerate(images):
+        cmd = p.CMD_INFER_LOGITS if k % 2 == 0 else p.CMD_INFER
+        good.append(request(cmd, layout.encode_image(image)))
+    image0 = layout.encode_image(images[0])
+    malformed = [
+        b"\x00\x13\x37\xff",                                   # garbage bytes alone
+        request(0x44, b"ab"),                                  # bad command
+        request(p.CMD_INFER, image0[:-1]),                     # bad length (short)
+        request(p.CMD_INFER, image0 + b"\x05"),                # bad length (long)
+        request(p.CMD_INFO, b"\x01"),                          # INFO with a payload
+        request(p.CMD_INFER, image0)[:-1] + bytes([(request(p.CMD_INFER, image0)[-1] + 1)
+                                                   & 0xFF]),   # bad checksum
+        request(p.CMD_INFER, image0)[:7],                      # cut short
+        b"\xa5" + b"\xa5" * 3,                                 # sync bytes as a header
+    ]
+    sequence = list(good)
+    for k, bad in enumerate(malformed):
+        sequence += [bad, good[1 + k % (len(good) - 1)]]
+    for k, message in enumerate(sequence):
+        expected = p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(message) + model.idle())
+        frames = await _exchange(dut, config, source, sink, message, reader)
+        _check(frames, expected, layout, f"request {k} ({message[:6].hex()}…)", cycles_seen)
+    # The cycle count is the accelerator's: the same for every image, at least the pixels.
+    assert len(set(cycles_seen)) == 1, f"cycle counts differ: {sorted(set(cycles_seen))}"
+    assert cycles_seen[0] >= layout.n_inputs
+    Path("cycles.json").write_text(json.dumps(cycles_seen))
+    await Timer(1, "ns")
