@@ -26,12 +26,15 @@ class SimulationResult:
         Cycle (counted from the first clock edge) at which each output transfer happened.
     first_input_cycle : int
         Cycle of the first input transfer.
+    extra_outputs : int
+        Output transfers offered after the last expected one (must be 0).
     """
 
     logits: np.ndarray
     classes: np.ndarray
     out_cycles: np.ndarray
     first_input_cycle: int
+    extra_outputs: int = 0
 
     @property
     def steady_cycles_per_image(self):
@@ -56,7 +59,7 @@ def beats_of(image, lanes):
 
 
 def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0,
-                         max_cycles=None, vcd=None):
+                         max_cycles=None, watch_after=32, vcd=None):
     """Stream ``images`` through ``accelerator`` and collect its outputs.
 
     Parameters
@@ -70,6 +73,8 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
     max_cycles : int, optional
         Give up (``RuntimeError``) after this many cycles; defaults to a
         generous bound from the estimate.
+    watch_after : int
+        Cycles to keep watching (ready high) after the last expected output.
     vcd : str, optional
         Write a waveform file.
 
@@ -90,6 +95,7 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
     classes = np.zeros(n_images, dtype=np.int64)
     out_cycles = np.zeros(n_images, dtype=np.int64)
     first_input = []
+    extra = [0]
     in_pauses = rng.random(size=(n_images, -(-images.shape[1] // lanes), 8)) < in_gap
     out_ready = rng.random(size=max_cycles) >= out_gap
 
@@ -128,6 +134,11 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
                 out_cycles[received] = clock["cycle"]
                 received += 1
                 if received == n_images:
+                    # Anything offered now would be a duplicate or an invented image.
+                    ctx.set(accelerator.o.ready, 1)
+                    for _ in range(watch_after):
+                        _, _, valid = await ctx.tick().sample(accelerator.o.valid)
+                        extra[0] += int(valid)
                     return
         raise RuntimeError(f"simulation: only {received} of {n_images} outputs after "
                            f"{max_cycles} cycles")
@@ -140,4 +151,5 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
             sim.run()
     else:
         sim.run()
-    return SimulationResult(logits, classes, out_cycles, first_input[0] if first_input else 0)
+    return SimulationResult(logits, classes, out_cycles, first_input[0] if first_input else 0,
+                            extra[0])

@@ -38,7 +38,8 @@ def random_qnet(seed, sizes=(64, 16, 10), bits=5, activations=None, pow2=None, m
             activation=act, threshold=threshold,
             out_bits=8 if last else out_bits[k], pow2=False if last else pow2[k],
             e_max=7 if last else e_max[k]))
-    return QNet(input=InputSpec(sizes[0], bits, "digits", (8, 8)), layers=layers)
+    shape = (8, 8) if sizes[0] == 64 else (sizes[0],)
+    return QNet(input=InputSpec(sizes[0], bits, "digits", shape), layers=layers)
 
 
 def digits_images(count, offset=0):

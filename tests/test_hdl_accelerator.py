@@ -1,0 +1,127 @@
+import json
+
+import numpy as np
+import pytest
+from amaranth.hdl import ResetInserter, Signal
+from amaranth.sim import Simulator
+from hdl_nets import digits_images, random_qnet
+
+from hdl.accelerator import Accelerator
+from hdl.simulate import beats_of, simulate_accelerator
+
+
+def _check(acc, images, seed=0, gap=0.3):
+    result = simulate_accelerator(acc, images, in_gap=gap, out_gap=gap, seed=seed)
+    logits, classes = acc.qnet.forward(images)
+    assert np.array_equal(result.logits, logits)
+    assert np.array_equal(result.classes, classes)
+    assert result.extra_outputs == 0
+    return result
+
+
+@pytest.mark.parametrize("folding,in_lanes", [
+    (None, 1),                          # PE = SIMD = 1
+    ([(16, 64), (10, 16)], 8),          # fully parallel layers
+    ([(3, 5), (4, 3)], 3),              # uneven divisions everywhere
+    ([(16, 1), (1, 16)], 64),           # one beat per image, PE-wide handover
+])
+def test_digits_bit_exact_under_backpressure(folding, in_lanes):
+    qnet = random_qnet(1)
+    images = digits_images(5)
+    acc = Accelerator(qnet, folding=folding, in_lanes=in_lanes)
+    _check(acc, images, seed=len(acc.folding) + in_lanes)
+
+
+def test_pow2_binary_trec_tlin_network():
+    qnet = random_qnet(2, sizes=(64, 12, 9, 10), activations=["tlin", "trec"],
+                       pow2=[True, False], modes=["binary", "ternary", "binary"],
+                       out_bits=[6, 3], e_max=[4, 3], shifts=(-2, 4))
+    images = digits_images(4, offset=10)
+    for folding in ([(2, 8), (3, 4), (5, 9)], [(12, 7), (9, 12), (4, 2)]):
+        _check(Accelerator(qnet, folding=folding, in_lanes=4), images, seed=7)
+
+
+@pytest.mark.parametrize("case", ["saturating", "all_negative", "tiny_widths"])
+def test_edge_networks(case):
+    rng = np.random.default_rng(5)
+    if case == "saturating":
+        qnet = random_qnet(3, sizes=(16, 6, 4), bits=8, bias=2000, shifts=(-3, 1),
+                           out_bits=[3], activations=["tlin"])
+    elif case == "all_negative":
+        qnet = random_qnet(4, sizes=(16, 5, 3), bits=8)
+        qnet.layers[0].weights[:] = -1
+        qnet = type(qnet)(input=qnet.input, layers=qnet.layers)
+    else:
+        qnet = random_qnet(6, sizes=(7, 3, 2), bits=1, out_bits=[1], shifts=(0, 0), bias=1)
+    images = rng.integers(0, 1 << qnet.input.bits, size=(6, qnet.input.n_inputs))
+    for folding in (None, [(2, 3), (1, 2)]):
+        _check(Accelerator(qnet, folding=folding, in_lanes=2), images, seed=11)
+
+
+def test_cycles_per_image_and_latency_match_estimate():
+    qnet = random_qnet(1)
+    images = digits_images(4)
+    for folding, in_lanes in ((None, 1), ([(4, 8), (2, 4)], 8)):
+        acc = Accelerator(qnet, folding=folding, in_lanes=in_lanes)
+        result = _check(acc, images, gap=0.0)
+        intervals = np.diff(result.out_cycles)
+        assert np.all(np.abs(intervals - acc.cycles_per_image) <= 2), (intervals,
+                                                                      acc.cycles_per_image)
+        assert abs(result.first_latency - acc.latency_cycles) <= 0.1 * acc.latency_cycles + 8
+
+
+def test_reset_mid_image_recovers():
+    qnet = random_qnet(8, sizes=(64, 8, 10))
+    images = digits_images(3, offset=20)
+    acc = Accelerator(qnet, folding=[(2, 4), (5, 2)], in_lanes=4)
+    reset = Signal()
+    dut = ResetInserter(reset)(acc)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(acc.o.ready, 1)
+        # Half an image, then a reset in the middle of it.
+        for beat in beats_of(images[0], 4)[:7]:
+            ctx.set(acc.i.payload, [int(v) for v in beat])
+            ctx.set(acc.i.valid, 1)
+            await ctx.tick().until(acc.i.ready)
+        ctx.set(acc.i.valid, 0)
+        ctx.set(reset, 1)
+        await ctx.tick()
+        ctx.set(reset, 0)
+        for image in images:
+            for beat in beats_of(image, 4):
+                ctx.set(acc.i.payload, [int(v) for v in beat])
+                ctx.set(acc.i.valid, 1)
+                await ctx.tick().until(acc.i.ready)
+            ctx.set(acc.i.valid, 0)
+
+    async def collect(ctx):
+        for _ in range(4000):
+            _, _, valid, payload = await ctx.tick().sample(acc.o.valid, acc.o.payload)
+            if valid:
+                got.append([int(payload.logits[c]) for c in range(10)])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench, background=True)
+    sim.add_testbench(collect)
+    sim.run()
+    logits, _ = qnet.forward(images)
+    assert np.array_equal(np.array(got), logits)
+
+
+def test_contract_attributes():
+    qnet = random_qnet(1)
+    acc = Accelerator(qnet, folding=[(4, 8), (2, 4)], in_lanes=2)
+    acc._MustUse__silence = True  # only the attributes are looked at here
+    assert acc.qnet is qnet
+    assert acc.folding == [(4, 8), (2, 4)]
+    assert acc.cycles_per_image == max(4 * 8, 32, 5 * 4, 5 + 1)
+    report = acc.estimate()
+    assert [entry["cycles_per_image"] for entry in report["layers"]] == [32, 20]
+    assert report["totals"]["mac_lanes"] == 4 * 8 + 2 * 4
+    assert report["layers"][0]["memory_bits"]["weights"] == 64 * 16 * 2
+    assert json.loads(json.dumps(report)) == report
+    assert acc.i.payload.shape().elem_shape.width == 5
+    assert acc.o.payload.shape().size == 4 + 10 * qnet.widths[-1].z_bits
