@@ -32,7 +32,7 @@ class TrainConfig:
         Squared hinge (BinaryConnect) or softmax cross-entropy.
     seed : int
         Seeds initialisation, shuffling, stochastic quantization and dropout:
-        the same seed gives the same run, bit for bit.
+        the same seed (and thread count) gives the same run, bit for bit.
     shadow_eval : bool
         Also measure validation accuracy with the float shadow weights.
     quiet : bool
