@@ -32,7 +32,8 @@ def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=No
         return auto_folding(qnet, in_lanes=in_lanes, target_cycles=target_cycles,
                             lut_budget=lut_budget)
     try:
-        pairs = [tuple(pair) for pair in folding]
+        # Malformed entries are left for plan_layers, which names their layer.
+        pairs = [tuple(pair) if isinstance(pair, list | tuple) else pair for pair in folding]
     except TypeError:
         raise HardwareGenerationError(
             f"folding: expected None, 'auto' or a list of (pe, simd), got {folding!r}") from None

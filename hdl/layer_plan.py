@@ -44,6 +44,15 @@ def _fail(k, parameter, expected, got):
     raise HardwareGenerationError(f"layer {k}: {parameter}: expected {expected}, got {got}")
 
 
+def _pack(fields, width):
+    """One integer per row: field ``i`` of the row at bits ``[i*width, (i+1)*width)``."""
+    fields = np.asarray(fields, dtype=np.int64)
+    bits = (fields[:, :, None] >> np.arange(width)) & 1
+    packed = np.packbits(bits.reshape(len(fields), -1).astype(np.uint8), axis=1,
+                         bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
 def _twos(value, width):
     return int(value) & ((1 << width) - 1)
 
@@ -195,6 +204,17 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect"):
         weight_bits = BASELINE_WEIGHT_BITS
     else:
         weight_bits = 2 if layer.weight_mode == "ternary" else 1
+    word_bits = pe * simd * weight_bits
+    if word_bits > MAX_WORD_BITS:
+        _fail(k, "weight memory word", f"at most {MAX_WORD_BITS} bits (PE*SIMD*{weight_bits})",
+              word_bits)
+    memory_bits = {
+        "weight memory": folds_out * folds_in * word_bits,
+        "input buffer": 2 * folds_in * simd * element_width,
+    }
+    for name, bits in memory_bits.items():
+        if bits > MAX_MEMORY_BITS:
+            _fail(k, name, f"at most {MAX_MEMORY_BITS} bits", bits)
     padded = np.zeros((folds_out * pe, folds_in * simd), dtype=np.int64)
     padded[:m, :n] = layer.weights
     if datapath == "multiply":
@@ -203,12 +223,10 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect"):
         codes = (padded != 0).astype(np.int64) | ((padded < 0).astype(np.int64) << 1)
     else:
         codes = (padded < 0).astype(np.int64)
-    # (NF, PE, F, SIMD) -> (NF, F, PE, SIMD): one word per (nf, f).
+    # (NF*PE, F*SIMD) -> (NF, F, PE, SIMD): one word per (nf, f), lane p*SIMD + s.
     tiles = codes.reshape(folds_out, pe, folds_in, simd).transpose(0, 2, 1, 3)
     tiles = tiles.reshape(folds_out * folds_in, pe * simd)
-    shifts = np.arange(pe * simd, dtype=object) * weight_bits
-    weight_words = [int(sum(int(c) << int(s) for c, s in zip(row, shifts, strict=True) if c))
-                    for row in tiles]
+    weight_words = _pack(tiles, weight_bits)
 
     fields = {"bias": bias_width, "amount": amount_width}
     if needs_threshold:
@@ -238,15 +256,8 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect"):
         out_element_width=out_element_width, last=last, datapath=datapath,
         requantize=config, weight_words=weight_words, param_words=param_words,
         param_fields=offsets)
-    word_bits = pe * simd * weight_bits
-    if word_bits > MAX_WORD_BITS:
-        _fail(k, "weight memory word", f"at most {MAX_WORD_BITS} bits (PE*SIMD*{weight_bits})",
-              word_bits)
-    for name, bits in (("weight memory", plan.weight_memory_bits),
-                       ("input buffer", plan.buffer_bits),
-                       ("parameter memory", plan.param_memory_bits)):
-        if bits > MAX_MEMORY_BITS:
-            _fail(k, name, f"at most {MAX_MEMORY_BITS} bits", bits)
+    if plan.param_memory_bits > MAX_MEMORY_BITS:
+        _fail(k, "parameter memory", f"at most {MAX_MEMORY_BITS} bits", plan.param_memory_bits)
     return plan
 
 

@@ -1,0 +1,61 @@
+import pytest
+from hdl_nets import random_qnet
+
+from hdl.accelerator import Accelerator
+from hdl.errors import HardwareGenerationError
+from hdl.estimate import accelerator_estimate
+from hdl.folding import auto_folding, resolve_folding
+from hdl.layer_plan import plan_layers
+
+
+def _report(qnet, folding, in_lanes):
+    return accelerator_estimate(plan_layers(qnet, folding, in_lanes), qnet.n_classes)
+
+
+def test_none_is_fully_folded():
+    assert resolve_folding(random_qnet(1), None) == [(1, 1), (1, 1)]
+
+
+@pytest.mark.parametrize("target", [512, 128, 64, 16])
+def test_auto_reaches_target_and_balances(target):
+    qnet = random_qnet(1)
+    folding = auto_folding(qnet, in_lanes=8, target_cycles=target)
+    report = _report(qnet, folding, 8)
+    assert report["cycles_per_image"] <= target
+    # Not wastefully parallel: every layer is within the target, none is far below it
+    # unless it is already at one fold.
+    for entry, (pe, simd) in zip(report["layers"], folding, strict=True):
+        assert entry["cycles_per_image"] <= target
+        assert entry["compute_cycles"] * 4 > target or (pe, simd) == (1, 1) \
+            or entry["compute_cycles"] <= 2
+
+
+def test_auto_stops_at_the_input_stream_limit():
+    qnet = random_qnet(1)
+    folding = auto_folding(qnet, in_lanes=1, target_cycles=1)
+    report = _report(qnet, folding, 1)
+    assert report["cycles_per_image"] == 64  # 64 pixels, one per beat
+
+
+def test_auto_respects_lut_budget():
+    qnet = random_qnet(1)
+    small = auto_folding(qnet, in_lanes=8, lut_budget=1500)
+    large = auto_folding(qnet, in_lanes=8, lut_budget=6000)
+    assert _report(qnet, small, 8)["totals"]["lut"] <= 1500
+    assert _report(qnet, large, 8)["totals"]["lut"] <= 6000
+    assert _report(qnet, large, 8)["cycles_per_image"] < _report(qnet, small, 8)[
+        "cycles_per_image"]
+
+
+def test_accelerator_auto():
+    acc = Accelerator(random_qnet(1), folding="auto", in_lanes=8, target_cycles=32)
+    acc._MustUse__silence = True
+    assert acc.cycles_per_image <= 32
+    assert all(isinstance(pe, int) and isinstance(simd, int) for pe, simd in acc.folding)
+
+
+@pytest.mark.parametrize("kwargs", [{"target_cycles": 0}, {"lut_budget": -1},
+                                    {"target_cycles": 1.5}])
+def test_bad_auto_goals(kwargs):
+    with pytest.raises(HardwareGenerationError, match=list(kwargs)[0]):
+        auto_folding(random_qnet(1), **kwargs)
