@@ -13,6 +13,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.argmax import ArgmaxCollector, output_layout
+from hdl.errors import HardwareGenerationError
 from hdl.estimate import accelerator_estimate
 from hdl.folding import resolve_folding
 from hdl.layer_plan import plan_layers
@@ -57,9 +58,13 @@ class Accelerator(wiring.Component):
         self._qnet = qnet
         self._in_lanes = in_lanes
         self._datapath = datapath
-        self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
-                                        target_cycles=target_cycles, lut_budget=lut_budget)
-        self._plans = plan_layers(qnet, self._folding, in_lanes, datapath)
+        try:
+            self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
+                                            target_cycles=target_cycles, lut_budget=lut_budget)
+            self._plans = plan_layers(qnet, self._folding, in_lanes, datapath)
+        except HardwareGenerationError:
+            self._MustUse__silence = True  # rejected before elaboration: no "unused" warning
+            raise
         self._estimate = accelerator_estimate(self._plans, qnet.n_classes)
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(unsigned(qnet.input.bits),

@@ -1,0 +1,63 @@
+import json
+
+import pytest
+from hdl_nets import random_qnet
+
+from hdl.cmd_generate import parse_folding
+from hdl.errors import HardwareGenerationError
+from mulfree.cli import main
+
+
+@pytest.fixture
+def model(tmp_path):
+    path = tmp_path / "model.qnet.npz"
+    random_qnet(1).save(path)
+    return path
+
+
+def test_generate_verilog_rtlil_and_report(model, tmp_path, capsys):
+    out = tmp_path / "build" / "accel.v"
+    rtlil = tmp_path / "build" / "accel.il"
+    code = main(["generate", str(model), "--out", str(out), "--rtlil", str(rtlil),
+                 "--folding", "4:8,2:4", "--in-lanes", "8"])
+    assert code == 0
+    assert "module mulfree_accel(" in out.read_text()
+    assert "module \\mulfree_accel" in rtlil.read_text()
+    report = json.loads((tmp_path / "build" / "accel.estimate.json").read_text())
+    assert report["folding"] == [[4, 8], [2, 4]]
+    assert report["cycles_per_image"] == 32
+    assert "32 cycles/image" in capsys.readouterr().out
+
+
+def test_generate_auto_folding(model, tmp_path):
+    out = tmp_path / "accel.v"
+    assert main(["generate", str(model), "--out", str(out), "--folding", "auto",
+                 "--in-lanes", "8", "--target-cycles", "40"]) == 0
+    report = json.loads((tmp_path / "accel.estimate.json").read_text())
+    assert report["cycles_per_image"] <= 40
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--folding", "99:1,1:1"], "layer 0: pe"),
+    (["--folding", "4x8"], "--folding: expected"),
+    (["--in-lanes", "0"], "in_lanes"),
+])
+def test_bad_arguments_exit_2_with_one_line(model, tmp_path, capsys, argv, message):
+    code = main(["generate", str(model), "--out", str(tmp_path / "a.v"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_model_exits_2(tmp_path, capsys):
+    assert main(["generate", str(tmp_path / "nope.qnet.npz"), "--out",
+                 str(tmp_path / "a.v")]) == 2
+    assert "nope.qnet.npz" in capsys.readouterr().err
+
+
+def test_parse_folding():
+    assert parse_folding("none") is None
+    assert parse_folding("auto") == "auto"
+    assert parse_folding("1:2,3:4") == [(1, 2), (3, 4)]
+    with pytest.raises(HardwareGenerationError):
+        parse_folding("1:2:3")
