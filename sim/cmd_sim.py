@@ -1,0 +1,152 @@
+"""``mulfree sim``: verify the generated RTL against the QNet on Verilator/Icarus.
+
+Every test image of the dataset goes through the accelerator's Verilog at full
+rate and with random valid/ready gaps; a few more are driven from Python with
+a reset in the middle of an image; the primitives run their vectors. The
+report (per simulator: images, mismatches, cycles per image, simulated cycles
+per second, wall time) is printed and written as JSON. The exit code is 0
+only if every simulator that ran saw 0 mismatches; a simulator that is not
+installed is reported as skipped, by name.
+
+``WAVES=1`` in the environment has the same effect as ``--waves``.
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+from golden_model.errors import MulfreeError
+
+DEFAULT_MODEL = Path("build") / "model.qnet.npz"
+DEFAULT_REPORT = Path("build") / "sim" / "report.json"
+
+
+class SimSetupError(MulfreeError):
+    """A model, dataset or option given to ``mulfree sim`` does not fit."""
+
+
+def configure(parser):
+    from sim.accel_check import SCENARIOS
+
+    parser.add_argument("--sim", default=os.environ.get("SIM", "all"),
+                        help="verilator, icarus or all (default all)")
+    parser.add_argument("--dataset", default="digits", help="dataset whose test set is streamed")
+    parser.add_argument("--data-dir", default=None, help="folder with the dataset's files")
+    parser.add_argument("--model", default=None,
+                        help=f"QNet file (default {DEFAULT_MODEL}; trained and quantized "
+                             "first if it does not exist)")
+    parser.add_argument("--images", type=int, default=None,
+                        help="check only the first N test images (default all)")
+    parser.add_argument("--gap-images", type=int, default=None,
+                        help="images in the random-gap run (default all)")
+    parser.add_argument("--folding", default="auto",
+                        help="'auto' (default), 'none' (PE=SIMD=1) or PE:SIMD,PE:SIMD,...")
+    parser.add_argument("--in-lanes", type=int, default=1, help="pixels per input beat")
+    parser.add_argument("--no-primitives", action="store_true",
+                        help="skip the primitives' vectors")
+    parser.add_argument("--waves", action="store_true",
+                        default=os.environ.get("WAVES", "") not in ("", "0"),
+                        help="trace the first failing scenario (or --waves-scenario) "
+                             "to FST/VCD; also WAVES=1")
+    parser.add_argument("--waves-scenario", default="reset_mid_image", choices=SCENARIOS,
+                        help="scenario traced when nothing fails")
+    parser.add_argument("--report", default=str(DEFAULT_REPORT), help="JSON report path")
+    parser.add_argument("--build-dir", default=str(Path("build") / "sim"),
+                        help="cache of simulator builds")
+
+
+def parse_folding(text):
+    """``None``, ``"auto"`` or a list of ``(pe, simd)`` from the ``--folding`` text."""
+    if text in ("none", "None", ""):
+        return None
+    if text == "auto":
+        return "auto"
+    try:
+        return [tuple(int(v) for v in pair.split(":")) for pair in text.split(",")]
+    except ValueError:
+        raise SimSetupError(
+            f"--folding {text!r}: expected 'auto', 'none' or PE:SIMD,PE:SIMD,...") from None
+
+
+def default_model(dataset, path=DEFAULT_MODEL, data_dir=None):
+    """The QNet at ``path``; trained and quantized there first if it is missing."""
+    path = Path(path)
+    if path.exists():
+        return path
+    import importlib
+
+    float_path = path.with_name(path.name.replace(".qnet.npz", ".npz"))
+    if float_path == path:
+        float_path = path.with_suffix(".float.npz")
+    print(f"no model at {path}: training one on {dataset} (mulfree train + quantize) ...")
+    for command, argv in (
+            ("train", ["--dataset", dataset, "--out", str(float_path), "--quiet"]
+             + (["--data-dir", data_dir] if data_dir else [])),
+            ("quantize", [str(float_path), "--out", str(path), "--dataset", dataset]
+             + (["--data-dir", data_dir] if data_dir else []))):
+        module = importlib.import_module(f"golden_model.cmd_{command}")
+        parser = argparse.ArgumentParser(prog=f"mulfree {command}")
+        module.configure(parser)
+        code = module.main(parser.parse_args(argv))
+        if code:
+            raise SimSetupError(f"training the default model: mulfree {command} exited {code}")
+    return path
+
+
+def load_test_images(qnet, dataset, data_dir=None, limit=None):
+    """``(images, indices)`` of the test split that fits ``qnet``'s input."""
+    from golden_model.datasets import load_dataset
+
+    data = load_dataset(dataset, data_dir=data_dir)
+    images = np.asarray(data.x_test, dtype=np.int64)
+    if images.shape[1] != qnet.input.n_inputs:
+        raise SimSetupError(
+            f"--dataset {dataset}: {images.shape[1]} pixels per image, but the model expects "
+            f"{qnet.input.n_inputs}")
+    if images.size and images.max() >= (1 << qnet.input.bits):
+        raise SimSetupError(
+            f"--dataset {dataset}: pixels up to {images.max()}, but the model takes "
+            f"{qnet.input.bits}-bit inputs")
+    indices = np.arange(len(images))
+    if limit is not None:
+        if limit < 1:
+            raise SimSetupError(f"--images {limit}: expected at least 1")
+        images, indices = images[:limit], indices[:limit]
+    return images, indices
+
+
+def main(args):
+    from golden_model.qnet import QNet
+    from sim.regression import record_waves, run_regression
+    from sim.report import format_report, write_report
+    from sim.toolchain import resolve_simulators
+
+    simulators = resolve_simulators(args.sim)
+    folding = parse_folding(args.folding)
+    if args.in_lanes < 1:
+        raise SimSetupError(f"--in-lanes {args.in_lanes}: expected at least 1")
+    model = Path(args.model) if args.model else default_model(args.dataset,
+                                                              data_dir=args.data_dir)
+    qnet = QNet.load(model)
+    images, indices = load_test_images(qnet, args.dataset, args.data_dir, args.images)
+    design = {"model": str(model), "fingerprint": qnet.fingerprint(), "dataset": args.dataset,
+              "images": len(images), "folding": args.folding, "in_lanes": args.in_lanes}
+    report = run_regression(qnet, images, simulators, indices=indices, folding=folding,
+                            in_lanes=args.in_lanes, primitives=not args.no_primitives,
+                            gap_images=args.gap_images, build_root=args.build_dir,
+                            design=design)
+    if args.waves:
+        traced = record_waves(qnet, images, report, indices=indices, folding=folding,
+                              in_lanes=args.in_lanes, scenario=args.waves_scenario,
+                              build_root=args.build_dir)
+        report["waves"] = [{"simulator": s, "file": str(f) if f else None, "traced": what}
+                           for s, f, what in traced]
+    path = write_report(report, args.report)
+    print(format_report(report))
+    for item in report.get("waves", []):
+        print(f"waves ({item['simulator']}, {item['traced']}): {item['file']}")
+    print(f"report: {path}")
+    print("PASSED: 0 mismatches" if report["passed"] else "FAILED")
+    return 0 if report["passed"] else 1
