@@ -1,0 +1,301 @@
+"""``mulfree demo``: the whole flow on the built-in ``digits`` dataset.
+
+Six stages, each printing its progress:
+
+1. train a TernaryConnect + quantized-backprop network (golden model);
+2. quantize it to a QNet and measure float-vs-QNet accuracy;
+3. generate the multiplier-free accelerator's Verilog and its estimates;
+4. verify test images in RTL simulation (Verilator) bit-exact against the QNet;
+5. build an iCEBreaker bitstream with YoWASP (resources, Fmax, no DSPs);
+6. print one summary with every figure and the path of every artefact.
+
+From Python::
+
+    from mulfree.demo import DemoConfig, run_demo
+    summary = run_demo(DemoConfig(out_dir="build/demo"))
+    print(summary["qnet_accuracy"], summary["mismatches"], summary["artefacts"])
+
+Members
+-------
+DemoConfig
+    What the demo trains and builds (smaller settings make a quick check).
+run_demo
+    Run the stages; returns the summary dict (also written as JSON).
+format_summary
+    The printed summary.
+"""
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from golden_model.errors import MulfreeError
+
+
+class DemoError(MulfreeError):
+    """A demo stage failed its check (accuracy, mismatches, build)."""
+
+
+@dataclass
+class DemoConfig:
+    """Settings of the demo flow.
+
+    Members
+    -------
+    out_dir : str
+        Where every artefact goes.
+    dataset : str
+        Dataset name (the built-in ``digits`` by default).
+    hidden : tuple of int
+        Hidden layer sizes.
+    epochs : int
+        Training epochs.
+    seed : int
+        Seeds training: the same seed gives the same model.
+    act_bits : int
+        Activation width ``B`` of the hidden layers.
+    sim_images : int
+        Test images verified in RTL simulation.
+    simulator : str
+        ``verilator`` or ``icarus``.
+    board : str or None
+        Board to build a bitstream for; None skips the build (stage 5).
+    folding : str or list
+        Accelerator folding (``"auto"``, None, or ``[(pe, simd), ...]``).
+    quiet : bool
+        No training progress bar.
+    """
+
+    out_dir: str = "build/demo"
+    dataset: str = "digits"
+    hidden: tuple = (64, 64)
+    epochs: int = 20
+    seed: int = 0
+    act_bits: int = 4
+    sim_images: int = 100
+    simulator: str = "verilator"
+    board: str | None = "icebreaker"
+    folding: object = "auto"
+    quiet: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _stage(log, number, total, title):
+    log(f"[{number}/{total}] {title}")
+    return time.perf_counter()
+
+
+def run_demo(config=None, log=print):
+    """Run the demo flow.
+
+    Parameters
+    ----------
+    config : DemoConfig, optional
+    log : callable
+        Receives progress lines.
+
+    Returns
+    -------
+    dict
+        The summary: accuracies, mismatches, resources, clock, throughput,
+        stage times and ``artefacts`` (name -> path). Also written to
+        ``<out_dir>/summary.json``.
+
+    Raises
+    ------
+    DemoError
+        If RTL simulation finds a mismatch or the simulator is missing.
+    """
+    from golden_model.agreement import measure_agreement
+    from golden_model.datasets import load_dataset
+    from golden_model.model_io import save_model
+    from golden_model.network import NetworkConfig
+    from golden_model.plots import plot_history, plot_weight_histograms
+    from golden_model.quantize import quantize
+    from golden_model.train import TrainConfig, train_model
+
+    config = config or DemoConfig()
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    total = 6 if config.board else 5
+    times, artefacts = {}, {}
+    summary = {"config": asdict(config)}
+    start_all = time.perf_counter()
+
+    # 1. train
+    t0 = _stage(log, 1, total, f"train a ternary + quantized-backprop network on "
+                               f"{config.dataset} ({config.epochs} epochs)")
+    dataset = load_dataset(config.dataset, seed=config.seed)
+    sizes = (dataset.n_inputs, *config.hidden, dataset.n_classes)
+    net_config = NetworkConfig(
+        sizes=sizes, input_bits=dataset.input_bits, weight_mode="ternary", stochastic=True,
+        quantized_backprop=True, activation="relu", batchnorm=True, shift_based=True,
+        act_quant="int", act_bits=config.act_bits, act_frac_bits=2)
+    train_config = TrainConfig(epochs=config.epochs, seed=config.seed, quiet=config.quiet)
+    network, history = train_model(dataset, net_config, train_config)
+    model_path = out / "model.npz"
+    save_model(model_path, network, train_config=train_config.to_dict(),
+               dataset=dataset.input_spec, final=history.final)
+    history.save(out / "model.history.json")
+    plot_history(history, out / "model.curves.png")
+    plot_weight_histograms(network, out / "model.weights.png")
+    artefacts.update(model=model_path, history=out / "model.history.json",
+                     curves_plot=out / "model.curves.png",
+                     weights_plot=out / "model.weights.png")
+    summary["architecture"] = "-".join(str(s) for s in sizes)
+    summary["float_accuracy"] = float(history.final["test_acc"])
+    times["train"] = time.perf_counter() - t0
+    log(f"      test accuracy {summary['float_accuracy']:.4f} ({times['train']:.1f} s)")
+
+    # 2. quantize
+    t0 = _stage(log, 2, total, "quantize to an integer QNet and compare with the float model")
+    qnet = quantize(network, dataset, meta={"source_model": str(model_path)})
+    agreement = measure_agreement(network, qnet, dataset.x_test, dataset.y_test)
+    qnet.meta["agreement"] = {"split": "test", **agreement.to_json()}
+    qnet_path = out / "model.qnet.npz"
+    qnet.save(qnet_path)
+    artefacts["qnet"] = qnet_path
+    summary["qnet_accuracy"] = float(agreement.qnet_accuracy)
+    summary["class_disagreement"] = float(agreement.disagreement)
+    summary["qnet_fingerprint"] = qnet.fingerprint()
+    times["quantize"] = time.perf_counter() - t0
+    log(f"      float {agreement.float_accuracy:.4f}  QNet {agreement.qnet_accuracy:.4f}  "
+        f"classes differ on {100 * agreement.disagreement:.2f}% of test images")
+
+    # 3. generate
+    t0 = _stage(log, 3, total, "generate the multiplier-free accelerator (Verilog)")
+    from hdl.accelerator import Accelerator
+    from hdl.export import generate_verilog
+
+    accelerator = Accelerator(qnet, folding=config.folding)
+    folding = accelerator.folding
+    verilog_path = out / "accel.v"
+    verilog_path.write_text(generate_verilog(qnet, folding=folding))
+    estimate = accelerator.estimate()
+    estimate_path = out / "accel.estimate.json"
+    estimate_path.write_text(json.dumps(estimate, indent=2, default=str))
+    artefacts.update(verilog=verilog_path, estimate=estimate_path)
+    summary["folding"] = [list(map(int, f)) for f in folding]
+    summary["cycles_per_image_estimate"] = int(accelerator.cycles_per_image)
+    times["generate"] = time.perf_counter() - t0
+    log(f"      folding (PE, SIMD) {summary['folding']}, "
+        f"{accelerator.cycles_per_image} cycles/image estimated")
+
+    # 4. simulate
+    t0 = _stage(log, 4, total, f"verify {config.sim_images} test images on "
+                               f"{config.simulator} against the QNet")
+    from sim.regression import run_regression
+    from sim.report import write_report
+
+    n = min(config.sim_images, len(dataset.x_test))
+    report = run_regression(
+        qnet, dataset.x_test[:n], [config.simulator], folding=folding, primitives=False,
+        driven_images=min(4, n), build_root=out / "sim",
+        design={"model": str(qnet_path), "dataset": config.dataset},
+        progress=lambda line: log(f"      {line}"))
+    sim_path = out / "sim_report.json"
+    write_report(report, sim_path)
+    artefacts["sim_report"] = sim_path
+    entry = report["simulators"][0]
+    if entry["status"] == "skipped":
+        raise DemoError(f"{config.simulator}: not available ({entry.get('reason')})")
+    summary["images_simulated"] = int(entry["images_checked"])
+    summary["mismatches"] = int(entry["mismatches"])
+    summary["cycles_per_image_simulated"] = entry.get("cycles_per_image")
+    times["simulate"] = time.perf_counter() - t0
+    if not report["passed"]:
+        summary["times"] = times
+        _write_summary(out, summary, artefacts)
+        what = (f"{entry['mismatches']} mismatches against the QNet" if entry["mismatches"]
+                and not entry.get("reason") else entry.get("reason") or "failed")
+        raise DemoError(f"{config.simulator}: {what}; see {sim_path}")
+
+    # 5. bitstream
+    if config.board:
+        t0 = _stage(log, 5, total, f"build a {config.board} bitstream with YoWASP")
+        from boards.build import build_bitstream
+
+        board_dir = out / config.board
+        build = build_bitstream(qnet, config.board, board_dir, accelerator=accelerator,
+                                log=lambda line: log(f"      {line}"))
+        summary["board"] = config.board
+        summary["resources"] = build["resources"]
+        summary["clock"] = build["clock"]
+        summary["images_per_s"] = build["images_per_s"]
+        summary["multiplier_free"] = build["multiplier_free"]["ok"]
+        artefacts.update(bitstream=Path(build["bitstream"]),
+                         board_report=board_dir / "report.json")
+        times["bitstream"] = time.perf_counter() - t0
+
+    times["total"] = time.perf_counter() - start_all
+    summary["times"] = {k: round(v, 1) for k, v in times.items()}
+    _stage(log, total, total, "summary")
+    _write_summary(out, summary, artefacts)
+    log(format_summary(summary))
+    return summary
+
+
+def _write_summary(out, summary, artefacts):
+    artefacts = dict(artefacts, summary=out / "summary.json")
+    summary["artefacts"] = {name: str(path) for name, path in artefacts.items()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+def format_summary(summary):
+    """The printed summary of a :func:`run_demo` result."""
+    lines = [
+        "mulfree demo summary",
+        f"  network          {summary['architecture']} ternary + quantized backprop",
+        f"  accuracy         float {summary['float_accuracy']:.4f}, "
+        f"QNet {summary['qnet_accuracy']:.4f} "
+        f"(classes differ on {100 * summary['class_disagreement']:.2f}%)",
+        f"  RTL simulation   {summary['images_simulated']} images, "
+        f"{summary['mismatches']} mismatches",
+        f"  cycles/image     {summary['cycles_per_image_simulated']} simulated, "
+        f"{summary['cycles_per_image_estimate']} estimated",
+    ]
+    if "resources" in summary:
+        res = summary["resources"]
+        used = ", ".join(f"{name} {entry['used']}/{entry['available']}"
+                         for name, entry in res.items())
+        clock = summary["clock"]
+        lines += [
+            f"  {summary['board']:<16} {used}",
+            f"  clock            {clock['achieved_mhz']} MHz achieved, "
+            f"{clock['requested_mhz']} MHz requested",
+            f"  throughput       {summary['images_per_s']:,.0f} images/s",
+            f"  multipliers      {'none' if summary['multiplier_free'] else 'PRESENT'}",
+        ]
+    lines.append("  times            " + ", ".join(f"{k} {v:.1f} s"
+                                                   for k, v in summary["times"].items()))
+    lines.append("  artefacts")
+    lines += [f"    {name:<15}{path}" for name, path in summary["artefacts"].items()]
+    return "\n".join(lines)
+
+
+def configure(parser):
+    defaults = DemoConfig()
+    parser.add_argument("--out-dir", default=defaults.out_dir, help="where artefacts go")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--sim-images", type=int, default=defaults.sim_images,
+                        help="test images verified in RTL simulation")
+    parser.add_argument("--simulator", choices=("verilator", "icarus"),
+                        default=defaults.simulator)
+    parser.add_argument("--board", default=defaults.board,
+                        help="board to build for (default icebreaker)")
+    parser.add_argument("--no-bitstream", action="store_true", help="skip the bitstream build")
+    parser.add_argument("--quiet", action="store_true", help="no training progress bar")
+
+
+def main(args):
+    if args.epochs < 1:
+        raise MulfreeError(f"--epochs {args.epochs}: expected at least 1")
+    if args.sim_images < 1:
+        raise MulfreeError(f"--sim-images {args.sim_images}: expected at least 1")
+    config = DemoConfig(out_dir=args.out_dir, epochs=args.epochs, seed=args.seed,
+                        sim_images=args.sim_images, simulator=args.simulator,
+                        board=None if args.no_bitstream else args.board, quiet=args.quiet)
+    run_demo(config)
+    return 0
