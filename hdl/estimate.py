@@ -41,7 +41,11 @@ def layer_estimate(plan):
            + _CONTROL_LUT + out_bits)
     ff = (plan.pe * (tree["ff"] + plan.acc_width + unit["ff"]) + group["ff"] + _CONTROL_FF
           + 2 * out_bits)
-    latency = beats_in + 1 + plan.compute_cycles + pipeline_latency(plan) + _FIFO_LATENCY
+    # A layer starts once its whole input vector is buffered. For the first layer that is
+    # the pixel stream; a later layer's vector arrives while its producer computes, so only
+    # the producer's last beat (regrouped into SIMD-wide words) is left to load.
+    load = max(beats_in, plan.input_folds) if plan.index == 0 else -(-plan.in_lanes // plan.simd)
+    latency = load + plan.compute_cycles + pipeline_latency(plan) + _FIFO_LATENCY
     return {
         "layer": plan.index,
         "n_in": plan.n_in,
@@ -77,8 +81,8 @@ def accelerator_estimate(plans, n_classes):
         "layers": layers,
         "argmax": collect,
         "cycles_per_image": int(max(stages)),
-        "latency_cycles": int(sum(entry["latency_cycles"] for entry in layers)
-                              + collect["cycles"]),
+        # The collector takes each logit beat as it is produced: one cycle after the last.
+        "latency_cycles": int(sum(entry["latency_cycles"] for entry in layers) + 1),
         "bottleneck": int(stages.index(max(stages))),
         "totals": {
             "lut": int(sum(entry["lut"] for entry in layers) + collect["lut"]),
