@@ -6,7 +6,7 @@ PlatformTop
     Requests the board's UART and LEDs, makes the clock, instantiates the engine.
 """
 
-from amaranth import Elaboratable, Module
+from amaranth import ClockDomain, Elaboratable, Module
 
 from boards.board_top import BoardTop
 from boards.pll import ClockReset
@@ -52,6 +52,7 @@ class PlatformTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
+        m.domains.sync = ClockDomain()
         m.submodules.clock = self.clock
         m.submodules.engine = engine = self.engine
         uart = platform.request("uart", 0)

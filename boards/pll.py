@@ -103,7 +103,9 @@ def ecp5_pll_params(in_hz, out_hz):
 
 
 class ClockReset(Elaboratable):
-    """The ``sync`` domain at ``out_hz`` from the board's default clock.
+    """Clock and reset of the ``sync`` domain at ``out_hz`` from the board's clock.
+
+    The domain must be defined by an enclosing module; this one drives it.
 
     Parameters
     ----------
@@ -164,8 +166,8 @@ class ClockReset(Elaboratable):
     def _reset(self, m, platform, clk_out, locked):
         # nextpnr derives the PLL output's constraint from the board clock's.
         # Held in reset until locked and ~20 us more (iCE40 block RAMs read 0 for ~3 us).
+        # The sync domain itself is defined by the design's top (PlatformTop).
         m.domains.por = ClockDomain(reset_less=True, local=True)
-        m.domains.sync = ClockDomain()
         delay = int(20e-6 * self.out_hz)
         timer = Signal(range(delay + 1))
         ready = Signal()

@@ -1,0 +1,82 @@
+"""Real YoWASP builds: a digits-shaped network for the iCEBreaker and the ULX3S-85F.
+
+The first run of each YoWASP tool compiles it (about a minute); later runs
+take tens of seconds per build.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from boards_qnets import make_qnet
+
+from boards.build import BuildError, TimingError, build_bitstream
+from boards.registry import get_board
+from hdl.accelerator import Accelerator
+
+#: Sizes of the scikit-learn digits (8x8 pixels of 5 bits, 10 classes).
+DIGITS = (64, 16, 10)
+FOLDING = [(2, 4), (1, 2)]
+
+
+def digits_qnet():
+    return make_qnet(sizes=DIGITS, in_bits=5, seed=7)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f"])
+def test_build_writes_bitstream_and_report(name, tmp_path):
+    # One build per board, every check on it (a build is the expensive part).
+    qnet = digits_qnet()
+    lines = []
+    report = build_bitstream(qnet, name, tmp_path, folding=FOLDING, log=lines.append)
+    board = get_board(name)
+    accelerator = Accelerator(qnet, folding=FOLDING)
+    accelerator._MustUse__silence = True  # built only for its cycle figures
+    assert json.loads((tmp_path / "report.json").read_text()) == {
+        k: v for k, v in report.items() if k != "bitstream"}
+    assert report["board"] == name and report["device"] == board.device
+    assert report["qnet_fingerprint"] == qnet.fingerprint()
+    resources = report["resources"]
+    assert set(resources) == {"LUT", "FF", "BRAM", "SPRAM", "DSP"}
+    assert resources["LUT"]["available"] == board.capacity.lut
+    assert 0 < resources["LUT"]["used"] < resources["LUT"]["available"]
+    assert 0 < resources["FF"]["used"] < resources["FF"]["available"]
+    assert resources["DSP"]["used"] == 0
+    assert report["multiplier_free"] == {"hard_multiplier_cells": {}, "ok": True}
+    clock = report["clock"]
+    assert clock["requested_mhz"] == board.target_hz / 1e6
+    assert clock["met"] and clock["achieved_mhz"] >= clock["requested_mhz"]
+    assert report["cycles_per_image"] == accelerator.cycles_per_image
+    assert report["images_per_s"] == round(board.target_hz / accelerator.cycles_per_image, 1)
+    assert report["uart_baud"] == board.baud
+    assert report["tools"]["yosys"]["source"] == "yowasp"
+    assert any("images/s" in line for line in lines)  # the printed table
+
+    bitstream = Path(report["bitstream"])
+    assert bitstream.parent == tmp_path and bitstream.suffix == "." + board.bitstream_ext
+    if board.family == "ice40":
+        assert bitstream.stat().st_size == 104090       # every UP5K image has this size
+    else:
+        assert bitstream.read_bytes()[:2] == b"\xff\x00"  # ECP5 bitstream preamble
+        assert bitstream.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_missed_clock_fails_with_the_achieved_figure(tmp_path):
+    with pytest.raises(TimingError, match=r"icebreaker: timing missed: [\d.]+ MHz achieved, "
+                                          r"48.0 MHz requested; build with --clock \d+"):
+        build_bitstream(digits_qnet(), "icebreaker", tmp_path, clock_mhz=48,
+                        folding=FOLDING, log=lambda line: None)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["clock"]["met"] is False
+
+
+@pytest.mark.slow
+def test_a_hard_multiplier_fails_the_build(tmp_path):
+    qnet = make_qnet(sizes=(16, 8, 4), in_bits=4)
+    with pytest.raises(BuildError, match=r"hard multipliers \{'SB_MAC16': \d+\}"):
+        build_bitstream(qnet, "icebreaker", tmp_path, log=lambda line: None,
+                        accelerator=Accelerator(qnet, datapath="multiply"))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["multiplier_free"]["ok"] is False
