@@ -1,0 +1,122 @@
+"""Bitstream figures on the iCE40 UP5K and the ECP5-85F: LUTs, RAMs, Fmax, images/s.
+
+Networks: the digits QNet (``build/model.qnet.npz`` when ``make demo`` has
+made it, else a random ternary QNet of the same shape, 64-128-128-10) and a
+random ternary 784-256-256-10. Each is folded automatically for the board
+(``--folding`` overrides), built with YoWASP, and reported; a design the
+pre-check or place-and-route refuses is reported with the reason.
+
+Goals (issue 6): UP5K >= 30 MHz and >= 5,000 images/s for 784-256-256-10
+with 0 DSPs; ECP5-85F >= 100 MHz and >= 100,000 images/s.
+
+Usage::
+
+    .venv/bin/python bench/boards.py [--boards icebreaker ulx3s-85f] [--nets digits mlp784]
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from boards.build import build_bitstream  # noqa: E402
+from golden_model.errors import MulfreeError  # noqa: E402
+from golden_model.qnet import InputSpec, QLayer, QNet  # noqa: E402
+from hdl.folding import resolve_folding  # noqa: E402
+
+#: Cycles per image the automatic folding aims for, per board: the UP5K goal is
+#: 5,000 images/s at 30 MHz (6,000 cycles); on the 85F, one pixel per cycle.
+TARGET_CYCLES = {"icebreaker": {"digits": 1024, "mlp784": 6000},
+                 "ulx3s-85f": {"digits": 64, "mlp784": 784}}
+
+
+def random_qnet(sizes, in_bits, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        last = k == len(sizes) - 2
+        weights = rng.choice([-1, 0, 1], size=(n_out, n_in), p=[0.35, 0.3, 0.35])
+        layers.append(QLayer(weights=weights, bias=rng.integers(-64, 65, size=n_out),
+                             shift=np.full(n_out, 0 if last else 4),
+                             activation="linear" if last else "relu", out_bits=8))
+    return QNet(input=InputSpec(sizes[0], in_bits, "random"), layers=layers)
+
+
+def networks():
+    trained = Path("build/model.qnet.npz")
+    digits = QNet.load(trained) if trained.exists() else random_qnet((64, 128, 128, 10), 5)
+    return {"digits": (digits, "trained" if trained.exists() else "random, digits shape"),
+            "mlp784": (random_qnet((784, 256, 256, 10), 8), "random ternary 784-256-256-10")}
+
+
+def run(board, net_name, qnet, out_root):
+    folding = [tuple(pair) for pair in resolve_folding(
+        qnet, "auto", target_cycles=TARGET_CYCLES[board][net_name])]
+    start = time.perf_counter()
+    row = {"board": board, "net": net_name, "folding": folding}
+    try:
+        report = build_bitstream(qnet, board, out_root / f"{board}-{net_name}", folding=folding,
+                                 log=lambda line: print("   ", line))
+        row.update(status="ok", report=report)
+    except MulfreeError as error:
+        row.update(status=type(error).__name__, reason=str(error))
+        report_path = out_root / f"{board}-{net_name}" / "report.json"
+        if report_path.exists():
+            row["report"] = json.loads(report_path.read_text())
+    row["seconds"] = round(time.perf_counter() - start, 1)
+    return row
+
+
+def table(rows):
+    lines = [f"{'board':<11}{'net':<8}{'LUT':>13}{'BRAM':>8}{'SPRAM':>7}{'DSP':>5}"
+             f"{'MHz req':>9}{'Fmax':>8}{'cyc/img':>9}{'img/s':>11}  status"]
+    for row in rows:
+        report = row.get("report")
+        if report is None:
+            lines.append(f"{row['board']:<11}{row['net']:<8}{'-':>13}{'-':>8}{'-':>7}{'-':>5}"
+                         f"{'-':>9}{'-':>8}{'-':>9}{'-':>11}  {row['status']}: {row['reason']}")
+            continue
+        res = report["resources"]
+        lines.append(
+            f"{row['board']:<11}{row['net']:<8}"
+            f"{res['LUT']['used']:>7}/{res['LUT']['available']:<5}"
+            f"{res['BRAM']['used']:>8}{res['SPRAM']['used']:>7}{res['DSP']['used']:>5}"
+            f"{report['clock']['requested_mhz']:>9.1f}{report['clock']['achieved_mhz']:>8.1f}"
+            f"{report['cycles_per_image']:>9}{report['images_per_s']:>11,.0f}  {row['status']}")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--boards", nargs="+", default=["icebreaker", "ulx3s-85f"])
+    parser.add_argument("--nets", nargs="+", default=["digits", "mlp784"])
+    parser.add_argument("--out", default="build/bench/boards")
+    args = parser.parse_args()
+    out_root = Path(args.out)
+    out_root.mkdir(parents=True, exist_ok=True)
+    nets = networks()
+    rows = []
+    for net_name in args.nets:
+        qnet, what = nets[net_name]
+        for board in args.boards:
+            print(f"== {board} / {net_name} ({what})", flush=True)
+            rows.append(run(board, net_name, qnet, out_root))
+            print(table(rows[-1:]), flush=True)
+    print()
+    print(table(rows))
+    summary = [{k: v for k, v in row.items() if k != "report"} | (
+        {"resources": row["report"]["resources"], "clock": row["report"]["clock"],
+         "cycles_per_image": row["report"]["cycles_per_image"],
+         "images_per_s": row["report"]["images_per_s"]} if "report" in row else {})
+        for row in rows]
+    (out_root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The build / program / run commands through the mulfree command line."""
+
+import numpy as np
+import pytest
+from boards_qnets import make_qnet
+
+import boards.host
+from boards.board_model import BoardModel, FakeSerial
+from golden_model.datasets.registry import load_dataset
+from mulfree.cli import main
+
+
+def digits_qnet(tmp_path, seed=2):
+    qnet = make_qnet(sizes=(64, 12, 10), in_bits=5, seed=seed)
+    path = tmp_path / f"digits{seed}.qnet.npz"
+    qnet.save(path)
+    return qnet, path
+
+
+def test_run_streams_the_test_set_and_checks_every_answer(tmp_path, monkeypatch, capsys):
+    qnet, path = digits_qnet(tmp_path)
+    opened = []
+
+    def fake_open(port, baud, timeout=0.5):
+        opened.append((port, baud))
+        return FakeSerial(BoardModel(qnet, clock_hz=30_000_000, cycles=210))
+
+    monkeypatch.setattr(boards.host, "open_port", fake_open)
+    code = main(["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
+                 "--board", "icebreaker", "--limit", "25"])
+    out = capsys.readouterr().out
+    assert code == 0 and opened == [("/dev/ttyUSB1", 1_000_000)]
+    dataset = load_dataset("digits")
+    labels = dataset.y_test[:25]
+    correct = int(np.sum(qnet.predict(dataset.x_test[:25]) == labels))
+    assert f"accuracy    {correct / 25:.2%} ({correct}/25)" in out
+    assert "mismatches  0 (board vs QNet.forward)" in out
+    assert "cycles      210..210 per image" in out
+
+
+def test_run_refuses_a_board_built_for_another_model(tmp_path, monkeypatch, capsys):
+    built, _ = digits_qnet(tmp_path, seed=2)
+    _, other_path = digits_qnet(tmp_path, seed=3)
+    monkeypatch.setattr(boards.host, "open_port",
+                        lambda port, baud, timeout=0.5: FakeSerial(BoardModel(built)))
+    code = main(["run", "--port", "/dev/ttyUSB1", "--model", str(other_path),
+                 "--dataset", "digits", "--limit", "3"])
+    assert code == 2
+    assert "the bitstream was built for QNet" in capsys.readouterr().err
+
+
+def test_run_with_a_missing_port_is_one_line(tmp_path, capsys):
+    _, path = digits_qnet(tmp_path)
+    code = main(["run", "--port", str(tmp_path / "ttyNONE"), "--model", str(path),
+                 "--dataset", "digits"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--port: cannot open" in err
+
+
+def test_run_with_a_dataset_of_another_shape(tmp_path, capsys):
+    qnet = make_qnet(sizes=(16, 4), in_bits=4)
+    path = tmp_path / "small.qnet.npz"
+    qnet.save(path)
+    assert main(["run", "--port", "/dev/null", "--model", str(path), "--dataset", "digits"]) == 2
+    assert "64 inputs per image, but the model expects 16" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["build", "--board", "icebreakr", "--model", "m.npz"], "--board: unknown board"),
+    (["build", "--board", "icebreaker", "--model", "missing.qnet.npz"], "no such file"),
+    (["build", "--board", "icebreaker", "--model", "m.npz", "--clock", "0.5"], "--clock"),
+    (["program", "--board", "ulx3s-85f", "--bitstream", "none.bit"], "does not exist"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
