@@ -7,8 +7,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from .batchnorm import BatchNorm
 from .history import History
-from .layer import RunMode
+from .layer import EVAL, RunMode
 from .losses import get_loss
 from .network import build_network
 from .optimizers import exponential_decay, make_optimizer
@@ -37,6 +38,12 @@ class TrainConfig:
         Also measure validation accuracy with the float shadow weights.
     quiet : bool
         No progress bars.
+    bn_calibration : int
+        Before each validation, reset every batch norm's running statistics
+        to the exact statistics of this many (fixed, random) training images
+        under the evaluation forward pass (0: keep the running averages).
+        Training forwards use sampled weights, whose statistics differ from
+        the deterministic weights that are evaluated and put in hardware.
     threads : int or None
         BLAS threads while training (None: the library's default). One
         thread is much faster for small layers, where threading overhead
@@ -54,6 +61,7 @@ class TrainConfig:
     shadow_eval: bool = False
     quiet: bool = False
     threads: int | None = 1
+    bn_calibration: int = 2048
 
     def to_dict(self):
         return asdict(self)
@@ -107,6 +115,9 @@ def train_epochs(network, dataset, config):
     best_state, best_acc = None, -1.0
     mode = RunMode(train=True, rng=rng)
     n = len(y_train)
+    calibration = None
+    if config.bn_calibration > 0:
+        calibration = x_train[np.sort(rng.permutation(n)[:config.bn_calibration])]
     for epoch, lr in enumerate(exponential_decay(config.lr_start, config.lr_end, config.epochs)):
         start = time.perf_counter()
         order = rng.permutation(n)
@@ -125,6 +136,8 @@ def train_epochs(network, dataset, config):
             correct += np.sum(np.argmax(logits, axis=1) == y_train[index])
             seen = i + len(index)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
+        if calibration is not None:
+            calibrate_batchnorm(network, calibration)
         val_acc = network.accuracy(x_val, y_val)
         shadow = network.accuracy(x_val, y_val, shadow=True) if config.shadow_eval else None
         history.append(epoch=epoch, lr=float(lr), train_loss=loss_sum / n, train_acc=correct / n,
@@ -139,6 +152,35 @@ def train_epochs(network, dataset, config):
     if best_state is not None:
         network.load_state(best_state)
     return history
+
+
+def calibrate_batchnorm(network, x, batch_size=1024):
+    """Set each batch norm's running statistics to those of ``x`` in evaluation mode.
+
+    Layer by layer, so that each batch norm sees the calibrated layers before
+    it; the variance is the biased one, as in training.
+
+    Parameters
+    ----------
+    network : Network
+    x : numpy.ndarray
+        Raw pixels.
+    """
+    norms = [layer for layer in network.layers if isinstance(layer, BatchNorm)]
+    for norm in norms:
+        total = total_sq = 0.0
+        for i in range(0, len(x), batch_size):
+            h = np.asarray(x[i:i + batch_size], np.float32)
+            for layer in network.layers:
+                if layer is norm:
+                    break
+                h = layer.forward(h, EVAL)
+            h = h.astype(np.float64)
+            total = total + h.sum(axis=0)
+            total_sq = total_sq + (h * h).sum(axis=0)
+        mean = total / len(x)
+        norm.running_mean = mean.astype(np.float32)
+        norm.running_var = np.maximum(total_sq / len(x) - mean * mean, 0).astype(np.float32)
 
 
 def train_model(dataset, net_config, train_config):

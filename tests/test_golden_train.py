@@ -5,10 +5,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from golden_model.batchnorm import BatchNorm
 from golden_model.datasets import load_dataset
 from golden_model.errors import MulfreeError
+from golden_model.layer import EVAL
 from golden_model.network import NetworkConfig, build_network
-from golden_model.train import TrainConfig, train, train_model
+from golden_model.train import TrainConfig, calibrate_batchnorm, train, train_model
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +75,17 @@ def test_learns_a_tiny_problem_exactly():
 def test_bad_names(digits):
     with pytest.raises(MulfreeError, match="loss"):
         train_model(digits, NetworkConfig(sizes=(64, 4, 10)), TrainConfig(loss="l1", quiet=True))
+
+
+def test_batchnorm_calibration_uses_the_evaluation_forward():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 16, (50, 6))
+    net = build_network(NetworkConfig(sizes=(6, 5, 4, 3), input_bits=4, act_quant="int"),
+                        x.mean(axis=0), rng)
+    calibrate_batchnorm(net, x, batch_size=7)
+    h = x.astype(np.float32)
+    for layer in net.layers:
+        if isinstance(layer, BatchNorm):
+            np.testing.assert_allclose(layer.running_mean, h.mean(axis=0), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(layer.running_var, h.var(axis=0), rtol=1e-4, atol=1e-7)
+        h = layer.forward(h, EVAL)
