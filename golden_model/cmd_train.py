@@ -39,6 +39,8 @@ def configure(parser):
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", default="digits", help="dataset name (default digits)")
     data.add_argument("--data-dir", default=None, help="folder with the dataset's files")
+    data.add_argument("--max-train", type=int, default=None,
+                      help="keep at most this many training images (quick runs)")
     net = parser.add_argument_group("network")
     net.add_argument("--arch", default=None,
                      help="layer sizes N_IN-H1-...-N_CLASSES (default N_IN-128-128-N_CLASSES)")
@@ -70,6 +72,9 @@ def configure(parser):
     fit.add_argument("--lr-end", type=float, default=0.0003)
     fit.add_argument("--loss", choices=("hinge", "xent"), default="hinge")
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--bn-calibration", type=int, default=2048,
+                     help="images for batch-norm statistics under the evaluation forward "
+                          "(0: running averages of the training batches)")
     fit.add_argument("--threads", type=int, default=1, help="BLAS threads (0: library default)")
     fit.add_argument("--shadow-eval", action="store_true",
                      help="also report validation accuracy of the float shadow weights")
@@ -116,12 +121,14 @@ def main(args):
         raise MulfreeError(f"--epochs {args.epochs}: expected at least 1")
     if args.batch_size < 1:
         raise MulfreeError(f"--batch-size {args.batch_size}: expected at least 1")
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir, seed=args.seed)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, seed=args.seed,
+                           max_train=args.max_train)
     config = network_config(args, dataset)
     train_config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
         lr_start=args.lr_start, lr_end=args.lr_end, loss=args.loss, seed=args.seed,
-        shadow_eval=args.shadow_eval, quiet=args.quiet, threads=args.threads or None)
+        shadow_eval=args.shadow_eval, quiet=args.quiet, threads=args.threads or None,
+        bn_calibration=args.bn_calibration)
     init_rng, _ = seeded_generators(args.seed)
     network = build_network(config, np.asarray(dataset.x_train, np.float64).mean(axis=0),
                             init_rng)

@@ -11,7 +11,8 @@ from mulfree.cli import main
 def test_trains_and_writes_model_history_and_plots(tmp_path, capsys):
     out = tmp_path / "m" / "model.npz"
     code = main(["train", "--arch", "64-32-10", "--epochs", "2", "--qb", "--weights", "binary",
-                 "--act-quant", "pow2", "--pretrain-epochs", "1", "--quiet", "--out", str(out)])
+                 "--act-quant", "pow2", "--pretrain-epochs", "1", "--quiet", "--out", str(out),
+                 "--max-train", "600", "--bn-calibration", "256"])
     assert code == 0
     text = capsys.readouterr().out
     assert "test accuracy" in text and "activation sparsity" in text
