@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.harness import HARNESS_TOP, VERILATOR_ARGS, harness_verilog
+from sim.netlist import flatten_cached
 from sim.runner import DEFAULT_BUILD_ROOT, run_cocotb
 from sim.stream_codec import StreamFormat
 
@@ -127,7 +128,8 @@ def design_key(qnet, folding, in_lanes):
 
 def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in_lanes=1,
                       scenarios=None, hardware_qnet=None, waves=False,
-                      build_root=DEFAULT_BUILD_ROOT, accelerator_options=None):
+                      build_root=DEFAULT_BUILD_ROOT, accelerator_options=None,
+                      icarus_netlist="flat"):
     """Run the accelerator's Verilog on ``simulator`` and compare with ``qnet``.
 
     Parameters
@@ -150,6 +152,10 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     build_root : Path
     accelerator_options : dict, optional
         Extra keyword arguments for the generator (e.g. ``target_cycles``).
+    icarus_netlist : {"flat", "raw"}
+        What Icarus simulates: the Yosys-flattened netlist of the generated
+        Verilog (:mod:`sim.netlist`, much faster on Icarus) or the generated
+        Verilog itself. Verilator always gets the generated Verilog.
 
     Returns
     -------
@@ -168,12 +174,20 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     # Only its estimates are read here; generate_verilog elaborates its own copy.
     accel._MustUse__silence = True
     fmt = StreamFormat.of(qnet, in_lanes)
+    if icarus_netlist not in ("flat", "raw"):
+        raise ValueError(f"icarus_netlist: expected 'flat' or 'raw', got {icarus_netlist!r}")
+    accel_source = generate_verilog(hardware, folding=folding, in_lanes=in_lanes, **options)
+    if simulator == "icarus" and icarus_netlist == "flat":
+        accel_source = flatten_cached(accel_source, "mulfree_accel",
+                                      Path(build_root).resolve() / "netlists")
     sources = [
-        generate_verilog(hardware, folding=folding, in_lanes=in_lanes, **options),
+        accel_source,
         harness_verilog(fmt.in_width, fmt.out_width, fmt.beats_per_image),
     ]
     logits, classes = qnet.forward(images)
     key = design_key(hardware, folding, in_lanes)
+    if simulator == "icarus":
+        key += f"-{icarus_netlist}"
 
     # The data the testbench reads lives next to the build, per run.
     data_dir = Path(build_root).resolve() / "data"

@@ -44,6 +44,9 @@ def configure(parser):
     parser.add_argument("--folding", default="auto",
                         help="'auto' (default), 'none' (PE=SIMD=1) or PE:SIMD,PE:SIMD,...")
     parser.add_argument("--in-lanes", type=int, default=1, help="pixels per input beat")
+    parser.add_argument("--icarus-netlist", choices=("flat", "raw"), default="flat",
+                        help="Icarus simulates the Yosys-flattened netlist (default, much "
+                             "faster) or the generated Verilog as is")
     parser.add_argument("--no-primitives", action="store_true",
                         help="skip the primitives' vectors")
     parser.add_argument("--waves", action="store_true",
@@ -136,11 +139,11 @@ def main(args):
     report = run_regression(qnet, images, simulators, indices=indices, folding=folding,
                             in_lanes=args.in_lanes, primitives=not args.no_primitives,
                             gap_images=args.gap_images, build_root=args.build_dir,
-                            design=design)
+                            design=design, icarus_netlist=args.icarus_netlist)
     if args.waves:
         traced = record_waves(qnet, images, report, indices=indices, folding=folding,
                               in_lanes=args.in_lanes, scenario=args.waves_scenario,
-                              build_root=args.build_dir)
+                              build_root=args.build_dir, icarus_netlist=args.icarus_netlist)
         report["waves"] = [{"simulator": s, "file": str(f) if f else None, "traced": what}
                            for s, f, what in traced]
     path = write_report(report, args.report)

@@ -27,7 +27,8 @@ WAVES_IMAGES = 4
 
 def run_regression(qnet, images, simulators, *, indices=None, folding=None, in_lanes=1,
                    primitives=True, gap_images=None, driven_images=4, hardware_qnet=None,
-                   build_root=DEFAULT_BUILD_ROOT, design=None, progress=print):
+                   build_root=DEFAULT_BUILD_ROOT, design=None, progress=print,
+                   icarus_netlist="flat"):
     """Verify the generated RTL of ``qnet`` on every simulator in ``simulators``.
 
     Parameters
@@ -52,6 +53,8 @@ def run_regression(qnet, images, simulators, *, indices=None, folding=None, in_l
         Description of the model for the report header.
     progress : callable
         Receives one line per step.
+    icarus_netlist : {"flat", "raw"}
+        See :func:`sim.accel_check.check_accelerator`.
 
     Returns
     -------
@@ -71,13 +74,15 @@ def run_regression(qnet, images, simulators, *, indices=None, folding=None, in_l
         progress(f"[{simulator}] accelerator: {n} images ...")
         check = check_accelerator(qnet, images, simulator, indices=indices, folding=folding,
                                   in_lanes=in_lanes, scenarios=scenarios,
-                                  hardware_qnet=hardware_qnet, build_root=build_root)
+                                  hardware_qnet=hardware_qnet, build_root=build_root,
+                                  icarus_netlist=icarus_netlist)
         prim = None
         if primitives and check.status != "skipped":
             progress(f"[{simulator}] primitives ...")
             prim = check_primitives(simulator, build_root=build_root)
         entry = simulator_entry(check, prim)
         entry["wall_seconds"] = round(time.perf_counter() - start, 3)
+        entry["netlist"] = icarus_netlist if simulator == "icarus" else "raw"
         if prim is not None and entry["primitives"]["status"] != "passed" and (
                 entry["status"] == "passed"):
             entry["status"] = "failed"
@@ -99,7 +104,7 @@ def regression_passed(report):
 
 def record_waves(qnet, images, report, *, indices=None, folding=None, in_lanes=1,
                  scenario="reset_mid_image", hardware_qnet=None,
-                 build_root=DEFAULT_BUILD_ROOT):
+                 build_root=DEFAULT_BUILD_ROOT, icarus_netlist="flat"):
     """Re-run one scenario with tracing; the first failure if there is one.
 
     Parameters
@@ -138,7 +143,8 @@ def record_waves(qnet, images, report, *, indices=None, folding=None, in_lanes=1
         check = check_accelerator(
             qnet, images[lo:hi], entry["simulator"], indices=indices[lo:hi], folding=folding,
             in_lanes=in_lanes, scenarios=[Scenario(name, 0, hi - lo, *_gaps(name))],
-            hardware_qnet=hardware_qnet, waves=True, build_root=build_root)
+            hardware_qnet=hardware_qnet, waves=True, build_root=build_root,
+            icarus_netlist=icarus_netlist)
         what = f"{name} on images {indices[lo]}..{indices[hi - 1]}"
         traced.append((entry["simulator"], check.run.waves_file if check.run else None, what))
     return traced
