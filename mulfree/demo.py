@@ -116,6 +116,7 @@ def run_demo(config=None, log=print):
     from golden_model.train import TrainConfig, train_model
 
     config = config or DemoConfig()
+    _check_config(config)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = 6 if config.board else 5
@@ -236,6 +237,23 @@ def run_demo(config=None, log=print):
     return summary
 
 
+def _check_config(config):
+    """Refuse bad settings before any stage runs (nothing is trained in vain)."""
+    from boards.registry import get_board
+    from golden_model.datasets import list_datasets
+    from sim.toolchain import SIMULATORS
+
+    if config.dataset not in list_datasets():
+        raise DemoError(f"dataset {config.dataset!r}: expected one of {list_datasets()}")
+    if config.simulator not in SIMULATORS:
+        raise DemoError(f"simulator {config.simulator!r}: expected one of {SIMULATORS}")
+    if config.board:
+        get_board(config.board)  # raises BoardError naming the board and the known ones
+    for name in ("epochs", "sim_images"):
+        if int(getattr(config, name)) < 1:
+            raise DemoError(f"{name} {getattr(config, name)}: expected at least 1")
+
+
 def _write_summary(out, summary, artefacts):
     artefacts = dict(artefacts, summary=out / "summary.json")
     summary["artefacts"] = {name: str(path) for name, path in artefacts.items()}
@@ -290,10 +308,10 @@ def configure(parser):
 
 
 def main(args):
-    if args.epochs < 1:
-        raise MulfreeError(f"--epochs {args.epochs}: expected at least 1")
-    if args.sim_images < 1:
-        raise MulfreeError(f"--sim-images {args.sim_images}: expected at least 1")
+    for option in ("epochs", "sim_images"):
+        if getattr(args, option) < 1:
+            raise MulfreeError(f"--{option.replace('_', '-')} {getattr(args, option)}: "
+                               "expected at least 1")
     config = DemoConfig(out_dir=args.out_dir, epochs=args.epochs, seed=args.seed,
                         sim_images=args.sim_images, simulator=args.simulator,
                         board=None if args.no_bitstream else args.board, quiet=args.quiet)
