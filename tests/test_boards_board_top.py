@@ -6,7 +6,6 @@ with the real Accelerator is in test_boards_board_top_cocotb.py.
 """
 
 import numpy as np
-import pytest
 from amaranth.sim import Simulator
 from boards_qnets import make_qnet
 from boards_table_accel import TableAccelerator
@@ -103,11 +102,10 @@ def test_answers_equal_the_model_including_malformed_requests():
             assert payload == want
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_every_input_of_a_tiny_net(seed):
-    qnet = tiny_qnet(seed)
+def test_spread_of_inputs_of_a_tiny_net():
+    qnet = tiny_qnet(0)
     layout = p.Layout.of(qnet)
-    images = np.array([[a, b, c] for a in range(4) for b in range(4) for c in range(4)])[::7]
+    images = np.array([[a, b, c] for a in range(4) for b in range(4) for c in range(4)])[::9]
     chunks = [p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_LOGITS, layout.encode_image(x))
               for x in images]
     answers = p.FrameReader(p.RESPONSE_SYNC).feed(simulate(make_top(qnet), chunks))
