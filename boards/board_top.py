@@ -86,6 +86,10 @@ class BoardTop(wiring.Component):
         if accelerator is None:
             from hdl.accelerator import Accelerator
             accelerator = Accelerator(qnet, folding=folding)
+        lanes = getattr(accelerator, "in_lanes", 1)
+        if lanes != 1:
+            raise ValueError(f"the board top feeds one pixel per beat; the accelerator takes "
+                             f"{lanes} (build it with in_lanes=1)")
         self._accelerator = accelerator
         self._n_leds = operator.index(n_leds)
         super().__init__({
