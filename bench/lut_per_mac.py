@@ -4,13 +4,15 @@ For each activation width, one dense layer (64 inputs -> 16 neurons, ternary
 weights) is built as an MVU at two lane counts (PE x SIMD) with both
 datapaths and synthesized by Yosys for iCE40 and ECP5 without DSP blocks
 (``synth_ice40``; ``synth_ecp5 -nodsp``), so that multipliers become logic.
-Printed per design: LUT4s, LUTs per lane (total / lanes), the marginal LUTs
-per added lane (difference between the two lane counts, which removes the
-fixed control and requantize cost), LUTs per stored weight, and the
-multiplier cells found with DSPs allowed (must be none for the sign-select
-datapath).
+Printed per design: LUT4s, LUTs per lane (total / lanes, which includes the
+fixed control, accumulator and requantize cost), LUTs per stored weight, and
+the multiplier cells found with DSPs allowed (must be none for the
+sign-select datapath). The marginal LUTs per added lane (difference between
+the two lane counts) is the cost of one MAC lane itself: with the default
+foldings only SIMD changes, so the PE count (accumulators, requantizers)
+stays fixed and the difference is the adder tree and its leaves.
 
-Usage: python bench/lut_per_mac.py [--bits 4 8] [--lanes 1x16 4x16]
+Usage: python bench/lut_per_mac.py [--bits 4 8] [--lanes 1x16 1x64]
 """
 
 import argparse
@@ -52,7 +54,7 @@ def mvu_verilog(qnet, pe, simd, datapath):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bits", type=int, nargs="+", default=[4, 8])
-    parser.add_argument("--lanes", nargs=2, default=["1x16", "4x16"],
+    parser.add_argument("--lanes", nargs=2, default=["1x16", "1x64"],
                         help="two PExSIMD foldings (small, large)")
     args = parser.parse_args(argv)
     foldings = [tuple(int(v) for v in text.split("x")) for text in args.lanes]
