@@ -210,7 +210,7 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
         run = run_cocotb(sources, HARNESS_TOP, "sim.tb_accel", simulator, build_key=key,
                          extra_env={"MULFREE_TB_CONFIG": str(config_path)}, waves=waves,
                          testcase=[s.name for s in scenarios], build_args=build_args,
-                         build_root=build_root)
+                         build_root=build_root, public_modules=[HARNESS_TOP])
     finally:
         data_path.unlink(missing_ok=True)
         config_path.unlink(missing_ok=True)

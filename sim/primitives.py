@@ -359,7 +359,7 @@ def check_primitives(simulator, cases=None, build_root=DEFAULT_BUILD_ROOT, waves
     try:
         run = run_cocotb(source, BENCH_TOP, "sim.tb_vectors", simulator, build_key="primitives",
                          extra_env={"MULFREE_TB_VECTORS": str(stimulus)}, waves=waves,
-                         build_root=build_root)
+                         build_root=build_root, public_modules=[BENCH_TOP])
     finally:
         stimulus.unlink(missing_ok=True)
     samples_path = run.run_dir / "samples.json" if run.run_dir else None

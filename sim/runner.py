@@ -56,6 +56,30 @@ _BUILD_RECIPE = "mulfree-sim-build-2"
 VERILATOR_LINT_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 _STAMP = ".mulfree-built"
+
+
+def _verilator_runner_public_only():
+    """cocotb's Verilator runner without ``--public-flat-rw``.
+
+    That flag makes every signal of the design reachable from Python, which
+    stops Verilator from optimising anything away or inlining; a control file
+    (see :func:`_public_control_file`) makes just the chosen modules public.
+    """
+    from cocotb_tools.runner import Verilator
+
+    class PublicOnlyVerilator(Verilator):
+        def _build_command(self):
+            commands = super()._build_command()
+            commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+            return commands
+
+    return PublicOnlyVerilator()
+
+
+def _public_control_file(modules):
+    lines = ["`verilator_config"]
+    lines += [f'public_flat_rw -module "{module}" -var "*"' for module in modules]
+    return "\n".join(lines) + "\n"
 _run_counter = itertools.count()
 
 
@@ -203,7 +227,8 @@ def _read_results(results_xml):
 
 def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", extra_env=None,
                waves=False, testcase=None, seed=None, timescale=("1ns", "1ps"),
-               build_args=(), plusargs=(), build_root=DEFAULT_BUILD_ROOT, capture_log=True):
+               build_args=(), plusargs=(), build_root=DEFAULT_BUILD_ROOT, capture_log=True,
+               public_modules=None):
     """Build (or reuse) a design and run cocotb tests on it.
 
     Parameters
@@ -241,6 +266,10 @@ def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", ex
     capture_log : bool
         Write the simulation output to ``run_dir/sim.log`` instead of the
         terminal.
+    public_modules : list of str, optional
+        Verilator only: make only these modules' signals visible to cocotb
+        (default: every signal, cocotb's ``--public-flat-rw``). A testbench
+        that only touches its top module's ports runs several times faster.
 
     Returns
     -------
@@ -255,6 +284,9 @@ def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", ex
     from cocotb_tools.runner import get_runner
 
     sources = _sources_from(verilog)
+    restrict = simulator == "verilator" and public_modules is not None
+    if restrict:
+        sources.append(("public.vlt", _public_control_file(public_modules)))
     if simulator == "verilator":
         build_args = VERILATOR_LINT_ARGS + tuple(build_args)
     build_dir = build_dir_for(verilog, toplevel, simulator, build_key, waves, timescale,
@@ -268,7 +300,7 @@ def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", ex
     # The cocotb runner reads WAVES from the environment and lets it override
     # the argument; the caller's choice is what must hold here.
     with _environment(WAVES="1" if waves else "0"):
-        runner = get_runner(simulator)
+        runner = _verilator_runner_public_only() if restrict else get_runner(simulator)
         stamp = build_dir / _STAMP
         with _locked(build_dir.parent / f".{build_dir.name}.lock"):
             if not stamp.is_file():
