@@ -38,7 +38,7 @@ def estimate(element_width, in_lanes, out_lanes, length):
     words_out = -(-length // out_lanes)
     if is_passthrough(in_lanes, out_lanes, length):
         return {"lut": 0, "ff": 0, "cycles": beats_in}
-    slots = in_lanes + out_lanes
+    slots = -(-(in_lanes + out_lanes) // out_lanes) * out_lanes
     return {
         "lut": slots * element_width * (1 + in_lanes // 2) + 16,
         "ff": slots * element_width + 16,
@@ -64,9 +64,10 @@ class Regroup(wiring.Component):
 
     Notes
     -----
-    A staging register of ``in_lanes + out_lanes`` elements; a beat is
-    accepted whenever it fits after this cycle's output word leaves, so equal
-    widths run at one beat per cycle. Elements above the fill level are kept
+    A staging register of ``in_lanes + out_lanes`` elements rounded up to
+    whole words; a beat is accepted whenever it fits after this cycle's output
+    word leaves, so it runs at one beat per cycle whenever the output keeps
+    up, across vector boundaries too. Elements above the fill level are kept
     at zero, which pads the last word. When the widths are equal and divide
     ``length``, the component is a wire.
     """
@@ -93,27 +94,31 @@ class Regroup(wiring.Component):
             wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
             return m
 
-        slots = n_in + n_out
+        # A vector's last word is completed by rounding the fill level up to a whole
+        # word: the slots above the level are zero, so the padding is already there and
+        # the next vector's first beat can follow in the same cycle.
+        words = -(-(n_in + n_out) // n_out)
+        slots = words * n_out
         stage = [Signal(self._element_width, name=f"slot{p}") for p in range(slots)]
         count = Signal(range(slots + 1))
         received = Signal(range(length + 1))
-        flushing = Signal()  # the vector is complete; its last (partial) word must leave
 
         emit = Signal()
         accept = Signal()
         kept = Signal(range(slots + 1))  # fill level after this cycle's output word
         take = Signal(range(n_in + 1))  # elements of this beat that belong to the vector
         last_beat = Signal()
+        filled = Signal(range(slots + 1))
 
         m.d.comb += [
-            self.o.valid.eq((count >= n_out) | (flushing & (count != 0))),
+            self.o.valid.eq(count >= n_out),
             emit.eq(self.o.valid & self.o.ready),
-            kept.eq(Mux(emit, Mux(count > n_out, count - n_out, 0), count)),
-            # A new vector may start only once the old one has left completely.
-            self.i.ready.eq((kept <= n_out) & (~flushing | (kept == 0))),
+            kept.eq(Mux(emit, count - n_out, count)),
+            self.i.ready.eq(kept <= n_out),
             accept.eq(self.i.valid & self.i.ready),
             last_beat.eq(received + n_in >= length),
             take.eq(Mux(last_beat, length - received, n_in)),
+            filled.eq(kept + take),
         ]
         for k in range(n_out):
             m.d.comb += self.o.payload[k].eq(stage[k])
@@ -128,11 +133,14 @@ class Regroup(wiring.Component):
                         m.d.comb += nxt.eq(self.i.payload[k])
             m.d.sync += stage[p].eq(nxt)
 
-        m.d.sync += count.eq(kept + Mux(accept, take, 0))
+        rounded = slots
+        for word in reversed(range(words + 1)):
+            rounded = Mux(filled <= word * n_out, word * n_out, rounded)
         with m.If(accept):
-            m.d.sync += received.eq(Mux(last_beat, 0, received + n_in))
-        with m.If(accept & last_beat):
-            m.d.sync += flushing.eq(1)
-        with m.Elif(emit & (kept == 0)):
-            m.d.sync += flushing.eq(0)
+            m.d.sync += [
+                count.eq(Mux(last_beat, rounded, filled)),
+                received.eq(Mux(last_beat, 0, received + n_in)),
+            ]
+        with m.Else():
+            m.d.sync += count.eq(kept)
         return m
