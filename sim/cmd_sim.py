@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from golden_model.errors import MulfreeError
+from sim.runner import DEFAULT_BUILD_ROOT
 
 DEFAULT_MODEL = Path("build") / "model.qnet.npz"
 DEFAULT_REPORT = Path("build") / "sim" / "report.json"
@@ -56,7 +57,7 @@ def configure(parser):
     parser.add_argument("--waves-scenario", default="reset_mid_image", choices=SCENARIOS,
                         help="scenario traced when nothing fails")
     parser.add_argument("--report", default=str(DEFAULT_REPORT), help="JSON report path")
-    parser.add_argument("--build-dir", default=str(Path("build") / "sim"),
+    parser.add_argument("--build-dir", default=str(DEFAULT_BUILD_ROOT),
                         help="cache of simulator builds")
 
 

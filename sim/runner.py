@@ -45,8 +45,9 @@ from xml.etree import ElementTree
 
 from sim.toolchain import check_simulator
 
-#: Root of the cached simulator builds (relative to the working directory).
-DEFAULT_BUILD_ROOT = Path("build") / "sim"
+#: Root of the cached simulator builds (relative to the working directory);
+#: ``MULFREE_SIM_BUILD`` in the environment moves it (e.g. for a cold-cache run).
+DEFAULT_BUILD_ROOT = Path(os.environ.get("MULFREE_SIM_BUILD") or Path("build") / "sim")
 
 #: Bumped when the way builds are made changes, so old caches are not reused.
 _BUILD_RECIPE = "mulfree-sim-build-2"
