@@ -53,8 +53,8 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 64
     optimizer: str = "adam"
-    lr_start: float = 0.01
-    lr_end: float = 0.0003
+    lr_start: float = 0.003
+    lr_end: float = 0.00003
     momentum: float = 0.9
     loss: str = "hinge"
     seed: int = 0
