@@ -80,7 +80,8 @@ def main(argv=None):
                 rows.append((bits, datapath, family, "marginal", large - small, None,
                              marginal, None, None))
     print(f"Dense layer {N_IN}->{N_OUT}, MVU only, Yosys without DSPs "
-          "(synth_ice40; synth_ecp5 -nodsp); LUT4 counts (ECP5: LUT4 + 2 per CCU2C)")
+          "(synth_ice40; synth_ecp5 -nodsp up to LUT mapping, then abc -lut 4); "
+          "LUT4 counts (ECP5: LUTs + 2 per CCU2C)")
     print(f"{'bits':>4} {'datapath':>10} {'family':>6} {'PExSIMD':>8} {'lanes':>5} "
           f"{'LUT':>6} {'LUT/lane':>8} {'LUT/weight':>10}  multipliers with DSPs allowed")
     for bits, datapath, family, fold, lanes, lut, per_lane, per_weight, dsp in rows:
