@@ -82,8 +82,24 @@ def configure(parser):
     parser.add_argument("--out", default="build/model.npz", help="model file to write")
 
 
+def check_arguments(args):
+    """Reject bad arguments before any (slow) dataset loading."""
+    if args.arch is not None:
+        parse_arch(args.arch)
+    parse_range(args.qb_range)
+    if args.epochs < 1:
+        raise MulfreeError(f"--epochs {args.epochs}: expected at least 1")
+    if args.batch_size < 1:
+        raise MulfreeError(f"--batch-size {args.batch_size}: expected at least 1")
+    if not 1 <= args.act_bits <= 32:
+        raise MulfreeError(f"--act-bits {args.act_bits}: expected 1..32")
+    if not 0.0 <= args.dropout < 1.0:
+        raise MulfreeError(f"--dropout {args.dropout}: expected 0 <= p < 1")
+
+
 def network_config(args, dataset):
     """The :class:`NetworkConfig` that ``args`` ask for on ``dataset``."""
+    check_arguments(args)
     if args.arch is None:
         sizes = (dataset.n_inputs, 128, 128, dataset.n_classes)
     else:
@@ -92,10 +108,6 @@ def network_config(args, dataset):
             raise MulfreeError(
                 f"--arch {args.arch}: dataset {dataset.name!r} needs {dataset.n_inputs} "
                 f"inputs and {dataset.n_classes} outputs")
-    if not 1 <= args.act_bits <= 32:
-        raise MulfreeError(f"--act-bits {args.act_bits}: expected 1..32")
-    if not 0.0 <= args.dropout < 1.0:
-        raise MulfreeError(f"--dropout {args.dropout}: expected 0 <= p < 1")
     return NetworkConfig(
         sizes=sizes, input_bits=dataset.input_bits, weight_mode=args.weights,
         stochastic=not args.deterministic, quantized_backprop=args.qb,
@@ -117,10 +129,7 @@ def main(args):
     from .plots import plot_history, plot_weight_histograms
     from .sparsity import activation_sparsity
 
-    if args.epochs < 1:
-        raise MulfreeError(f"--epochs {args.epochs}: expected at least 1")
-    if args.batch_size < 1:
-        raise MulfreeError(f"--batch-size {args.batch_size}: expected at least 1")
+    check_arguments(args)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, seed=args.seed,
                            max_train=args.max_train)
     config = network_config(args, dataset)

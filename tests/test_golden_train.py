@@ -68,7 +68,8 @@ def test_learns_a_tiny_problem_exactly():
     data = SimpleNamespace(x_train=x, y_train=y, x_val=x, y_val=y)
     net = build_network(NetworkConfig(sizes=(2, 4, 2), input_bits=2, weight_mode="ternary"),
                         x.mean(axis=0))
-    history = train(net, data, TrainConfig(epochs=60, batch_size=8, quiet=True))
+    history = train(net, data, TrainConfig(epochs=60, batch_size=8, quiet=True,
+                                                  lr_start=0.01, lr_end=0.001))
     assert history.best_val_acc == 1.0 and net.accuracy(x, y) == 1.0
 
 
