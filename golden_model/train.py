@@ -91,8 +91,8 @@ def train(network, dataset, config):
 def train_epochs(network, dataset, config):
     """Train ``network`` on ``dataset`` in place and return its :class:`History`.
 
-    After the last epoch the network holds the parameters of the epoch with
-    the best validation accuracy (evaluated with the deterministic quantized
+    After the last epoch the network holds the parameters of the (latest)
+    epoch with the best validation accuracy (evaluated with the deterministic quantized
     weights, which is what the hardware runs).
 
     Parameters
@@ -143,7 +143,7 @@ def train_epochs(network, dataset, config):
         history.append(epoch=epoch, lr=float(lr), train_loss=loss_sum / n, train_acc=correct / n,
                        val_acc=val_acc, val_acc_shadow=shadow,
                        seconds=time.perf_counter() - start)
-        if val_acc > best_acc:
+        if val_acc >= best_acc:  # ties go to the later, longer-trained epoch
             best_acc, best_state, history.best_epoch = val_acc, network.state(), epoch
         if not config.quiet:
             tqdm.write(f"epoch {epoch + 1:3d}  lr {lr:.2e}  loss {loss_sum / n:.4f}  "
