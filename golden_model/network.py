@@ -196,7 +196,9 @@ class Network:
         """Evaluation-mode logits, in batches."""
         mode = RunMode(train=False, shadow=shadow)
         out = [self.forward(x[i:i + batch_size], mode) for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+        if not out:
+            return np.zeros((0, self.blocks()[-1].dense.n_out), np.float32)
+        return np.concatenate(out)
 
     def predict(self, x, batch_size=1000, shadow=False):
         """Class indices (argmax of the evaluation logits, lowest index on ties)."""

@@ -59,6 +59,7 @@ def test_state_round_trip_reproduces_outputs():
     b.load_state(a.state())
     np.testing.assert_array_equal(a.logits(x), b.logits(x))
     assert a.predict(x).shape == (6,)
+    assert a.logits(x[:0]).shape == (0, 3) and a.predict(x[:0]).shape == (0,)
 
 
 def test_end_to_end_gradient_float_network():
