@@ -68,3 +68,13 @@ def test_synth_counts_from_per_module_stat():
     stat = {"modules": {"a": {"num_cells_by_type": {"SB_LUT4": 2}},
                         "b": {"num_cells_by_type": {"SB_LUT4": 3, "SB_MAC16": 1}}}}
     assert synth_cell_counts(stat) == {"SB_LUT4": 5, "SB_MAC16": 1}
+
+
+def test_nextpnr_out_of_resource_message_names_the_resource():
+    from boards.build import _out_of_resource
+    # as nextpnr-ice40 printed it for a 512-160-10 network on the UP5K
+    line = ("ERROR: Unable to place cell 'engine.accelerator.layer0.weights.0.21_RAM', "
+            "no BELs remaining to implement cell type 'ICESTORM_RAM'")
+    assert _out_of_resource([line]) == "block RAM"
+    assert _out_of_resource([line.replace("ICESTORM_RAM", "TRELLIS_COMB")]) == "LUT"
+    assert _out_of_resource(["ERROR: something else about ICESTORM_LC"]) is None
