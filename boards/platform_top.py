@@ -43,12 +43,15 @@ class PlatformTop(Elaboratable):
             timeout_cycles=int(REQUEST_TIMEOUT_S * self.clock_hz),
             accelerator=accelerator, folding=folding, n_leds=len(board.leds))
 
-    def _request_led(self, platform, spec):
+    @staticmethod
+    def _request_led(platform, spec, requested):
         # "led:3" -> led #3; "rgb_led.g" -> subsignal g of rgb_led #0; "led_g" -> led_g #0.
         name, _, field = spec.partition(".")
         name, _, number = name.partition(":")
-        resource = platform.request(name, int(number or 0))
-        return getattr(resource, field) if field else resource
+        key = (name, int(number or 0))
+        if key not in requested:  # a resource is requested once, then its subsignals shared
+            requested[key] = platform.request(*key)
+        return getattr(requested[key], field) if field else requested[key]
 
     def elaborate(self, platform):
         m = Module()
@@ -57,7 +60,8 @@ class PlatformTop(Elaboratable):
         m.submodules.engine = engine = self.engine
         uart = platform.request("uart", 0)
         m.d.comb += [engine.rx.eq(uart.rx.i), uart.tx.o.eq(engine.tx)]
+        requested = {}
         for k, spec in enumerate(self.board.leds):
-            led = self._request_led(platform, spec)
+            led = self._request_led(platform, spec, requested)
             m.d.comb += led.o.eq(engine.leds[k])
         return m
