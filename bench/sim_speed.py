@@ -105,8 +105,8 @@ def run_amaranth_sim(qnet, images):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300, help="images on Verilator")
-    parser.add_argument("--icarus-images", type=int, default=20, help="images on Icarus")
-    parser.add_argument("--amaranth-images", type=int, default=10,
+    parser.add_argument("--icarus-images", type=int, default=10, help="images on Icarus")
+    parser.add_argument("--amaranth-images", type=int, default=4,
                         help="images in Amaranth's simulator")
     parser.add_argument("--mnist-images", type=int, default=0,
                         help="also verify this many MNIST-sized images on Verilator "
