@@ -9,7 +9,7 @@ initiation interval is the slowest stage's; its latency the sum.
 import json
 
 from hdl import adder_tree, argmax, regroup, requantize
-from hdl.mvu import fifo_depth, pipeline_latency
+from hdl.mvu import fifo_depth, pipeline_latency, uses_lane_writes
 from hdl.pow2 import estimate_decoder
 
 __all__ = ["layer_estimate", "accelerator_estimate", "write_report"]
@@ -33,7 +33,11 @@ def layer_estimate(plan):
     else:
         tree = adder_tree.estimate(plan.simd, leaf_width, plan.acc_width + 1)
     unit = requantize.estimate(plan.requantize)
-    group = regroup.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
+    if uses_lane_writes(plan):
+        # In-place lane writes: a lane-enable decoder and two small counters.
+        group = {"lut": plan.simd + 12, "ff": 16, "cycles": beats_in}
+    else:
+        group = regroup.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
     decoders = plan.simd * estimate_decoder(plan.in_e_max)["lut"] if plan.in_pow2 else 0
     out_bits = plan.pe * plan.out_element_width
     depth = fifo_depth(plan)

@@ -24,10 +24,10 @@ from amaranth.lib.wiring import In, Out
 
 from hdl.adder_tree import SignSelectAdderTree, add_with_carry, tree_latency
 from hdl.pow2 import Pow2Decoder, pow2_layout
-from hdl.regroup import Regroup
+from hdl.regroup import Regroup, is_passthrough
 from hdl.requantize import Requantizer
 
-__all__ = ["MVU", "fifo_depth", "pipeline_latency", "output_lane_shape"]
+__all__ = ["MVU", "fifo_depth", "pipeline_latency", "output_lane_shape", "uses_lane_writes"]
 
 
 def pipeline_latency(plan):
@@ -82,19 +82,69 @@ class MVU(wiring.Component):
     def __repr__(self):
         return f"MVU(layer={self._plan.index}, pe={self._plan.pe}, simd={self._plan.simd})"
 
+    def _write_words(self, m, buffer, write_half, write_addr, full, image_done):
+        """Regroup the beats into SIMD-wide words and write one word per transfer."""
+        plan = self._plan
+        m.submodules.regroup = regroup = Regroup(plan.element_width, plan.in_lanes, plan.simd,
+                                                 plan.n_in)
+        wiring.connect(m, wiring.flipped(self.i), regroup.i)
+        port = buffer.write_port()
+        m.d.comb += [
+            regroup.o.ready.eq(~Mux(write_half, full[1], full[0])),
+            port.addr.eq(Mux(write_half, write_addr + plan.input_folds, write_addr)),
+            port.data.eq(regroup.o.payload),
+            port.en.eq(regroup.o.valid & regroup.o.ready),
+        ]
+        with m.If(port.en):
+            m.d.comb += image_done.eq(write_addr == plan.input_folds - 1)
+            with m.If(write_addr != plan.input_folds - 1):
+                m.d.sync += write_addr.eq(write_addr + 1)
+
+    def _write_lanes(self, m, buffer, write_half, write_addr, full, image_done):
+        """Write each beat in place into its lanes of the current word.
+
+        The lanes past the end of the vector are never written, so they keep
+        the memory's initial zeros: that is the padding of the last word.
+        """
+        plan = self._plan
+        lanes, groups = plan.in_lanes, plan.simd // plan.in_lanes
+        beats = -(-plan.n_in // lanes)
+        port = buffer.write_port(granularity=plan.element_width)
+        group = Signal(range(groups))
+        beat = Signal(range(beats))
+        accept = Signal()
+        last_beat = beat == beats - 1
+        tail = plan.n_in - (beats - 1) * lanes  # elements of the last beat in the vector
+        m.d.comb += [
+            self.i.ready.eq(~Mux(write_half, full[1], full[0])),
+            accept.eq(self.i.valid & self.i.ready),
+            port.addr.eq(Mux(write_half, write_addr + plan.input_folds, write_addr)),
+            port.data.eq(Cat(*([self.i.payload] * groups))),
+        ]
+        for g in range(groups):
+            for k in range(lanes):
+                keep = 1 if k < tail else ~last_beat
+                m.d.comb += port.en[g * lanes + k].eq(accept & (group == g) & keep)
+        with m.If(accept):
+            with m.If(last_beat):
+                m.d.comb += image_done.eq(1)
+                m.d.sync += [beat.eq(0), group.eq(0)]
+            with m.Else():
+                m.d.sync += beat.eq(beat + 1)
+                with m.If(group == groups - 1):
+                    m.d.sync += [group.eq(0), write_addr.eq(write_addr + 1)]
+                with m.Else():
+                    m.d.sync += group.eq(group + 1)
+
     def elaborate(self, platform):
         m = Module()
         plan = self._plan
         pe, simd, ew = plan.pe, plan.simd, plan.element_width
         folds_in, folds_out = plan.input_folds, plan.neuron_folds
 
-        # -- input: regroup to SIMD-wide words, fill the double buffer ------------
-        m.submodules.regroup = regroup = Regroup(ew, plan.in_lanes, simd, plan.n_in)
-        wiring.connect(m, wiring.flipped(self.i), regroup.i)
-
+        # -- input: fill one half of the double buffer per image --------------------
         m.submodules.buffer = buffer = Memory(shape=unsigned(ew * simd), depth=2 * folds_in,
                                               init=[])
-        buffer_w = buffer.write_port()
         buffer_r = buffer.read_port()
         m.submodules.weights = weights = Memory(
             shape=unsigned(plan.lanes * plan.weight_bits), depth=len(plan.weight_words),
@@ -110,18 +160,14 @@ class MVU(wiring.Component):
         clear_full = Signal(2)
         write_half = Signal()
         write_addr = Signal(range(folds_in))
-        m.d.comb += regroup.o.ready.eq(~Mux(write_half, full[1], full[0]))
-        m.d.comb += [
-            buffer_w.addr.eq(Mux(write_half, write_addr + folds_in, write_addr)),
-            buffer_w.data.eq(regroup.o.payload),
-            buffer_w.en.eq(regroup.o.valid & regroup.o.ready),
-        ]
-        with m.If(buffer_w.en):
-            with m.If(write_addr == folds_in - 1):
-                m.d.sync += [write_addr.eq(0), write_half.eq(~write_half)]
-                m.d.comb += set_full.eq(Mux(write_half, 0b10, 0b01))
-            with m.Else():
-                m.d.sync += write_addr.eq(write_addr + 1)
+        image_done = Signal()  # this cycle's write completes the image
+        with m.If(image_done):
+            m.d.sync += [write_addr.eq(0), write_half.eq(~write_half)]
+            m.d.comb += set_full.eq(Mux(write_half, 0b10, 0b01))
+        if uses_lane_writes(plan):
+            self._write_lanes(m, buffer, write_half, write_addr, full, image_done)
+        else:
+            self._write_words(m, buffer, write_half, write_addr, full, image_done)
         m.d.sync += full.eq((full | set_full) & ~clear_full)
 
         # -- compute loop: issue (neuron fold, input fold) addresses --------------
@@ -253,6 +299,18 @@ class MVU(wiring.Component):
         delivered = self.o.valid & self.o.ready
         m.d.sync += reserved.eq(reserved + start - delivered)
         return m
+
+
+def uses_lane_writes(plan):
+    """Whether the input beats go straight into the buffer with lane write enables.
+
+    That is the case when SIMD is a multiple of the incoming lanes (and the two
+    differ or the vector ends in a partial word): a beat then never straddles
+    two words, so it is written in place; otherwise a :class:`Regroup` forms
+    whole words first.
+    """
+    return plan.simd % plan.in_lanes == 0 and not is_passthrough(
+        plan.in_lanes, plan.simd, plan.n_in)
 
 
 def _signselect_tree(plan):

@@ -133,9 +133,15 @@ class Regroup(wiring.Component):
                         m.d.comb += nxt.eq(self.i.payload[k])
             m.d.sync += stage[p].eq(nxt)
 
-        rounded = slots
-        for word in reversed(range(words + 1)):
-            rounded = Mux(filled <= word * n_out, word * n_out, rounded)
+        # A flat case table (a chain of muxes nests too deep for the simulator).
+        rounded = Signal(range(slots + 1))
+        if n_out == 1:
+            m.d.comb += rounded.eq(filled)
+        else:
+            with m.Switch(filled):
+                for level in range(slots + 1):
+                    with m.Case(level):
+                        m.d.comb += rounded.eq(-(-level // n_out) * n_out)
         with m.If(accept):
             m.d.sync += [
                 count.eq(Mux(last_beat, rounded, filled)),
