@@ -30,6 +30,7 @@ from sim.harness import HARNESS_TOP, VERILATOR_ARGS, harness_verilog
 from sim.netlist import flatten_cached
 from sim.runner import DEFAULT_BUILD_ROOT, run_cocotb
 from sim.stream_codec import StreamFormat
+from sim.toolchain import check_simulator
 
 SCENARIOS = ("bulk_full_rate", "bulk_random_gaps", "driven_random_gaps", "reset_mid_image")
 
@@ -165,6 +166,9 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     from hdl.export import generate_verilog
 
     start = time.perf_counter()
+    status = check_simulator(simulator)
+    if not status.available:
+        return AccelCheck(simulator, "skipped", f"{simulator}: {status.reason}")
     images = np.asarray(images, dtype=np.int64)
     indices = np.arange(len(images)) if indices is None else np.asarray(indices)
     scenarios = default_scenarios(len(images)) if scenarios is None else list(scenarios)

@@ -58,6 +58,9 @@ VERILATOR_LINT_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 _STAMP = ".mulfree-built"
 
+#: Run directories kept per design (older ones are deleted when a run starts).
+KEEP_RUNS = 8
+
 
 def _verilator_runner_public_only():
     """cocotb's Verilator runner without ``--public-flat-rw``.
@@ -213,6 +216,15 @@ def _environment(**values):
                 os.environ[name] = value
 
 
+def _prune_runs(runs, keep=KEEP_RUNS):
+    """Delete all but the ``keep`` newest run directories (stimulus files are large)."""
+    if not runs.is_dir():
+        return
+    old = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for path in old[:-keep] if keep else old:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _read_results(results_xml):
     """``(n_tests, failed test names)`` from a cocotb results file, or None."""
     if not results_xml.is_file():
@@ -293,6 +305,7 @@ def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", ex
     build_dir = build_dir_for(verilog, toplevel, simulator, build_key, waves, timescale,
                               build_args, build_root)
     run_dir = build_dir.parent / "runs" / f"{simulator}-{os.getpid()}-{next(_run_counter)}"
+    _prune_runs(run_dir.parent)
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     result = CocotbRun(simulator, "failed", build_dir=build_dir, run_dir=run_dir,

@@ -32,6 +32,7 @@ import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdge, Timer
 
 from sim.compare import compare_outputs, describe_mismatch
+from sim.harness import STIMULUS_FILE
 from sim.stream_codec import (
     StreamFormat,
     decode_payload_ints,
@@ -118,6 +119,8 @@ async def _bulk(dut, name):
         f"{name}: {result['mismatches']} of {len(images)} images wrong; "
         f"{describe_mismatch(result['first_mismatch'])}")
     assert result["finished"], f"{name}: the harness did not finish within {limit} cycles"
+    # Kept only for a failing run: for a large test set it is tens of megabytes.
+    (Path.cwd() / STIMULUS_FILE).unlink(missing_ok=True)
 
 
 async def _drive(dut, beats, n_outputs, rng, in_gap, out_gap, max_cycles, reset_after_beats=None):
