@@ -12,7 +12,11 @@ the two lane counts) is the cost of one MAC lane itself: with the default
 foldings only SIMD changes, so the PE count (accumulators, requantizers)
 stays fixed and the difference is the adder tree and its leaves.
 
-Usage: python bench/lut_per_mac.py [--bits 4 8] [--lanes 1x16 1x64]
+A second table isolates the MAC lanes themselves: the adder tree with its
+leaves (sign select, or an 8-bit signed multiplier) at 16 and 64 lanes, with
+no memories, accumulator or control around it.
+
+Usage: python bench/lut_per_mac.py [--bits 4 8] [--lanes 1x16 1x64] [--trees-only]
 """
 
 import argparse
@@ -21,10 +25,13 @@ from pathlib import Path
 
 import numpy as np
 from amaranth.back import verilog
+from amaranth.hdl import Elaboratable, Module, unsigned
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from golden_model.qnet import InputSpec, QLayer, QNet  # noqa: E402
+from hdl.adder_tree import SignSelectAdderTree  # noqa: E402
+from hdl.baseline import MultiplyAdderTree  # noqa: E402
 from hdl.layer_plan import plan_layer  # noqa: E402
 from hdl.mvu import MVU  # noqa: E402
 from hdl.yosys_check import lut_count, multiplier_cells, synth_stats  # noqa: E402
@@ -51,12 +58,65 @@ def mvu_verilog(qnet, pe, simd, datapath):
     return verilog.convert(MVU(plan, tree_factory=tree_factory), name="mvu", emit_src=False)
 
 
+class _PlainInputTree(Elaboratable):
+    """The multiplier tree as the MVU builds it for plain (non-pow2) activations:
+    the input-code bits are constants, so only ``x`` and ``weight`` are free."""
+
+    def __init__(self, tree):
+        self.tree = tree
+        self.valid_in, self.x, self.weight = tree.valid_in, tree.x, tree.weight
+        self.valid_out, self.partial = tree.valid_out, tree.partial
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.tree = self.tree
+        m.d.comb += [self.tree.nonzero.eq(-1), self.tree.negative.eq(0)]
+        return m
+
+
+def tree_verilog(lanes, bits, datapath):
+    if datapath == "multiply":
+        tree = _PlainInputTree(
+            MultiplyAdderTree(lanes, unsigned(bits), bits + 9 + lanes.bit_length()))
+        ports = [tree.valid_in, tree.x.as_value(), tree.weight.as_value(), tree.valid_out,
+                 tree.partial]
+        return verilog.convert(tree, name="tree", ports=ports, emit_src=False)
+    tree = SignSelectAdderTree(lanes, unsigned(bits), bits + 2 + lanes.bit_length())
+    return verilog.convert(tree, name="tree", emit_src=False)
+
+
+def tree_table(bits_list, sizes=(16, 64)):
+    print("MAC lanes only: adder tree with its leaves, Yosys without DSPs")
+    print(f"{'bits':>4} {'datapath':>10} {'lanes':>5} {'iCE40 LUT':>9} {'/lane':>6} "
+          f"{'ECP5 LUT':>9} {'/lane':>6}")
+    per_lane = {}
+    for bits in bits_list:
+        for datapath in ("signselect", "multiply"):
+            for lanes in sizes:
+                design = tree_verilog(lanes, bits, datapath)
+                ice = lut_count(synth_stats(design, "ice40-nodsp", top="tree"), "ice40")
+                ecp = lut_count(synth_stats(design, "ecp5-nodsp", top="tree"), "ecp5")
+                per_lane[bits, datapath, lanes] = (ice / lanes, ecp / lanes)
+                print(f"{bits:>4} {datapath:>10} {lanes:>5} {ice:>9} {ice / lanes:>6.1f} "
+                      f"{ecp:>9} {ecp / lanes:>6.1f}")
+    print("ratio signselect/multiply, LUT per lane at", sizes[-1], "lanes (iCE40, ECP5):")
+    for bits in bits_list:
+        sel, mul = per_lane[bits, "signselect", sizes[-1]], per_lane[bits, "multiply", sizes[-1]]
+        print(f"  {bits}-bit activations: {sel[0] / mul[0]:.3f}, {sel[1] / mul[1]:.3f}")
+    print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bits", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--lanes", nargs=2, default=["1x16", "1x64"],
                         help="two PExSIMD foldings (small, large)")
+    parser.add_argument("--trees-only", action="store_true",
+                        help="print only the MAC-lane (adder tree) table")
     args = parser.parse_args(argv)
+    tree_table(args.bits)
+    if args.trees_only:
+        return 0
     foldings = [tuple(int(v) for v in text.split("x")) for text in args.lanes]
     rows = []
     for bits in args.bits:
