@@ -66,8 +66,8 @@ def test_build_writes_bitstream_and_report(name, tmp_path):
 def test_missed_clock_fails_with_the_achieved_figure(tmp_path):
     with pytest.raises(TimingError, match=r"icebreaker: timing missed: [\d.]+ MHz achieved, "
                                           r"48.0 MHz requested; build with --clock \d+"):
-        build_bitstream(digits_qnet(), "icebreaker", tmp_path, clock_mhz=48,
-                        folding=FOLDING, log=lambda line: None)
+        build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", tmp_path,
+                        clock_mhz=48, log=lambda line: None)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["clock"]["met"] is False
 
