@@ -10,9 +10,11 @@ DATASET ?= digits
 MODEL   ?= build/model.qnet.npz
 BOARD   ?= icebreaker
 SIM     ?= all
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: venv test test-fast lint demo sim bitstream program bench clean
+DEFAULT_MODEL := build/model.qnet.npz
+
+.PHONY: venv test test-fast lint demo model sim bitstream program bench clean
 
 venv: $(STAMP)
 
@@ -37,7 +39,14 @@ demo: $(STAMP)
 sim: $(STAMP)
 	$(VENV)/bin/mulfree sim --sim $(SIM) --dataset $(DATASET) $(if $(filter-out build/model.qnet.npz,$(MODEL)),--model $(MODEL),)
 
-bitstream: $(STAMP)
+# The default model: a ternary + quantized-backprop network on the default dataset.
+model: $(DEFAULT_MODEL)
+
+$(DEFAULT_MODEL): | $(STAMP)
+	$(VENV)/bin/mulfree train --dataset $(DATASET) --weights ternary --qb --quiet --out build/model.npz
+	$(VENV)/bin/mulfree quantize build/model.npz --out $@
+
+bitstream: $(STAMP) $(if $(filter $(DEFAULT_MODEL),$(MODEL)),$(DEFAULT_MODEL),)
 	$(VENV)/bin/mulfree build --board $(BOARD) --model $(MODEL)
 
 program: $(STAMP)
