@@ -6,6 +6,8 @@ from sim_nets import digits_images, digits_qnet, off_by_one_bias
 
 from sim.accel_check import Scenario, check_accelerator, default_scenarios
 
+pytestmark = pytest.mark.slow
+
 SIMULATORS = ["icarus", "verilator"]
 N_IMAGES = 6
 
@@ -60,6 +62,20 @@ def test_pow2_tlin_lanes_and_uneven_folding(simulator):
     assert check.mismatches == 0
     assert check.scenarios["bulk_full_rate"]["cycles_per_image"] == \
         check.cycles_per_image_estimate
+
+
+def test_single_mvu_layer_network():
+    # One MVU (a linear output layer) straight into the argmax collector.
+    qnet = digits_qnet(hidden=(), seed=7)
+    assert len(qnet.layers) == 1
+    images, indices = digits_images(6, start=200)
+    check = _check(check_accelerator(qnet, images, "icarus", indices=indices,
+                                     folding=[(4, 16)], in_lanes=16, icarus_netlist="raw"))
+    assert check.status == "passed", check.reason + check.run.log_tail()
+    assert check.mismatches == 0
+    # ceil(10 / PE) * (64 / SIMD), the input arriving 16 pixels (80 bits) a beat.
+    assert check.cycles_per_image_estimate == 3 * 4
+    assert check.scenarios["bulk_full_rate"]["cycles_per_image"] == 12
 
 
 def test_flattened_netlist_on_icarus_matches_too():

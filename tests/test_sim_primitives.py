@@ -19,6 +19,8 @@ def test_pack_unpack_round_trip_signed_arrays_and_structs():
     assert fields["exponent"].tolist() == [5, 0]
 
 
+# The components of this test are inspected, not simulated.
+@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_default_cases_cover_every_primitive_with_corners():
     cases = {case.name: case for case in default_cases(n_vectors=32)}
     assert set(cases) == {"tree_u8", "tree_s5", "shift_right", "shift_left", "pow2_signed",
@@ -39,6 +41,7 @@ def primitive_run(request, tmp_path_factory):
     return run, checks
 
 
+@pytest.mark.slow
 def test_every_primitive_matches_numpy(primitive_run):
     run, checks = primitive_run
     assert run.status == "passed", run.reason + run.log_tail()
@@ -48,6 +51,7 @@ def test_every_primitive_matches_numpy(primitive_run):
         assert check.mismatches == 0, (check.name, check.first_mismatch)
 
 
+@pytest.mark.slow
 def test_a_wrong_reference_is_reported_with_its_vector(primitive_run):
     run, _ = primitive_run
     # Same design (the build is reused), one expected value off by one.

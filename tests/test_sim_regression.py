@@ -9,6 +9,8 @@ from sim_nets import digits_images, digits_qnet, off_by_one_bias
 from sim.regression import record_waves, regression_passed, run_regression
 from sim.report import format_report, write_report
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def broken_report():
