@@ -149,8 +149,6 @@ def main(args):
                            for s, f, what in traced]
     path = write_report(report, args.report)
     print(format_report(report))
-    for item in report.get("waves", []):
-        print(f"waves ({item['simulator']}, {item['traced']}): {item['file']}")
     print(f"report: {path}")
     print("PASSED: 0 mismatches" if report["passed"] else "FAILED")
     return 0 if report["passed"] else 1

@@ -125,8 +125,8 @@ def format_report(report):
             lines.append(f"  {name}: {describe_mismatch(entry['first_mismatch'])}")
         if entry["status"] == "failed" and entry["reason"]:
             lines.append(f"  {name}: {entry['reason']}")
-    if report.get("waves"):
-        lines.append(f"waves: {report['waves']}")
+    for item in report.get("waves", []):
+        lines.append(f"waves ({item['simulator']}, {item['traced']}): {item['file']}")
     return "\n".join(lines)
 
 
