@@ -17,8 +17,23 @@ __all__ = ["layer_estimate", "accelerator_estimate", "write_report"]
 #: Counters, flags and address muxes of one MVU's control (LUT4 and FFs).
 _CONTROL_LUT = 40
 _CONTROL_FF = 24
+#: Memories up to this depth are estimated as registers (Yosys maps them to logic).
+LOGIC_MEMORY_DEPTH = 8
 #: Beats between the FIFO write and the consumer (SyncFIFOBuffered's output register).
 _FIFO_LATENCY = 2
+
+
+def memory_cost(width, depth):
+    """Logic cost of a memory that synthesis builds from flip-flops rather than block RAM.
+
+    Shallow memories (up to :data:`LOGIC_MEMORY_DEPTH` words, e.g. the input
+    buffer of a layer with one or two input folds, or the output FIFO) become
+    registers plus a read multiplexer; deeper ones map to block RAM and cost
+    no LUTs here (their bits are reported separately).
+    """
+    if depth > LOGIC_MEMORY_DEPTH:
+        return {"lut": 0, "ff": 0}
+    return {"lut": width * max(0, depth - 1), "ff": width * depth}
 
 
 def layer_estimate(plan):
@@ -41,10 +56,16 @@ def layer_estimate(plan):
     decoders = plan.simd * estimate_decoder(plan.in_e_max)["lut"] if plan.in_pow2 else 0
     out_bits = plan.pe * plan.out_element_width
     depth = fifo_depth(plan)
+    memories = [
+        memory_cost(plan.simd * plan.element_width, 2 * plan.input_folds),
+        memory_cost(plan.lanes * plan.weight_bits, len(plan.weight_words)),
+        memory_cost(plan.param_width, len(plan.param_words)),
+        memory_cost(out_bits, depth),
+    ]
     lut = (plan.pe * (tree["lut"] + plan.acc_width + unit["lut"]) + group["lut"] + decoders
-           + _CONTROL_LUT + out_bits)
+           + _CONTROL_LUT + out_bits + sum(cost["lut"] for cost in memories))
     ff = (plan.pe * (tree["ff"] + plan.acc_width + unit["ff"]) + group["ff"] + _CONTROL_FF
-          + 2 * out_bits)
+          + 2 * out_bits + sum(cost["ff"] for cost in memories))
     # A layer starts once its whole input vector is buffered. For the first layer that is
     # the pixel stream; a later layer's vector arrives while its producer computes, so only
     # the producer's last beat (regrouped into SIMD-wide words) is left to load.
