@@ -99,6 +99,20 @@ def default_model(dataset, path=DEFAULT_MODEL, data_dir=None):
     return path
 
 
+def _default_model_for(dataset, data_dir):
+    """``build/model.qnet.npz``, unless it was trained on another dataset.
+
+    Then ``build/model-<dataset>.qnet.npz`` (trained if missing), so that
+    ``make sim DATASET=...`` works next to the default digits model.
+    """
+    from golden_model.qnet import QNet
+
+    path = DEFAULT_MODEL
+    if path.exists() and QNet.load(path).input.dataset not in ("", dataset):
+        path = path.with_name(f"model-{dataset}.qnet.npz")
+    return default_model(dataset, path=path, data_dir=data_dir)
+
+
 def load_test_images(qnet, dataset, data_dir=None, limit=None):
     """``(images, indices)`` of the test split that fits ``qnet``'s input."""
     from golden_model.datasets import load_dataset
@@ -131,8 +145,7 @@ def main(args):
     folding = parse_folding(args.folding)
     if args.in_lanes < 1:
         raise SimSetupError(f"--in-lanes {args.in_lanes}: expected at least 1")
-    model = Path(args.model) if args.model else default_model(args.dataset,
-                                                              data_dir=args.data_dir)
+    model = Path(args.model) if args.model else _default_model_for(args.dataset, args.data_dir)
     qnet = QNet.load(model)
     images, indices = load_test_images(qnet, args.dataset, args.data_dir, args.images)
     design = {"model": str(model), "fingerprint": qnet.fingerprint(), "dataset": args.dataset,

@@ -74,3 +74,15 @@ def test_sim_command_checks_digits_and_writes_the_report(tmp_path, capsys):
     (waves,) = report["waves"]
     assert waves["file"].endswith(".fst") and "reset_mid_image" in waves["traced"]
     assert "waves (icarus, reset_mid_image" in out
+
+
+def test_default_model_of_another_dataset_gets_its_own_file(tmp_path, monkeypatch):
+    digits_qnet(hidden=(4,), seed=1).save(tmp_path / "model.qnet.npz")
+    monkeypatch.setattr(cmd_sim, "DEFAULT_MODEL", tmp_path / "model.qnet.npz")
+    asked = []
+    monkeypatch.setattr(cmd_sim, "default_model",
+                        lambda dataset, path, data_dir=None: asked.append((dataset, path)) or path)
+    assert cmd_sim._default_model_for("digits", None) == tmp_path / "model.qnet.npz"
+    assert cmd_sim._default_model_for("mnist5k", None) == tmp_path / "model-mnist5k.qnet.npz"
+    assert asked == [("digits", tmp_path / "model.qnet.npz"),
+                     ("mnist5k", tmp_path / "model-mnist5k.qnet.npz")]
