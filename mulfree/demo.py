@@ -170,6 +170,9 @@ def run_demo(config=None, log=print):
     from hdl.export import generate_verilog
 
     accelerator = Accelerator(qnet, folding=config.folding)
+    if not config.board:
+        # Only its folding and estimates are read; the bitstream stage would elaborate it.
+        accelerator._MustUse__silence = True
     folding = accelerator.folding
     verilog_path = out / "accel.v"
     verilog_path.write_text(generate_verilog(qnet, folding=folding))
