@@ -32,6 +32,9 @@ from pathlib import Path
 
 from golden_model.errors import MulfreeError
 
+#: Share of the board's LUTs that automatic folding may plan for the accelerator.
+DEMO_LUT_SHARE = 0.4
+
 
 class DemoError(MulfreeError):
     """A demo stage failed its check (accuracy, mismatches, build)."""
@@ -169,7 +172,14 @@ def run_demo(config=None, log=print):
     from hdl.accelerator import Accelerator
     from hdl.export import generate_verilog
 
-    accelerator = Accelerator(qnet, folding=config.folding)
+    lut_budget = None
+    if config.folding == "auto" and config.board:
+        from boards.registry import get_board
+
+        # Estimates run up to ~1.5x under synthesis and the UART top needs its
+        # share: 40 % of the device keeps the accelerator well inside it.
+        lut_budget = int(DEMO_LUT_SHARE * get_board(config.board).capacity.lut)
+    accelerator = Accelerator(qnet, folding=config.folding, lut_budget=lut_budget)
     if not config.board:
         # Only its folding and estimates are read; the bitstream stage would elaborate it.
         accelerator._MustUse__silence = True
