@@ -17,8 +17,8 @@ from mulfree.demo import DemoConfig, format_summary, run_demo
 def small_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     lines = []
-    config = DemoConfig(out_dir=str(out), hidden=(16,), epochs=3, sim_images=12,
-                        folding=None, quiet=True)
+    # the default folding ("auto" within the board's LUT share), as `make demo` uses it
+    config = DemoConfig(out_dir=str(out), hidden=(16,), epochs=3, sim_images=12, quiet=True)
     summary = run_demo(config, log=lines.append)
     return out, summary, lines
 
