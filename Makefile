@@ -10,6 +10,7 @@ DATASET ?= digits
 MODEL   ?= build/model.qnet.npz
 BOARD   ?= icebreaker
 SIM     ?= all
+FOLDING ?= none
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
 DEFAULT_MODEL := build/model.qnet.npz
@@ -47,7 +48,7 @@ $(DEFAULT_MODEL): | $(STAMP)
 	$(VENV)/bin/mulfree quantize build/model.npz --out $@
 
 bitstream: $(STAMP) $(if $(filter $(DEFAULT_MODEL),$(MODEL)),$(DEFAULT_MODEL),)
-	$(VENV)/bin/mulfree build --board $(BOARD) --model $(MODEL)
+	$(VENV)/bin/mulfree build --board $(BOARD) --model $(MODEL) --folding $(FOLDING)
 
 program: $(STAMP)
 	$(VENV)/bin/mulfree program --board $(BOARD)
