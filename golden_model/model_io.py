@@ -7,6 +7,8 @@ and every other entry is one array of :meth:`Network.state`.
 """
 
 import json
+import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -41,8 +43,16 @@ def save_model(path, network, **info):
     header = {"format": FORMAT, "version": VERSION, "network": network.config.to_dict(), **info}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        np.savez(f, header=np.array(json.dumps(header)), **network.state())
+    # Write beside the target and rename: a failed save never leaves a
+    # half-written model (or destroys the previous one).
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, header=np.array(json.dumps(header)), **network.state())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_model(path):

@@ -65,3 +65,21 @@ def test_missing_and_corrupt_files(tmp_path, trained):
 def test_refuses_network_without_config(tmp_path):
     with pytest.raises(Exception, match="NetworkConfig"):
         save_model(tmp_path / "x.npz", Network([]))
+
+
+def test_failed_save_keeps_the_previous_model_and_leaves_no_partial_file(trained, monkeypatch):
+    net, x, path = trained
+    before = path.read_bytes()
+
+    def disk_full(handle, **arrays):
+        handle.write(b"PK\x03\x04 partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("golden_model.model_io.np.savez", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_model(path, net)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    monkeypatch.undo()
+    loaded, _ = load_model(path)
+    np.testing.assert_array_equal(loaded.logits(x), net.logits(x))
