@@ -20,9 +20,8 @@ PERIOD_NS = 10
 
 
 @pytest.mark.slow
-# Icarus only: the UART makes this a long, narrow simulation where Verilator's
-# compile time would dominate, and the accelerator itself is covered on both by sim.
-@pytest.mark.parametrize("simulator", ["icarus"])
+# Both simulators: the board top is its own design (UART, framing, image buffer).
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 def test_board_top_answers_equal_qnet_forward(tmp_path, simulator):
     qnet = make_qnet(sizes=(12, 6, 4), in_bits=4, seed=11, pow2=True)
     top = BoardTop(qnet, divisor=DIVISOR, clock_hz=int(1e9 / PERIOD_NS),
