@@ -197,23 +197,24 @@ def _locked(path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _set_environment(values):
+    """Set (or, with None, remove) each environment variable of ``values``."""
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @contextlib.contextmanager
 def _environment(**values):
     """Set (or, with None, remove) environment variables for the duration."""
     saved = {name: os.environ.get(name) for name in values}
     try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environment(values)
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environment(saved)
 
 
 def _prune_runs(runs, keep=KEEP_RUNS):
