@@ -58,8 +58,11 @@ def test_info_round_trip_and_magic():
     decoded = p.BoardInfo.decode(info.encode())
     assert decoded == info
     assert decoded.fingerprint == bytes.fromhex(qnet.fingerprint())[:16]
+    # An INFO answer from some other bitstream: the same layout under a foreign magic.
+    foreign_magic = b"ELSE"
+    assert foreign_magic != p.MAGIC
     with pytest.raises(p.ProtocolError, match="mulfree bitstream"):
-        p.BoardInfo.decode(b"XXXX" + info.encode()[4:])
+        p.BoardInfo.decode(foreign_magic + info.encode()[len(p.MAGIC):])
 
 
 def _answers(model, data):
