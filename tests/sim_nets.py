@@ -1,5 +1,6 @@
 """Hand-built QNets and real digits images for the sim tests (fixed seeds)."""
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -47,14 +48,8 @@ def digits_images(n, start=0):
 
 def off_by_one_bias(qnet, layer=-1, neuron=0):
     """A copy of ``qnet`` whose ``neuron`` in ``layer`` has its bias raised by one."""
-    layers = []
-    target = layer % len(qnet.layers)
-    for k, src in enumerate(qnet.layers):
-        bias = src.bias.copy()
-        if k == target:
-            bias[neuron] += 1
-        layers.append(QLayer(weights=src.weights.copy(), bias=bias, shift=src.shift.copy(),
-                             weight_mode=src.weight_mode, activation=src.activation,
-                             threshold=src.threshold.copy(), out_bits=src.out_bits,
-                             pow2=src.pow2, e_max=src.e_max))
+    layers = list(qnet.layers)
+    bias = layers[layer].bias.copy()
+    bias[neuron] += 1
+    layers[layer] = dataclasses.replace(layers[layer], bias=bias)
     return QNet(input=qnet.input, layers=layers)
