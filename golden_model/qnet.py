@@ -56,11 +56,6 @@ MAX_E_MAX = 30
 MAX_WIDTH = 48
 
 
-def _signed_width(lo, hi):
-    """:func:`signed_bits` of Python integers of any size, without a loop."""
-    return 1 + max(hi.bit_length() if hi > 0 else 0, (-lo - 1).bit_length() if lo < 0 else 0)
-
-
 def signed_bits(lo, hi):
     """Smallest two's-complement width that holds every integer in ``[lo, hi]``.
 
@@ -75,10 +70,7 @@ def signed_bits(lo, hi):
         Width ``w >= 1`` with ``-2**(w-1) <= lo`` and ``hi <= 2**(w-1) - 1``.
     """
     lo, hi = int(lo), int(hi)
-    width = 1
-    while not (-(1 << (width - 1)) <= lo and hi <= (1 << (width - 1)) - 1):
-        width += 1
-    return width
+    return 1 + max(hi.bit_length() if hi > 0 else 0, (-lo - 1).bit_length() if lo < 0 else 0)
 
 
 def unsigned_bits(hi):
@@ -105,13 +97,11 @@ def pow2_encode(y, e_max):
     """
     y = np.asarray(y, dtype=np.int64)
     magnitude = np.abs(y)
-    # Leading-one position without float log2 (exact for every int64).
-    lead = np.zeros_like(magnitude)
-    rest = magnitude.copy()
-    for step in (32, 16, 8, 4, 2, 1):
-        big = rest >= (np.int64(1) << step)
-        lead = np.where(big, lead + step, lead)
-        rest = np.where(big, rest >> step, rest)
+    # Leading-one position from the float64 exponent; above 2**53 the
+    # conversion may round up to the next power of two, which the shift undoes.
+    lead = np.maximum(np.frexp(magnitude.astype(np.float64))[1].astype(np.int64) - 1, 0)
+    lead -= (magnitude >> lead) == 0
+    lead = np.maximum(lead, 0)
     below = np.where(lead > 0, (magnitude >> np.maximum(lead - 1, 0)) & 1, 0)
     exponent = np.clip(lead + below, 0, e_max)
     sign = np.sign(y)
@@ -558,7 +548,7 @@ def _check_left_shift(k, sum_min, sum_max, shift):
         return
     # Exact two's-complement width of the shifted bounds, in Python integers.
     needed = max(
-        _signed_width(int(lo) << int(s), int(hi) << int(s))
+        signed_bits(int(lo) << int(s), int(hi) << int(s))
         for lo, hi, s in zip(sum_min, sum_max, left, strict=True)
     )
     if needed > MAX_WIDTH:
