@@ -1,13 +1,14 @@
 """Activation quantizer for quantization-aware training: B-bit integers or powers of two.
 
-The integer helpers (:func:`saturate`, :func:`pow2_encode`) are the same
-arithmetic as the QNet's requantize tail, so float model and integer network
-agree code for code.
+The integer helpers (:func:`saturate`, and the QNet's own
+:func:`~golden_model.qnet.pow2_encode`) are the arithmetic of the QNet's
+requantize tail, so float model and integer network agree code for code.
 """
 
 import numpy as np
 
 from .errors import MulfreeError
+from .qnet import pow2_decode, pow2_encode
 
 ACT_QUANT_MODES = ("int", "pow2")
 
@@ -25,39 +26,9 @@ def saturate(codes, bits, signed):
     return np.clip(codes, low, high)
 
 
-def pow2_encode(codes, e_max):
-    """Power-of-two encoding of integer codes.
-
-    ``c != 0`` becomes ``sign(c) * 2**e`` with ``e`` the position of the
-    leading one of ``|c|``, plus one if the next lower bit is set (ties round
-    up), clamped to ``[0, e_max]``; 0 stays 0.
-
-    Parameters
-    ----------
-    codes : array_like of int
-    e_max : int
-
-    Returns
-    -------
-    sign : numpy.ndarray of int8
-        -1, 0 or +1.
-    exponent : numpy.ndarray of int64
-        ``e`` (0 where the code is 0).
-    """
-    codes = np.asarray(codes, dtype=np.int64)
-    mag = np.abs(codes)
-    lead = np.frexp(mag.astype(np.float64))[1].astype(np.int64) - 1  # exact below 2**53
-    lead = np.maximum(lead, 0)
-    next_bit = np.where(lead > 0, (mag >> np.maximum(lead - 1, 0)) & 1, 0)
-    exponent = np.clip(lead + next_bit, 0, int(e_max))
-    exponent = np.where(mag == 0, 0, exponent)
-    return np.sign(codes).astype(np.int8), exponent
-
-
 def pow2_value(codes, e_max):
-    """``sign * 2**e`` of :func:`pow2_encode`, as int64."""
-    sign, exponent = pow2_encode(codes, e_max)
-    return sign.astype(np.int64) * (np.int64(1) << exponent)
+    """``sign * 2**e`` of the QNet's :func:`~golden_model.qnet.pow2_encode`, as int64."""
+    return pow2_decode(*pow2_encode(codes, e_max))
 
 
 class ActQuant:
@@ -66,7 +37,7 @@ class ActQuant:
     Forward, in the QNet's order: round onto the grid,
     ``code = floor(u * 2**frac_bits + 0.5)``; saturate the code to ``bits``
     bits (unsigned after relu/trec, signed after tlin/linear); in ``pow2``
-    mode replace the code by :func:`pow2_encode`'s ``sign * 2**e``. The value
+    mode replace the code by the QNet's power-of-two ``sign * 2**e``. The value
     passed on is ``code * 2**-frac_bits``. The threshold unit sits in the
     preceding :class:`~golden_model.activations.Activation`, which rounds to
     the same grid before comparing.

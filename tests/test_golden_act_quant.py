@@ -49,13 +49,14 @@ def test_pow2_encode_table():
     assert pow2_value(np.array([255, 12, 3]), 2).tolist() == [4, 4, 4]
 
 
-def test_pow2_encode_agrees_with_the_qnet():
+def test_pow2_forward_agrees_with_the_qnet():
     codes = np.arange(-300, 300)
     for e_max in (0, 3, 8):
-        ours = pow2_encode(codes, e_max)
-        theirs = qnet.pow2_encode(codes, e_max)
-        np.testing.assert_array_equal(ours[0], theirs[0])
-        np.testing.assert_array_equal(ours[1], theirs[1])
+        q = ActQuant("pow2", bits=10, signed=True, frac_bits=2, e_max=e_max)
+        sign, exponent = qnet.pow2_encode(codes, e_max)
+        ours = q.forward((codes * q.step).astype(np.float32), EVAL)
+        np.testing.assert_array_equal(ours, qnet.pow2_decode(sign, exponent) * q.step)
+        np.testing.assert_array_equal(np.sign(ours), sign)
 
 
 def test_pow2_mode_forward():
