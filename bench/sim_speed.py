@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from golden_model.qnet import InputSpec, QLayer, QNet  # noqa: E402
 from sim.accel_check import Scenario, check_accelerator  # noqa: E402
+from sim.compare import compare_outputs  # noqa: E402
 
 FULL_SET = 10_000
 
@@ -60,8 +61,9 @@ def designs():
         digits_qnet, label = QNet.load(model), f"digits ({model})"
     else:
         digits_qnet, label = random_qnet((64, 128, 128, 10), 5), "digits (random 64-128-128-10)"
-    mnist = load_dataset("mnist5k").x_test.astype(np.int64)
-    mnist_all = np.concatenate([load_dataset("mnist5k").x_train, mnist]).astype(np.int64)
+    mnist_data = load_dataset("mnist5k")
+    mnist = mnist_data.x_test.astype(np.int64)
+    mnist_all = np.concatenate([mnist_data.x_train, mnist]).astype(np.int64)
     return [(label, digits_qnet, digits, digits),
             ("mnist 784-256-256-10 (random)", random_qnet((784, 256, 256, 10), 8), mnist,
              mnist_all)]
@@ -94,7 +96,7 @@ def run_amaranth_sim(qnet, images):
     wall = time.perf_counter() - start
     cycles = int(result.out_cycles[-1]) + 1
     logits, classes = qnet.forward(images)
-    mismatches = int(((result.logits != logits).any(axis=1) | (result.classes != classes)).sum())
+    mismatches = compare_outputs(logits, classes, result.logits, result.classes)["mismatches"]
     return {"status": "passed" if mismatches == 0 else "failed", "images": len(images),
             "mismatches": mismatches, "cycles": cycles, "wall_s": wall,
             "cycles_per_s": cycles / wall, "images_per_s": len(images) / wall,
