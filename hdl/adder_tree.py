@@ -23,7 +23,8 @@ from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SignSelectAdderTree", "add_with_carry", "reference", "estimate", "tree_latency"]
+__all__ = ["SignSelectAdderTree", "add_with_carry", "registered_tree", "reference", "estimate",
+           "tree_latency"]
 
 
 def reference(x, nonzero, negative):
@@ -69,6 +70,41 @@ def add_with_carry(a, b, carry, width):
         value = value.as_signed() if value.shape().signed else Cat(value, 0).as_signed()
         return Cat(carry, value).as_signed()
     return ((doubled(a) + doubled(b)) >> 1)[:width].as_signed()
+
+
+def registered_tree(m, leaves, leaf_width, out_width, valid_in):
+    """Add ``leaves`` pairwise in a tree with one register per level, in ``m``.
+
+    ``leaves`` are ``(value, carry)`` pairs, ``carry`` a 1-bit value or ``None``
+    for none; each adder absorbs its left operand's carry with
+    :func:`add_with_carry` and passes the right one's on. Level widths follow
+    :func:`estimate`. Returns ``((value, carry), valid)`` at the root, ``valid``
+    being ``valid_in`` delayed by one leaf register plus one per level.
+    """
+    nodes = list(leaves)
+    valid = Signal(name="valid_leaf")
+    m.d.sync += valid.eq(valid_in)
+    for level, (_, width) in enumerate(_level_widths(len(nodes), leaf_width, out_width)):
+        nxt = []
+        for pair in range(0, len(nodes), 2):
+            value = Signal(signed(width), name=f"l{level}_n{pair // 2}")
+            if pair + 1 < len(nodes):
+                (a, ca), (b, carry_in) = nodes[pair], nodes[pair + 1]
+                m.d.sync += value.eq(add_with_carry(a, b, 0 if ca is None else ca, width))
+            else:
+                a, carry_in = nodes[pair]
+                m.d.sync += value.eq(a)
+            carry = None
+            if carry_in is not None:
+                carry = Signal(name=f"l{level}_n{pair // 2}_carry")
+                m.d.sync += carry.eq(carry_in)
+            nxt.append((value, carry))
+        nodes = nxt
+        valid_next = Signal(name=f"valid_l{level}")
+        m.d.sync += valid_next.eq(valid)
+        valid = valid_next
+    (root,) = nodes
+    return root, valid
 
 
 class SignSelectAdderTree(wiring.Component):
@@ -139,25 +175,7 @@ class SignSelectAdderTree(wiring.Component):
                 carry.eq(self.nonzero[k] & self.negative[k]),
             ]
             nodes.append((value, carry))
-        valid = Signal(name="valid_leaf")
-        m.d.sync += valid.eq(self.valid_in)
-        for level, (_, width) in enumerate(_level_widths(self._lanes, leaf_width,
-                                                         self._out_width)):
-            nxt = []
-            for pair in range(0, len(nodes), 2):
-                value = Signal(signed(width), name=f"l{level}_n{pair // 2}")
-                carry = Signal(name=f"l{level}_n{pair // 2}_carry")
-                if pair + 1 < len(nodes):
-                    (a, ca), (b, cb) = nodes[pair], nodes[pair + 1]
-                    m.d.sync += [value.eq(add_with_carry(a, b, ca, width)), carry.eq(cb)]
-                else:
-                    a, ca = nodes[pair]
-                    m.d.sync += [value.eq(a), carry.eq(ca)]
-                nxt.append((value, carry))
-            nodes = nxt
-            valid_next = Signal(name=f"valid_l{level}")
-            m.d.sync += valid_next.eq(valid)
-            valid = valid_next
-        (value, carry), = nodes
+        (value, carry), valid = registered_tree(m, nodes, leaf_width, self._out_width,
+                                                self.valid_in)
         m.d.comb += [self.partial.eq(value), self.carry.eq(carry), self.valid_out.eq(valid)]
         return m

@@ -13,7 +13,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.accelerator import Accelerator
-from hdl.adder_tree import _level_widths, add_with_carry, tree_latency
+from hdl.adder_tree import registered_tree, tree_latency
 from hdl.layer_plan import BASELINE_WEIGHT_BITS
 
 __all__ = ["MultiplyAdderTree", "multiply_tree", "BaselineAccelerator", "reference"]
@@ -77,23 +77,9 @@ class MultiplyAdderTree(wiring.Component):
             product = Signal(signed(product_width), name=f"product{k}")
             m.d.sync += product.eq(value * self.weight[k])
             nodes.append(product)
-        valid = Signal(name="valid_leaf")
-        m.d.sync += valid.eq(self.valid_in)
-        for level, (_, width) in enumerate(_level_widths(self._lanes, product_width,
-                                                         self._out_width)):
-            nxt = []
-            for pair in range(0, len(nodes), 2):
-                node = Signal(signed(width), name=f"l{level}_n{pair // 2}")
-                if pair + 1 < len(nodes):
-                    m.d.sync += node.eq(add_with_carry(nodes[pair], nodes[pair + 1], 0, width))
-                else:
-                    m.d.sync += node.eq(nodes[pair])
-                nxt.append(node)
-            nodes = nxt
-            valid_next = Signal(name=f"valid_l{level}")
-            m.d.sync += valid_next.eq(valid)
-            valid = valid_next
-        m.d.comb += [self.partial.eq(nodes[0]), self.carry.eq(0), self.valid_out.eq(valid)]
+        (root, _), valid = registered_tree(m, [(p, None) for p in nodes], product_width,
+                                           self._out_width, self.valid_in)
+        m.d.comb += [self.partial.eq(root), self.carry.eq(0), self.valid_out.eq(valid)]
         return m
 
 

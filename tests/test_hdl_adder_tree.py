@@ -60,3 +60,25 @@ def test_latency_and_estimate():
     assert tree_latency(64) == 7
     est = estimate(64, 6, 14)
     assert est["cycles"] == 7 and est["lut"] > 64 * 6
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 5, 8])
+def test_multiply_tree_matches_reference(lanes):
+    from hdl import baseline
+    rng = np.random.default_rng(lanes)
+    shape = unsigned(4)
+    x = rng.integers(0, 16, size=(10, lanes))
+    nonzero = rng.integers(0, 2, size=(10, lanes))
+    negative = rng.integers(0, 2, size=(10, lanes))
+    weights = rng.integers(-128, 128, size=(10, lanes))
+    dut = baseline.MultiplyAdderTree(lanes, shape, 4 + 1 + 8 + lanes.bit_length() + 1)
+    assert dut.latency == tree_latency(lanes)
+    def bits(row):
+        return int(sum(int(b) << k for k, b in enumerate(row)))
+    cases = [[(dut.x, [int(v) for v in xs]), (dut.nonzero, bits(nz)), (dut.negative, bits(ng)),
+              (dut.weight, [int(w) for w in ws])]
+             for xs, nz, ng, ws in zip(x, nonzero, negative, weights, strict=True)]
+    got = run_pipeline(dut, cases, [dut.partial, dut.carry])
+    signed_x = np.where(nonzero != 0, np.where(negative != 0, -x, x), 0)
+    assert [p for p, _ in got] == baseline.reference(signed_x, weights).tolist()
+    assert all(c == 0 for _, c in got)
