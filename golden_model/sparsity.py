@@ -2,15 +2,15 @@
 
 import numpy as np
 
-from .layer import EVAL
+from .quantize import float_blocks
 
 
 def activation_sparsity(network, x, batch_size=1000):
     """Fraction of exact zeros in each hidden layer's output, in evaluation mode.
 
-    A hidden layer's output is the output of its activation quantizer when it
-    has one, else of its activation. Zeros are the inputs the next layer's
-    sign-select adders can skip.
+    A hidden layer's output is what its block hands to the next block (see
+    :func:`~golden_model.quantize.float_blocks`). Zeros are the inputs the
+    next layer's sign-select adders can skip.
 
     Parameters
     ----------
@@ -23,17 +23,11 @@ def activation_sparsity(network, x, batch_size=1000):
     list of float
         One fraction per hidden layer, in order.
     """
-    blocks = network.blocks()[:-1]
-    outputs = [b.act_quant if b.act_quant is not None else b.activation for b in blocks]
-    zeros = np.zeros(len(outputs))
-    counts = np.zeros(len(outputs))
+    n_hidden = len(network.blocks()) - 1
+    zeros = np.zeros(n_hidden)
+    counts = np.zeros(n_hidden)
     for i in range(0, len(x), batch_size):
-        h = np.asarray(x[i:i + batch_size], np.float32)
-        k = 0
-        for layer in network.layers:
-            h = layer.forward(h, EVAL)
-            if k < len(outputs) and layer is outputs[k]:
-                zeros[k] += np.count_nonzero(h == 0)
-                counts[k] += h.size
-                k += 1
+        for k, h in enumerate(float_blocks(network, x[i:i + batch_size])[:-1]):
+            zeros[k] += np.count_nonzero(h == 0)
+            counts[k] += h.size
     return [float(z / c) if c else float("nan") for z, c in zip(zeros, counts, strict=True)]
