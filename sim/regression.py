@@ -12,6 +12,7 @@ record_waves
 regression_passed
 """
 
+import dataclasses
 import time
 
 import numpy as np
@@ -66,8 +67,7 @@ def run_regression(qnet, images, simulators, *, indices=None, folding=None, in_l
     n = len(images)
     scenarios = default_scenarios(n, driven_images=driven_images)
     if gap_images is not None:
-        scenarios[1] = Scenario(scenarios[1].name, 0, min(n, int(gap_images)),
-                                scenarios[1].in_gap, scenarios[1].out_gap, scenarios[1].seed)
+        scenarios[1] = dataclasses.replace(scenarios[1], stop=min(n, int(gap_images)))
     entries = []
     for simulator in simulators:
         start = time.perf_counter()
