@@ -191,8 +191,10 @@ class BoardTop(wiring.Component):
         answered = Signal()
 
         def start_answer(kind_name, status_value):
+            """Set up the answer of this kind and go to SEND."""
             m.d.sync += [kind.eq(kinds[kind_name]), status.eq(status_value),
                          tx_index.eq(0), tx_sum.eq(0)]
+            m.next = "SEND"
 
         with m.FSM():
             with m.State("SYNC"):
@@ -204,14 +206,12 @@ class BoardTop(wiring.Component):
                     m.next = "LEN_LO"
                 with m.Elif(timed_out):
                     start_answer("error", p.STATUS_TIMEOUT)
-                    m.next = "SEND"
             with m.State("LEN_LO"):
                 with m.If(got):
                     m.d.sync += [length[:8].eq(byte), total.eq(total + byte)]
                     m.next = "LEN_HI"
                 with m.Elif(timed_out):
                     start_answer("error", p.STATUS_TIMEOUT)
-                    m.next = "SEND"
             with m.State("LEN_HI"):
                 with m.If(got):
                     m.d.sync += [length[8:].eq(byte), total.eq(total + byte),
@@ -219,7 +219,6 @@ class BoardTop(wiring.Component):
                     m.next = "VALIDATE"
                 with m.Elif(timed_out):
                     start_answer("error", p.STATUS_TIMEOUT)
-                    m.next = "SEND"
             with m.State("VALIDATE"):
                 # A bad header is answered only once the line is quiet, so the
                 # rest of the request cannot be mistaken for a new one.
@@ -252,26 +251,21 @@ class BoardTop(wiring.Component):
                         m.next = "CHECK"
                 with m.Elif(timed_out):
                     start_answer("error", p.STATUS_TIMEOUT)
-                    m.next = "SEND"
             with m.State("CHECK"):
                 with m.If(got):
                     with m.If(byte != total):
                         start_answer("error", p.STATUS_BAD_CHECKSUM)
-                        m.next = "SEND"
                     with m.Elif(cmd == p.CMD_INFO):
                         start_answer("info", p.CMD_INFO)
-                        m.next = "SEND"
                     with m.Else():
                         m.d.sync += [feed_addr.eq(0), have_result.eq(0), counting.eq(0),
                                      cycles.eq(0)]
                         m.next = "RUN"
                 with m.Elif(timed_out):
                     start_answer("error", p.STATUS_TIMEOUT)
-                    m.next = "SEND"
             with m.State("DISCARD"):
                 with m.If(timed_out):
                     start_answer("error", status)
-                    m.next = "SEND"
             with m.State("RUN"):
                 with m.If(advance):
                     m.d.sync += acc.i.valid.eq(feed_addr < layout.n_inputs)
@@ -290,7 +284,6 @@ class BoardTop(wiring.Component):
                         start_answer("result_logits", p.CMD_INFER_LOGITS)
                     with m.Else():
                         start_answer("result", p.CMD_INFER)
-                    m.next = "SEND"
             with m.State("SEND"):
                 # The next byte and its flags are registered first, so the answer
                 # multiplexer and the checksum adder are not one combinational path.
