@@ -8,16 +8,9 @@ requantize tail, so float model and integer network agree code for code.
 import numpy as np
 
 from .errors import MulfreeError
-from .qnet import pow2_decode, pow2_encode
+from .qnet import code_range, pow2_decode, pow2_encode
 
 ACT_QUANT_MODES = ("int", "pow2")
-
-
-def code_range(bits, signed):
-    """Inclusive ``(low, high)`` of a ``bits``-bit code."""
-    if signed:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
 
 
 def saturate(codes, bits, signed):

@@ -25,8 +25,8 @@ InputSpec, QLayer, LayerWidths, QNet
     The data model.
 pow2_encode, pow2_decode
     The power-of-two activation code.
-signed_bits, unsigned_bits
-    Bit widths that hold an integer range.
+signed_bits, unsigned_bits, code_range
+    Bit widths that hold an integer range, and the range of a width.
 """
 
 import hashlib
@@ -76,6 +76,13 @@ def signed_bits(lo, hi):
 def unsigned_bits(hi):
     """Smallest unsigned width (at least 1) that holds ``[0, hi]``."""
     return max(1, int(hi).bit_length())
+
+
+def code_range(bits, signed):
+    """Inclusive ``(low, high)`` of a ``bits``-bit code."""
+    if signed:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
 
 
 def pow2_encode(y, e_max):
@@ -233,9 +240,7 @@ class QLayer:
 
     def saturation_range(self):
         """Inclusive range of the saturated activation."""
-        if self.signed_out:
-            return -(1 << (self.out_bits - 1)), (1 << (self.out_bits - 1)) - 1
-        return 0, (1 << self.out_bits) - 1
+        return code_range(self.out_bits, self.signed_out)
 
     def activate(self, z):
         """Activation and saturation of integer ``z`` (before any power-of-two code)."""
