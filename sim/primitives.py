@@ -32,7 +32,7 @@ check_primitives
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,11 +78,16 @@ class PrimitiveCase:
     inputs: dict
     expected: dict
     derive: object
-    outputs: list = field(default_factory=list)
 
     @property
     def n_vectors(self):
         return len(next(iter(self.inputs.values())))
+
+    @property
+    def outputs(self):
+        """Names of the component's output ports."""
+        return [name for name, member in self.component.signature.members.items()
+                if member.flow == wiring.Out]
 
 
 def _pack(values, shape):
@@ -147,6 +152,13 @@ class PrimitiveBench(wiring.Component):
         return m
 
 
+def _bounds(shape):
+    """Inclusive value range ``(lo, hi)`` of an Amaranth shape."""
+    if shape.signed:
+        return -(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1
+    return 0, (1 << shape.width) - 1
+
+
 def _with_corners(rng, n, corners, draw):
     """``n`` vectors: the corner rows first, then random rows from ``draw``."""
     corners = np.asarray(corners, dtype=np.int64)
@@ -156,8 +168,7 @@ def _with_corners(rng, n, corners, draw):
 
 def _tree_case(name, lanes, x_shape, rng, n):
     x_shape = Shape.cast(x_shape)
-    lo = -(1 << (x_shape.width - 1)) if x_shape.signed else 0
-    hi = (1 << (x_shape.width - 1)) - 1 if x_shape.signed else (1 << x_shape.width) - 1
+    lo, hi = _bounds(x_shape)
     bound = lanes * max(abs(lo), hi)
     tree = SignSelectAdderTree(lanes, x_shape, signed_bits(-bound, bound) + 1)
     full_lo, full_hi = np.full(lanes, lo), np.full(lanes, hi)
@@ -184,8 +195,7 @@ def _tree_case(name, lanes, x_shape, rng, n):
 def _shifter_case(name, shape, max_amount, direction, rng, n, out_width=None):
     shape = Shape.cast(shape)
     shifter = BarrelShifter(shape, max_amount, direction=direction, out_width=out_width)
-    lo = -(1 << (shape.width - 1)) if shape.signed else 0
-    hi = (1 << (shape.width - 1)) - 1 if shape.signed else (1 << shape.width) - 1
+    lo, hi = _bounds(shape)
     value = _with_corners(rng, n, [lo, hi, lo, hi, -1 if shape.signed else 1, 0],
                           lambda r, k: r.integers(lo, hi + 1, size=k))
     amount = _with_corners(rng, n, [max_amount, max_amount, 0, 0, max_amount, max_amount],
@@ -203,7 +213,7 @@ def _shifter_case(name, shape, max_amount, direction, rng, n, out_width=None):
 def _pow2_case(name, shape, e_max):
     shape = Shape.cast(shape)
     encoder = Pow2Encoder(shape, e_max)
-    lo = -(1 << (shape.width - 1)) if shape.signed else 0
+    lo, _ = _bounds(shape)
     y = np.arange(lo, lo + (1 << shape.width))
     nonzero, sign, exponent = pow2.reference_encode(y, e_max)
     return PrimitiveCase(
@@ -345,7 +355,6 @@ def check_primitives(simulator, cases=None, build_root=DEFAULT_BUILD_ROOT, waves
     inputs, outputs = {}, []
     for case in cases:
         members = case.component.signature.members
-        case.outputs = [name for name, m in members.items() if m.flow == wiring.Out]
         outputs += [f"{case.name}_{name}" for name in case.outputs]
         for name, values in case.inputs.items():
             inputs[f"{case.name}_{name}"] = _pack(values, members[name].shape)
