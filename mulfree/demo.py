@@ -27,7 +27,7 @@ format_summary
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from golden_model.errors import MulfreeError
@@ -81,7 +81,6 @@ class DemoConfig:
     board: str | None = "icebreaker"
     folding: object = "auto"
     quiet: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def _stage(log, number, total, title):
@@ -133,7 +132,7 @@ def run_demo(config=None, log=print):
     dataset = load_dataset(config.dataset, seed=config.seed)
     sizes = (dataset.n_inputs, *config.hidden, dataset.n_classes)
     net_config = NetworkConfig(
-        sizes=sizes, input_bits=dataset.input_bits, weight_mode="ternary", stochastic=True,
+        sizes=sizes, weight_mode="ternary", stochastic=True,
         quantized_backprop=True, activation="relu", batchnorm=True, shift_based=True,
         act_quant="int", act_bits=config.act_bits, act_frac_bits=2)
     train_config = TrainConfig(epochs=config.epochs, seed=config.seed, quiet=config.quiet)
@@ -169,8 +168,10 @@ def run_demo(config=None, log=print):
 
     # 3. generate
     t0 = _stage(log, 3, total, "generate the multiplier-free accelerator (Verilog)")
+    from amaranth.back import verilog
+
     from hdl.accelerator import Accelerator
-    from hdl.export import generate_verilog
+    from hdl.export import TOP_NAME
 
     lut_budget = None
     if config.folding == "auto" and config.board:
@@ -180,12 +181,9 @@ def run_demo(config=None, log=print):
         # share: 40 % of the device keeps the accelerator well inside it.
         lut_budget = int(DEMO_LUT_SHARE * get_board(config.board).capacity.lut)
     accelerator = Accelerator(qnet, folding=config.folding, lut_budget=lut_budget)
-    if not config.board:
-        # Only its folding and estimates are read; the bitstream stage would elaborate it.
-        accelerator._MustUse__silence = True
     folding = accelerator.folding
     verilog_path = out / "accel.v"
-    verilog_path.write_text(generate_verilog(qnet, folding=folding))
+    verilog_path.write_text(verilog.convert(accelerator, name=TOP_NAME, emit_src=False))
     estimate = accelerator.estimate()
     estimate_path = out / "accel.estimate.json"
     estimate_path.write_text(json.dumps(estimate, indent=2, default=str))
@@ -231,7 +229,7 @@ def run_demo(config=None, log=print):
         from boards.build import build_bitstream
 
         board_dir = out / config.board
-        build = build_bitstream(qnet, config.board, board_dir, accelerator=accelerator,
+        build = build_bitstream(qnet, config.board, board_dir, folding=folding,
                                 log=lambda line: log(f"      {line}"))
         summary["board"] = config.board
         summary["resources"] = build["resources"]
