@@ -6,14 +6,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mulfree-installed
 
+DEFAULT_MODEL := build/model.qnet.npz
+
 DATASET ?= digits
-MODEL   ?= build/model.qnet.npz
+MODEL   ?= $(DEFAULT_MODEL)
 BOARD   ?= icebreaker
 SIM     ?= all
 FOLDING ?= none
 PYTEST_ARGS ?= -n 2 --dist loadfile
-
-DEFAULT_MODEL := build/model.qnet.npz
 
 .PHONY: venv test test-fast lint demo model sim bitstream program bench clean
 
@@ -38,7 +38,7 @@ demo: $(STAMP)
 	$(VENV)/bin/mulfree demo
 
 sim: $(STAMP)
-	$(VENV)/bin/mulfree sim --sim $(SIM) --dataset $(DATASET) $(if $(filter-out build/model.qnet.npz,$(MODEL)),--model $(MODEL),)
+	$(VENV)/bin/mulfree sim --sim $(SIM) --dataset $(DATASET) $(if $(filter-out $(DEFAULT_MODEL),$(MODEL)),--model $(MODEL),)
 
 # The default model: a ternary + quantized-backprop network on the default dataset.
 model: $(DEFAULT_MODEL)
