@@ -51,11 +51,7 @@ def layer_qnet(bits, seed=0):
 
 def mvu_verilog(qnet, pe, simd, datapath):
     plan = plan_layer(qnet, 0, pe, simd, simd, datapath)
-    tree_factory = None
-    if datapath == "multiply":
-        from hdl.baseline import multiply_tree
-        tree_factory = multiply_tree
-    return verilog.convert(MVU(plan, tree_factory=tree_factory), name="mvu", emit_src=False)
+    return verilog.convert(MVU(plan), name="mvu", emit_src=False)
 
 
 class _PlainInputTree(Elaboratable):

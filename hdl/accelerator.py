@@ -57,7 +57,6 @@ class Accelerator(wiring.Component):
                  datapath="signselect"):
         self._qnet = qnet
         self._in_lanes = in_lanes
-        self._datapath = datapath
         try:
             self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
                                             target_cycles=target_cycles, lut_budget=lut_budget)
@@ -112,17 +111,11 @@ class Accelerator(wiring.Component):
         return (f"Accelerator(<QNet {self._qnet.fingerprint()[:12]}>, folding={self._folding!r}, "
                 f"in_lanes={self._in_lanes})")
 
-    def _tree_factory(self):
-        if self._datapath != "multiply":
-            return None
-        from hdl.baseline import multiply_tree
-        return multiply_tree
-
     def elaborate(self, platform):
         m = Module()
         upstream = wiring.flipped(self.i)
         for plan in self._plans:
-            mvu = MVU(plan, tree_factory=self._tree_factory())
+            mvu = MVU(plan)
             m.submodules[f"layer{plan.index}"] = mvu
             # Layer k's input element is exactly layer k-1's output lane (the pixel for k = 0).
             wiring.connect(m, upstream, mvu.i)

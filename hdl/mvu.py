@@ -52,10 +52,8 @@ class MVU(wiring.Component):
     Parameters
     ----------
     plan : LayerPlan
-    tree_factory : callable, optional
-        ``tree_factory(plan) -> component`` with the adder tree's interface
-        plus a ``weight`` input for the multiplier baseline; defaults to the
-        sign-select tree.
+        ``plan.datapath`` picks the tree: the sign-select one, or the
+        multiplier baseline's (:func:`hdl.baseline.multiply_tree`).
 
     Members
     -------
@@ -66,9 +64,8 @@ class MVU(wiring.Component):
         meaningless.
     """
 
-    def __init__(self, plan, tree_factory=None):
+    def __init__(self, plan):
         self._plan = plan
-        self._tree_factory = tree_factory
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(unsigned(plan.element_width),
                                                       plan.in_lanes))),
@@ -229,7 +226,7 @@ class MVU(wiring.Component):
 
         trees = []
         for p in range(pe):
-            tree = (self._tree_factory or _signselect_tree)(plan)
+            tree = _tree(plan)
             m.submodules[f"tree{p}"] = tree
             m.d.comb += tree.valid_in.eq(ctrl.valid)
             for s in range(simd):
@@ -313,5 +310,8 @@ def uses_lane_writes(plan):
         plan.in_lanes, plan.simd, plan.n_in)
 
 
-def _signselect_tree(plan):
+def _tree(plan):
+    if plan.datapath == "multiply":
+        from hdl.baseline import multiply_tree
+        return multiply_tree(plan)
     return SignSelectAdderTree(plan.simd, plan.leaf_shape, plan.acc_width + 1)

@@ -126,3 +126,15 @@ def test_contract_attributes():
     assert json.loads(json.dumps(report)) == report
     assert acc.i.payload.shape().elem_shape.width == 5
     assert acc.o.payload.shape().size == 4 + 10 * qnet.widths[-1].z_bits
+
+
+@pytest.mark.parametrize("seed,folding,in_lanes", [(1, [(3, 5), (4, 3)], 3), (2, None, 1)])
+def test_multiplier_baseline_bit_exact(seed, folding, in_lanes):
+    from hdl.baseline import BaselineAccelerator
+    if seed == 1:
+        qnet = random_qnet(1)
+    else:
+        qnet = random_qnet(2, sizes=(64, 12, 9, 10), activations=["tlin", "trec"],
+                           pow2=[True, False], modes=["binary", "ternary", "binary"],
+                           out_bits=[6, 3], e_max=[4, 3], shifts=(-2, 4))
+    _check(BaselineAccelerator(qnet, folding=folding, in_lanes=in_lanes), digits_images(2))
