@@ -59,7 +59,8 @@ class Accelerator(wiring.Component):
         self._in_lanes = in_lanes
         try:
             self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
-                                            target_cycles=target_cycles, lut_budget=lut_budget)
+                                            target_cycles=target_cycles, lut_budget=lut_budget,
+                                            datapath=datapath)
             self._plans = plan_layers(qnet, self._folding, in_lanes, datapath)
         except HardwareGenerationError:
             self._MustUse__silence = True  # rejected before elaboration: no "unused" warning

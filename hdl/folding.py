@@ -18,8 +18,11 @@ __all__ = ["resolve_folding", "auto_folding", "DEFAULT_LUT_BUDGET"]
 DEFAULT_LUT_BUDGET = 4000
 
 
-def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=None):
+def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=None,
+                    datapath="signselect"):
     """Turn ``None``, ``"auto"`` or a list into one ``(pe, simd)`` per layer.
+
+    ``"auto"`` sizes the layers with the estimates of ``datapath``.
 
     The list itself is checked layer by layer in :func:`hdl.layer_plan.plan_layers`.
     """
@@ -30,7 +33,7 @@ def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=No
             raise HardwareGenerationError(
                 f"folding: expected None, 'auto' or a list of (pe, simd), got {folding!r}")
         return auto_folding(qnet, in_lanes=in_lanes, target_cycles=target_cycles,
-                            lut_budget=lut_budget)
+                            lut_budget=lut_budget, datapath=datapath)
     try:
         # Malformed entries are left for plan_layers, which names their layer.
         pairs = [tuple(pair) if isinstance(pair, list | tuple) else pair for pair in folding]

@@ -47,6 +47,14 @@ def test_auto_respects_lut_budget():
         "cycles_per_image"]
 
 
+def test_multiplier_baseline_auto_folding_is_sized_with_its_own_estimates():
+    qnet = random_qnet(1)
+    acc = Accelerator(qnet, folding="auto", in_lanes=8, lut_budget=3000, datapath="multiply")
+    acc._MustUse__silence = True
+    assert acc.folding == auto_folding(qnet, in_lanes=8, lut_budget=3000, datapath="multiply")
+    assert acc.estimate()["totals"]["lut"] <= 3000
+
+
 def test_accelerator_auto():
     acc = Accelerator(random_qnet(1), folding="auto", in_lanes=8, target_cycles=32)
     acc._MustUse__silence = True
