@@ -63,16 +63,6 @@ def uart_divisor(clk_hz, baud):
     return divisor
 
 
-def _count_down(m, timer):
-    """Decrement ``timer`` each cycle until it reaches zero.
-
-    Both halves time bits this way; a later ``timer.eq`` in the same module
-    (a reload at a bit boundary) overrides it.
-    """
-    with m.If(timer != 0):
-        m.d.sync += timer.eq(timer - 1)
-
-
 class UARTReceiver(wiring.Component):
     """8N1 receiver.
 
@@ -128,7 +118,6 @@ class UARTReceiver(wiring.Component):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         m.d.sync += self.framing_error.eq(0)
-        _count_down(m, timer)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -143,6 +132,8 @@ class UARTReceiver(wiring.Component):
                     with m.Else():
                         m.d.sync += [timer.eq(self._divisor - 1), bit_index.eq(0)]
                         m.next = "DATA"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
             with m.State("DATA"):
                 with m.If(timer == 0):
                     # LSB first: each bit enters at the top and moves down.
@@ -151,6 +142,8 @@ class UARTReceiver(wiring.Component):
                                  bit_index.eq(bit_index + 1)]
                     with m.If(bit_index == 7):
                         m.next = "STOP"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
             with m.State("STOP"):
                 with m.If(timer == 0):
                     with m.If(rx_sync):
@@ -159,6 +152,8 @@ class UARTReceiver(wiring.Component):
                     with m.Else():
                         m.d.sync += self.framing_error.eq(1)
                         m.next = "BREAK"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
             with m.State("BREAK"):
                 # A low stop bit: wait for the line to return high before hunting again.
                 with m.If(rx_sync):
@@ -210,11 +205,13 @@ class UARTTransmitter(wiring.Component):
 
         m.d.comb += [self.tx.eq(frame[0]), self.busy.eq(bits_left != 0)]
         m.d.comb += self.i.ready.eq(bits_left == 0)
-        _count_down(m, timer)
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [frame.eq(Cat(0, self.i.payload, 1)),
                          bits_left.eq(10), timer.eq(self._divisor - 1)]
-        with m.Elif((bits_left != 0) & (timer == 0)):
-            m.d.sync += [frame.eq(Cat(frame[1:], 1)), bits_left.eq(bits_left - 1),
-                         timer.eq(self._divisor - 1)]
+        with m.Elif(bits_left != 0):
+            with m.If(timer == 0):
+                m.d.sync += [frame.eq(Cat(frame[1:], 1)), bits_left.eq(bits_left - 1),
+                             timer.eq(self._divisor - 1)]
+            with m.Else():
+                m.d.sync += timer.eq(timer - 1)
         return m
