@@ -6,16 +6,30 @@
 against it through :class:`FakeSerial`, and the gateware's answers are
 compared with it under cocotb.
 
+A model of a bitstream with loadable weights keeps every slice written to
+it (:attr:`BoardModel.slices`). It answers an image only once ``LOAD_DONE``
+set the loaded flag, like the board; and then, if the slices written differ
+from the ones the network needs, it raises :class:`WrongWeights` naming the
+first wrong address instead of answering -- the board would answer with
+wrong numbers, the model says why.
+
 Members
 -------
 BoardModel
     Bytes in, answer bytes out.
+WrongWeights
+    An image was asked for while the loaded weights are not the network's.
 FakeSerial
     The subset of ``serial.Serial`` the host driver uses, backed by a model.
 """
 
+import numpy as np
 
 from boards import protocol as p
+
+
+class WrongWeights(AssertionError):
+    """The model was asked for an image while its loaded slices are wrong."""
 
 
 class BoardModel:
@@ -29,20 +43,53 @@ class BoardModel:
         Reported by ``INFO``.
     cycles : int
         Cycle count reported with each answer.
+    folding : list of (pe, simd), optional
+        Reported by ``INFO`` and used for the load map (default PE = SIMD = 1).
+    weight_store : None, str or list of str
+        As for :func:`hdl.layer_plan.plan_layers`; ``ram``/``spram`` layers
+        must be loaded before an image is answered.
+
+    Members
+    -------
+    load_map : hdl.weight_load.LoadMap or None
+        None when every layer's weights are in the bitstream.
+    slices : dict
+        Load address -> the last 16-bit slice written there.
+    loaded : bool
+        The loaded flag.
     """
 
-    def __init__(self, qnet, clock_hz=12_000_000, cycles=0):
+    def __init__(self, qnet, clock_hz=12_000_000, cycles=0, folding=None, weight_store=None):
+        from hdl.layer_plan import resolve_weight_stores
+
         self.qnet = qnet
         self.layout = p.Layout.of(qnet)
-        self.info = p.BoardInfo.of(qnet, clock_hz)
         self.cycles = int(cycles)
+        folding = [(1, 1)] * len(qnet.layers) if folding is None else list(folding)
+        stores = resolve_weight_stores(qnet, weight_store)
+        self.layers = tuple(p.LayerInfo(int(pe), int(simd), store)
+                            for (pe, simd), store in zip(folding, stores, strict=True))
+        self.clock_hz = int(clock_hz)
+        self.load_map = None
+        if any(layer.loadable for layer in self.layers):
+            from hdl.layer_plan import plan_layers
+            from hdl.weight_load import LoadMap
+            self.load_map = LoadMap(plan_layers(qnet, folding, 1, "signselect", stores))
+        self.slices = {}
+        self.loaded = self.load_map is None
         self._reset()
+
+    @property
+    def info(self):
+        """What ``INFO`` answers now."""
+        return p.BoardInfo.of(self.qnet, self.clock_hz, self.layers, self.loaded)
 
     def _reset(self):
         self._state = "sync"
         self._header = bytearray()
         self._payload = bytearray()
         self._error = None
+        self._bad_address = False
 
     def feed(self, data):
         """Bytes from the host; returns the answer bytes they complete."""
@@ -59,6 +106,18 @@ class BoardModel:
         self._reset()
         return p.encode_frame(p.RESPONSE_SYNC, status)
 
+    def _commands(self):
+        if self.load_map is None:
+            return (p.CMD_INFO, p.CMD_INFER, p.CMD_INFER_LOGITS)
+        return p.COMMANDS
+
+    def _length_ok(self, cmd, length):
+        if cmd == p.CMD_LOAD:
+            return p.load_length_ok(length)
+        if cmd in (p.CMD_INFER, p.CMD_INFER_LOGITS):
+            return length == self.layout.image_bytes
+        return length == 0
+
     def _step(self, byte):
         if self._state == "sync":
             if byte == p.REQUEST_SYNC:
@@ -72,32 +131,58 @@ class BoardModel:
                 return b""
             cmd = self._header[0]
             length = self._header[1] | self._header[2] << 8
-            if cmd not in p.COMMANDS:
+            if cmd not in self._commands():
                 self._state, self._error = "discard", p.STATUS_BAD_COMMAND
-            elif length != self._expected_length(cmd):
+            elif not self._length_ok(cmd, length):
                 self._state, self._error = "discard", p.STATUS_BAD_LENGTH
             else:
                 self._state = "payload" if length else "check"
+                if cmd == p.CMD_LOAD:
+                    self.loaded = False      # the slices may change from here on
             return b""
         if self._state == "payload":
             self._payload.append(byte)
-            if len(self._payload) == self.layout.image_bytes:
+            if self._header[0] == p.CMD_LOAD:
+                self._load_byte()
+            if len(self._payload) == self._header[1] | self._header[2] << 8:
                 self._state = "check"
             return b""
         # check
         expected = p.checksum(self._header + self._payload)
-        cmd, payload = self._header[0], bytes(self._payload)
+        cmd, payload, bad_address = self._header[0], bytes(self._payload), self._bad_address
         self._reset()
         if byte != expected:
             return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_BAD_CHECKSUM)
-        return self._execute(cmd, payload)
+        return self._execute(cmd, payload, bad_address)
 
-    def _expected_length(self, cmd):
-        return 0 if cmd == p.CMD_INFO else self.layout.image_bytes
+    def _load_byte(self):
+        """A slice is written as soon as its second byte arrives (checksum or not)."""
+        n = len(self._payload)
+        if n <= p.LOAD_ADDRESS_BYTES or n % 2:
+            return
+        start = int.from_bytes(self._payload[:p.LOAD_ADDRESS_BYTES], "little")
+        address = start + (n - p.LOAD_ADDRESS_BYTES) // 2 - 1
+        if address >> self.load_map.address_width:
+            self._bad_address = True
+        else:
+            self.slices[address] = self._payload[-2] | self._payload[-1] << 8
 
-    def _execute(self, cmd, payload):
+    def _execute(self, cmd, payload, bad_address):
         if cmd == p.CMD_INFO:
             return p.encode_frame(p.RESPONSE_SYNC, cmd, self.info.encode())
+        if cmd == p.CMD_LOAD:
+            return p.encode_frame(p.RESPONSE_SYNC,
+                                  p.STATUS_BAD_ADDRESS if bad_address else cmd)
+        if cmd == p.CMD_LOAD_DONE:
+            self.loaded = True
+            return p.encode_frame(p.RESPONSE_SYNC, cmd)
+        if not self.loaded:
+            return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_NOT_LOADED)
+        wrong = self.wrong_slices()
+        if wrong:
+            address, want, got = wrong[0]
+            raise WrongWeights(f"board model: INFER with {len(wrong)} wrong weight slices; "
+                               f"the first at load address {address}: {got}, expected {want}")
         image = self.layout.decode_image(payload)
         # The image memory is in_bits wide: higher bits of a pixel are dropped.
         image = image & ((1 << self.layout.in_bits) - 1)
@@ -106,6 +191,20 @@ class BoardModel:
         result = self.layout.encode_result(classes[0], self.cycles,
                                            logits[0] if with_logits else None)
         return p.encode_frame(p.RESPONSE_SYNC, cmd, result)
+
+    def wrong_slices(self):
+        """``[(address, expected, written or None)]`` of every slice the network
+        needs that was not written with its value (empty for a ROM-only model)."""
+        if self.load_map is None:
+            return []
+        wrong = []
+        for region in self.load_map.regions():
+            addresses = region.start + np.arange(len(region.values))
+            for address, want in zip(addresses.tolist(), region.values.tolist(), strict=True):
+                got = self.slices.get(address)
+                if got != want:
+                    wrong.append((address, want, got))
+        return wrong
 
 
 class FakeSerial:

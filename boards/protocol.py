@@ -15,21 +15,44 @@ Commands and their answers (an answer's ``status`` echoes the command):
 ``INFO`` (no payload)
     ``"MFQN"``, protocol version, input bits, ``n_inputs`` (u32),
     ``n_classes`` (u16), bytes per logit, clock in Hz (u32), the first 16
-    bytes of the QNet fingerprint built into the bitstream.
+    bytes of the QNet fingerprint built into the bitstream, a flags byte
+    (bit 0: the bitstream needs a weight load, bit 1: the weights are
+    loaded; always set when none are needed), the number of layers (u8) and
+    per layer ``pe`` (u16), ``simd`` (u16) and its weight store (u8: 0
+    ``rom``, 1 ``ram``, 2 ``spram``) -- enough for a host to rebuild the
+    layer plans and their :class:`hdl.weight_load.LoadMap`.
 ``INFER`` / ``INFER_LOGITS`` (the image: one byte per pixel, two when the
 input has more than 8 bits)
     class (u16), cycles from the first pixel into the accelerator to its
     answer (u32), and for ``INFER_LOGITS`` every logit in two's complement.
+    ``NOT_LOADED`` (empty) while a bitstream that needs weights has no
+    complete load.
+``LOAD`` (start address u32, then 1 to :data:`MAX_LOAD_SLICES` 16-bit
+slices)
+    Slice ``i`` is written at load address ``start + i`` as it arrives,
+    before the checksum is seen; an empty answer once the checksum checked.
+    A LOAD whose header is accepted clears the loaded flag, whatever
+    happens to the rest of it. A bad checksum leaves some slices written;
+    the host sends the same chunk again (writes are idempotent). A slice
+    past the address space (``2**address_width``) is not written and the
+    answer is ``BAD_ADDRESS``.
+``LOAD_DONE`` (no payload)
+    Sets the loaded flag (the board cannot check the weights: the host
+    confirms with ``INFO``); an empty answer.
 
-A malformed request gets an answer with one of the ``STATUS_*`` error codes
-and an empty payload.
+``LOAD`` and ``LOAD_DONE`` to a bitstream whose weights are all built in
+answer ``BAD_COMMAND``, like any command it does not have. A malformed
+request gets an answer with one of the ``STATUS_*`` error codes and an
+empty payload.
 
 Members
 -------
 Layout
     The byte sizes that depend on the QNet.
-BoardInfo, InferenceResult
+BoardInfo, LayerInfo, InferenceResult
     Decoded answers.
+encode_load, decode_load
+    The payload of a ``LOAD`` request.
 encode_frame, checksum, FrameReader
     Frame codec.
 """
@@ -47,25 +70,52 @@ RESPONSE_SYNC = 0x5A
 CMD_INFO = 0x01
 CMD_INFER = 0x02
 CMD_INFER_LOGITS = 0x03
-COMMANDS = (CMD_INFO, CMD_INFER, CMD_INFER_LOGITS)
+CMD_LOAD = 0x04
+CMD_LOAD_DONE = 0x05
+COMMANDS = (CMD_INFO, CMD_INFER, CMD_INFER_LOGITS, CMD_LOAD, CMD_LOAD_DONE)
 
 STATUS_BAD_COMMAND = 0xE1
 STATUS_BAD_LENGTH = 0xE2
 STATUS_BAD_CHECKSUM = 0xE3
 STATUS_TIMEOUT = 0xE4
+STATUS_NOT_LOADED = 0xE5
+STATUS_BAD_ADDRESS = 0xE6
 STATUS_NAMES = {
     STATUS_BAD_COMMAND: "unknown command",
     STATUS_BAD_LENGTH: "wrong payload length",
     STATUS_BAD_CHECKSUM: "bad checksum",
     STATUS_TIMEOUT: "request cut short",
+    STATUS_NOT_LOADED: "weights not loaded",
+    STATUS_BAD_ADDRESS: "load address out of range",
 }
 
 MAGIC = b"MFQN"
-VERSION = 1
+VERSION = 2
 FINGERPRINT_BYTES = 16
+#: The fixed part of an INFO answer; the flags byte follows it.
 INFO_FORMAT = "<4sBBIHBI16s"
-INFO_BYTES = struct.calcsize(INFO_FORMAT)
+INFO_FLAGS_OFFSET = struct.calcsize(INFO_FORMAT)
+#: Flags byte: the bitstream needs a weight load / the weights are loaded.
+FLAG_NEEDS_LOAD = 0x01
+FLAG_LOADED = 0x02
+#: Per layer: pe, simd, weight store.
+INFO_LAYER_FORMAT = "<HHB"
+INFO_LAYER_BYTES = struct.calcsize(INFO_LAYER_FORMAT)
+#: Weight stores by their INFO code (the order of ``hdl.layer_plan.WEIGHT_STORES``).
+WEIGHT_STORES = ("rom", "ram", "spram")
 MAX_PAYLOAD = 0xFFFF
+#: Slices of one LOAD request: the board needs no buffer for them, but a
+#: short chunk is cheap to resend after a bad checksum.
+MAX_LOAD_SLICES = 1024
+LOAD_ADDRESS_BYTES = 4
+MIN_LOAD_BYTES = LOAD_ADDRESS_BYTES + 2
+MAX_LOAD_BYTES = LOAD_ADDRESS_BYTES + 2 * MAX_LOAD_SLICES
+
+
+def load_length_ok(length):
+    """Whether ``length`` is a valid LOAD payload length: the address and 1 to
+    :data:`MAX_LOAD_SLICES` whole slices."""
+    return MIN_LOAD_BYTES <= length <= MAX_LOAD_BYTES and length % 2 == 0
 
 
 class ProtocolError(MulfreeError):
@@ -167,8 +217,31 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class LayerInfo:
+    """One layer as ``INFO`` reports it: its folding and where its weights live."""
+
+    pe: int
+    simd: int
+    store: str = "rom"
+
+    @property
+    def loadable(self):
+        return self.store != "rom"
+
+
+def layer_infos(plans):
+    """:class:`LayerInfo` of each plan (anything with ``pe``, ``simd``, ``weight_store``)."""
+    return tuple(LayerInfo(int(plan.pe), int(plan.simd), getattr(plan, "weight_store", "rom"))
+                 for plan in plans)
+
+
+@dataclass(frozen=True)
 class BoardInfo:
-    """What ``INFO`` reports: the network built into the bitstream."""
+    """What ``INFO`` reports: the network built into the bitstream.
+
+    ``loaded`` is what the board said when asked; it is always True when
+    ``needs_load`` is False.
+    """
 
     in_bits: int
     n_inputs: int
@@ -176,29 +249,113 @@ class BoardInfo:
     logit_bytes: int
     clock_hz: int
     fingerprint: bytes
+    layers: tuple = ()
+    needs_load: bool = False
+    loaded: bool = True
     version: int = VERSION
 
     @classmethod
-    def of(cls, qnet, clock_hz):
+    def of(cls, qnet, clock_hz, layers=None, loaded=False):
+        """The INFO of a bitstream for ``qnet``.
+
+        Parameters
+        ----------
+        layers : sequence of LayerInfo, optional
+            Default: PE = SIMD = 1 and weights in ROM for every layer.
+        loaded : bool
+            The loaded flag (ignored, i.e. True, when no layer is loadable).
+        """
         layout = Layout.of(qnet)
+        if layers is None:
+            layers = [LayerInfo(1, 1, "rom")] * len(qnet.layers)
+        layers = tuple(layers)
+        needs = any(layer.loadable for layer in layers)
         return cls(layout.in_bits, layout.n_inputs, layout.n_classes, layout.logit_bytes,
-                   int(clock_hz), fingerprint_prefix(qnet))
+                   int(clock_hz), fingerprint_prefix(qnet), layers, needs,
+                   bool(loaded) or not needs)
+
+    @property
+    def flags(self):
+        return (FLAG_NEEDS_LOAD if self.needs_load else 0) | (FLAG_LOADED if self.loaded else 0)
+
+    @property
+    def folding(self):
+        """``[(pe, simd), ...]`` per layer."""
+        return [(layer.pe, layer.simd) for layer in self.layers]
+
+    @property
+    def stores(self):
+        """The weight store of each layer."""
+        return [layer.store for layer in self.layers]
 
     def encode(self):
-        return struct.pack(INFO_FORMAT, MAGIC, self.version, self.in_bits, self.n_inputs,
-                           self.n_classes, self.logit_bytes, self.clock_hz, self.fingerprint)
+        if len(self.layers) > 0xFF:
+            raise ProtocolError(f"{len(self.layers)} layers; INFO reports at most 255")
+        out = struct.pack(INFO_FORMAT, MAGIC, self.version, self.in_bits, self.n_inputs,
+                          self.n_classes, self.logit_bytes, self.clock_hz, self.fingerprint)
+        out += bytes([self.flags, len(self.layers)])
+        for layer in self.layers:
+            out += struct.pack(INFO_LAYER_FORMAT, layer.pe, layer.simd,
+                               WEIGHT_STORES.index(layer.store))
+        return out
 
     @classmethod
     def decode(cls, payload):
         payload = bytes(payload)
-        if len(payload) != INFO_BYTES:
-            raise ProtocolError(f"INFO answer of {len(payload)} bytes; expected {INFO_BYTES}")
-        magic, version, in_bits, n_inputs, n_classes, logit_bytes, clock_hz, fingerprint = \
-            struct.unpack(INFO_FORMAT, payload)
+        if len(payload) < struct.calcsize("<4sB"):
+            raise ProtocolError(f"INFO answer of {len(payload)} bytes; expected at least "
+                                f"{INFO_FLAGS_OFFSET + 2}")
+        magic, version = struct.unpack_from("<4sB", payload)
         if magic != MAGIC:
             raise ProtocolError(f"INFO answer starts with {magic!r}; expected {MAGIC!r} "
                                 "(is this a mulfree bitstream?)")
-        return cls(in_bits, n_inputs, n_classes, logit_bytes, clock_hz, fingerprint, version)
+        if version != VERSION:
+            raise ProtocolError(f"the board speaks protocol version {version}; this host "
+                                f"expects {VERSION} (rebuild the bitstream with this mulfree)")
+        fixed = INFO_FLAGS_OFFSET + 2
+        n_layers = payload[fixed - 1] if len(payload) >= fixed else 0
+        expected = fixed + n_layers * INFO_LAYER_BYTES
+        if len(payload) != expected:
+            raise ProtocolError(f"INFO answer of {len(payload)} bytes; expected {expected}")
+        _, _, in_bits, n_inputs, n_classes, logit_bytes, clock_hz, fingerprint = \
+            struct.unpack_from(INFO_FORMAT, payload)
+        flags = payload[INFO_FLAGS_OFFSET]
+        if flags & ~(FLAG_NEEDS_LOAD | FLAG_LOADED):
+            raise ProtocolError(f"INFO flags 0x{flags:02x}: expected only bits 0 and 1")
+        layers = []
+        for k in range(n_layers):
+            pe, simd, store = struct.unpack_from(INFO_LAYER_FORMAT, payload,
+                                                 fixed + k * INFO_LAYER_BYTES)
+            if store >= len(WEIGHT_STORES):
+                raise ProtocolError(f"INFO layer {k}: weight store code {store}; expected 0 "
+                                    f"to {len(WEIGHT_STORES) - 1} ({', '.join(WEIGHT_STORES)})")
+            layers.append(LayerInfo(pe, simd, WEIGHT_STORES[store]))
+        return cls(in_bits, n_inputs, n_classes, logit_bytes, clock_hz, fingerprint,
+                   tuple(layers), bool(flags & FLAG_NEEDS_LOAD), bool(flags & FLAG_LOADED),
+                   version)
+
+
+def encode_load(start, values):
+    """The payload of a ``LOAD`` request: ``values`` (uint16) written from ``start``."""
+    values = np.asarray(values).reshape(-1)
+    if not 1 <= values.size <= MAX_LOAD_SLICES:
+        raise ProtocolError(f"LOAD of {values.size} slices; expected 1 to {MAX_LOAD_SLICES}")
+    if not (0 <= int(start) and int(start) + values.size <= 1 << 32):
+        raise ProtocolError(f"LOAD start address {start}; expected a u32 with room for "
+                            f"{values.size} slices")
+    if values.size and (values.min() < 0 or values.max() > 0xFFFF):
+        raise ProtocolError("LOAD slices: expected values in 0..65535")
+    return struct.pack("<I", int(start)) + values.astype("<u2").tobytes()
+
+
+def decode_load(payload):
+    """``(start, values)`` of a ``LOAD`` payload (values as an int64 array)."""
+    payload = bytes(payload)
+    if not load_length_ok(len(payload)):
+        raise ProtocolError(f"LOAD payload of {len(payload)} bytes; expected an even length "
+                            f"from {MIN_LOAD_BYTES} to {MAX_LOAD_BYTES}")
+    start, = struct.unpack_from("<I", payload)
+    return start, np.frombuffer(payload[LOAD_ADDRESS_BYTES:], dtype="<u2").astype(np.int64)
 
 
 @dataclass(frozen=True)

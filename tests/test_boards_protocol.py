@@ -95,3 +95,75 @@ def test_model_rejects_malformed_requests_then_recovers(frame, status):
     assert _answers(model, b"\x00\xff" + frame) == [(status, b"")]
     [(ok, payload)] = _answers(model, p.encode_frame(p.REQUEST_SYNC, p.CMD_INFO))
     assert ok == p.CMD_INFO and p.BoardInfo.decode(payload).n_inputs == 16
+
+
+def test_info_v2_layers_and_flags_round_trip():
+    qnet = make_qnet()
+    layers = [p.LayerInfo(2, 4, "spram"), p.LayerInfo(300, 1, "rom")]
+    info = p.BoardInfo.of(qnet, 12_000_000, layers, loaded=False)
+    raw = info.encode()
+    # fixed part, flags (needs load, not loaded), 2 layers, then pe/simd/store per layer
+    assert raw[p.INFO_FLAGS_OFFSET:] == bytes([0x01, 2, 2, 0, 4, 0, 2, 0x2C, 0x01, 1, 0, 0])
+    assert raw[4] == p.VERSION == 2
+    decoded = p.BoardInfo.decode(raw)
+    assert decoded == info
+    assert decoded.folding == [(2, 4), (300, 1)] and decoded.stores == ["spram", "rom"]
+    assert decoded.needs_load and not decoded.loaded
+    loaded = p.BoardInfo.decode(p.BoardInfo.of(qnet, 1, layers, loaded=True).encode())
+    assert loaded.flags == 0x03 and loaded.loaded
+
+
+def test_info_of_a_rom_only_bitstream_reads_loaded():
+    info = p.BoardInfo.of(make_qnet(), 1, loaded=False)
+    assert info.layers == (p.LayerInfo(1, 1, "rom"),) * 2
+    assert not info.needs_load and info.loaded and info.flags == p.FLAG_LOADED
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda raw: raw[:4] + bytes([1]) + raw[5:], "protocol version 1; this host expects 2"),
+    (lambda raw: raw[:-1], "expected 45"),
+    (lambda raw: raw + b"\x00", "expected 45"),
+    (lambda raw: raw[:p.INFO_FLAGS_OFFSET] + b"\x04" + raw[p.INFO_FLAGS_OFFSET + 1:],
+     "flags 0x04"),
+    (lambda raw: raw[:-1] + b"\x03", "weight store code 3"),
+    (lambda raw: raw[:3], "expected at least"),
+])
+def test_info_decode_rejects_bad_answers(mutate, message):
+    raw = p.BoardInfo.of(make_qnet(), 1, [p.LayerInfo(1, 1, "ram")] * 2).encode()
+    assert len(raw) == p.INFO_FLAGS_OFFSET + 2 + 2 * 5 == 45
+    with pytest.raises(p.ProtocolError, match=message):
+        p.BoardInfo.decode(mutate(raw))
+
+
+def test_load_payload_round_trip_at_the_bounds():
+    values = np.array([0, 0xFFFF, 0x1234])
+    payload = p.encode_load(0x01020304, values)
+    assert payload == bytes([4, 3, 2, 1, 0, 0, 0xFF, 0xFF, 0x34, 0x12])
+    start, decoded = p.decode_load(payload)
+    assert start == 0x01020304 and decoded.tolist() == values.tolist()
+    most = p.encode_load(0xFFFFFFFF - p.MAX_LOAD_SLICES + 1, np.arange(p.MAX_LOAD_SLICES))
+    assert len(most) == p.MAX_LOAD_BYTES == 4 + 2 * 1024
+    assert p.decode_load(most)[1].tolist() == list(range(1024))
+
+
+@pytest.mark.parametrize("start, values, message", [
+    (0, [], "expected 1 to 1024"),
+    (0, np.zeros(1025), "expected 1 to 1024"),
+    (-1, [1], "u32"),
+    (0xFFFFFFFF, [1, 2], "u32"),
+    (0, [0x10000], "0..65535"),
+    (0, [-1], "0..65535"),
+])
+def test_encode_load_rejects(start, values, message):
+    with pytest.raises(p.ProtocolError, match=message):
+        p.encode_load(start, values)
+
+
+@pytest.mark.parametrize("length, ok", [(0, False), (4, False), (5, False), (6, True),
+                                        (7, False), (2052, True), (2053, False),
+                                        (2054, False)])
+def test_load_length_bounds(length, ok):
+    assert p.load_length_ok(length) is ok
+    if not ok:
+        with pytest.raises(p.ProtocolError, match="even length from 6 to 2052"):
+            p.decode_load(bytes(length))
