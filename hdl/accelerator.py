@@ -6,6 +6,11 @@ Each MVU regroups its incoming beats into its SIMD width, double-buffers one
 image while computing the previous one and hands on its results through an
 output FIFO, so the layers run concurrently and the throughput is set by the
 slowest stage (:attr:`Accelerator.cycles_per_image`).
+
+Layers whose weights are ``ram`` or ``spram`` (:data:`hdl.layer_plan.WEIGHT_STORES`)
+are not preloaded: the accelerator then has a ``wload`` port, through which
+every slice of :class:`hdl.weight_load.LoadMap` is written, and a
+``weights_ready`` input that holds the pipeline until the load is complete.
 """
 
 from amaranth.hdl import Module, unsigned
@@ -16,8 +21,9 @@ from hdl.argmax import ArgmaxCollector, output_layout
 from hdl.errors import HardwareGenerationError
 from hdl.estimate import accelerator_estimate
 from hdl.folding import resolve_folding
-from hdl.layer_plan import plan_layers
+from hdl.layer_plan import plan_layers, resolve_weight_stores
 from hdl.mvu import MVU
+from hdl.weight_load import LoadMap, wload_layout
 
 __all__ = ["Accelerator"]
 
@@ -38,6 +44,9 @@ class Accelerator(wiring.Component):
         Goals of the automatic folding (ignored otherwise).
     datapath : {"signselect", "multiply"}
         ``"multiply"`` builds the int8 multiplier baseline (benchmarks only).
+    weight_store : None, str or list of str
+        Where the weights live (:data:`hdl.layer_plan.WEIGHT_STORES`): None
+        for all ``rom``, one store for every layer, or one per layer.
 
     Members
     -------
@@ -46,6 +55,12 @@ class Accelerator(wiring.Component):
         padding lanes of the last beat are ignored. Reset restarts an image.
     o : Out(stream.Signature(StructLayout({"cls", "logits"})))
         One transfer per image: the argmax (lowest index on ties) and the logits.
+    wload : In(wload_layout(load_map.address_width))
+        Only with loadable layers: ``en``, ``addr`` and ``data`` of one 16-bit
+        weight slice; always accepted, one per cycle.
+    weights_ready : In(1)
+        Only with loadable layers: no image starts while it is 0. Raise it
+        after the whole load; writes while images are in flight corrupt them.
 
     Raises
     ------
@@ -54,24 +69,30 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_budget=None,
-                 datapath="signselect"):
+                 datapath="signselect", weight_store=None):
         self._qnet = qnet
         self._in_lanes = in_lanes
         try:
+            self._stores = resolve_weight_stores(qnet, weight_store)
             self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
                                             target_cycles=target_cycles, lut_budget=lut_budget,
-                                            datapath=datapath)
-            self._plans = plan_layers(qnet, self._folding, in_lanes, datapath)
+                                            datapath=datapath, weight_store=self._stores)
+            self._plans = plan_layers(qnet, self._folding, in_lanes, datapath, self._stores)
         except HardwareGenerationError:
             self._MustUse__silence = True  # rejected before elaboration: no "unused" warning
             raise
         self._estimate = accelerator_estimate(self._plans, qnet.n_classes)
-        super().__init__({
+        self._load_map = LoadMap(self._plans)
+        members = {
             "i": In(stream.Signature(data.ArrayLayout(unsigned(qnet.input.bits),
                                                       int(in_lanes)))),
             "o": Out(stream.Signature(output_layout(qnet.n_classes,
                                                     qnet.widths[-1].z_bits))),
-        })
+        }
+        if self._load_map.loadable:
+            members["wload"] = In(wload_layout(self._load_map.address_width))
+            members["weights_ready"] = In(1)
+        super().__init__(members)
 
     @property
     def qnet(self):
@@ -81,6 +102,21 @@ class Accelerator(wiring.Component):
     def folding(self):
         """The resolved folding: one ``(pe, simd)`` per layer."""
         return list(self._folding)
+
+    @property
+    def weight_stores(self):
+        """The resolved weight store of each layer."""
+        return list(self._stores)
+
+    @property
+    def loadable(self):
+        """Whether some weights must be written through ``wload`` before use."""
+        return self._load_map.loadable
+
+    @property
+    def load_map(self):
+        """The :class:`~hdl.weight_load.LoadMap` of the ``wload`` port."""
+        return self._load_map
 
     @property
     def in_lanes(self):
@@ -105,6 +141,7 @@ class Accelerator(wiring.Component):
         report = dict(self._estimate)
         report["folding"] = [list(pair) for pair in self._folding]
         report["in_lanes"] = self.in_lanes
+        report["weight_store"] = list(self._stores)
         report["fingerprint"] = self._qnet.fingerprint()
         return report
 
@@ -115,9 +152,19 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         upstream = wiring.flipped(self.i)
+        load_map = self._load_map
         for plan in self._plans:
-            mvu = MVU(plan)
+            mvu = MVU(plan, load_map.word_width)
             m.submodules[f"layer{plan.index}"] = mvu
+            if plan.loadable:
+                layer, slice_, word = self._split_load_address()
+                m.d.comb += [
+                    mvu.wload.en.eq(self.wload.en & (layer == plan.index)),
+                    mvu.wload.slice.eq(slice_),
+                    mvu.wload.word.eq(word),
+                    mvu.wload.data.eq(self.wload.data),
+                    mvu.weights_ready.eq(self.weights_ready),
+                ]
             # Layer k's input element is exactly layer k-1's output lane (the pixel for k = 0).
             wiring.connect(m, upstream, mvu.i)
             upstream = mvu.o
@@ -127,3 +174,11 @@ class Accelerator(wiring.Component):
         wiring.connect(m, upstream, collector.i)
         wiring.connect(m, collector.o, wiring.flipped(self.o))
         return m
+
+    def _split_load_address(self):
+        """The (layer, slice, word) fields of ``wload.addr``."""
+        load_map, addr = self._load_map, self.wload.addr
+        word = addr[:load_map.word_width]
+        slice_ = addr[load_map.word_width:load_map.word_width + load_map.slice_width]
+        layer = addr[load_map.word_width + load_map.slice_width:]
+        return layer, slice_, word

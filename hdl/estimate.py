@@ -2,13 +2,16 @@
 
 Per layer: cycles per image (the compute loop ``ceil(M/PE) * ceil(N/SIMD)``
 or the input stream, whichever is slower), latency, and LUT4/FF/memory-bit
-estimates summed from the primitives' own estimates. The accelerator's
+estimates summed from the primitives' own estimates. ``memory_bits`` counts
+the memories a bitstream preloads or that synthesis maps to block RAM;
+loadable weights (``ram``/``spram``) are counted apart, with the SPRAM blocks
+they take. The accelerator's
 initiation interval is the slowest stage's; its latency the sum.
 """
 
 import json
 
-from hdl import adder_tree, argmax, regroup, requantize
+from hdl import adder_tree, argmax, regroup, requantize, weight_memory
 from hdl.mvu import fifo_depth, pipeline_latency, uses_lane_writes
 from hdl.pow2 import estimate_decoder
 
@@ -58,7 +61,8 @@ def layer_estimate(plan):
     depth = fifo_depth(plan)
     memories = [
         memory_cost(plan.simd * plan.element_width, 2 * plan.input_folds),
-        memory_cost(plan.lanes * plan.weight_bits, len(plan.weight_words)),
+        weight_memory.estimate(plan) if plan.loadable
+        else memory_cost(plan.lanes * plan.weight_bits, len(plan.weight_words)),
         memory_cost(plan.param_width, len(plan.param_words)),
         memory_cost(out_bits, depth),
     ]
@@ -85,8 +89,12 @@ def layer_estimate(plan):
         "latency_cycles": int(latency),
         "lut": int(lut),
         "ff": int(ff),
+        "weight_store": plan.weight_store,
+        # Loadable weights live outside the preloaded memories (in SPRAM on the UP5K).
+        "loadable_weight_bits": int(plan.weight_memory_bits if plan.loadable else 0),
+        "spram_blocks": int(plan.spram_blocks),
         "memory_bits": {
-            "weights": int(plan.weight_memory_bits),
+            "weights": int(0 if plan.loadable else plan.weight_memory_bits),
             "input_buffer": int(plan.buffer_bits),
             "parameters": int(plan.param_memory_bits),
             "output_fifo": int(depth * out_bits),
@@ -113,6 +121,8 @@ def accelerator_estimate(plans, n_classes):
             "lut": int(sum(entry["lut"] for entry in layers) + collect["lut"]),
             "ff": int(sum(entry["ff"] for entry in layers) + collect["ff"]),
             "memory_bits": int(memory),
+            "loadable_weight_bits": int(sum(entry["loadable_weight_bits"] for entry in layers)),
+            "spram_blocks": int(sum(entry["spram_blocks"] for entry in layers)),
             "mac_lanes": int(sum(plan.lanes for plan in plans)),
         },
     }

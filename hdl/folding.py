@@ -19,7 +19,7 @@ DEFAULT_LUT_BUDGET = 4000
 
 
 def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=None,
-                    datapath="signselect"):
+                    datapath="signselect", weight_store=None):
     """Turn ``None``, ``"auto"`` or a list into one ``(pe, simd)`` per layer.
 
     ``"auto"`` sizes the layers with the estimates of ``datapath``.
@@ -33,7 +33,8 @@ def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=No
             raise HardwareGenerationError(
                 f"folding: expected None, 'auto' or a list of (pe, simd), got {folding!r}")
         return auto_folding(qnet, in_lanes=in_lanes, target_cycles=target_cycles,
-                            lut_budget=lut_budget, datapath=datapath)
+                            lut_budget=lut_budget, datapath=datapath,
+                            weight_store=weight_store)
     try:
         # Malformed entries are left for plan_layers, which names their layer.
         pairs = [tuple(pair) if isinstance(pair, list | tuple) else pair for pair in folding]
@@ -51,7 +52,8 @@ def _next_step(value, size):
     return -(-size // (folds - 1))
 
 
-def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath="signselect"):
+def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath="signselect",
+                 weight_store=None):
     """Choose a folding that balances the layers' cycle counts.
 
     Parameters
@@ -63,6 +65,8 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
     lut_budget : int, optional
         Never exceed this many estimated LUTs (default
         :data:`DEFAULT_LUT_BUDGET` when no target is given).
+    datapath, weight_store
+        As for :func:`hdl.layer_plan.plan_layers`.
 
     Returns
     -------
@@ -84,7 +88,8 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
     sizes = [(layer.n_out, layer.n_in) for layer in qnet.layers]
 
     def evaluate(candidate):
-        plans = plan_layers(qnet, [tuple(p) for p in candidate], in_lanes, datapath)
+        plans = plan_layers(qnet, [tuple(p) for p in candidate], in_lanes, datapath,
+                            weight_store)
         return accelerator_estimate(plans, qnet.n_classes)
 
     report = evaluate(folding)

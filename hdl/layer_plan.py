@@ -23,11 +23,20 @@ from hdl.errors import HardwareGenerationError
 from hdl.pow2 import pow2_layout
 from hdl.requantize import RequantizeConfig
 
-__all__ = ["LayerPlan", "plan_layers", "DATAPATHS", "MAX_DATAPATH_WIDTH",
-           "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES"]
+__all__ = ["LayerPlan", "plan_layers", "DATAPATHS", "WEIGHT_STORES", "MAX_DATAPATH_WIDTH",
+           "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES", "SLICE_BITS", "SPRAM_DEPTH"]
 
 #: ``signselect``: the multiplier-free datapath; ``multiply``: the int8 baseline.
 DATAPATHS = ("signselect", "multiply")
+#: Where a layer's weights live. ``rom``: a memory initialised by the bitstream
+#: (block RAM or logic); ``ram``: an uninitialised memory written through the
+#: accelerator's weight-load port (portable); ``spram``: the same, built from
+#: iCE40 UP5K ``SB_SPRAM256KA`` blocks (16K x 16 bits each, never preloaded).
+WEIGHT_STORES = ("rom", "ram", "spram")
+#: Bits of one weight-load write: a slice of a weight word (an SPRAM's width).
+SLICE_BITS = 16
+#: Words of one ``SB_SPRAM256KA``.
+SPRAM_DEPTH = 16384
 #: Widest accumulator/shifter the generator builds.
 MAX_DATAPATH_WIDTH = 64
 #: Largest memory (weights, parameters or input buffer) of one layer, in bits.
@@ -102,10 +111,40 @@ class LayerPlan:
     weight_words: list
     param_words: list
     param_fields: dict
+    weight_store: str = "rom"
 
     @property
     def lanes(self):
         return self.pe * self.simd
+
+    @property
+    def loadable(self):
+        """Whether the weights are written at run time (``ram``/``spram``) rather than preloaded."""
+        return self.weight_store != "rom"
+
+    @property
+    def weight_word_bits(self):
+        return self.lanes * self.weight_bits
+
+    @property
+    def weight_depth(self):
+        """Words of the weight memory: ``ceil(M/PE) * ceil(N/SIMD)``."""
+        return len(self.weight_words)
+
+    @property
+    def weight_slices(self):
+        """16-bit slices of one weight word (the weight-load granularity)."""
+        return -(-self.weight_word_bits // SLICE_BITS)
+
+    @property
+    def spram_banks(self):
+        """``SB_SPRAM256KA`` blocks stacked in depth (0 unless stored in SPRAM)."""
+        return -(-self.weight_depth // SPRAM_DEPTH) if self.weight_store == "spram" else 0
+
+    @property
+    def spram_blocks(self):
+        """``SB_SPRAM256KA`` blocks this layer uses: slices side by side, banks in depth."""
+        return self.weight_slices * self.spram_banks
 
     @property
     def compute_cycles(self):
@@ -139,7 +178,7 @@ def _element(qnet, k):
     return False, 0, shape, widths.in_bits
 
 
-def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect"):
+def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store="rom"):
     """Plan layer ``k`` of ``qnet`` with the given folding; validates everything."""
     layer, widths = qnet.layers[k], qnet.widths[k]
     m, n = layer.n_out, layer.n_in
@@ -154,6 +193,10 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect"):
         _fail(k, "pe*simd", f"at most {MAX_LANES} lanes", pe * simd)
     if datapath not in DATAPATHS:
         raise HardwareGenerationError(f"datapath: expected one of {DATAPATHS}, got {datapath!r}")
+    if weight_store not in WEIGHT_STORES:
+        _fail(k, "weight_store", f"one of {WEIGHT_STORES}", repr(weight_store))
+    if weight_store != "rom" and datapath != "signselect":
+        _fail(k, "weight_store", "'rom' for the multiplier baseline", repr(weight_store))
     last = k == len(qnet.layers) - 1
     folds_in, folds_out = -(-n // simd), -(-m // pe)
     in_pow2, in_e_max, in_shape, element_width = _element(qnet, k)
@@ -255,20 +298,45 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect"):
         weight_bits=weight_bits, acc_width=acc_width, out_shape=out_shape,
         out_element_width=out_element_width, last=last, datapath=datapath,
         requantize=config, weight_words=weight_words, param_words=param_words,
-        param_fields=offsets)
+        param_fields=offsets, weight_store=weight_store)
     if plan.param_memory_bits > MAX_MEMORY_BITS:
         _fail(k, "parameter memory", f"at most {MAX_MEMORY_BITS} bits", plan.param_memory_bits)
     return plan
 
 
-def plan_layers(qnet, folding, in_lanes=1, datapath="signselect"):
+def resolve_weight_stores(qnet, weight_store):
+    """``None`` (all ``rom``), one store name for every layer, or one per layer."""
+    n = len(qnet.layers)
+    if weight_store is None:
+        return ["rom"] * n
+    if isinstance(weight_store, str):
+        stores = [weight_store] * n
+    else:
+        try:
+            stores = list(weight_store)
+        except TypeError:
+            stores = None
+        if stores is None or len(stores) != n:
+            raise HardwareGenerationError(
+                f"weight_store: expected one of {WEIGHT_STORES} or a list of {n}, one per "
+                f"layer, got {weight_store!r}")
+    for k, store in enumerate(stores):
+        if store not in WEIGHT_STORES:
+            _fail(k, "weight_store", f"one of {WEIGHT_STORES}", repr(store))
+    return stores
+
+
+def plan_layers(qnet, folding, in_lanes=1, datapath="signselect", weight_store=None):
     """Plan every layer; ``folding`` is a resolved list of ``(pe, simd)``.
+
+    ``weight_store`` is None (every layer ``rom``), one of
+    :data:`WEIGHT_STORES` for every layer, or a list with one per layer.
 
     Raises
     ------
     HardwareGenerationError
         For a folding list of the wrong length or shape, ``in_lanes`` out of
-        range, or any layer the generator cannot build.
+        range, a bad weight store, or any layer the generator cannot build.
     """
     if isinstance(in_lanes, bool) or not isinstance(in_lanes, int | np.integer) \
             or not 1 <= in_lanes <= qnet.input.n_inputs:
@@ -279,12 +347,13 @@ def plan_layers(qnet, folding, in_lanes=1, datapath="signselect"):
         raise HardwareGenerationError(
             f"folding: expected {len(qnet.layers)} (pe, simd) pairs, one per layer, "
             f"got {len(folding)}")
+    stores = resolve_weight_stores(qnet, weight_store)
     plans, lanes = [], int(in_lanes)
     for k, pair in enumerate(folding):
         try:
             pe, simd = pair
         except (TypeError, ValueError):
             _fail(k, "folding", "a (pe, simd) pair", repr(pair))
-        plans.append(plan_layer(qnet, k, pe, simd, lanes, datapath))
+        plans.append(plan_layer(qnet, k, pe, simd, lanes, datapath, stores[k]))
         lanes = plans[-1].pe
     return plans

@@ -23,11 +23,14 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hdl.adder_tree import SignSelectAdderTree, add_with_carry, tree_latency
+from hdl.layer_plan import SLICE_BITS
 from hdl.pow2 import Pow2Decoder, pow2_layout
 from hdl.regroup import Regroup, is_passthrough
 from hdl.requantize import Requantizer
+from hdl.weight_memory import LoadableWeightMemory
 
-__all__ = ["MVU", "fifo_depth", "pipeline_latency", "output_lane_shape", "uses_lane_writes"]
+__all__ = ["MVU", "fifo_depth", "pipeline_latency", "output_lane_shape", "uses_lane_writes",
+           "wload_port_layout"]
 
 
 def pipeline_latency(plan):
@@ -39,6 +42,12 @@ def pipeline_latency(plan):
 def fifo_depth(plan):
     """Output FIFO depth: enough reserved results to cover the pipeline at full rate."""
     return max(2, -(-(pipeline_latency(plan) + 2) // plan.input_folds) + 2)
+
+
+def wload_port_layout(plan, word_width):
+    """An MVU's weight-write port: ``en``, ``slice``, ``word`` (``word_width`` bits), ``data``."""
+    return data.StructLayout({"en": 1, "slice": range(plan.weight_slices),
+                              "word": unsigned(word_width), "data": unsigned(SLICE_BITS)})
 
 
 def output_lane_shape(plan):
@@ -54,6 +63,9 @@ class MVU(wiring.Component):
     plan : LayerPlan
         ``plan.datapath`` picks the tree: the sign-select one, or the
         multiplier baseline's (:func:`hdl.baseline.multiply_tree`).
+    load_word_width : int, optional
+        Width of ``wload.word`` for a loadable layer (default: the layer's
+        own address width).
 
     Members
     -------
@@ -62,15 +74,26 @@ class MVU(wiring.Component):
     o : Out(stream.Signature(ArrayLayout(output_lane_shape(plan), plan.pe)))
         ``ceil(M/PE)`` beats per image; the padding lanes of the last beat are
         meaningless.
+    wload : In(StructLayout({"en", "slice", "word", "data"}))
+        Only for a loadable layer (``plan.loadable``): writes one 16-bit
+        slice of a weight word (see :mod:`hdl.weight_memory`).
+    weights_ready : In(1)
+        Only for a loadable layer: images are started only while it is 1.
     """
 
-    def __init__(self, plan):
+    def __init__(self, plan, load_word_width=None):
         self._plan = plan
-        super().__init__({
+        members = {
             "i": In(stream.Signature(data.ArrayLayout(unsigned(plan.element_width),
                                                       plan.in_lanes))),
             "o": Out(stream.Signature(data.ArrayLayout(output_lane_shape(plan), plan.pe))),
-        })
+        }
+        if plan.loadable:
+            self._load_word_width = load_word_width or max(1, (plan.weight_depth - 1)
+                                                           .bit_length())
+            members["wload"] = In(wload_port_layout(plan, self._load_word_width))
+            members["weights_ready"] = In(1)
+        super().__init__(members)
 
     @property
     def plan(self):
@@ -143,10 +166,19 @@ class MVU(wiring.Component):
         m.submodules.buffer = buffer = Memory(shape=unsigned(ew * simd), depth=2 * folds_in,
                                               init=[])
         buffer_r = buffer.read_port()
-        m.submodules.weights = weights = Memory(
-            shape=unsigned(plan.lanes * plan.weight_bits), depth=len(plan.weight_words),
-            init=plan.weight_words)
-        weights_r = weights.read_port()
+        if plan.loadable:
+            m.submodules.weights = weights = LoadableWeightMemory(plan, self._load_word_width)
+            m.d.comb += [weights.wen.eq(self.wload.en), weights.wslice.eq(self.wload.slice),
+                         weights.waddr.eq(self.wload.word), weights.wdata.eq(self.wload.data)]
+            weight_read_addr, weight_read_data = weights.raddr, weights.rdata
+            weights_ready = self.weights_ready
+        else:
+            m.submodules.weights = weights = Memory(
+                shape=unsigned(plan.lanes * plan.weight_bits), depth=len(plan.weight_words),
+                init=plan.weight_words)
+            weights_r = weights.read_port()
+            weight_read_addr, weight_read_data = weights_r.addr, weights_r.data
+            weights_ready = 1
         m.submodules.params = params = Memory(
             shape=unsigned(plan.param_width), depth=len(plan.param_words),
             init=plan.param_words)
@@ -178,11 +210,12 @@ class MVU(wiring.Component):
         start = Signal()
         end_of_image = Signal()
         m.d.comb += [
-            start.eq((input_fold == 0) & Mux(read_half, full[1], full[0]) & (reserved < depth)),
+            start.eq((input_fold == 0) & Mux(read_half, full[1], full[0]) & (reserved < depth)
+                     & weights_ready),
             issue.eq(start | (input_fold != 0)),
             end_of_image.eq((neuron_fold == folds_out - 1) & (input_fold == folds_in - 1)),
             buffer_r.addr.eq(Mux(read_half, input_fold + folds_in, input_fold)),
-            weights_r.addr.eq(weight_addr),
+            weight_read_addr.eq(weight_addr),
         ]
         with m.If(issue):
             m.d.sync += weight_addr.eq(Mux(end_of_image, 0, weight_addr + 1))
@@ -230,7 +263,7 @@ class MVU(wiring.Component):
             m.submodules[f"tree{p}"] = tree
             m.d.comb += tree.valid_in.eq(ctrl.valid)
             for s in range(simd):
-                bits = weights_r.data.word_select(p * simd + s, plan.weight_bits)
+                bits = weight_read_data.word_select(p * simd + s, plan.weight_bits)
                 m.d.comb += tree.x[s].eq(in_value[s])
                 if plan.datapath == "multiply":
                     m.d.comb += [tree.weight[s].eq(bits.as_signed()),

@@ -3,7 +3,10 @@
 A producer streams the images' pixels (``in_lanes`` per beat) and a
 consumer collects one ``(class, logits)`` transfer per image, each with
 optional random idle cycles (valid low / ready low), so that tests and the
-cycles-per-image benchmark share one driver.
+cycles-per-image benchmark share one driver. An accelerator with loadable
+weights first gets every slice of its load map through ``wload``, one per
+cycle, while the producer already offers pixels; ``weights_ready`` rises
+after the last slice.
 """
 
 from dataclasses import dataclass
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.sim import Simulator
 
-__all__ = ["SimulationResult", "simulate_accelerator", "beats_of"]
+__all__ = ["SimulationResult", "simulate_accelerator", "beats_of", "load_writes"]
 
 
 @dataclass
@@ -58,8 +61,14 @@ def beats_of(image, lanes):
     return padded.reshape(count, lanes)
 
 
+def load_writes(load_map):
+    """Every ``(address, slice value)`` of a complete load, in load order."""
+    return [(region.start + word, int(value)) for region in load_map.regions()
+            for word, value in enumerate(region.values)]
+
+
 def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0,
-                         max_cycles=None, watch_after=32, vcd=None):
+                         max_cycles=None, watch_after=32, vcd=None, weight_writes=None):
     """Stream ``images`` through ``accelerator`` and collect its outputs.
 
     Parameters
@@ -77,6 +86,9 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
         Cycles to keep watching (ready high) after the last expected output.
     vcd : str, optional
         Write a waveform file.
+    weight_writes : list of (int, int), optional
+        For a loadable accelerator: the ``(address, value)`` writes to make
+        before raising ``weights_ready`` (default: :func:`load_writes`).
 
     Returns
     -------
@@ -143,6 +155,18 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
         raise RuntimeError(f"simulation: only {received} of {n_images} outputs after "
                            f"{max_cycles} cycles")
 
+    if accelerator.loadable:
+        writes = load_writes(accelerator.load_map) if weight_writes is None else weight_writes
+        max_cycles += len(writes)
+
+        async def loader(ctx):
+            for address, value in writes:
+                ctx.set(accelerator.wload, {"en": 1, "addr": address, "data": value})
+                await ctx.tick()
+            ctx.set(accelerator.wload.en, 0)
+            ctx.set(accelerator.weights_ready, 1)
+
+        sim.add_testbench(loader, background=True)
     sim.add_process(count_cycles)
     sim.add_testbench(producer, background=True)
     sim.add_testbench(consumer)
