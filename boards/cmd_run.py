@@ -1,4 +1,9 @@
-"""``mulfree run``: stream a test set through a board and check every answer."""
+"""``mulfree run``: stream a test set through a board and check every answer.
+
+A bitstream whose weights live in RAM/SPRAM is loaded first (when INFO says
+it is not loaded, or with ``--reload``): the load map is rebuilt from the
+QNet and the folding and weight stores INFO reports.
+"""
 
 from boards.registry import BOARDS, get_board
 from golden_model.errors import MulfreeError
@@ -19,10 +24,12 @@ def configure(parser):
                         help="seconds to wait for each answer (default: %(default)s)")
     parser.add_argument("--no-logits", action="store_true",
                         help="compare classes only (shorter answers)")
+    parser.add_argument("--reload", action="store_true",
+                        help="load the weights even if the board reports them loaded")
 
 
 def main(args):
-    from boards.host import BoardClient, open_port, run_test_set
+    from boards.host import BoardClient, load_weights, open_port, run_test_set
     from golden_model.datasets.registry import load_dataset
 
     baud = args.baud or (get_board(args.board).baud if args.board else 1_000_000)
@@ -38,6 +45,13 @@ def main(args):
     try:
         client = BoardClient(port, timeout=args.timeout, name=args.port)
         from tqdm import tqdm
+        info = client.attach(qnet)
+        if info.needs_load and (args.reload or not info.loaded):
+            load = load_weights(client, qnet, info, progress=lambda total: tqdm(
+                total=total, desc="weights", unit="slice"))
+            print(load.summary())
+        elif args.reload:
+            print("weights     built into the bitstream: nothing to load")
         report = run_test_set(client, qnet, images, labels, logits=not args.no_logits,
                               progress=lambda it: tqdm(it, desc="board", unit="img"))
     finally:

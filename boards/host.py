@@ -10,6 +10,10 @@ run_test_set
     Stream images through a board and check every answer against the QNet.
 RunReport
     What :func:`run_test_set` measured.
+load_weights
+    Write a loadable bitstream's weights over the serial link.
+LoadReport
+    What :func:`load_weights` sent.
 """
 
 import time
@@ -31,6 +35,14 @@ class BoardTimeout(HostError):
 
 class ModelMismatch(HostError):
     """The bitstream carries a different QNet than the one given."""
+
+
+class LoadError(HostError):
+    """The weights could not be loaded, or the board does not report them loaded."""
+
+
+class WeightsNotLoaded(HostError):
+    """The bitstream needs its weights loaded before it can answer an image."""
 
 
 def open_port(path, baud, timeout=0.5):
@@ -154,9 +166,10 @@ class RunReport:
     @property
     def compute_images_per_second(self):
         """What the accelerator's cycle counts allow at the board clock."""
-        if not self.cycles or not self.clock_hz:
+        mean = float(np.mean(self.cycles)) if self.cycles else 0.0
+        if not mean or not self.clock_hz:       # no answers, or a board reporting 0 cycles
             return 0.0
-        return self.clock_hz / float(np.mean(self.cycles))
+        return self.clock_hz / mean
 
     def summary(self):
         lines = [
@@ -192,8 +205,16 @@ def run_test_set(client, qnet, images, labels, logits=True, progress=None):
     -------
     RunReport
         A mismatch is ``(index, board answer, QNet answer)``.
+
+    Raises
+    ------
+    WeightsNotLoaded
+        When the bitstream needs a weight load it has not had.
     """
     info = client.attach(qnet)
+    if not info.loaded:
+        raise WeightsNotLoaded(f"{client.name}: the bitstream needs its weights loaded before "
+                               "it answers an image (load_weights; mulfree run does it)")
     images = np.asarray(images)
     want_logits, want_classes = qnet.forward(images)
     report = RunReport(n_images=len(images), n_correct=0, clock_hz=info.clock_hz)
@@ -210,3 +231,137 @@ def run_test_set(client, qnet, images, labels, logits=True, progress=None):
                                       f"logits {want_logits[k].tolist()}"))
     report.seconds = time.monotonic() - start
     return report
+
+
+@dataclass
+class LoadReport:
+    """Outcome of :func:`load_weights`."""
+
+    slices: int
+    chunks: int
+    bytes_sent: int
+    seconds: float
+    resent: int = 0
+
+    @property
+    def bytes_per_second(self):
+        return self.bytes_sent / self.seconds if self.seconds else 0.0
+
+    def summary(self):
+        resent = f", {self.resent} resent" if self.resent else ""
+        return (f"weights     {self.slices:,} slices loaded in {self.seconds:.2f} s "
+                f"({self.bytes_sent:,} bytes in {self.chunks} chunks{resent})")
+
+
+def load_plans(qnet, info, name="the board"):
+    """The layer plans of the bitstream ``info`` describes, rebuilt for ``qnet``.
+
+    Raises
+    ------
+    ModelMismatch
+        When the board's layers (count or folding) do not fit the QNet's.
+    """
+    from hdl.errors import HardwareGenerationError
+    from hdl.layer_plan import plan_layers
+
+    if len(info.layers) != len(qnet.layers):
+        raise ModelMismatch(f"{name}: the bitstream reports {len(info.layers)} layers, the "
+                            f"model has {len(qnet.layers)}; pass the model it was built from")
+    try:
+        return plan_layers(qnet, info.folding, 1, "signselect", info.stores)
+    except HardwareGenerationError as error:
+        raise ModelMismatch(f"{name}: the bitstream's folding {info.folding} does not fit the "
+                            f"model's layers ({error}); pass the model it was built "
+                            "from") from None
+
+
+def load_weights(client, qnet, info=None, retries=3, progress=None):
+    """Write every loadable weight slice of ``qnet``, then ``LOAD_DONE``, then confirm.
+
+    The load map is rebuilt from ``INFO`` (folding and weight stores) and
+    the QNet, so no file of the build is needed. Each region goes in chunks
+    of at most :data:`~boards.protocol.MAX_LOAD_SLICES`; a chunk answered
+    with a bad checksum or a timeout, or not answered, is sent again to the
+    same address (a write is idempotent).
+
+    Parameters
+    ----------
+    client : BoardClient
+    qnet : QNet
+        The network the bitstream was built from.
+    info : BoardInfo, optional
+        The board's INFO (read when not given).
+    retries : int
+        Extra attempts per request.
+    progress : callable, optional
+        ``progress(total_slices)`` returns an object with ``update(n)`` (and
+        maybe ``close()``), e.g. a ``tqdm`` bar.
+
+    Returns
+    -------
+    LoadReport
+
+    Raises
+    ------
+    ModelMismatch
+        When the board's layers do not fit ``qnet``.
+    LoadError
+        When a request is rejected, keeps failing, or the board does not
+        report the weights loaded afterwards.
+    """
+    from hdl.weight_load import LoadMap
+
+    info = client.info() if info is None else info
+    if not info.needs_load:
+        raise LoadError(f"{client.name}: the bitstream has its weights built in; there is "
+                        "nothing to load")
+    load_map = LoadMap(load_plans(qnet, info, client.name))
+    bar = progress(load_map.total_slices) if progress else None
+    report = LoadReport(slices=0, chunks=0, bytes_sent=0, seconds=0.0)
+    start = time.monotonic()
+    try:
+        for region in load_map.regions():
+            for offset in range(0, len(region.values), p.MAX_LOAD_SLICES):
+                values = region.values[offset:offset + p.MAX_LOAD_SLICES]
+                address = region.start + offset
+                _send_with_retries(client, p.CMD_LOAD, p.encode_load(address, values),
+                                   f"LOAD of {len(values)} slices at address {address}",
+                                   retries, report)
+                report.slices += len(values)
+                if bar is not None:
+                    bar.update(len(values))
+        _send_with_retries(client, p.CMD_LOAD_DONE, b"", "LOAD_DONE", retries, report)
+    finally:
+        if bar is not None and hasattr(bar, "close"):
+            bar.close()
+    report.seconds = time.monotonic() - start
+    if not client.info().loaded:
+        raise LoadError(f"{client.name}: the board does not report its weights loaded after "
+                        "LOAD_DONE")
+    return report
+
+
+#: Answers after which the same request is sent again.
+_RETRY_STATUSES = (p.STATUS_BAD_CHECKSUM, p.STATUS_TIMEOUT)
+
+
+def _send_with_retries(client, cmd, payload, what, retries, report):
+    frame_bytes = len(p.encode_frame(p.REQUEST_SYNC, cmd, payload))
+    last = None
+    for attempt in range(retries + 1):
+        report.chunks += attempt == 0
+        report.resent += attempt > 0
+        report.bytes_sent += frame_bytes
+        try:
+            status, _ = client.request(cmd, payload)
+        except HostError as error:          # no answer, or a damaged one
+            last = str(error)
+            continue
+        if status == cmd:
+            return
+        reason = p.STATUS_NAMES.get(status, f"status 0x{status:02x}")
+        if status not in _RETRY_STATUSES:
+            raise LoadError(f"{client.name}: the board rejected the {what} ({reason})")
+        last = reason
+    raise LoadError(f"{client.name}: the {what} failed {retries + 1} times (last: {last}); "
+                    "check the cable and the baud rate")

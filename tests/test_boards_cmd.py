@@ -5,6 +5,7 @@ import pytest
 from boards_qnets import make_qnet
 
 import boards.host
+from boards import protocol as p
 from boards.board_model import BoardModel, FakeSerial
 from golden_model.datasets.registry import load_dataset
 from mulfree.cli import main
@@ -76,3 +77,46 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_run_loads_the_weights_once_then_on_reload(tmp_path, monkeypatch, capsys):
+    qnet, path = digits_qnet(tmp_path)
+    model = BoardModel(qnet, folding=[(2, 8), (2, 3)], weight_store=["spram", "ram"])
+    monkeypatch.setattr(boards.host, "open_port",
+                        lambda port, baud, timeout=0.5: FakeSerial(model))
+    argv = ["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
+            "--limit", "5"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    total = model.load_map.total_slices
+    # layer 0: 6 x 8 words of 16 two-bit weights (2 slices); layer 1: 5 x 4 words of 6 (1 slice)
+    assert total == 48 * 2 + 20 * 1
+    assert f"weights     {total} slices loaded in" in out
+    assert "mismatches  0 (board vs QNet.forward)" in out
+    assert model.wrong_slices() == []
+    assert main(argv) == 0                 # loaded already: nothing is sent again
+    assert "weights" not in capsys.readouterr().out
+    assert main([*argv, "--reload"]) == 0
+    assert f"weights     {total} slices loaded in" in capsys.readouterr().out
+
+
+def test_run_reload_of_a_rom_bitstream_says_so(tmp_path, monkeypatch, capsys):
+    qnet, path = digits_qnet(tmp_path)
+    monkeypatch.setattr(boards.host, "open_port",
+                        lambda port, baud, timeout=0.5: FakeSerial(BoardModel(qnet)))
+    assert main(["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
+                 "--limit", "2", "--reload"]) == 0
+    assert "weights     built into the bitstream: nothing to load" in capsys.readouterr().out
+
+
+def test_run_with_a_board_whose_folding_does_not_fit(tmp_path, monkeypatch, capsys):
+    qnet, path = digits_qnet(tmp_path)
+    model = BoardModel(qnet, folding=[(2, 8), (2, 3)], weight_store="ram")
+    model.layers = (model.layers[0], p.LayerInfo(20, 3, "ram"))   # 20 PEs for 10 outputs
+    monkeypatch.setattr(boards.host, "open_port",
+                        lambda port, baud, timeout=0.5: FakeSerial(model))
+    assert main(["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
+                 "--limit", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "the bitstream's folding [(2, 8), (20, 3)] does not fit the model's layers" in err

@@ -8,7 +8,10 @@ from boards.host import (
     BoardClient,
     BoardTimeout,
     HostError,
+    LoadError,
     ModelMismatch,
+    WeightsNotLoaded,
+    load_weights,
     open_port,
     run_test_set,
 )
@@ -87,3 +90,130 @@ def test_rejected_request_names_the_reason():
 def test_missing_port_is_a_clear_error(tmp_path):
     with pytest.raises(HostError, match="--port: cannot open .*ttyUSB1 for an iCEBreaker"):
         open_port(str(tmp_path / "no-such-port"), 115200)
+
+
+# -- weight loading -----------------------------------------------------------------
+
+LOAD_FOLDING = [(2, 4), (2, 2)]
+
+
+def loadable_model(qnet=None, **kwargs):
+    return BoardModel(qnet or make_qnet(), folding=LOAD_FOLDING, weight_store="ram", **kwargs)
+
+
+class DroppingSerial(FakeSerial):
+    """Damages (``"flip"``) or loses (``"drop"``) the requests whose numbers are in ``faults``."""
+
+    def __init__(self, model, faults):
+        super().__init__(model)
+        self.faults = dict(faults)
+        self.requests = 0
+
+    def write(self, data):
+        fault = self.faults.get(self.requests)
+        self.requests += 1
+        if fault == "drop":
+            return len(data)
+        if fault == "flip":
+            data = bytes(data[:-2]) + bytes([data[-2] ^ 0x01, data[-1]])
+        return super().write(data)
+
+
+def test_load_then_infer_is_bit_exact():
+    qnet = make_qnet()
+    model = loadable_model(qnet, cycles=40)
+    client = BoardClient(FakeSerial(model))
+    images = random_images(qnet, 8)
+    with pytest.raises(WeightsNotLoaded, match="needs its weights loaded"):
+        run_test_set(client, qnet, images, np.zeros(8, dtype=int))
+    bars = []
+
+    class Bar:
+        def __init__(self, total):
+            self.total, self.done, self.closed = total, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.done += n
+
+        def close(self):
+            self.closed = True
+
+    load = load_weights(client, qnet, progress=Bar)
+    assert model.wrong_slices() == [] and model.loaded
+    assert len(model.slices) == load.slices == model.load_map.total_slices == 16 + 8
+    # two LOAD chunks (one per layer) and LOAD_DONE: 5 bytes of frame around each payload
+    assert (load.chunks, load.resent) == (3, 0)
+    assert load.bytes_sent == (5 + 4 + 2 * 16) + (5 + 4 + 2 * 8) + 5
+    assert (bars[0].total, bars[0].done, bars[0].closed) == (24, 24, True)
+    assert "24 slices loaded" in load.summary()
+    _, classes = qnet.forward(images)
+    report = run_test_set(client, qnet, images, classes)
+    assert report.mismatches == [] and report.n_correct == 8 and report.cycles == [40] * 8
+
+
+def test_a_region_longer_than_a_chunk_is_split():
+    qnet = make_qnet(sizes=(64, 40, 4))
+    model = BoardModel(qnet, weight_store=["ram", "rom"])        # PE = SIMD = 1: 2560 words
+    load = load_weights(BoardClient(FakeSerial(model)), qnet)
+    assert load.slices == 2560 and load.chunks == 3 + 1          # 1024 + 1024 + 512, DONE
+    assert model.wrong_slices() == []
+
+
+@pytest.mark.parametrize("fault", ["flip", "drop"])
+def test_a_damaged_or_lost_chunk_is_resent(fault):
+    qnet = make_qnet()
+    model = loadable_model(qnet)
+    # request 0 is INFO; 1 is the first LOAD chunk; 3 is LOAD_DONE
+    port = DroppingSerial(model, {1: fault, 3: fault})
+    load = load_weights(BoardClient(port, timeout=0.05), qnet)
+    assert (load.chunks, load.resent) == (3, 2)
+    assert model.wrong_slices() == [] and model.loaded
+
+
+def test_a_chunk_that_keeps_failing_is_a_clear_error():
+    qnet = make_qnet()
+    port = DroppingSerial(loadable_model(qnet), {k: "flip" for k in range(1, 5)})
+    with pytest.raises(LoadError, match=r"LOAD of 16 slices at address 0 failed 4 times "
+                                        r"\(last: bad checksum\); check the cable"):
+        load_weights(BoardClient(port, timeout=0.05), qnet)
+
+
+def test_a_rejected_chunk_is_not_retried():
+    qnet = make_qnet()
+    model = loadable_model(qnet)
+    model.load_map.layer_width = 0      # a board whose address space ends before layer 1
+    port = DroppingSerial(model, {})
+    with pytest.raises(LoadError, match=r"rejected the LOAD of 8 slices at address 32 "
+                                        r"\(load address out of range\)"):
+        load_weights(BoardClient(port), qnet)
+    assert port.requests == 3                   # INFO, two LOADs
+
+
+def test_a_board_that_forgets_the_load_is_an_error():
+    class Forgetful(BoardModel):
+        def _execute(self, cmd, payload, bad_address):
+            out = super()._execute(cmd, payload, bad_address)
+            self.loaded = False
+            return out
+
+    qnet = make_qnet()
+    model = Forgetful(qnet, folding=LOAD_FOLDING, weight_store="spram")
+    with pytest.raises(LoadError, match="does not report its weights loaded after LOAD_DONE"):
+        load_weights(BoardClient(FakeSerial(model)), qnet)
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ((16, 1, 4), r"folding \[\(2, 4\), \(2, 2\)\] does not fit the model's layers"),
+    ((16, 8, 6, 4), "the bitstream reports 2 layers, the model has 3"),
+])
+def test_a_qnet_whose_layers_do_not_fit_the_board(sizes, message):
+    client = BoardClient(FakeSerial(loadable_model()))
+    with pytest.raises(ModelMismatch, match=message):
+        load_weights(client, make_qnet(sizes=sizes))
+
+
+def test_loading_a_rom_bitstream_is_refused():
+    client = BoardClient(FakeSerial(BoardModel(make_qnet())))
+    with pytest.raises(LoadError, match="weights built in; there is nothing to load"):
+        load_weights(client, make_qnet())
