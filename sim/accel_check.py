@@ -31,6 +31,7 @@ from sim.netlist import flatten_cached
 from sim.runner import DEFAULT_BUILD_ROOT, run_cocotb
 from sim.stream_codec import StreamFormat
 from sim.toolchain import check_simulator
+from sim.vendor_models import spram_blackbox, spram_model, uses_spram
 
 SCENARIOS = ("bulk_full_rate", "bulk_random_gaps", "driven_random_gaps", "reset_mid_image")
 
@@ -164,6 +165,7 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     """
     from hdl.accelerator import Accelerator
     from hdl.export import generate_verilog
+    from hdl.simulate import load_writes
 
     start = time.perf_counter()
     status = check_simulator(simulator)
@@ -181,13 +183,19 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     if icarus_netlist not in ("flat", "raw"):
         raise ValueError(f"icarus_netlist: expected 'flat' or 'raw', got {icarus_netlist!r}")
     accel_source = generate_verilog(hardware, folding=folding, in_lanes=in_lanes, **options)
+    spram = uses_spram(accel_source)
     if simulator == "icarus" and icarus_netlist == "flat":
-        accel_source = flatten_cached(accel_source, "mulfree_accel",
-                                      Path(build_root).resolve() / "netlists")
+        # The SPRAM cells stay instances (a black box to Yosys) and get their model below.
+        accel_source = flatten_cached(accel_source + (spram_blackbox() if spram else ""),
+                                      "mulfree_accel", Path(build_root).resolve() / "netlists")
+    load_map = accel.load_map
     sources = [
         accel_source,
-        harness_verilog(fmt.in_width, fmt.out_width, fmt.beats_per_image),
+        harness_verilog(fmt.in_width, fmt.out_width, fmt.beats_per_image,
+                        load_width=load_map.address_width + 16 if load_map.loadable else None),
     ]
+    if spram:
+        sources.append(spram_model())
     logits, classes = qnet.forward(images)
     key = design_key(hardware, folding, in_lanes)
     if simulator == "icarus":
@@ -207,6 +215,12 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
         "beats_per_image": fmt.beats_per_image,
         "scenarios": {s.name: s.to_json() for s in scenarios},
     }
+    if load_map.loadable:
+        load_path = data_dir / f"{stem}.weights.hex"
+        writes = load_writes(load_map)
+        load_path.write_text(f"{len(writes):x}\n" + "".join(
+            f"{value << load_map.address_width | address:x}\n" for address, value in writes))
+        config["load"] = {"path": str(load_path), "writes": len(writes)}
     config_path = data_dir / f"{stem}.json"
     config_path.write_text(json.dumps(config))
     build_args = VERILATOR_ARGS if simulator == "verilator" else ()
@@ -218,6 +232,8 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     finally:
         data_path.unlink(missing_ok=True)
         config_path.unlink(missing_ok=True)
+        if load_map.loadable:
+            load_path.unlink(missing_ok=True)
     check = AccelCheck(simulator, run.status, run.reason, run=run,
                        cycles_per_image_estimate=int(accel.cycles_per_image))
     if run.run_dir is not None:

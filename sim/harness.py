@@ -24,6 +24,12 @@ Files (in the simulation's working directory)
 ``mulfree_responses.txt``
     ``i <cycle>`` when the first beat of an image transfers, ``o <cycle>
     <payload hex>`` for every output transfer, ``e <cycle>`` at the end.
+``mulfree_weights.hex``
+    Only for an accelerator with loadable weights: the number of writes
+    (hex), then one ``wload`` write per line (``data << addr_width | addr``,
+    hex). A pulse on ``load_start`` streams them into ``wload``, one per
+    cycle; ``weights_loaded`` (the accelerator's ``weights_ready``) rises after
+    the last. Reset does not touch the weights, as on a board.
 
 Members
 -------
@@ -38,6 +44,48 @@ harness_verilog
 HARNESS_TOP = "mulfree_harness"
 STIMULUS_FILE = "mulfree_stimulus.hex"
 RESPONSES_FILE = "mulfree_responses.txt"
+WEIGHTS_FILE = "mulfree_weights.hex"
+
+_LOAD_PORTS = """,
+    input  wire                load_start,
+    output reg                 weights_loaded"""
+
+_LOAD_CONNECT = """,
+        .wload({{load_entry, load_en}}),
+        .weights_ready(weights_loaded)"""
+
+_LOAD_LOGIC = """
+    // Weight load: one wload write per cycle from {weights}, independent of tb_rst.
+    reg              load_en = 1'b0;
+    reg  [{lw_hi}:0] load_entry = 0, load_next;
+    reg              loading = 1'b0;
+    integer          load_fd, load_scanned;
+    reg  [31:0]      load_total, load_done;
+    initial weights_loaded = 1'b0;
+    always @(posedge clk) begin
+        if (load_start && !loading) begin
+            load_fd = $fopen("{weights}", "r");
+            load_scanned = $fscanf(load_fd, "%h\\n", load_total);
+            load_done      <= 0;
+            loading        <= 1'b1;
+            load_en        <= 1'b0;
+            weights_loaded <= 1'b0;
+        end else if (loading) begin
+            if (load_done < load_total) begin
+                // Read into a variable first: the DUT samples load_entry on this edge.
+                load_scanned = $fscanf(load_fd, "%h\\n", load_next);
+                load_entry <= load_next;
+                load_en    <= 1'b1;
+                load_done <= load_done + 1;
+            end else begin
+                load_en        <= 1'b0;
+                loading        <= 1'b0;
+                weights_loaded <= 1'b1;
+                $fclose(load_fd);
+            end
+        end
+    end
+"""
 
 #: ``--timing`` for the ``#5`` clock (Verilator's coroutines need C++20).
 VERILATOR_ARGS = ("--timing", "-CFLAGS", "-std=c++20")
@@ -62,7 +110,7 @@ module {top} (
     output reg  [63:0]         cycle,
     output reg  [31:0]         images_out,
     output reg                 running,
-    output reg                 done
+    output reg                 done{load_ports}
 );
     localparam BEATS_PER_IMAGE = {beats_per_image};
 
@@ -84,6 +132,7 @@ module {top} (
     assign tb_o_valid   = acc_o_valid;
     assign tb_o_payload = acc_o_payload;
 
+{load_logic}
     {accel} dut (
         .clk(clk),
         .rst(tb_rst),
@@ -92,8 +141,9 @@ module {top} (
         .i__payload(acc_i_payload),
         .o__valid(acc_o_valid),
         .o__ready(acc_o_ready),
-        .o__payload(acc_o_payload)
+        .o__payload(acc_o_payload){load_connect}
     );
+
 
     // xorshift32: a new 8-bit draw per cycle for each stream.
     function [31:0] xorshift(input [31:0] x);
@@ -174,7 +224,8 @@ endmodule
 """
 
 
-def harness_verilog(in_width, out_width, beats_per_image, accel="mulfree_accel"):
+def harness_verilog(in_width, out_width, beats_per_image, accel="mulfree_accel",
+                    load_width=None):
     """Verilog source of the harness.
 
     Parameters
@@ -187,11 +238,19 @@ def harness_verilog(in_width, out_width, beats_per_image, accel="mulfree_accel")
         ``ceil(n_inputs / in_lanes)``.
     accel : str
         Module name of the accelerator.
+    load_width : int, optional
+        For an accelerator with loadable weights: the width of ``wload``
+        without its ``en`` bit (address plus 16 data bits).
 
     Returns
     -------
     str
     """
+    load = {"load_ports": "", "load_connect": "", "load_logic": ""}
+    if load_width:
+        load = {"load_ports": _LOAD_PORTS, "load_connect": _LOAD_CONNECT.format(),
+                "load_logic": _LOAD_LOGIC.format(lw_hi=int(load_width) - 1,
+                                                 weights=WEIGHTS_FILE)}
     return _TEMPLATE.format(top=HARNESS_TOP, accel=accel, iw_hi=int(in_width) - 1,
                             ow_hi=int(out_width) - 1, beats_per_image=int(beats_per_image),
-                            stimulus=STIMULUS_FILE, responses=RESPONSES_FILE)
+                            stimulus=STIMULUS_FILE, responses=RESPONSES_FILE, **load)

@@ -19,11 +19,15 @@ driven_random_gaps
 reset_mid_image
     Python-driven: one image, half of the next, a reset, then more images;
     every image after the reset must come out right.
+
+An accelerator with loadable weights is loaded through the harness (from the
+config's ``load`` file) before its first scenario; a reset keeps the weights.
 """
 
 import json
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -32,7 +36,7 @@ import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdge, Timer
 
 from sim.compare import compare_outputs, describe_mismatch
-from sim.harness import STIMULUS_FILE
+from sim.harness import STIMULUS_FILE, WEIGHTS_FILE
 from sim.stream_codec import (
     StreamFormat,
     decode_payload_ints,
@@ -74,6 +78,26 @@ def _idle_ports(dut, bulk):
     dut.tb_o_ready.value = 0
 
 
+async def _ensure_weights(dut, config):
+    """Load the weights through the harness once, for a loadable accelerator."""
+    load = config.get("load")
+    if not load:
+        return
+    dut.load_start.value = 0
+    if int(dut.weights_loaded.value):
+        return
+    shutil.copyfile(load["path"], Path.cwd() / WEIGHTS_FILE)
+    await FallingEdge(dut.clk)
+    dut.load_start.value = 1
+    await FallingEdge(dut.clk)
+    dut.load_start.value = 0
+    limit = load["writes"] + 100
+    finished = await First(RisingEdge(dut.weights_loaded), Timer(10 * limit, "ns"))
+    assert finished is not None and int(dut.weights_loaded.value), (
+        f"the weight load of {load['writes']} writes did not finish in {limit} cycles")
+    (Path.cwd() / WEIGHTS_FILE).unlink(missing_ok=True)
+
+
 def _timeout_cycles(config, n_images, in_gap, out_gap):
     per_image = max(config["cycles_per_image"], config["beats_per_image"])
     slowdown = 1.0 / max(1e-3, (1 - in_gap / 256) * (1 - out_gap / 256))
@@ -91,6 +115,7 @@ async def _bulk(dut, name):
     dut.out_gap.value = scenario["out_gap"]
     dut.seed.value = scenario["seed"]
     await _reset(dut)
+    await _ensure_weights(dut, config)
     await FallingEdge(dut.clk)
     dut.start.value = 1
     await FallingEdge(dut.clk)
@@ -179,6 +204,7 @@ async def _driven(dut, name, with_reset):
     beats = encode_payload_ints(images, fmt)
     _idle_ports(dut, bulk=False)
     await _reset(dut)
+    await _ensure_weights(dut, config)
     in_gap, out_gap = scenario["in_gap"] / 256, scenario["out_gap"] / 256
     expected = slice(lo, hi)
     reset_after = None
