@@ -13,6 +13,13 @@ is offered to the cycle its answer is valid. Bytes that arrive while an
 answer is being computed or sent are dropped; the host waits for each answer.
 :class:`boards.board_model.BoardModel` is the same engine in Python.
 
+With an accelerator whose weights are loadable (``accelerator.loadable``),
+``LOAD`` slices go straight to its ``wload`` port as their second byte
+arrives (registered, one write per slice, no buffer), and a loaded flag,
+cleared by every accepted ``LOAD`` header and set by ``LOAD_DONE``, drives
+``weights_ready`` and gates ``INFER``. Without loadable weights ``LOAD`` and
+``LOAD_DONE`` are unknown commands and the flag reads 1.
+
 Members
 -------
 BoardTop
@@ -20,8 +27,9 @@ BoardTop
 """
 
 import operator
+from types import SimpleNamespace
 
-from amaranth import Cat, Const, Module, Signal, Value, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -63,6 +71,9 @@ class BoardTop(wiring.Component):
         ``hdl.accelerator.Accelerator(qnet, folding=folding)``.
     folding : optional
         Passed to the default accelerator.
+    weight_store : None, str or list of str
+        Passed to the default accelerator (``ram``/``spram`` weights are
+        loaded over the UART).
     n_leds : int
         LED 0 blinks on each answer; the others show the last class in binary.
 
@@ -74,7 +85,7 @@ class BoardTop(wiring.Component):
     """
 
     def __init__(self, qnet, *, divisor, clock_hz, timeout_cycles, accelerator=None,
-                 folding=None, n_leds=2):
+                 folding=None, weight_store=None, n_leds=2):
         self._qnet = qnet
         self._layout = p.Layout.of(qnet)
         self._layout.check()
@@ -85,12 +96,17 @@ class BoardTop(wiring.Component):
             raise ValueError(f"timeout_cycles must be at least 2, not {timeout_cycles}")
         if accelerator is None:
             from hdl.accelerator import Accelerator
-            accelerator = Accelerator(qnet, folding=folding)
+            accelerator = Accelerator(qnet, folding=folding, weight_store=weight_store)
         lanes = getattr(accelerator, "in_lanes", 1)
         if lanes != 1:
             raise ValueError(f"the board top feeds one pixel per beat; the accelerator takes "
                              f"{lanes} (build it with in_lanes=1)")
         self._accelerator = accelerator
+        self._loadable = bool(getattr(accelerator, "loadable", False))
+        # INFO reports each layer's folding and weight store; an accelerator
+        # without plans (a test stand-in) reports the default, like the model.
+        plans = getattr(accelerator, "plans", None)
+        self._layers = None if plans is None else p.layer_infos(plans)
         self._n_leds = operator.index(n_leds)
         super().__init__({
             "rx": In(1, init=1),
@@ -105,6 +121,16 @@ class BoardTop(wiring.Component):
     @property
     def layout(self):
         return self._layout
+
+    @property
+    def loadable(self):
+        """Whether the bitstream needs its weights loaded over the UART."""
+        return self._loadable
+
+    @property
+    def info(self):
+        """What ``INFO`` answers (with the loaded flag clear)."""
+        return p.BoardInfo.of(self._qnet, self._clock_hz, self._layers, loaded=False)
 
     def __repr__(self):
         return (f"BoardTop(qnet=<{self._qnet.fingerprint()[:12]}>, divisor={self._divisor}, "
@@ -159,9 +185,11 @@ class BoardTop(wiring.Component):
         result_cycles = Signal(32)
 
         # -- answer bytes
-        kinds = {"error": 0, "info": 1, "result": 2, "result_logits": 3}
+        # "empty": an error, or a LOAD / LOAD_DONE acknowledgement
+        kinds = {"empty": 0, "info": 1, "result": 2, "result_logits": 3}
         kind = Signal(range(len(kinds)))
-        frames = self._answer_frames(status, result, result_cycles)
+        loaded = Signal() if self._loadable else Const(1, 1)
+        frames = self._answer_frames(status, result, result_cycles, loaded)
         longest = max(len(frame) for frame in frames.values())
         tx_index = Signal(range(longest + 1))
         frame_len = Signal(range(longest + 1))
@@ -181,14 +209,22 @@ class BoardTop(wiring.Component):
                         with m.Default():
                             m.d.comb += tx_byte.eq(tx_sum)
 
-        expected_len = Signal(16)
+        length_ok = Signal()
         with m.Switch(cmd):
-            with m.Case(p.CMD_INFO):
-                m.d.comb += expected_len.eq(0)
+            with m.Case(p.CMD_INFER, p.CMD_INFER_LOGITS):
+                m.d.comb += length_ok.eq(length == layout.image_bytes)
+            if self._loadable:
+                with m.Case(p.CMD_LOAD):
+                    m.d.comb += length_ok.eq((length >= p.MIN_LOAD_BYTES)
+                                             & (length <= p.MAX_LOAD_BYTES) & ~length[0])
             with m.Default():
-                m.d.comb += expected_len.eq(layout.image_bytes)
-        known = (cmd == p.CMD_INFO) | (cmd == p.CMD_INFER) | (cmd == p.CMD_INFER_LOGITS)
+                m.d.comb += length_ok.eq(length == 0)
+        commands = p.COMMANDS if self._loadable else (p.CMD_INFO, p.CMD_INFER,
+                                                      p.CMD_INFER_LOGITS)
+        known = Signal()
+        m.d.comb += known.eq(Cat(*(cmd == c for c in commands)).any())
         answered = Signal()
+        load = self._load_port(m, loaded) if self._loadable else None
 
         def start_answer(kind_name, status_value):
             """Set up the answer of this kind and go to SEND."""
@@ -205,27 +241,27 @@ class BoardTop(wiring.Component):
                     m.d.sync += [cmd.eq(byte), total.eq(byte)]
                     m.next = "LEN_LO"
                 with m.Elif(timed_out):
-                    start_answer("error", p.STATUS_TIMEOUT)
+                    start_answer("empty", p.STATUS_TIMEOUT)
             with m.State("LEN_LO"):
                 with m.If(got):
                     m.d.sync += [length[:8].eq(byte), total.eq(total + byte)]
                     m.next = "LEN_HI"
                 with m.Elif(timed_out):
-                    start_answer("error", p.STATUS_TIMEOUT)
+                    start_answer("empty", p.STATUS_TIMEOUT)
             with m.State("LEN_HI"):
                 with m.If(got):
                     m.d.sync += [length[8:].eq(byte), total.eq(total + byte),
                                  high_half.eq(0), pixel.eq(0)]
                     m.next = "VALIDATE"
                 with m.Elif(timed_out):
-                    start_answer("error", p.STATUS_TIMEOUT)
+                    start_answer("empty", p.STATUS_TIMEOUT)
             with m.State("VALIDATE"):
                 # A bad header is answered only once the line is quiet, so the
                 # rest of the request cannot be mistaken for a new one.
                 with m.If(~known):
                     m.d.sync += status.eq(p.STATUS_BAD_COMMAND)
                     m.next = "DISCARD"
-                with m.Elif(length != expected_len):
+                with m.Elif(~length_ok):
                     m.d.sync += status.eq(p.STATUS_BAD_LENGTH)
                     m.next = "DISCARD"
                 with m.Elif(length == 0):
@@ -233,6 +269,11 @@ class BoardTop(wiring.Component):
                 with m.Else():
                     m.d.sync += remaining.eq(length)
                     m.next = "PAYLOAD"
+                    if self._loadable:
+                        with m.If(cmd == p.CMD_LOAD):
+                            # From the first slice on the memory may change.
+                            m.d.sync += [loaded.eq(0), load.addr_count.eq(0)]
+                            m.next = "LOAD_ADDR"
             with m.State("PAYLOAD"):
                 with m.If(got):
                     m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
@@ -250,22 +291,34 @@ class BoardTop(wiring.Component):
                     with m.If(remaining == 1):
                         m.next = "CHECK"
                 with m.Elif(timed_out):
-                    start_answer("error", p.STATUS_TIMEOUT)
+                    start_answer("empty", p.STATUS_TIMEOUT)
+            if self._loadable:
+                self._load_states(m, got, byte, timed_out, total, remaining, high_half,
+                                  low_byte, load, start_answer)
             with m.State("CHECK"):
                 with m.If(got):
                     with m.If(byte != total):
-                        start_answer("error", p.STATUS_BAD_CHECKSUM)
+                        start_answer("empty", p.STATUS_BAD_CHECKSUM)
                     with m.Elif(cmd == p.CMD_INFO):
                         start_answer("info", p.CMD_INFO)
+                    if self._loadable:
+                        with m.Elif(cmd == p.CMD_LOAD):
+                            start_answer("empty", Mux(load.bad, p.STATUS_BAD_ADDRESS,
+                                                      p.CMD_LOAD))
+                        with m.Elif(cmd == p.CMD_LOAD_DONE):
+                            m.d.sync += loaded.eq(1)
+                            start_answer("empty", p.CMD_LOAD_DONE)
+                        with m.Elif(~loaded):
+                            start_answer("empty", p.STATUS_NOT_LOADED)
                     with m.Else():
                         m.d.sync += [feed_addr.eq(0), have_result.eq(0), counting.eq(0),
                                      cycles.eq(0)]
                         m.next = "RUN"
                 with m.Elif(timed_out):
-                    start_answer("error", p.STATUS_TIMEOUT)
+                    start_answer("empty", p.STATUS_TIMEOUT)
             with m.State("DISCARD"):
                 with m.If(timed_out):
-                    start_answer("error", status)
+                    start_answer("empty", status)
             with m.State("RUN"):
                 with m.If(advance):
                     m.d.sync += acc.i.valid.eq(feed_addr < layout.n_inputs)
@@ -302,13 +355,66 @@ class BoardTop(wiring.Component):
                     with m.Else():
                         m.next = "SEND"
 
-        self._leds(m, answered, kind == kinds["error"], result)
+        self._leds(m, answered, kind == kinds["empty"], result)
         return m
 
-    def _answer_frames(self, status, result, result_cycles):
+    def _load_port(self, m, loaded):
+        """Registers of the LOAD parser and the accelerator's ``wload`` / ``weights_ready``."""
+        acc = self._accelerator
+        width = acc.load_map.address_width
+        load = SimpleNamespace(
+            width=width,
+            addr_count=Signal(2),          # address bytes received
+            start=Signal(24),              # the first three address bytes
+            pointer=Signal(width + 1),     # next slice's address; the top bit: past the end
+            bad=Signal(),                  # a slice fell past the address space
+            en=Signal(), addr=Signal(width), data=Signal(16))
+        # The write is registered: the accelerator's address decode and slice
+        # enables then start from flip-flops, not from the receiver's byte.
+        m.d.sync += load.en.eq(0)
+        m.d.comb += [acc.wload.en.eq(load.en), acc.wload.addr.eq(load.addr),
+                     acc.wload.data.eq(load.data), acc.weights_ready.eq(loaded)]
+        return load
+
+    def _load_states(self, m, got, byte, timed_out, total, remaining, high_half, low_byte,
+                     load, start_answer):
+        """LOAD_ADDR (four address bytes) and LOAD_DATA (slice byte pairs)."""
+        width = load.width
+        with m.State("LOAD_ADDR"):
+            with m.If(got):
+                m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
+                             load.start.eq(Cat(load.start[8:], byte)),
+                             load.addr_count.eq(load.addr_count + 1)]
+                with m.If(load.addr_count == 3):
+                    address = Cat(load.start, byte)
+                    beyond = address[width:].any() if width < 32 else Const(0, 1)
+                    m.d.sync += [load.pointer.eq(address[:width]), load.bad.eq(beyond),
+                                 high_half.eq(0)]
+                    m.next = "LOAD_DATA"
+            with m.Elif(timed_out):
+                start_answer("empty", p.STATUS_TIMEOUT)
+        with m.State("LOAD_DATA"):
+            with m.If(got):
+                m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
+                             high_half.eq(~high_half)]
+                with m.If(~high_half):
+                    m.d.sync += low_byte.eq(byte)
+                with m.Else():
+                    bad = load.bad | load.pointer[width]
+                    m.d.sync += [load.en.eq(~bad), load.addr.eq(load.pointer[:width]),
+                                 load.data.eq(Cat(low_byte, byte)), load.bad.eq(bad),
+                                 load.pointer.eq(load.pointer + 1)]
+                with m.If(remaining == 1):
+                    m.next = "CHECK"
+            with m.Elif(timed_out):
+                start_answer("empty", p.STATUS_TIMEOUT)
+
+    def _answer_frames(self, status, result, result_cycles, loaded):
         """Per answer kind, its bytes before the checksum (Values, LSB first)."""
         layout = self._layout
-        info = p.BoardInfo.of(self._qnet, self._clock_hz).encode()
+        info = [Const(b, 8) for b in self.info.encode()]
+        if self._loadable:
+            info[p.INFO_FLAGS_OFFSET] = Cat(Const(1, 1), loaded, Const(0, 6))
 
         def header(n):
             return [Const(p.RESPONSE_SYNC, 8), status, Const(n & 0xFF, 8), Const(n >> 8, 8)]
@@ -320,8 +426,8 @@ class BoardTop(wiring.Component):
             logit_bytes += _le_bytes(_extend(result.logits[c], 8 * layout.logit_bytes),
                                      layout.logit_bytes)
         return {
-            "error": header(0),
-            "info": header(len(info)) + [Const(b, 8) for b in info],
+            "empty": header(0),
+            "info": header(len(info)) + info,
             "result": header(len(body)) + body,
             "result_logits": header(len(body) + len(logit_bytes)) + body + logit_bytes,
         }

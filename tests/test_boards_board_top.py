@@ -71,6 +71,7 @@ def test_answers_equal_the_model_including_malformed_requests():
         p.encode_frame(p.REQUEST_SYNC, p.CMD_INFO),
         p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER, layout.encode_image(images[0])),
         p.encode_frame(p.REQUEST_SYNC, 0x42, b"zz"),                          # bad command
+        p.encode_frame(p.REQUEST_SYNC, p.CMD_LOAD, p.encode_load(0, [1])),    # ROM weights
         p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER, b"\x01"),                 # bad length
         p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_LOGITS,
                        layout.encode_image(images[1]))[:-1] + b"\x00",        # bad checksum
@@ -85,7 +86,7 @@ def test_answers_equal_the_model_including_malformed_requests():
     for chunk in chunks:
         expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
     assert [status for status, _ in answers] == [status for status, _ in expected] == [
-        p.CMD_INFO, p.CMD_INFER, p.STATUS_BAD_COMMAND, p.STATUS_BAD_LENGTH,
+        p.CMD_INFO, p.CMD_INFER, p.STATUS_BAD_COMMAND, p.STATUS_BAD_COMMAND, p.STATUS_BAD_LENGTH,
         p.STATUS_BAD_CHECKSUM, p.STATUS_TIMEOUT, p.CMD_INFER_LOGITS]
     for (status, payload), (_, want) in zip(answers, expected, strict=True):
         if status in (p.CMD_INFER, p.CMD_INFER_LOGITS):
