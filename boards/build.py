@@ -20,6 +20,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from boards.memory_plan import plan_memory
 from boards.platform_top import PlatformTop
 from boards.precheck import DoesNotFit, precheck
 from boards.registry import get_board
@@ -58,7 +59,8 @@ def _out_of_resource(errors):
 
 
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
-                    accelerator=None, seed=None, log=print):
+                    weight_store="auto", lut_budget=None, accelerator=None, seed=None,
+                    log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -73,6 +75,13 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         UART rate; default the board's.
     folding : optional
         Passed to the Accelerator (None, ``"auto"`` or ``[(pe, simd), ...]``).
+    weight_store : "auto", str or list of str
+        Where the weights live (:data:`hdl.layer_plan.WEIGHT_STORES`);
+        ``"auto"`` keeps them in block RAM when they fit and otherwise moves
+        the largest layers to SPRAM (:func:`boards.memory_plan.plan_memory`),
+        whose weights ``mulfree run`` then loads over the UART.
+    lut_budget : int, optional
+        For ``folding="auto"``.
     accelerator : wiring.Component, optional
         A ready accelerator (overrides ``folding``).
     seed : int, optional
@@ -97,7 +106,12 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
 
     if accelerator is None:
         from hdl.accelerator import Accelerator
-        accelerator = Accelerator(qnet, folding=folding)
+        if isinstance(weight_store, str) and weight_store == "auto":
+            memory = plan_memory(qnet, board, folding, lut_budget=lut_budget)
+            weight_store, folding = memory.weight_store, memory.folding
+            log(f"{board.name}: weights: {memory.reason}")
+        accelerator = Accelerator(qnet, folding=folding, lut_budget=lut_budget,
+                                  weight_store=weight_store)
     estimate = accelerator.estimate()
     precheck(estimate, board)
 

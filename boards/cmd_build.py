@@ -16,7 +16,26 @@ def configure(parser):
                         help="UART rate (default: the board's bridge's reliable maximum)")
     parser.add_argument("--folding", default="none",
                         help="'none' (PE=SIMD=1), 'auto', or PE:SIMD per layer, e.g. 4:8,2:4")
+    parser.add_argument("--weight-store", default="auto",
+                        help="'auto' (block RAM when the weights fit, else the largest layers "
+                             "in SPRAM, loaded over the UART by 'mulfree run'), or one of "
+                             "rom/ram/spram per layer, e.g. spram,spram,rom")
+    parser.add_argument("--lut-budget", type=int, default=None,
+                        help="with --folding auto: LUT estimate not to exceed")
     parser.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
+
+
+def parse_weight_store(text):
+    """``"auto"``, one store for every layer, or ``"a,b,c"`` with one per layer."""
+    from hdl.layer_plan import WEIGHT_STORES
+    if text == "auto":
+        return "auto"
+    stores = text.split(",")
+    bad = [store for store in stores if store not in WEIGHT_STORES]
+    if bad:
+        raise MulfreeError(f"--weight-store: expected 'auto' or {', '.join(WEIGHT_STORES)} "
+                           f"(one, or one per layer separated by commas), got {text!r}")
+    return stores[0] if len(stores) == 1 else stores
 
 
 def main(args):
@@ -29,6 +48,8 @@ def main(args):
                            f"got {args.clock}")
     qnet = QNet.load(args.model)
     report = build_bitstream(qnet, board, args.out, clock_mhz=args.clock, baud=args.baud,
-                             folding=parse_folding(args.folding), seed=args.seed)
+                             folding=parse_folding(args.folding),
+                             weight_store=parse_weight_store(args.weight_store),
+                             lut_budget=args.lut_budget, seed=args.seed)
     print(f"bitstream: {report['bitstream']}")
     return 0

@@ -13,6 +13,7 @@ ENGINE_COST
     LUT / FF of the UART engine, PLL and reset (measured, tiny network).
 """
 
+from boards.memory_plan import bram_bits_needed
 from golden_model.errors import MulfreeError
 
 #: Measured with nextpnr on a 3-4-3 network (table accelerator): the serial
@@ -31,7 +32,8 @@ def precheck(estimate, board):
     ----------
     estimate : dict
         ``Accelerator.estimate()`` (uses ``totals.lut``, ``totals.ff``,
-        ``totals.memory_bits``).
+        ``totals.memory_bits``, ``totals.spram_blocks`` and the layers'
+        ``ram`` weights).
     board : boards.registry.Board
 
     Returns
@@ -47,11 +49,12 @@ def precheck(estimate, board):
     device = board.capacity
     totals = estimate["totals"]
     engine = ENGINE_COST[board.family]
-    # Block RAM is the only memory a bitstream can initialise (SPRAM starts empty).
+    # Block RAM is the only memory a bitstream can initialise; SPRAM holds loaded weights.
     needs = {
         "LUT": (totals["lut"] + engine["lut"], device.lut),
         "FF": (totals["ff"] + engine["ff"], device.ff),
-        "block RAM bits": (totals["memory_bits"], device.bram * device.bram_bits),
+        "block RAM bits": (bram_bits_needed(estimate), device.bram * device.bram_bits),
+        "SPRAM blocks": (totals.get("spram_blocks", 0), device.spram),
     }
     for name, (needed, available) in needs.items():
         if needed > available:

@@ -53,7 +53,7 @@ def _next_step(value, size):
 
 
 def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath="signselect",
-                 weight_store=None):
+                 weight_store=None, start=None):
     """Choose a folding that balances the layers' cycle counts.
 
     Parameters
@@ -67,6 +67,9 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
         :data:`DEFAULT_LUT_BUDGET` when no target is given).
     datapath, weight_store
         As for :func:`hdl.layer_plan.plan_layers`.
+    start : list of (int, int), optional
+        Folding to start from (default PE = SIMD = 1 everywhere); layers are
+        only ever widened from it.
 
     Returns
     -------
@@ -84,7 +87,7 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
         raise HardwareGenerationError(
             f"lut_budget: expected a positive integer, got {lut_budget!r}")
 
-    folding = [[1, 1] for _ in qnet.layers]
+    folding = [[1, 1] for _ in qnet.layers] if start is None else [list(p) for p in start]
     sizes = [(layer.n_out, layer.n_in) for layer in qnet.layers]
 
     def evaluate(candidate):

@@ -1,0 +1,179 @@
+"""Where a board keeps each layer's weights, and the folding that goes with it.
+
+Block RAM is the only memory a bitstream preloads. When a network's weights
+do not fit it on a device with SPRAM (the iCE40 UP5K has four 16K x 16-bit
+``SB_SPRAM256KA``), the largest layers move to SPRAM, one at a time, until
+the rest fits; their weights are then loaded over the UART at run time
+(:mod:`boards.protocol` ``LOAD``). An SPRAM is a single 16-bit port, so a
+layer on ``s`` blocks reads at most ``16 s`` weight bits per cycle: the
+blocks are shared out between the SPRAM layers to make the slowest of them
+as fast as possible, each such layer gets the widest folding its blocks can
+feed, and the other layers are folded (automatically) to keep up with it.
+
+Members
+-------
+MemoryPlan
+    The chosen weight stores and folding, with the figures behind them.
+plan_memory
+    Choose them for a QNet and a board.
+spram_folding
+    The fastest folding of one layer on a number of SPRAM blocks.
+"""
+
+import itertools
+from dataclasses import dataclass
+
+from hdl.errors import HardwareGenerationError
+from hdl.estimate import accelerator_estimate
+from hdl.folding import auto_folding, resolve_folding
+from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH, plan_layers
+
+__all__ = ["MemoryPlan", "plan_memory", "spram_folding", "bram_bits_needed"]
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Weight stores and folding for one board.
+
+    Members
+    -------
+    weight_store : list of str
+        One of ``rom``/``spram`` per layer.
+    folding : None, "auto" or list of (pe, simd)
+        What the accelerator is built with (the caller's, unless this plan
+        chose it because SPRAM layers need their own).
+    reason : str
+        Why the stores are what they are, for the build log.
+    """
+
+    weight_store: list
+    folding: object
+    reason: str
+
+
+def bram_bits_needed(estimate):
+    """Bits that must live in block RAM: preloaded memories plus ``ram`` weights."""
+    ram = sum(entry["loadable_weight_bits"] for entry in estimate.get("layers", ())
+              if entry.get("weight_store") == "ram")
+    return estimate["totals"]["memory_bits"] + ram
+
+
+def spram_folding(layer, blocks, weight_bits):
+    """The ``(pe, simd)`` with the fewest cycles that ``blocks`` SPRAMs can feed.
+
+    Parameters
+    ----------
+    layer : QLayer
+    blocks : int
+        ``SB_SPRAM256KA`` blocks available to the layer (side by side for
+        width, stacked for depth).
+    weight_bits : int
+        Bits per weight (2 ternary, 1 binary).
+
+    Returns
+    -------
+    (int, int) or None
+        None when even PE = SIMD = 1 needs more blocks.
+    """
+    m, n = layer.n_out, layer.n_in
+    best, best_key = None, None
+    max_lanes = blocks * SLICE_BITS // weight_bits
+    for pe in range(1, min(m, max_lanes) + 1):
+        for simd in range(1, min(n, max_lanes // pe) + 1):
+            slices = -(-pe * simd * weight_bits // SLICE_BITS)
+            depth = -(-m // pe) * -(-n // simd)
+            if slices * -(-depth // SPRAM_DEPTH) > blocks:
+                continue
+            # Fewest cycles; then fewest lanes (LUTs); then the wider SIMD (fewer PE trees).
+            key = (depth, pe * simd, pe)
+            if best_key is None or key < best_key:
+                best, best_key = (pe, simd), key
+    return best
+
+
+def _compositions(total, parts):
+    """Every way to give ``parts`` layers at least one of ``total`` blocks each."""
+    for cut in itertools.combinations(range(1, total), parts - 1):
+        bounds = (0, *cut, total)
+        yield [bounds[i + 1] - bounds[i] for i in range(parts)]
+
+
+def _share_sprams(qnet, layers, blocks):
+    """Folding of each SPRAM layer for the best split of ``blocks``, or None."""
+    best, best_cycles = None, None
+    for split in _compositions(blocks, len(layers)):
+        folding = {}
+        for k, count in zip(layers, split, strict=True):
+            layer = qnet.layers[k]
+            pair = spram_folding(layer, count, 2 if layer.weight_mode == "ternary" else 1)
+            if pair is None:
+                break
+            folding[k] = pair
+        else:
+            cycles = max(-(-qnet.layers[k].n_out // pe) * -(-qnet.layers[k].n_in // simd)
+                         for k, (pe, simd) in folding.items())
+            if best_cycles is None or cycles < best_cycles:
+                best, best_cycles = folding, cycles
+    return best, best_cycles
+
+
+def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=None):
+    """Choose each layer's weight store (and, for SPRAM layers, the folding).
+
+    Parameters
+    ----------
+    qnet : QNet
+    board : boards.registry.Board
+    folding : None, "auto" or list of (pe, simd)
+        The requested folding. With ``"auto"``, layers moved to SPRAM get
+        :func:`spram_folding` and the others are folded to keep up (within
+        ``lut_budget``); an explicit folding is kept as it is.
+    lut_budget, target_cycles : int, optional
+        For the automatic folding.
+
+    Returns
+    -------
+    MemoryPlan
+    """
+    n = len(qnet.layers)
+    device = board.capacity
+    stores = ["rom"] * n
+    resolved = resolve_folding(qnet, folding, lut_budget=lut_budget,
+                               target_cycles=target_cycles)
+    estimate = accelerator_estimate(plan_layers(qnet, resolved), qnet.n_classes)
+    available = device.bram * device.bram_bits
+    rom_need = bram_bits_needed(estimate)
+    if rom_need <= available or device.spram == 0:
+        return MemoryPlan(stores, folding, "the weights fit block RAM" if rom_need <= available
+                          else "no SPRAM on this device")
+
+    # Largest layers first: each one moved frees the most block RAM.
+    order = sorted(range(n), key=lambda k: qnet.layers[k].weights.size, reverse=True)
+    moved = []
+    for k in order:
+        moved.append(k)
+        stores[k] = "spram"
+        if len(moved) > device.spram:
+            break
+        if folding == "auto":
+            shared, cycles = _share_sprams(qnet, sorted(moved), device.spram)
+            if shared is None:
+                continue
+            goal = cycles if target_cycles is None else max(cycles, target_cycles)
+            start = [shared.get(j, (1, 1)) for j in range(n)]
+            candidate = auto_folding(qnet, target_cycles=goal, lut_budget=lut_budget,
+                                     weight_store=stores, start=start)
+        else:
+            candidate = resolved
+        try:
+            plans = plan_layers(qnet, candidate, weight_store=stores)
+        except HardwareGenerationError:
+            continue
+        estimate = accelerator_estimate(plans, qnet.n_classes)
+        if bram_bits_needed(estimate) <= available:
+            names = ", ".join(str(j) for j in sorted(moved))
+            return MemoryPlan(list(stores), candidate if folding == "auto" else folding,
+                              f"layer(s) {names} in SPRAM: all in block RAM would need "
+                              f"{rom_need:,} bits of {available:,}")
+    # Nothing fits: leave the decision to the pre-check, which names the resource.
+    return MemoryPlan(["rom"] * n, folding, "the weights fit neither block RAM nor SPRAM")

@@ -1,0 +1,97 @@
+"""Weight stores per board: block RAM when the weights fit, else the largest layers in SPRAM."""
+
+import pytest
+from boards_qnets import make_qnet
+
+from boards.cmd_build import parse_weight_store
+from boards.memory_plan import bram_bits_needed, plan_memory, spram_folding
+from boards.precheck import DoesNotFit, precheck
+from boards.registry import get_board
+from golden_model.errors import MulfreeError
+from hdl.accelerator import Accelerator
+from hdl.layer_plan import SPRAM_DEPTH, plan_layers
+
+
+def _blocks(layer, pe, simd, weight_bits=2):
+    slices = -(-pe * simd * weight_bits // 16)
+    depth = -(-layer.n_out // pe) * -(-layer.n_in // simd)
+    return slices * -(-depth // SPRAM_DEPTH), depth
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 3])
+def test_spram_folding_is_the_fastest_that_the_blocks_feed(blocks):
+    layer = make_qnet(sizes=(100, 24, 4)).layers[0]
+    pe, simd = spram_folding(layer, blocks, 2)
+    used, cycles = _blocks(layer, pe, simd)
+    assert used <= blocks
+    # Brute force: no folding the blocks can feed is faster.
+    for p in range(1, 25):
+        for s in range(1, 101):
+            other_used, other_cycles = _blocks(layer, p, s)
+            if other_used <= blocks:
+                assert other_cycles >= cycles
+    assert pe * simd * 2 <= 16 * blocks
+
+
+def test_deep_layers_stack_banks_and_too_deep_ones_do_not_fit():
+    layer = make_qnet(sizes=(784, 64, 4)).layers[0]   # 50,176 weights
+    assert spram_folding(layer, 4, 2) is not None
+    pe, simd = spram_folding(layer, 1, 2)            # one block: at most 8 lanes, 16K deep
+    assert _blocks(layer, pe, simd)[0] == 1 and pe * simd == 8
+    huge = make_qnet(sizes=(784, 512, 4)).layers[0]   # 401,408 weights > 1 block's 131,072
+    assert spram_folding(huge, 1, 2) is None
+
+
+def test_up5k_puts_the_784_256_256_10_weights_in_spram_and_fits():
+    qnet = make_qnet(sizes=(784, 256, 256, 10), in_bits=8)
+    board = get_board("icebreaker")
+    plan = plan_memory(qnet, board, "auto", lut_budget=3000)
+    assert plan.weight_store == ["spram", "spram", "rom"]
+    assert "layer(s) 0, 1 in SPRAM" in plan.reason
+    acc = Accelerator(qnet, folding=plan.folding, weight_store=plan.weight_store)
+    estimate = acc.estimate()
+    assert estimate["totals"]["spram_blocks"] == 4
+    assert bram_bits_needed(estimate) <= 30 * 4096
+    needs = precheck(estimate, board)
+    assert needs["SPRAM blocks"] == (4, 4)
+    # The SPRAM layers are the bottleneck: 24 lanes on 3 blocks, 8 on 1.
+    plans = acc.plans
+    assert plans[0].lanes * 2 <= 48 and plans[1].lanes * 2 <= 16
+    assert estimate["cycles_per_image"] == max(p.compute_cycles for p in plans[:2])
+    assert estimate["cycles_per_image"] < 8500
+
+
+def test_weights_that_fit_block_ram_stay_there():
+    qnet = make_qnet(sizes=(64, 32, 10), in_bits=5)
+    plan = plan_memory(qnet, get_board("icebreaker"), "auto")
+    assert plan.weight_store == ["rom", "rom"] and plan.folding == "auto"
+    ecp5 = plan_memory(make_qnet(sizes=(784, 256, 256, 10), in_bits=8),
+                       get_board("ulx3s-85f"), None)
+    assert ecp5.weight_store == ["rom"] * 3 and "fit block RAM" in ecp5.reason
+
+
+def test_a_folding_the_sprams_cannot_feed_is_refused_naming_spram():
+    qnet = make_qnet(sizes=(784, 256, 256, 10), in_bits=8)
+    board = get_board("icebreaker")
+    plan = plan_memory(qnet, board, None)     # PE = SIMD = 1 everywhere: far too deep
+    estimate = Accelerator(qnet, folding=plan.folding,
+                           weight_store=plan.weight_store).estimate()
+    with pytest.raises(DoesNotFit, match="SPRAM blocks but the iCE40UP5K has 4"):
+        precheck(estimate, board)
+
+
+def test_ram_weights_count_as_block_ram():
+    qnet = make_qnet(sizes=(64, 32, 10), in_bits=5)
+    plans = plan_layers(qnet, [(2, 8), (2, 4)], weight_store=["ram", "rom"])
+    estimate = Accelerator(qnet, folding=[(2, 8), (2, 4)],
+                           weight_store=["ram", "rom"]).estimate()
+    assert bram_bits_needed(estimate) == (estimate["totals"]["memory_bits"]
+                                          + plans[0].weight_memory_bits)
+
+
+def test_parse_weight_store():
+    assert parse_weight_store("auto") == "auto"
+    assert parse_weight_store("spram") == "spram"
+    assert parse_weight_store("spram,rom") == ["spram", "rom"]
+    with pytest.raises(MulfreeError, match="--weight-store: expected 'auto' or rom, ram, spram"):
+        parse_weight_store("spram,flash")
