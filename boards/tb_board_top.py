@@ -4,7 +4,10 @@ The host side is ``cocotbext-uart``; the expected answers come from
 :class:`boards.board_model.BoardModel`, i.e. from ``QNet.forward``. The
 pytest side (tests/test_boards_board_top_cocotb.py) writes a JSON config
 and points ``MULFREE_BOARD_TB`` at it: the QNet file, the images, the clock
-period, the UART divisor and the idle timeout in cycles.
+period, the UART divisor, the idle timeout in cycles, and the accelerator's
+``folding`` and ``weight_store``. ``images_and_malformed_frames`` is for a
+bitstream with its weights built in, ``weight_load_session`` for one that
+loads them (:func:`boards.tb_load_session.load_session`).
 """
 
 import json
@@ -19,6 +22,7 @@ from cocotbext.uart import UartSink, UartSource
 
 from boards import protocol as p
 from boards.board_model import BoardModel
+from boards.tb_load_session import load_session
 from golden_model.qnet import QNet
 
 
@@ -26,6 +30,12 @@ def _config():
     config = json.loads(Path(os.environ["MULFREE_BOARD_TB"]).read_text())
     qnet = QNet.load(config["qnet"])
     return config, qnet, np.array(config["images"], dtype=np.int64)
+
+
+def _model(config, qnet):
+    """The board model of the bitstream under test (its INFO reports the folding)."""
+    return BoardModel(qnet, clock_hz=config["clock_hz"], folding=config.get("folding"),
+                      weight_store=config.get("weight_store"))
 
 
 async def _start(dut, config):
@@ -82,7 +92,7 @@ async def images_and_malformed_frames(dut):
     """Real images, then every kind of malformed request, each followed by a good one."""
     config, qnet, images = _config()
     layout = p.Layout.of(qnet)
-    model = BoardModel(qnet, clock_hz=config["clock_hz"])
+    model = _model(config, qnet)
     source, sink = await _start(dut, config)
     reader = p.FrameReader(p.RESPONSE_SYNC)
     cycles_seen = []
@@ -116,5 +126,30 @@ async def images_and_malformed_frames(dut):
     # The cycle count is the accelerator's: the same for every image, at least the pixels.
     assert len(set(cycles_seen)) == 1, f"cycle counts differ: {sorted(set(cycles_seen))}"
     assert cycles_seen[0] >= layout.n_inputs
+    Path("cycles.json").write_text(json.dumps(cycles_seen))
+    await Timer(1, "ns")
+
+
+@cocotb.test()
+async def weight_load_session(dut):
+    """Images refused before the load, damaged and malformed chunks, the load, real
+    images bit-exact, a reload; every answer equal to the board model's."""
+    config, qnet, images = _config()
+    layout = p.Layout.of(qnet)
+    model = _model(config, qnet)
+    assert model.load_map is not None, "weight_load_session needs a loadable weight_store"
+    source, sink = await _start(dut, config)
+    reader = p.FrameReader(p.RESPONSE_SYNC)
+    cycles_seen = []
+    requests, statuses = load_session(qnet, model.load_map, images)
+    got = []
+    for k, message in enumerate(requests):
+        expected = p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(message) + model.idle())
+        frames = await _exchange(dut, config, source, sink, message, reader)
+        _check(frames, expected, layout, f"request {k} ({message[:6].hex()}…)", cycles_seen)
+        got += [status for status, _ in frames]
+    assert got == statuses, f"statuses {[hex(s) for s in got]}"
+    assert model.wrong_slices() == []
+    assert len(set(cycles_seen)) == 1, f"cycle counts differ: {sorted(set(cycles_seen))}"
     Path("cycles.json").write_text(json.dumps(cycles_seen))
     await Timer(1, "ns")

@@ -2,7 +2,10 @@
 
 Images go in through ``cocotbext-uart``; every answer must equal
 ``QNet.forward`` (through the Python board model), and malformed requests
-must be rejected with the right error while the board keeps answering.
+must be rejected with the right error while the board keeps answering. A
+bitstream with loadable weights goes through a whole load session: in a
+plain memory (``ram``) on Icarus, in ``SB_SPRAM256KA`` blocks simulated by
+Yosys's cell model on Verilator.
 """
 
 import json
@@ -13,20 +16,26 @@ from boards_qnets import make_qnet, random_images
 
 from boards.board_top import BoardTop
 from sim.runner import run_cocotb
+from sim.vendor_models import spram_model, uses_spram
 
 DIVISOR = 8
 TIMEOUT_CYCLES = 600
 PERIOD_NS = 10
+FOLDING = [(2, 3), (2, 2)]
 
 
-@pytest.mark.slow
-# Both simulators: the board top is its own design (UART, framing, image buffer).
-@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
-def test_board_top_answers_equal_qnet_forward(tmp_path, simulator):
+def run_board_top(tmp_path, simulator, testcase, weight_store=None):
+    """Build the board top of a small QNet and run one cocotb test; returns the
+    cycle counts of the INFER answers it checked."""
     qnet = make_qnet(sizes=(12, 6, 4), in_bits=4, seed=11, pow2=True)
     top = BoardTop(qnet, divisor=DIVISOR, clock_hz=int(1e9 / PERIOD_NS),
-                   timeout_cycles=TIMEOUT_CYCLES, folding=[(2, 3), (2, 2)], n_leds=3)
+                   timeout_cycles=TIMEOUT_CYCLES, folding=FOLDING, weight_store=weight_store,
+                   n_leds=3)
     text = verilog.convert(top, name="mulfree_board", emit_src=False)
+    sources = [text]
+    if uses_spram(text):
+        sources.append(spram_model())
+    assert uses_spram(text) == (weight_store == "spram")
     qnet_path = tmp_path / "net.qnet.npz"
     qnet.save(qnet_path)
     images = random_images(qnet, 5, seed=4)
@@ -36,16 +45,33 @@ def test_board_top_answers_equal_qnet_forward(tmp_path, simulator):
         "qnet": str(qnet_path), "images": images.tolist(), "clock_period_ns": PERIOD_NS,
         "clock_hz": int(1e9 / PERIOD_NS), "divisor": DIVISOR,
         "timeout_cycles": TIMEOUT_CYCLES, "max_answer_cycles": 40_000,
+        "folding": FOLDING, "weight_store": weight_store,
     }
     config_path = tmp_path / "tb.json"
     config_path.write_text(json.dumps(config))
-    run = run_cocotb(text, toplevel="mulfree_board", test_module="boards.tb_board_top",
-                     simulator=simulator, build_key="board_top",
-                     extra_env={"MULFREE_BOARD_TB": str(config_path)})
+    run = run_cocotb(sources, toplevel="mulfree_board", test_module="boards.tb_board_top",
+                     simulator=simulator, build_key=f"board_top_{weight_store or 'rom'}",
+                     testcase=testcase, extra_env={"MULFREE_BOARD_TB": str(config_path)})
     if run.status == "skipped":
         pytest.skip(run.reason)
     log = run.log_file.read_text()[-3000:] if run.log_file and run.log_file.exists() else ""
     assert run.status == "passed", f"{run.reason}\n{log}"
     assert run.n_tests == 1 and run.n_failed == 0
-    cycles = json.loads((run.run_dir / "cycles.json").read_text())
+    return json.loads((run.run_dir / "cycles.json").read_text())
+
+
+@pytest.mark.slow
+# Both simulators: the board top is its own design (UART, framing, image buffer).
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+def test_board_top_answers_equal_qnet_forward(tmp_path, simulator):
+    cycles = run_board_top(tmp_path, simulator, "images_and_malformed_frames")
     assert len(cycles) == 5 + 8                       # every INFER answer was checked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator, weight_store", [("icarus", "ram"),
+                                                     ("verilator", "spram")])
+def test_board_top_loads_weights_then_answers_equal_qnet_forward(tmp_path, simulator,
+                                                                 weight_store):
+    cycles = run_board_top(tmp_path, simulator, "weight_load_session", weight_store)
+    assert len(cycles) == 5 + 1                       # the loaded images and the last INFER
