@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from hdl.errors import HardwareGenerationError
 from hdl.estimate import accelerator_estimate
 from hdl.folding import auto_folding, resolve_folding
-from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH, plan_layers
+from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH, TRITS_PER_BYTE, plan_layers
 
 __all__ = ["MemoryPlan", "plan_memory", "spram_folding", "bram_bits_needed"]
 
@@ -77,10 +77,16 @@ def spram_folding(layer, blocks, weight_bits):
     """
     m, n = layer.n_out, layer.n_in
     best, best_key = None, None
-    max_lanes = blocks * SLICE_BITS // weight_bits
+    # Loadable ternary weights are packed five to a byte (LayerPlan.weight_packing).
+    if weight_bits == 2:
+        max_lanes = blocks * SLICE_BITS * TRITS_PER_BYTE // 8
+    else:
+        max_lanes = blocks * SLICE_BITS // weight_bits
     for pe in range(1, min(m, max_lanes) + 1):
         for simd in range(1, min(n, max_lanes // pe) + 1):
-            slices = -(-pe * simd * weight_bits // SLICE_BITS)
+            lanes = pe * simd
+            bits = 8 * -(-lanes // TRITS_PER_BYTE) if weight_bits == 2 else lanes * weight_bits
+            slices = -(-bits // SLICE_BITS)
             depth = -(-m // pe) * -(-n // simd)
             if slices * -(-depth // SPRAM_DEPTH) > blocks:
                 continue

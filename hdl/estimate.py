@@ -22,6 +22,8 @@ _CONTROL_LUT = 40
 _CONTROL_FF = 24
 #: Memories up to this depth are estimated as registers (Yosys maps them to logic).
 LOGIC_MEMORY_DEPTH = 8
+#: Block RAM bits one base-3 decode table occupies (a whole iCE40 4-kbit block).
+DECODE_TABLE_BITS = 4096
 #: Beats between the FIFO write and the consumer (SyncFIFOBuffered's output register).
 _FIFO_LATENCY = 2
 
@@ -98,6 +100,8 @@ def layer_estimate(plan):
             "input_buffer": int(plan.buffer_bits),
             "parameters": int(plan.param_memory_bits),
             "output_fifo": int(depth * out_bits),
+            # One 256-entry decode table per packed byte; each takes a block RAM of its own.
+            "weight_decode": int(plan.packed_bytes * DECODE_TABLE_BITS),
         },
         "acc_width": int(plan.acc_width),
     }

@@ -24,7 +24,8 @@ from hdl.pow2 import pow2_layout
 from hdl.requantize import RequantizeConfig
 
 __all__ = ["LayerPlan", "plan_layers", "DATAPATHS", "WEIGHT_STORES", "MAX_DATAPATH_WIDTH",
-           "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES", "SLICE_BITS", "SPRAM_DEPTH"]
+           "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES", "SLICE_BITS", "SPRAM_DEPTH",
+           "TRITS_PER_BYTE", "trit_decode_table"]
 
 #: ``signselect``: the multiplier-free datapath; ``multiply``: the int8 baseline.
 DATAPATHS = ("signselect", "multiply")
@@ -37,6 +38,25 @@ WEIGHT_STORES = ("rom", "ram", "spram")
 SLICE_BITS = 16
 #: Words of one ``SB_SPRAM256KA``.
 SPRAM_DEPTH = 16384
+#: Ternary weights per byte of a base-3 packed weight word (3**5 = 243 <= 256).
+TRITS_PER_BYTE = 5
+
+
+def trit_decode_table():
+    """Byte -> the five 2-bit weight codes (bit 0 nonzero, bit 1 negative) it packs.
+
+    Digit ``i`` of the byte (``byte // 3**i % 3``) is lane ``i``: 0 is a zero
+    weight, 1 is +1, 2 is -1. Bytes 243..255 never occur and decode to zeros.
+    """
+    code = {0: 0b00, 1: 0b01, 2: 0b11}
+    table = []
+    for byte in range(256):
+        value = 0
+        if byte < 3 ** TRITS_PER_BYTE:
+            for i in range(TRITS_PER_BYTE):
+                value |= code[byte // 3 ** i % 3] << (2 * i)
+        table.append(value)
+    return table
 #: Widest accumulator/shifter the generator builds.
 MAX_DATAPATH_WIDTH = 64
 #: Largest memory (weights, parameters or input buffer) of one layer, in bits.
@@ -60,6 +80,17 @@ def _pack(fields, width):
     packed = np.packbits(bits.reshape(len(fields), -1).astype(np.uint8), axis=1,
                          bitorder="little")
     return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def _pack_base3(weights):
+    """One integer per row of ternary weights: byte ``b`` holds lanes ``5b .. 5b+4``."""
+    rows, lanes = weights.shape
+    n_bytes = -(-lanes // TRITS_PER_BYTE)
+    digits = np.zeros((rows, n_bytes * TRITS_PER_BYTE), dtype=np.int64)
+    digits[:, :lanes] = np.where(weights < 0, 2, weights)
+    powers = 3 ** np.arange(TRITS_PER_BYTE)
+    packed = (digits.reshape(rows, n_bytes, TRITS_PER_BYTE) * powers).sum(axis=2)
+    return [int.from_bytes(row.astype(np.uint8).tobytes(), "little") for row in packed]
 
 
 def _twos(value, width):
@@ -123,7 +154,27 @@ class LayerPlan:
         return self.weight_store != "rom"
 
     @property
+    def weight_packing(self):
+        """``"base3"`` for a loadable ternary layer, else ``"plain"``.
+
+        Loadable weights are read from SPRAM, whose 16-bit port limits the
+        weights per cycle; five ternary weights per byte (1.6 bits each
+        instead of 2) give a quarter more of them. A decode table per byte
+        (:func:`trit_decode_table`) turns them back into 2-bit codes, one
+        pipeline stage later.
+        """
+        return "base3" if self.loadable and self.weight_bits == 2 else "plain"
+
+    @property
+    def packed_bytes(self):
+        """Bytes of a base-3 packed weight word (0 for plain words)."""
+        return -(-self.lanes // TRITS_PER_BYTE) if self.weight_packing == "base3" else 0
+
+    @property
     def weight_word_bits(self):
+        """Bits of one stored weight word (packed for base-3 layers)."""
+        if self.weight_packing == "base3":
+            return 8 * self.packed_bytes
         return self.lanes * self.weight_bits
 
     @property
@@ -161,7 +212,7 @@ class LayerPlan:
 
     @property
     def weight_memory_bits(self):
-        return len(self.weight_words) * self.lanes * self.weight_bits
+        return len(self.weight_words) * self.weight_word_bits
 
     @property
     def param_memory_bits(self):
@@ -269,7 +320,11 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
     # (NF*PE, F*SIMD) -> (NF, F, PE, SIMD): one word per (nf, f), lane p*SIMD + s.
     tiles = codes.reshape(folds_out, pe, folds_in, simd).transpose(0, 2, 1, 3)
     tiles = tiles.reshape(folds_out * folds_in, pe * simd)
-    weight_words = _pack(tiles, weight_bits)
+    if weight_store != "rom" and weight_bits == 2:
+        weight_words = _pack_base3(padded.reshape(folds_out, pe, folds_in, simd)
+                                   .transpose(0, 2, 1, 3).reshape(folds_out * folds_in, -1))
+    else:
+        weight_words = _pack(tiles, weight_bits)
 
     fields = {"bias": bias_width, "amount": amount_width}
     if needs_threshold:

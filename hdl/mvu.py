@@ -23,7 +23,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hdl.adder_tree import SignSelectAdderTree, add_with_carry, tree_latency
-from hdl.layer_plan import SLICE_BITS
+from hdl.layer_plan import SLICE_BITS, TRITS_PER_BYTE, trit_decode_table
 from hdl.pow2 import Pow2Decoder, pow2_layout
 from hdl.regroup import Regroup, is_passthrough
 from hdl.requantize import Requantizer
@@ -35,8 +35,9 @@ __all__ = ["MVU", "fifo_depth", "pipeline_latency", "output_lane_shape", "uses_l
 
 def pipeline_latency(plan):
     """Cycles from issuing a neuron fold's last input word to its FIFO write."""
-    # memory read, tree, accumulator/parameter read, requantize
-    return 1 + tree_latency(plan.simd) + 1 + plan.requantize.latency
+    # memory read, (base-3 decode), tree, accumulator/parameter read, requantize
+    decode = 1 if plan.weight_packing == "base3" else 0
+    return 1 + decode + tree_latency(plan.simd) + 1 + plan.requantize.latency
 
 
 def fifo_depth(plan):
@@ -240,8 +241,27 @@ class MVU(wiring.Component):
             ctrl.neuron_fold.eq(neuron_fold),
         ]
 
+        # -- base-3 packed weights: one decode-table read per byte, one stage later
+        in_word = buffer_r.data
+        if plan.weight_packing == "base3":
+            codes = []
+            for b in range(plan.packed_bytes):
+                table = Memory(shape=unsigned(2 * TRITS_PER_BYTE), depth=256,
+                               init=trit_decode_table())
+                m.submodules[f"weight_decode{b}"] = table
+                port = table.read_port()
+                m.d.comb += port.addr.eq(weight_read_data[8 * b:8 * b + 8])
+                codes.append(port.data)
+            weight_read_data = Cat(*codes)
+            # The inputs and the control wait one cycle for the decoded weights.
+            in_word = Signal.like(buffer_r.data, name="in_word_d")
+            m.d.sync += in_word.eq(buffer_r.data)
+            decoded_ctrl = Signal(ctrl_layout, name="ctrl_decoded")
+            m.d.sync += decoded_ctrl.eq(ctrl)
+            ctrl = decoded_ctrl
+
         # -- leaves: decode inputs and weights ------------------------------------
-        words = [buffer_r.data[s * ew:(s + 1) * ew] for s in range(simd)]
+        words = [in_word[s * ew:(s + 1) * ew] for s in range(simd)]
         in_value, in_nonzero, in_negative = [], [], []
         for s, raw in enumerate(words):
             if plan.in_pow2:

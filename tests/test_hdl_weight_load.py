@@ -7,7 +7,7 @@ from hdl_nets import digits_images, random_qnet
 
 from hdl.accelerator import Accelerator
 from hdl.errors import HardwareGenerationError
-from hdl.layer_plan import SPRAM_DEPTH, plan_layers
+from hdl.layer_plan import SPRAM_DEPTH, plan_layers, trit_decode_table
 from hdl.simulate import load_writes, simulate_accelerator
 from hdl.weight_load import LoadMap, slice_values
 
@@ -22,9 +22,31 @@ def test_slices_reassemble_every_weight_word():
     for plan in plans:
         values = slice_values(plan).astype(np.int64)
         assert values.shape == (plan.weight_slices, plan.weight_depth)
-        assert plan.weight_slices == -(-plan.pe * plan.simd * plan.weight_bits // 16)
         words = (values << (16 * np.arange(plan.weight_slices))[:, None]).sum(axis=0)
         assert [int(w) for w in words] == plan.weight_words
+    # Ternary layers pack five weights a byte; the binary one keeps a bit a weight.
+    assert [p.weight_packing for p in plans] == ["base3", "plain", "base3"]
+    assert plans[0].weight_word_bits == 8 * 5 and plans[0].weight_slices == 3   # 21 lanes
+    assert plans[1].weight_word_bits == 20 and plans[1].weight_slices == 2
+    assert plans[2].weight_word_bits == 8 * 4 and plans[2].weight_slices == 2   # 18 lanes
+
+
+def test_decode_table_inverts_the_base3_packing():
+    table = trit_decode_table()
+    for byte in range(243):
+        digits = [byte // 3 ** i % 3 for i in range(5)]
+        codes = [table[byte] >> (2 * i) & 3 for i in range(5)]
+        assert codes == [{0: 0b00, 1: 0b01, 2: 0b11}[d] for d in digits]
+    assert table[243:] == [0] * 13
+    qnet = _qnet()
+    packed = plan_layers(qnet, [(3, 7), (4, 5), (2, 9)], 1, weight_store="ram")
+    plain = plan_layers(qnet, [(3, 7), (4, 5), (2, 9)], 1)
+    for k in (0, 2):
+        for word, reference in zip(packed[k].weight_words, plain[k].weight_words, strict=True):
+            decoded = 0
+            for b in range(packed[k].packed_bytes):
+                decoded |= table[word >> (8 * b) & 0xFF] << (10 * b)
+            assert decoded == reference
 
 
 def test_load_map_addresses_are_disjoint_fields():
@@ -79,8 +101,8 @@ def test_wrong_slice_changes_the_answer():
     writes = load_writes(acc.load_map)
     layer2 = [i for i, (a, _) in enumerate(writes) if acc.load_map.split(a)[0] == 2]
     address, value = writes[layer2[0]]
-    # Make every weight of the slice -1 (ternary code 0b11), which cannot equal the original.
-    writes[layer2[0]] = (address, 0xFFFF if value != 0xFFFF else 0x5555)
+    # Ten weights of -1 (two bytes of base-3 digits 22222 = 242), or else ten of +1.
+    writes[layer2[0]] = (address, 0xF2F2 if value != 0xF2F2 else 0x7979)
     images = digits_images(6)
     result = simulate_accelerator(acc, images, weight_writes=writes)
     logits, _ = qnet.forward(images)
