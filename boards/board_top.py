@@ -414,6 +414,7 @@ class BoardTop(wiring.Component):
         layout = self._layout
         info = [Const(b, 8) for b in self.info.encode()]
         if self._loadable:
+            # bit 0 (FLAG_NEEDS_LOAD) always, bit 1 (FLAG_LOADED) the live flag
             info[p.INFO_FLAGS_OFFSET] = Cat(Const(1, 1), loaded, Const(0, 6))
 
         def header(n):
