@@ -13,6 +13,8 @@ MODEL   ?= $(DEFAULT_MODEL)
 BOARD   ?= icebreaker
 SIM     ?= all
 FOLDING ?= none
+# sim: rom (preloaded) or ram/spram (loaded first); bitstream: auto picks SPRAM when needed.
+WEIGHT_STORE ?=
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: venv test test-fast lint demo model sim bitstream program bench clean
@@ -38,7 +40,7 @@ demo: $(STAMP)
 	$(VENV)/bin/mulfree demo
 
 sim: $(STAMP)
-	$(VENV)/bin/mulfree sim --sim $(SIM) --dataset $(DATASET) $(if $(filter-out $(DEFAULT_MODEL),$(MODEL)),--model $(MODEL),)
+	$(VENV)/bin/mulfree sim --sim $(SIM) --dataset $(DATASET) $(if $(filter-out $(DEFAULT_MODEL),$(MODEL)),--model $(MODEL),) $(if $(WEIGHT_STORE),--weight-store $(WEIGHT_STORE),)
 
 # The default model: a ternary + quantized-backprop network on the default dataset.
 model: $(DEFAULT_MODEL)
@@ -48,7 +50,7 @@ $(DEFAULT_MODEL): | $(STAMP)
 	$(VENV)/bin/mulfree quantize build/model.npz --out $@
 
 bitstream: $(STAMP) $(if $(filter $(DEFAULT_MODEL),$(MODEL)),$(DEFAULT_MODEL),)
-	$(VENV)/bin/mulfree build --board $(BOARD) --model $(MODEL) --folding $(FOLDING)
+	$(VENV)/bin/mulfree build --board $(BOARD) --model $(MODEL) --folding $(FOLDING) $(if $(WEIGHT_STORE),--weight-store $(WEIGHT_STORE),)
 
 program: $(STAMP)
 	$(VENV)/bin/mulfree program --board $(BOARD)

@@ -25,22 +25,9 @@ def configure(parser):
     parser.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
 
 
-def parse_weight_store(text):
-    """``"auto"``, one store for every layer, or ``"a,b,c"`` with one per layer."""
-    from hdl.layer_plan import WEIGHT_STORES
-    if text == "auto":
-        return "auto"
-    stores = text.split(",")
-    bad = [store for store in stores if store not in WEIGHT_STORES]
-    if bad:
-        raise MulfreeError(f"--weight-store: expected 'auto' or {', '.join(WEIGHT_STORES)} "
-                           f"(one, or one per layer separated by commas), got {text!r}")
-    return stores[0] if len(stores) == 1 else stores
-
-
 def main(args):
     from boards.build import build_bitstream
-    from hdl.cmd_generate import parse_folding
+    from hdl.cmd_generate import parse_folding, parse_weight_store
 
     board = get_board(args.board)
     if args.clock is not None and not 1 <= args.clock <= 400:
@@ -49,7 +36,7 @@ def main(args):
     qnet = QNet.load(args.model)
     report = build_bitstream(qnet, board, args.out, clock_mhz=args.clock, baud=args.baud,
                              folding=parse_folding(args.folding),
-                             weight_store=parse_weight_store(args.weight_store),
+                             weight_store=parse_weight_store(args.weight_store, allow_auto=True),
                              lut_budget=args.lut_budget, seed=args.seed)
     print(f"bitstream: {report['bitstream']}")
     return 0

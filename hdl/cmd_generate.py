@@ -7,7 +7,7 @@ from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
 from hdl.errors import HardwareGenerationError
 
-__all__ = ["configure", "main", "parse_folding"]
+__all__ = ["configure", "main", "parse_folding", "parse_weight_store"]
 
 
 def parse_folding(text):
@@ -28,6 +28,23 @@ def parse_folding(text):
     return pairs
 
 
+def parse_weight_store(text, allow_auto=False):
+    """``--weight-store`` text: one store for every layer, or ``"a,b,c"``, one per layer.
+
+    With ``allow_auto``, ``"auto"`` (the board builder's choice) is accepted too.
+    """
+    from hdl.layer_plan import WEIGHT_STORES
+    if allow_auto and text == "auto":
+        return "auto"
+    stores = text.split(",")
+    if any(store not in WEIGHT_STORES for store in stores):
+        choices = ("'auto' or " if allow_auto else "") + ", ".join(WEIGHT_STORES)
+        raise HardwareGenerationError(
+            f"--weight-store: expected {choices} (one, or one per layer separated by "
+            f"commas), got {text!r}")
+    return stores[0] if len(stores) == 1 else stores
+
+
 def configure(parser):
     parser.add_argument("model", help="QNet file (.qnet.npz)")
     parser.add_argument("--out", default="build/accel.v",
@@ -37,6 +54,9 @@ def configure(parser):
     parser.add_argument("--folding", default="none",
                         help="'none' (PE=SIMD=1), 'auto', or PE:SIMD per layer, e.g. 4:8,2:4")
     parser.add_argument("--in-lanes", type=int, default=1, help="pixels per input beat")
+    parser.add_argument("--weight-store", default="rom",
+                        help="rom (preloaded), ram or spram (iCE40 SB_SPRAM256KA): loaded "
+                             "through the wload port; one for every layer or one per layer")
     parser.add_argument("--target-cycles", type=int, default=None,
                         help="auto folding: cycles per image to reach")
     parser.add_argument("--lut-budget", type=int, default=None,
@@ -52,7 +72,8 @@ def main(args):
     qnet = QNet.load(args.model)
     accelerator = build_accelerator(
         qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,
-        target_cycles=args.target_cycles, lut_budget=args.lut_budget)
+        target_cycles=args.target_cycles, lut_budget=args.lut_budget,
+        weight_store=parse_weight_store(args.weight_store))
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,10 @@ def configure(parser):
     parser.add_argument("--folding", default="auto",
                         help="'auto' (default), 'none' (PE=SIMD=1) or PE:SIMD,PE:SIMD,...")
     parser.add_argument("--in-lanes", type=int, default=1, help="pixels per input beat")
+    parser.add_argument("--weight-store", default="rom",
+                        help="rom (preloaded), ram or spram (loaded through the weight-load "
+                             "port first; spram simulates iCE40 SB_SPRAM256KA), one for every "
+                             "layer or one per layer, e.g. spram,spram,rom")
     parser.add_argument("--icarus-netlist", choices=("flat", "raw"), default="flat",
                         help="Icarus simulates the Yosys-flattened netlist (default, much "
                              "faster) or the generated Verilog as is")
@@ -137,27 +141,32 @@ def load_test_images(qnet, dataset, data_dir=None, limit=None):
 
 def main(args):
     from golden_model.qnet import QNet
+    from hdl.cmd_generate import parse_weight_store
     from sim.regression import record_waves, run_regression
     from sim.report import format_report, write_report
     from sim.toolchain import resolve_simulators
 
     simulators = resolve_simulators(args.sim)
     folding = parse_folding(args.folding)
+    weight_store = parse_weight_store(args.weight_store)
     if args.in_lanes < 1:
         raise SimSetupError(f"--in-lanes {args.in_lanes}: expected at least 1")
     model = Path(args.model) if args.model else _default_model_for(args.dataset, args.data_dir)
     qnet = QNet.load(model)
     images, indices = load_test_images(qnet, args.dataset, args.data_dir, args.images)
     design = {"model": str(model), "fingerprint": qnet.fingerprint(), "dataset": args.dataset,
-              "images": len(images), "folding": args.folding, "in_lanes": args.in_lanes}
+              "images": len(images), "folding": args.folding, "in_lanes": args.in_lanes,
+              "weight_store": args.weight_store}
     report = run_regression(qnet, images, simulators, indices=indices, folding=folding,
                             in_lanes=args.in_lanes, primitives=not args.no_primitives,
                             gap_images=args.gap_images, build_root=args.build_dir,
-                            design=design, icarus_netlist=args.icarus_netlist)
+                            design=design, icarus_netlist=args.icarus_netlist,
+                            weight_store=weight_store)
     if args.waves:
         traced = record_waves(qnet, images, report, indices=indices, folding=folding,
                               in_lanes=args.in_lanes, scenario=args.waves_scenario,
-                              build_root=args.build_dir, icarus_netlist=args.icarus_netlist)
+                              build_root=args.build_dir, icarus_netlist=args.icarus_netlist,
+                              weight_store=weight_store)
         report["waves"] = [{"simulator": s, "file": str(f) if f else None, "traced": what}
                            for s, f, what in traced]
     path = write_report(report, args.report)

@@ -29,7 +29,7 @@ WAVES_IMAGES = 4
 def run_regression(qnet, images, simulators, *, indices=None, folding=None, in_lanes=1,
                    primitives=True, gap_images=None, driven_images=4, hardware_qnet=None,
                    build_root=DEFAULT_BUILD_ROOT, design=None, progress=print,
-                   icarus_netlist="flat"):
+                   icarus_netlist="flat", weight_store=None):
     """Verify the generated RTL of ``qnet`` on every simulator in ``simulators``.
 
     Parameters
@@ -56,6 +56,9 @@ def run_regression(qnet, images, simulators, *, indices=None, folding=None, in_l
         Receives one line per step.
     icarus_netlist : {"flat", "raw"}
         See :func:`sim.accel_check.check_accelerator`.
+    weight_store : None, str or list of str
+        Where the weights live (:data:`hdl.layer_plan.WEIGHT_STORES`); loadable
+        weights are loaded through the harness before the first image.
 
     Returns
     -------
@@ -75,7 +78,8 @@ def run_regression(qnet, images, simulators, *, indices=None, folding=None, in_l
         check = check_accelerator(qnet, images, simulator, indices=indices, folding=folding,
                                   in_lanes=in_lanes, scenarios=scenarios,
                                   hardware_qnet=hardware_qnet, build_root=build_root,
-                                  icarus_netlist=icarus_netlist)
+                                  icarus_netlist=icarus_netlist,
+                                  accelerator_options={"weight_store": weight_store})
         prim = None
         if primitives and check.status != "skipped":
             progress(f"[{simulator}] primitives ...")
@@ -104,12 +108,12 @@ def regression_passed(report):
 
 def record_waves(qnet, images, report, *, indices=None, folding=None, in_lanes=1,
                  scenario="reset_mid_image", hardware_qnet=None,
-                 build_root=DEFAULT_BUILD_ROOT, icarus_netlist="flat"):
+                 build_root=DEFAULT_BUILD_ROOT, icarus_netlist="flat", weight_store=None):
     """Re-run one scenario with tracing; the first failure if there is one.
 
     Parameters
     ----------
-    qnet, images, indices, folding, in_lanes, hardware_qnet
+    qnet, images, indices, folding, in_lanes, hardware_qnet, weight_store
         As for :func:`run_regression`.
     report : dict
         The regression's report (picks the failing simulator and scenario).
@@ -144,7 +148,7 @@ def record_waves(qnet, images, report, *, indices=None, folding=None, in_lanes=1
             qnet, images[lo:hi], entry["simulator"], indices=indices[lo:hi], folding=folding,
             in_lanes=in_lanes, scenarios=[Scenario(name, 0, hi - lo, *_gaps(name))],
             hardware_qnet=hardware_qnet, waves=True, build_root=build_root,
-            icarus_netlist=icarus_netlist)
+            icarus_netlist=icarus_netlist, accelerator_options={"weight_store": weight_store})
         what = f"{name} on images {indices[lo]}..{indices[hi - 1]}"
         traced.append((entry["simulator"], check.run.waves_file if check.run else None, what))
     return traced

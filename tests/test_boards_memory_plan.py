@@ -3,12 +3,12 @@
 import pytest
 from boards_qnets import make_qnet
 
-from boards.cmd_build import parse_weight_store
 from boards.memory_plan import bram_bits_needed, plan_memory, spram_folding
 from boards.precheck import DoesNotFit, precheck
 from boards.registry import get_board
 from golden_model.errors import MulfreeError
 from hdl.accelerator import Accelerator
+from hdl.cmd_generate import parse_weight_store
 from hdl.layer_plan import SPRAM_DEPTH, plan_layers
 
 
@@ -95,8 +95,10 @@ def test_ram_weights_count_as_block_ram():
 
 
 def test_parse_weight_store():
-    assert parse_weight_store("auto") == "auto"
+    assert parse_weight_store("auto", allow_auto=True) == "auto"
     assert parse_weight_store("spram") == "spram"
     assert parse_weight_store("spram,rom") == ["spram", "rom"]
     with pytest.raises(MulfreeError, match="--weight-store: expected 'auto' or rom, ram, spram"):
-        parse_weight_store("spram,flash")
+        parse_weight_store("spram,flash", allow_auto=True)
+    with pytest.raises(MulfreeError, match="--weight-store: expected rom, ram, spram"):
+        parse_weight_store("auto")

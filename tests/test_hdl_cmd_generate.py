@@ -37,7 +37,21 @@ def test_generate_auto_folding(model, tmp_path):
     assert report["cycles_per_image"] <= 40
 
 
+def test_generate_spram_weights(model, tmp_path):
+    out = tmp_path / "accel.v"
+    assert main(["generate", str(model), "--out", str(out), "--folding", "2:8,2:4",
+                 "--weight-store", "spram,rom"]) == 0
+    text = out.read_text()
+    assert text.count("SB_SPRAM256KA ") == 2   # 16 ternary lanes packed in 4 bytes: 2 slices
+    assert "input [" in text and " wload;" in text and "input weights_ready;" in text
+    report = json.loads((tmp_path / "accel.estimate.json").read_text())
+    assert report["weight_store"] == ["spram", "rom"]
+    assert report["totals"]["spram_blocks"] == 2
+
+
 @pytest.mark.parametrize("argv,message", [
+    (["--weight-store", "flash"], "--weight-store: expected rom, ram, spram"),
+    (["--weight-store", "ram,ram,ram"], "weight_store: expected one of"),
     (["--folding", "99:1,1:1"], "layer 0: pe"),
     (["--folding", "4x8"], "--folding: expected"),
     (["--in-lanes", "0"], "in_lanes"),

@@ -76,6 +76,21 @@ def test_sim_command_checks_digits_and_writes_the_report(tmp_path, capsys):
     assert "waves (icarus, reset_mid_image" in out
 
 
+def test_sim_command_loads_spram_weights_first(tmp_path, capsys):
+    path = tmp_path / "net.qnet.npz"
+    digits_qnet(hidden=(12,), seed=0).save(path)
+    report_path = tmp_path / "report.json"
+    code = cmd_sim.main(_args("--model", str(path), "--sim", "verilator", "--images", "4",
+                              "--folding", "3:8,5:4", "--weight-store", "spram,rom",
+                              "--no-primitives", "--report", str(report_path)))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = json.loads(report_path.read_text())
+    assert report["passed"] is True and report["design"]["weight_store"] == "spram,rom"
+    (entry,) = report["simulators"]
+    assert entry["images_checked"] == 4 and entry["mismatches"] == 0
+
+
 def test_default_model_of_another_dataset_gets_its_own_file(tmp_path, monkeypatch):
     digits_qnet(hidden=(4,), seed=1).save(tmp_path / "model.qnet.npz")
     monkeypatch.setattr(cmd_sim, "DEFAULT_MODEL", tmp_path / "model.qnet.npz")
