@@ -28,7 +28,11 @@ from hdl.estimate import accelerator_estimate
 from hdl.folding import auto_folding, resolve_folding
 from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH, TRITS_PER_BYTE, plan_layers
 
-__all__ = ["MemoryPlan", "plan_memory", "spram_folding", "bram_bits_needed"]
+__all__ = ["MemoryPlan", "plan_memory", "spram_folding", "bram_bits_needed",
+           "SPRAM_CYCLE_SLACK"]
+
+#: Share of extra cycles an SPRAM layer may take for fewer PEs (less logic).
+SPRAM_CYCLE_SLACK = 0.02
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,10 @@ def bram_bits_needed(estimate):
 
 
 def spram_folding(layer, blocks, weight_bits):
-    """The ``(pe, simd)`` with the fewest cycles that ``blocks`` SPRAMs can feed.
+    """The ``(pe, simd)`` that ``blocks`` SPRAMs can feed with (about) the fewest cycles.
+
+    Among the foldings within :data:`SPRAM_CYCLE_SLACK` of the fewest cycles,
+    the one with the fewest PEs wins.
 
     Parameters
     ----------
@@ -76,25 +83,28 @@ def spram_folding(layer, blocks, weight_bits):
         None when even PE = SIMD = 1 needs more blocks.
     """
     m, n = layer.n_out, layer.n_in
-    best, best_key = None, None
-    # Loadable ternary weights are packed five to a byte (LayerPlan.weight_packing).
     if weight_bits == 2:
         max_lanes = blocks * SLICE_BITS * TRITS_PER_BYTE // 8
     else:
         max_lanes = blocks * SLICE_BITS // weight_bits
+    feasible = []
     for pe in range(1, min(m, max_lanes) + 1):
         for simd in range(1, min(n, max_lanes // pe) + 1):
             lanes = pe * simd
             bits = 8 * -(-lanes // TRITS_PER_BYTE) if weight_bits == 2 else lanes * weight_bits
             slices = -(-bits // SLICE_BITS)
             depth = -(-m // pe) * -(-n // simd)
-            if slices * -(-depth // SPRAM_DEPTH) > blocks:
-                continue
-            # Fewest cycles; then fewest lanes (LUTs); then the wider SIMD (fewer PE trees).
-            key = (depth, pe * simd, pe)
-            if best_key is None or key < best_key:
-                best, best_key = (pe, simd), key
-    return best
+            if slices * -(-depth // SPRAM_DEPTH) <= blocks:
+                feasible.append((depth, pe, simd))
+    if not feasible:
+        return None
+    # Each PE costs an accumulator and a requantizer: within SPRAM_CYCLE_SLACK of the
+    # fewest cycles, take the fewest PEs, then the fewest cycles, then the fewest lanes.
+    fastest = min(depth for depth, _, _ in feasible)
+    near = [(pe, depth, pe * simd, simd) for depth, pe, simd in feasible
+            if depth <= fastest * (1 + SPRAM_CYCLE_SLACK)]
+    pe, _, _, simd = min(near)
+    return pe, simd
 
 
 def _compositions(total, parts):
