@@ -15,7 +15,11 @@ tree therefore outputs ``partial`` and ``carry`` with
 ``sum = partial + carry``.
 
 Every level is registered: an unregistered tree of 64 lanes is the critical
-path of the whole design on an iCE40.
+path of the whole design on an iCE40. The inputs are registered too, before
+the sign select: in an MVU they come straight from block RAM, whose output
+is late (about 6 ns on the ECP5), and wide SIMD spreads a tree's leaves over
+many blocks; with the select in the same cycle that path limited the
+ECP5-85F to under 100 MHz.
 """
 
 import numpy as np
@@ -35,8 +39,8 @@ def reference(x, nonzero, negative):
 
 
 def tree_latency(lanes):
-    """Cycles from ``valid_in`` to ``valid_out``: the leaf register plus one per level."""
-    return 1 + max(0, int(lanes - 1).bit_length())
+    """Cycles from ``valid_in`` to ``valid_out``: input and leaf registers plus one per level."""
+    return 2 + max(0, int(lanes - 1).bit_length())
 
 
 def _level_widths(lanes, leaf_width, out_width):
@@ -52,7 +56,8 @@ def estimate(lanes, leaf_width, out_width):
     """Resource estimate of one tree (LUT4 + carry fabric, FFs)."""
     # One LUT per leaf bit for the xor-and-gate, one per adder bit.
     lut = lanes * leaf_width
-    ff = lanes * (leaf_width + 1)
+    # The input register (value, nonzero, negative) and the leaf register (value, carry).
+    ff = lanes * (leaf_width + 1) + lanes * (leaf_width + 1)
     for n, width in _level_widths(lanes, leaf_width, out_width):
         lut += (n if lanes > 1 else 0) * (width + 1)
         ff += n * (width + 1)
@@ -161,21 +166,27 @@ class SignSelectAdderTree(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         leaf_width = self.leaf_width
+        # Input register: the sign select below reads flip-flops, not a memory port.
+        x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes))
+        nonzero_r = Signal(self._lanes)
+        negative_r = Signal(self._lanes)
+        valid_r = Signal()
+        m.d.sync += [x_r.eq(self.x), nonzero_r.eq(self.nonzero), negative_r.eq(self.negative),
+                     valid_r.eq(self.valid_in)]
         nodes = []
         for k in range(self._lanes):
             value = Signal(signed(leaf_width), name=f"leaf{k}")
             carry = Signal(name=f"leaf{k}_carry")
-            x = Value.cast(self.x[k])
+            x = Value.cast(x_r[k])
             x = x.as_signed() if self._x_shape.signed else x
             x_ext = Signal(signed(leaf_width), name=f"x{k}")
             neg = Signal(signed(leaf_width), name=f"s{k}")
-            m.d.comb += [x_ext.eq(x), neg.eq(Mux(self.negative[k], -1, 0))]
+            m.d.comb += [x_ext.eq(x), neg.eq(Mux(negative_r[k], -1, 0))]
             m.d.sync += [
-                value.eq(Mux(self.nonzero[k], x_ext ^ neg, 0)),
-                carry.eq(self.nonzero[k] & self.negative[k]),
+                value.eq(Mux(nonzero_r[k], x_ext ^ neg, 0)),
+                carry.eq(nonzero_r[k] & negative_r[k]),
             ]
             nodes.append((value, carry))
-        (value, carry), valid = registered_tree(m, nodes, leaf_width, self._out_width,
-                                                self.valid_in)
+        (value, carry), valid = registered_tree(m, nodes, leaf_width, self._out_width, valid_r)
         m.d.comb += [self.partial.eq(value), self.carry.eq(carry), self.valid_out.eq(valid)]
         return m

@@ -68,17 +68,25 @@ class MultiplyAdderTree(wiring.Component):
         m = Module()
         x_width = self._x_shape.width + 1
         product_width = x_width + BASELINE_WEIGHT_BITS
+        # Input register, as in the sign-select tree (same latency, same memory timing).
+        x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes))
+        weight_r = Signal(data.ArrayLayout(signed(BASELINE_WEIGHT_BITS), self._lanes))
+        nonzero_r = Signal(self._lanes)
+        negative_r = Signal(self._lanes)
+        valid_r = Signal()
+        m.d.sync += [x_r.eq(self.x), weight_r.eq(self.weight), nonzero_r.eq(self.nonzero),
+                     negative_r.eq(self.negative), valid_r.eq(self.valid_in)]
         nodes = []
         for k in range(self._lanes):
-            x = Value.cast(self.x[k])
+            x = Value.cast(x_r[k])
             x = x.as_signed() if self._x_shape.signed else x
             value = Signal(signed(x_width), name=f"x{k}")
-            m.d.comb += value.eq(Mux(self.nonzero[k], Mux(self.negative[k], -x, x), 0))
+            m.d.comb += value.eq(Mux(nonzero_r[k], Mux(negative_r[k], -x, x), 0))
             product = Signal(signed(product_width), name=f"product{k}")
-            m.d.sync += product.eq(value * self.weight[k])
+            m.d.sync += product.eq(value * weight_r[k])
             nodes.append(product)
         (root, _), valid = registered_tree(m, [(p, None) for p in nodes], product_width,
-                                           self._out_width, self.valid_in)
+                                           self._out_width, valid_r)
         m.d.comb += [self.partial.eq(root), self.carry.eq(0), self.valid_out.eq(valid)]
         return m
 

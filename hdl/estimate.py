@@ -11,8 +11,8 @@ initiation interval is the slowest stage's; its latency the sum.
 
 import json
 
-from hdl import adder_tree, argmax, regroup, requantize, weight_memory
-from hdl.mvu import fifo_depth, pipeline_latency, uses_lane_writes
+from hdl import adder_tree, argmax, regroup, requantize, stream_register, weight_memory
+from hdl.mvu import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
 from hdl.pow2 import estimate_decoder
 
 __all__ = ["layer_estimate", "accelerator_estimate", "write_report"]
@@ -58,6 +58,8 @@ def layer_estimate(plan):
         group = {"lut": plan.simd + 12, "ff": 16, "cycles": beats_in}
     else:
         group = regroup.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
+    register = (stream_register.estimate(plan.in_lanes * plan.element_width)
+                if input_registered(plan) else {"lut": 0, "ff": 0, "cycles": 0})
     decoders = plan.simd * estimate_decoder(plan.in_e_max)["lut"] if plan.in_pow2 else 0
     out_bits = plan.pe * plan.out_element_width
     depth = fifo_depth(plan)
@@ -69,13 +71,15 @@ def layer_estimate(plan):
         memory_cost(out_bits, depth),
     ]
     lut = (plan.pe * (tree["lut"] + plan.acc_width + unit["lut"]) + group["lut"] + decoders
-           + _CONTROL_LUT + out_bits + sum(cost["lut"] for cost in memories))
-    ff = (plan.pe * (tree["ff"] + plan.acc_width + unit["ff"]) + group["ff"] + _CONTROL_FF
-          + 2 * out_bits + sum(cost["ff"] for cost in memories))
+           + register["lut"] + _CONTROL_LUT + out_bits + sum(cost["lut"] for cost in memories))
+    ff = (plan.pe * (tree["ff"] + plan.acc_width + unit["ff"]) + group["ff"] + register["ff"]
+          + _CONTROL_FF + 2 * out_bits + sum(cost["ff"] for cost in memories))
     # A layer starts once its whole input vector is buffered. For the first layer that is
     # the pixel stream; a later layer's vector arrives while its producer computes, so only
     # the producer's last beat (regrouped into SIMD-wide words) is left to load.
-    load = max(beats_in, plan.input_folds) if plan.index == 0 else -(-plan.in_lanes // plan.simd)
+    # The input register delays the whole vector by its one cycle.
+    load = (max(beats_in, plan.input_folds) if plan.index == 0
+            else -(-plan.in_lanes // plan.simd)) + register["cycles"]
     latency = load + plan.compute_cycles + pipeline_latency(plan) + _FIFO_LATENCY
     return {
         "layer": plan.index,

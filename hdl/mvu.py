@@ -27,6 +27,7 @@ from hdl.layer_plan import SLICE_BITS, TRITS_PER_BYTE, trit_decode_table
 from hdl.pow2 import Pow2Decoder, pow2_layout
 from hdl.regroup import Regroup, is_passthrough
 from hdl.requantize import Requantizer
+from hdl.stream_register import StreamRegister
 from hdl.weight_memory import LoadableWeightMemory
 
 __all__ = ["MVU", "fifo_depth", "pipeline_latency", "output_lane_shape", "uses_lane_writes",
@@ -103,12 +104,12 @@ class MVU(wiring.Component):
     def __repr__(self):
         return f"MVU(layer={self._plan.index}, pe={self._plan.pe}, simd={self._plan.simd})"
 
-    def _write_words(self, m, buffer, write_half, write_addr, full, image_done):
+    def _write_words(self, m, source, buffer, write_half, write_addr, full, image_done):
         """Regroup the beats into SIMD-wide words and write one word per transfer."""
         plan = self._plan
         m.submodules.regroup = regroup = Regroup(plan.element_width, plan.in_lanes, plan.simd,
                                                  plan.n_in)
-        wiring.connect(m, wiring.flipped(self.i), regroup.i)
+        wiring.connect(m, source, regroup.i)
         port = buffer.write_port()
         m.d.comb += [
             regroup.o.ready.eq(~Mux(write_half, full[1], full[0])),
@@ -121,7 +122,7 @@ class MVU(wiring.Component):
             with m.If(write_addr != plan.input_folds - 1):
                 m.d.sync += write_addr.eq(write_addr + 1)
 
-    def _write_lanes(self, m, buffer, write_half, write_addr, full, image_done):
+    def _write_lanes(self, m, source, buffer, write_half, write_addr, full, image_done):
         """Write each beat in place into its lanes of the current word.
 
         The lanes past the end of the vector are never written, so they keep
@@ -137,10 +138,10 @@ class MVU(wiring.Component):
         last_beat = beat == beats - 1
         tail = plan.n_in - (beats - 1) * lanes  # elements of the last beat in the vector
         m.d.comb += [
-            self.i.ready.eq(~Mux(write_half, full[1], full[0])),
-            accept.eq(self.i.valid & self.i.ready),
+            source.ready.eq(~Mux(write_half, full[1], full[0])),
+            accept.eq(source.valid & source.ready),
             port.addr.eq(Mux(write_half, write_addr + plan.input_folds, write_addr)),
-            port.data.eq(Cat(*([self.i.payload] * groups))),
+            port.data.eq(Cat(*([source.payload] * groups))),
         ]
         for g in range(groups):
             for k in range(lanes):
@@ -194,10 +195,17 @@ class MVU(wiring.Component):
         with m.If(image_done):
             m.d.sync += [write_addr.eq(0), write_half.eq(~write_half)]
             m.d.comb += set_full.eq(Mux(write_half, 0b10, 0b01))
+        source = wiring.flipped(self.i)
+        if input_registered(plan):
+            # The first layer's pixels come from outside and fan out to every lane of
+            # the buffer: a register keeps the two from adding up to one long path.
+            m.submodules.input_register = register = StreamRegister(self.i.payload.shape())
+            wiring.connect(m, source, register.i)
+            source = register.o
         if uses_lane_writes(plan):
-            self._write_lanes(m, buffer, write_half, write_addr, full, image_done)
+            self._write_lanes(m, source, buffer, write_half, write_addr, full, image_done)
         else:
-            self._write_words(m, buffer, write_half, write_addr, full, image_done)
+            self._write_words(m, source, buffer, write_half, write_addr, full, image_done)
         m.d.sync += full.eq((full | set_full) & ~clear_full)
 
         # -- compute loop: issue (neuron fold, input fold) addresses --------------
@@ -349,6 +357,15 @@ class MVU(wiring.Component):
         delivered = self.o.valid & self.o.ready
         m.d.sync += reserved.eq(reserved + start - delivered)
         return m
+
+
+def input_registered(plan):
+    """Whether the input stream passes a :class:`~hdl.stream_register.StreamRegister` first.
+
+    Only the first layer's: later layers read their producer's FIFO, whose
+    output is already a register.
+    """
+    return plan.index == 0
 
 
 def uses_lane_writes(plan):

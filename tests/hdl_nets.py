@@ -107,6 +107,32 @@ def run_pipeline(component, cases, outputs, seed=0, gap=0.3):
     return results
 
 
+def pulse_latency(component, case, output, max_cycles=64):
+    """Cycles from one ``valid_in`` pulse (with ``case`` applied) to ``valid_out``.
+
+    Returns ``(cycles, value of output)``; ``valid_in`` is high in cycle 0 only,
+    so the count is the component's exact latency.
+    """
+    found = {}
+
+    async def bench(ctx):
+        for port, value in case:
+            ctx.set(port, value)
+        ctx.set(component.valid_in, 1)
+        for cycle in range(1, max_cycles):
+            await ctx.tick()
+            ctx.set(component.valid_in, 0)
+            if ctx.get(component.valid_out):
+                found["result"] = (cycle, ctx.get(output))
+                return
+
+    sim = Simulator(component)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return found.get("result")
+
+
 def run_stream(component, beats, n_out, seed=0, in_gap=0.3, out_gap=0.3, max_cycles=20000):
     """Push ``beats`` (payload values) into ``component.i`` and collect ``n_out``
     payloads from ``component.o``, both with random idle cycles."""

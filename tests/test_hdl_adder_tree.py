@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 from amaranth.hdl import signed, unsigned
-from hdl_nets import run_pipeline
+from hdl_nets import pulse_latency, run_pipeline
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,11 +55,12 @@ def test_signed_minimum_negated_exactly():
 
 
 def test_latency_and_estimate():
-    assert tree_latency(1) == 1
-    assert tree_latency(2) == 2
-    assert tree_latency(64) == 7
+    # The input register, the leaf register, then one register per level.
+    assert tree_latency(1) == 2
+    assert tree_latency(2) == 3
+    assert tree_latency(64) == 8
     est = estimate(64, 6, 14)
-    assert est["cycles"] == 7 and est["lut"] > 64 * 6
+    assert est["cycles"] == 8 and est["lut"] > 64 * 6
 
 
 @pytest.mark.parametrize("lanes", [1, 2, 5, 8])
@@ -82,3 +83,11 @@ def test_multiply_tree_matches_reference(lanes):
     signed_x = np.where(nonzero != 0, np.where(negative != 0, -x, x), 0)
     assert [p for p, _ in got] == baseline.reference(signed_x, weights).tolist()
     assert all(c == 0 for _, c in got)
+
+
+@pytest.mark.parametrize("lanes", [1, 3, 262])
+def test_valid_out_exactly_latency_after_valid_in(lanes):
+    # The MVU delays its control by `latency`: the sum must arrive exactly then.
+    dut = SignSelectAdderTree(lanes, unsigned(4), _out_width(lanes, unsigned(4)))
+    assert pulse_latency(dut, [(dut.x, [3] * lanes), (dut.nonzero, (1 << lanes) - 1)],
+                         dut.partial) == (tree_latency(lanes), 3 * lanes)

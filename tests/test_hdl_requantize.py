@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hdl_nets import run_pipeline
+from hdl_nets import pulse_latency, run_pipeline
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -92,3 +92,16 @@ def test_estimate_grows_with_pow2():
     plain, coded = RequantizeConfig(**base), RequantizeConfig(**base, pow2=True)
     assert estimate(coded)["lut"] > estimate(plain)["lut"]
     assert coded.latency == plain.latency + 1
+
+
+@pytest.mark.parametrize("activation,pow2", [(None, False), ("relu", False), ("tlin", True)])
+def test_valid_out_exactly_latency_after_valid_in(activation, pow2):
+    # The MVU sizes its FIFO reservation from `latency`: it must be exact.
+    config = RequantizeConfig(acc_width=8, bias_width=4, threshold_width=2, sum_width=9, lead=0,
+                              max_amount=1, z_width=9, activation=activation, out_bits=4,
+                              pow2=pow2, e_max=3)
+    dut = Requantizer(config)
+    cycles, out = pulse_latency(dut, [(dut.acc, 5), (dut.bias, 1), (dut.amount, 1)], dut.out)
+    assert cycles == config.latency == estimate(config)["cycles"]
+    if not pow2:
+        assert out == 3
