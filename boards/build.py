@@ -159,6 +159,10 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         cycles_per_image=estimate["cycles_per_image"],
         latency_cycles=estimate["latency_cycles"], estimate=estimate,
         fingerprint=qnet.fingerprint(), tools=tools)
+    load_map = getattr(accelerator, "load_map", None)
+    slices = load_map.total_slices if load_map is not None else 0
+    report["weights"] = {"store": list(getattr(accelerator, "weight_stores", [])),
+                         "load_slices": int(slices), "load_bytes": int(2 * slices)}
     report_path = out_dir / "report.json"
     report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     bitstream = out_dir / f"{NAME}.{board.bitstream_ext}"

@@ -151,4 +151,10 @@ def format_table(report):
                           else str(report["multiplier_free"]["hard_multiplier_cells"])),
         f"uart       {report['uart_baud']} baud",
     ]
+    weights = report.get("weights")
+    if weights and weights["load_slices"]:
+        layers = ", ".join(str(k) for k, store in enumerate(weights["store"]) if store != "rom")
+        lines.append(f"weights    layer(s) {layers} in {'/'.join(sorted(set(weights['store'])))}"
+                     f": {weights['load_bytes']:,} bytes loaded over the UART by "
+                     f"'mulfree run' after each power-up")
     return "\n".join(lines)

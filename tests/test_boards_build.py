@@ -80,3 +80,34 @@ def test_a_hard_multiplier_fails_the_build(tmp_path):
                         accelerator=Accelerator(qnet, datapath="multiply"))
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["multiplier_free"]["ok"] is False
+
+
+@pytest.mark.slow
+def test_spram_weights_build_and_report_the_load(tmp_path):
+    """Layer 0 in an SB_SPRAM256KA: placed as SPRAM, reported, and loaded by mulfree run."""
+    qnet = digits_qnet()
+    lines = []
+    report = build_bitstream(qnet, "icebreaker", tmp_path, folding=FOLDING,
+                             weight_store=["spram", "rom"], log=lines.append)
+    accelerator = Accelerator(qnet, folding=FOLDING, weight_store=["spram", "rom"])
+    accelerator._MustUse__silence = True
+    plan = accelerator.plans[0]
+    # 8 ternary lanes packed in 2 bytes: one 16-bit slice per word, one block.
+    assert (plan.weight_slices, plan.spram_blocks) == (1, 1)
+    assert report["resources"]["SPRAM"]["used"] == 1
+    assert report["resources"]["DSP"]["used"] == 0
+    assert report["multiplier_free"]["ok"] and report["clock"]["met"]
+    assert report["weights"] == {"store": ["spram", "rom"], "load_slices": plan.weight_depth,
+                                 "load_bytes": 2 * plan.weight_depth}
+    assert report["estimate"]["totals"]["spram_blocks"] == 1
+    assert any("loaded over the UART by 'mulfree run'" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_auto_weight_store_moves_a_784_network_to_spram_before_place_and_route(tmp_path):
+    """The planner's choice passes the pre-check; a folding the SPRAMs cannot feed is refused."""
+    from boards.precheck import DoesNotFit
+    qnet = make_qnet(sizes=(784, 256, 256, 10), in_bits=8)
+    with pytest.raises(DoesNotFit, match="SPRAM blocks but the iCE40UP5K has 4"):
+        build_bitstream(qnet, "icebreaker", tmp_path, folding=None, log=lambda line: None)
+    assert not (tmp_path / "gateware").exists()
