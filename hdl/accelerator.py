@@ -159,7 +159,9 @@ class Accelerator(wiring.Component):
             if plan.loadable:
                 layer, slice_, word = self._split_load_address()
                 m.d.comb += [
-                    mvu.wload.en.eq(self.wload.en & (layer == plan.index)),
+                    # A slice past the layer's word writes nothing (its field is narrower).
+                    mvu.wload.en.eq(self.wload.en & (layer == plan.index)
+                                    & (slice_ < plan.weight_slices)),
                     mvu.wload.slice.eq(slice_),
                     mvu.wload.word.eq(word),
                     mvu.wload.data.eq(self.wload.data),

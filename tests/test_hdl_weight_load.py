@@ -117,13 +117,15 @@ def test_later_writes_overwrite_and_past_the_end_writes_are_ignored():
     # Garbage first, then the real load: the last write to an address wins.
     garbage = [(address, 0xFFFF) for address, _ in writes]
     # Words past a layer's depth and slices past its width decode to nothing.
-    plan = acc.plans[0]
     beyond = []
-    if 2 ** load_map.word_width > plan.weight_depth:
-        beyond.append((load_map.address(0, 0, plan.weight_depth), 0xFFFF))
-    if 2 ** load_map.slice_width > plan.weight_slices:
-        beyond.append((load_map.address(0, plan.weight_slices, 0), 0xFFFF))
-    assert beyond
+    for plan in acc.plans:
+        k = plan.index
+        if 2 ** load_map.word_width > plan.weight_depth:
+            beyond.append((load_map.address(k, 0, plan.weight_depth), 0xF2F2))
+        # Layer 2 has 2 slices, layer 0 has 3: slice 2 of layer 2 must not alias slice 0.
+        for j in range(plan.weight_slices, 2 ** load_map.slice_width):
+            beyond.append((load_map.address(k, j, 0), 0xF2F2))
+    assert (load_map.address(2, 2, 0), 0xF2F2) in beyond
     images = digits_images(3, offset=20)
     result = simulate_accelerator(acc, images, weight_writes=garbage + writes + beyond)
     logits, _ = qnet.forward(images)
