@@ -4,6 +4,11 @@ The last MVU hands on ``lanes`` logits per beat (its PE); the collector keeps
 them in registers and a running maximum. A later logit replaces the running
 maximum only if strictly greater, so ties go to the lowest index, as in
 ``numpy.argmax``.
+
+The maximum is found in two registered steps: first the beat's own maximum,
+by a balanced tree over its lanes, then the merge of that with the running
+maximum. A chain of one comparison per lane in a single cycle was a
+critical path of the ECP5-85F build once the last layer had PE >= 2.
 """
 
 import numpy as np
@@ -33,13 +38,24 @@ def reference(logits):
 
 
 def estimate(n_classes, lanes, logit_width):
-    """Resources and cycles per image: one beat per cycle, one cycle to hand on."""
+    """Resources, cycles per image and latency.
+
+    One beat per cycle, one cycle for the last beat's merge, one to hand on;
+    the class is ready :data:`LATENCY` cycles after the last beat.
+    """
     beats = -(-n_classes // lanes)
+    index = class_width(n_classes)
     return {
-        "lut": lanes * (2 * logit_width + class_width(n_classes)) + n_classes,
-        "ff": n_classes * logit_width + logit_width + class_width(n_classes) + 8,
-        "cycles": beats + 1,
+        "lut": lanes * (2 * logit_width + index) + n_classes,
+        # logits, running maximum, the beat's maximum, flags
+        "ff": n_classes * logit_width + 2 * (logit_width + index) + 8,
+        "cycles": beats + LATENCY,
+        "latency": LATENCY,
     }
+
+
+#: Cycles from the last input beat to the output: the beat's maximum, then the merge.
+LATENCY = 2
 
 
 class ArgmaxCollector(wiring.Component):
@@ -74,37 +90,62 @@ class ArgmaxCollector(wiring.Component):
         m = Module()
         n, lanes = self._n_classes, self._lanes
         beats = -(-n // lanes)
+        index_width = class_width(n)
         beat = Signal(range(beats))
-        best = Signal(signed(self._logit_width))
-        best_index = Signal(class_width(n))
-        done = Signal()  # the output holds a complete image
         logits = Signal(data.ArrayLayout(signed(self._logit_width), n))
+        accept = Signal()
 
-        m.d.comb += self.i.ready.eq(~done)
+        # Step 1, on accepting a beat: its own maximum over the real lanes, by a balanced
+        # tree. A pair keeps its left (lower-index) candidate unless the right one is
+        # strictly greater, so ties still go to the lowest index.
+        nodes = []
+        for lane in range(lanes):
+            position = beat * lanes + lane
+            nodes.append((self.i.payload[lane], position, position < n))
+        while len(nodes) > 1:
+            merged = []
+            for pair in range(0, len(nodes) - 1, 2):
+                (va, ia, ka), (vb, ib, kb) = nodes[pair], nodes[pair + 1]
+                right = kb & (~ka | (vb > va))
+                merged.append((Mux(right, vb, va), Mux(right, ib, ia), ka | kb))
+            if len(nodes) % 2:
+                merged.append(nodes[-1])
+            nodes = merged
+        ((beat_value, beat_index, _),) = nodes
+        step = Signal(data.StructLayout({
+            "valid": 1, "first": 1, "last": 1, "value": signed(self._logit_width),
+            "index": index_width}))
+        m.d.sync += step.valid.eq(accept)
+        with m.If(accept):
+            m.d.sync += [step.first.eq(beat == 0), step.last.eq(beat == beats - 1),
+                         step.value.eq(beat_value), step.index.eq(beat_index)]
+
+        # Step 2: merge with the running maximum; a later beat wins only if greater.
+        best = Signal(signed(self._logit_width))
+        best_index = Signal(index_width)
+        done = Signal()  # the output holds a complete image
+        with m.If(step.valid & (step.first | (step.value > best))):
+            m.d.sync += [best.eq(step.value), best_index.eq(step.index)]
+        with m.If(step.valid & step.last):
+            m.d.sync += done.eq(1)
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += done.eq(0)
-        m.d.comb += self.o.valid.eq(done)
 
-        # Running maximum across this beat's lanes, lowest index first.
-        value, index = best, best_index
-        for lane in range(lanes):
-            logit = self.i.payload[lane]
-            position = beat * lanes + lane
-            first = (beat == 0) if lane == 0 else 0
-            take = (position < n) & (first | (logit > value))
-            value = Mux(take, logit, value)
-            index = Mux(take, position, index)
-
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [best.eq(value), best_index.eq(index)]
+        # No beat of the next image while this one's last beat is still merging or its
+        # result waits: the logits registers hold the image being handed on.
+        m.d.comb += [
+            self.i.ready.eq(~done & ~(step.valid & step.last)),
+            accept.eq(self.i.valid & self.i.ready),
+            self.o.valid.eq(done),
+        ]
+        with m.If(accept):
             for b in range(beats):
                 with m.If(beat == b):
                     for lane in range(lanes):
                         if b * lanes + lane < n:
-                            m.d.sync += logits[b * lanes + lane].eq(
-                                self.i.payload[lane])
+                            m.d.sync += logits[b * lanes + lane].eq(self.i.payload[lane])
             with m.If(beat == beats - 1):
-                m.d.sync += [beat.eq(0), done.eq(1)]
+                m.d.sync += beat.eq(0)
             with m.Else():
                 m.d.sync += beat.eq(beat + 1)
         m.d.comb += [self.o.payload.cls.eq(best_index), self.o.payload.logits.eq(logits)]

@@ -122,8 +122,10 @@ def accelerator_estimate(plans, n_classes):
         "layers": layers,
         "argmax": collect,
         "cycles_per_image": int(max(stages)),
-        # The collector takes each logit beat as it is produced: one cycle after the last.
-        "latency_cycles": int(sum(entry["latency_cycles"] for entry in layers) + 1),
+        # The collector takes each logit beat as it is produced; its answer follows the
+        # last beat by its own latency.
+        "latency_cycles": int(sum(entry["latency_cycles"] for entry in layers)
+                              + collect["latency"]),
         "bottleneck": int(stages.index(max(stages))),
         "totals": {
             "lut": int(sum(entry["lut"] for entry in layers) + collect["lut"]),
