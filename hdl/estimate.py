@@ -54,8 +54,10 @@ def layer_estimate(plan):
         tree = adder_tree.estimate(plan.simd, leaf_width, plan.acc_width + 1)
     unit = requantize.estimate(plan.requantize)
     if uses_lane_writes(plan):
-        # In-place lane writes: a lane-enable decoder and two small counters.
-        group = {"lut": plan.simd + 12, "ff": 16, "cycles": beats_in}
+        # In-place lane writes: lane enables from a one-hot group register, a beat counter.
+        group = {"lut": plan.simd + 12,
+                 "ff": plan.simd // plan.in_lanes + max(1, beats_in.bit_length()) + 4,
+                 "cycles": beats_in}
     else:
         group = regroup.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
     register = (stream_register.estimate(plan.in_lanes * plan.element_width)

@@ -132,7 +132,9 @@ class MVU(wiring.Component):
         lanes, groups = plan.in_lanes, plan.simd // plan.in_lanes
         beats = -(-plan.n_in // lanes)
         port = buffer.write_port(granularity=plan.element_width)
-        group = Signal(range(groups))
+        # One-hot lane group: each lane's write enable is one LUT from flip-flops (a binary
+        # group decoded per lane was the ECP5-85F's critical path at SIMD 262).
+        group = Signal(groups, init=1)
         beat = Signal(range(beats))
         accept = Signal()
         last_beat = beat == beats - 1
@@ -146,17 +148,15 @@ class MVU(wiring.Component):
         for g in range(groups):
             for k in range(lanes):
                 keep = 1 if k < tail else ~last_beat
-                m.d.comb += port.en[g * lanes + k].eq(accept & (group == g) & keep)
+                m.d.comb += port.en[g * lanes + k].eq(accept & group[g] & keep)
         with m.If(accept):
             with m.If(last_beat):
                 m.d.comb += image_done.eq(1)
-                m.d.sync += [beat.eq(0), group.eq(0)]
+                m.d.sync += [beat.eq(0), group.eq(1)]
             with m.Else():
-                m.d.sync += beat.eq(beat + 1)
-                with m.If(group == groups - 1):
-                    m.d.sync += [group.eq(0), write_addr.eq(write_addr + 1)]
-                with m.Else():
-                    m.d.sync += group.eq(group + 1)
+                m.d.sync += [beat.eq(beat + 1), group.eq(group.rotate_left(1))]
+                with m.If(group[groups - 1]):
+                    m.d.sync += write_addr.eq(write_addr + 1)
 
     def elaborate(self, platform):
         m = Module()
