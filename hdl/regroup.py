@@ -99,26 +99,26 @@ class Regroup(wiring.Component):
         # the next vector's first beat can follow in the same cycle.
         words = -(-(n_in + n_out) // n_out)
         slots = words * n_out
+        beats = -(-length // n_in)
+        tail = length - (beats - 1) * n_in  # elements of a vector's last beat
         stage = [Signal(self._element_width, name=f"slot{p}") for p in range(slots)]
         count = Signal(range(slots + 1))
-        received = Signal(range(length + 1))
+        beat = Signal(range(beats))
+        last_beat = Signal(init=int(beats == 1))  # the next beat is the vector's last
 
+        # Everything below is decoded from the registers `count` and `last_beat` for both
+        # outcomes of this cycle's output transfer, and only then selected by `emit`: the
+        # consumer's ready (late, from another unit) passes one mux level, not the
+        # subtraction and the compare per slot that limited the ECP5 at wide SIMD.
         emit = Signal()
         accept = Signal()
-        kept = Signal(range(slots + 1))  # fill level after this cycle's output word
-        take = Signal(range(n_in + 1))  # elements of this beat that belong to the vector
-        last_beat = Signal()
-        filled = Signal(range(slots + 1))
-
         m.d.comb += [
             self.o.valid.eq(count >= n_out),
             emit.eq(self.o.valid & self.o.ready),
-            kept.eq(Mux(emit, count - n_out, count)),
-            self.i.ready.eq(kept <= n_out),
+            # The beat must fit above what stays: `kept <= n_out`, kept = count - n_out
+            # after an output word, else count.
+            self.i.ready.eq(Mux(emit, count <= 2 * n_out, count <= n_out)),
             accept.eq(self.i.valid & self.i.ready),
-            last_beat.eq(received + n_in >= length),
-            take.eq(Mux(last_beat, length - received, n_in)),
-            filled.eq(kept + take),
         ]
         for k in range(n_out):
             m.d.comb += self.o.payload[k].eq(stage[k])
@@ -129,24 +129,34 @@ class Regroup(wiring.Component):
             m.d.comb += nxt.eq(Mux(emit, shifted, stage[p]))
             with m.If(accept):
                 for k in range(min(n_in, p + 1)):
-                    with m.If((kept + k == p) & (k < take)):
+                    # Lane k of the beat lands at kept + k; the last beat's lanes past the
+                    # vector's end are dropped.
+                    here = Mux(emit, count == p - k + n_out, count == p - k)
+                    belongs = 1 if k < tail else ~last_beat
+                    with m.If(here & belongs):
                         m.d.comb += nxt.eq(self.i.payload[k])
             m.d.sync += stage[p].eq(nxt)
 
-        # A flat case table (a chain of muxes nests too deep for the simulator).
-        rounded = Signal(range(slots + 1))
-        if n_out == 1:
-            m.d.comb += rounded.eq(filled)
-        else:
-            with m.Switch(filled):
-                for level in range(slots + 1):
-                    with m.Case(level):
-                        m.d.comb += rounded.eq(-(-level // n_out) * n_out)
+        # The next fill level for each case (output word or not, last beat or not), from
+        # the register `count` alone. A vector's last beat rounds the level up to a whole
+        # word: a short chain of compares with constants (`words` of them), not a table.
+        def closed(offset):
+            value = 0
+            for j in range(words):
+                threshold = j * n_out - offset  # count + offset > j * n_out
+                value = Mux(count > threshold, (j + 1) * n_out, value) if threshold >= 0 \
+                    else (j + 1) * n_out
+            return value
+
+        kept = Mux(emit, count - n_out, count)
+        filled = Mux(emit, count + (n_in - n_out), count + n_in)
+        rounded = Mux(emit, closed(tail - n_out), closed(tail))
         with m.If(accept):
-            m.d.sync += [
-                count.eq(Mux(last_beat, rounded, filled)),
-                received.eq(Mux(last_beat, 0, received + n_in)),
-            ]
+            m.d.sync += count.eq(Mux(last_beat, rounded, filled))
+            with m.If(last_beat):
+                m.d.sync += [beat.eq(0), last_beat.eq(beats == 1)]
+            with m.Else():
+                m.d.sync += [beat.eq(beat + 1), last_beat.eq(beat == beats - 2)]
         with m.Else():
             m.d.sync += count.eq(kept)
         return m
