@@ -48,9 +48,102 @@ def _extend(value, width):
     return Cat(value, fill.replicate(extra))
 
 
+def _and_or(pairs):
+    """OR of each value gated by its 1-bit flag: a multiplexer for exclusive flags."""
+    pairs = list(pairs)
+    width = max(len(Value.cast(value)) for _, value in pairs)
+    result = Const(0, width)
+    for flag, value in pairs:
+        result = result | (flag.replicate(width) & _extend(value, width))
+    return result
+
+
+def _select(index, values, default=None):
+    """``values[index]`` (``default`` past the end) as a tree of ``Mux``.
+
+    Written as expressions rather than a ``Switch`` in a comb process: in the
+    generated Verilog a comb process whose inputs never change stays X under
+    Icarus, where a continuous assignment does not.
+    """
+    values = [Value.cast(v) for v in values]
+    width = max(len(v) for v in values)
+    level = [_extend(v, width) for v in values]
+    level += [_extend(default if default is not None else values[-1], width)] * (
+        (1 << len(index)) - len(level))
+    for bit in index:
+        level = [Mux(bit, level[k + 1], level[k]) for k in range(0, len(level), 2)]
+    return level[0]
+
+
 def _le_bytes(value, n):
     """The ``n`` little-endian bytes of a (sign-extended) value."""
     return [value[8 * k:8 * k + 8] for k in range(n)]
+
+
+class _OneHot:
+    """One-hot state flip-flops (``Module.FSM`` encodes states in binary).
+
+    Each state is a flip-flop attribute, set at reset for the first name; a
+    state decode is then one flip-flop instead of a compare of the state
+    register. ``go(src, dst)`` marks a transition under the current ``m.If``
+    conditions, which must imply ``src`` (call it inside ``m.If(state.SRC)``);
+    :meth:`done` then builds each state's next value as an AND-OR of its
+    transitions, which are mutually exclusive, rather than the priority chain
+    of separate ``m.If`` blocks that all assign it.
+    """
+
+    def __init__(self, m, names):
+        self._m = m
+        self._names = list(names)
+        self._moves = []
+        self._done = False
+        for index, name in enumerate(self._names):
+            setattr(self, name, Signal(init=index == 0, name=f"state_{name.lower()}"))
+
+    def go(self, src, dst):
+        """Leave ``src`` for ``dst`` on the next edge."""
+        assert not self._done, "transition marked after done()"
+        move = Signal(name=f"go_{src.lower()}_{dst.lower()}")
+        self._m.d.comb += move.eq(1)
+        self._moves.append((src, dst, move))
+        return move
+
+    def leave(self, src, condition=None):
+        """Leave ``src`` (under the current conditions, or ``condition``) for a
+        state entered through :meth:`enter`."""
+        assert not self._done, "transition marked after done()"
+        move = Signal(name=f"leave_{src.lower()}")
+        if condition is None:
+            self._m.d.comb += move.eq(1)
+        else:
+            self._m.d.comb += move.eq(condition)
+        self._moves.append((src, None, move))
+        return move
+
+    def enter(self, dst, condition):
+        """Enter ``dst`` when ``condition`` (its source states leave through :meth:`leave`)."""
+        assert not self._done, "transition marked after done()"
+        self._moves.append((None, dst, condition))
+
+    def done(self):
+        """Drive the state flip-flops from the transitions marked so far."""
+        self._done = True
+        for name in self._names:
+            leave = [move for src, dst, move in self._moves if src == name]
+            enter = [move for src, dst, move in self._moves if dst == name]
+            bit = getattr(self, name)
+            # The same as bit & ~leave | enter, written as conditions: Icarus
+            # leaves a comb process X until one of its inputs changes, and an
+            # X condition holds the flip-flop where an X operand would spread.
+            with self._m.If(_any(enter)):
+                self._m.d.sync += bit.eq(1)
+            with self._m.Elif(_any(leave)):
+                self._m.d.sync += bit.eq(0)
+
+
+def _any(values):
+    """OR of 1-bit values (0 for none)."""
+    return Cat(*values).any() if values else Const(0, 1)
 
 
 class BoardTop(wiring.Component):
@@ -152,14 +245,29 @@ class BoardTop(wiring.Component):
         got = rx.o.valid
         byte = rx.o.payload
 
+        # Timing: the engine runs at the accelerator's clock, so its control
+        # must stay within a few LUT levels. The states are one-hot, and every
+        # decision that would otherwise chain a wide compare into a state
+        # decode is taken from a flag registered the cycle before. Most of
+        # those flags compare registers that only change when a byte arrives,
+        # and bytes are at least ~40 cycles apart, so a flag registered every
+        # cycle is current whenever it is used; where the byte itself is
+        # compared (the checksum) or a register was written the cycle before
+        # (the length), a wait state gives the flag its cycle.
+        state = _OneHot(m, ["SYNC", "CMD", "LEN_LO", "LEN_HI", "HEADER", "VALIDATE",
+                            "PAYLOAD", *(["LOAD_ADDR", "LOAD_DATA"] if self._loadable else []),
+                            "CHECK", "DECIDE", "DISCARD", "RUN", "PREPARE", "SEND", "SELECT",
+                            "OFFER"])
+
         # -- line idle timer: an open request is dropped after timeout cycles of silence
+        # timed_out is registered: it equals idle == timeout (idle saturates
+        # there), one compare earlier.
         idle = Signal(range(self._timeout + 1))
         timed_out = Signal()
         with m.If(got):
-            m.d.sync += idle.eq(0)
+            m.d.sync += [idle.eq(0), timed_out.eq(0)]
         with m.Elif(~timed_out):
-            m.d.sync += idle.eq(idle + 1)
-        m.d.comb += timed_out.eq(idle == self._timeout)
+            m.d.sync += [idle.eq(idle + 1), timed_out.eq(idle == self._timeout - 1)]
 
         # -- request registers
         cmd = Signal(8)
@@ -171,8 +279,36 @@ class BoardTop(wiring.Component):
         low_byte = Signal(8)
         status = Signal(8)             # answer status: the command or an error code
 
+        # -- flags registered every cycle (see above for why they are current)
+        is_info = Signal()
+        is_logits = Signal()
+        is_load = Signal()
+        is_load_done = Signal()
+        known = Signal()
+        length_ok = Signal()
+        length_zero = Signal()
+        last_byte = Signal()           # remaining == 1
+        sum_ok = Signal()              # the received byte equals the checksum
+        commands = p.COMMANDS if self._loadable else (p.CMD_INFO, p.CMD_INFER,
+                                                      p.CMD_INFER_LOGITS)
+        m.d.sync += [is_info.eq(cmd == p.CMD_INFO), is_logits.eq(cmd == p.CMD_INFER_LOGITS),
+                     is_load.eq(cmd == p.CMD_LOAD), is_load_done.eq(cmd == p.CMD_LOAD_DONE),
+                     known.eq(Cat(*(cmd == c for c in commands)).any()),
+                     length_zero.eq(length == 0), last_byte.eq(remaining == 1),
+                     sum_ok.eq(byte == total)]
+        with m.Switch(cmd):
+            with m.Case(p.CMD_INFER, p.CMD_INFER_LOGITS):
+                m.d.sync += length_ok.eq(length == layout.image_bytes)
+            if self._loadable:
+                with m.Case(p.CMD_LOAD):
+                    m.d.sync += length_ok.eq((length >= p.MIN_LOAD_BYTES)
+                                             & (length <= p.MAX_LOAD_BYTES) & ~length[0])
+            with m.Default():
+                m.d.sync += length_ok.eq(length == 0)
+
         # -- feeding the accelerator from the image memory
         feed_addr = Signal(range(layout.n_inputs + 1))
+        feeding = Signal()             # feed_addr < n_inputs, kept beside the counter
         advance = ~acc.i.valid | acc.i.ready
         m.d.comb += [read.addr.eq(feed_addr), read.en.eq(advance),
                      acc.i.payload.as_value().eq(read.data)]
@@ -188,175 +324,233 @@ class BoardTop(wiring.Component):
         # "empty": an error, or a LOAD / LOAD_DONE acknowledgement
         kinds = {"empty": 0, "info": 1, "result": 2, "result_logits": 3}
         kind = Signal(range(len(kinds)))
+        is_kind = Signal(len(kinds))   # kind, one-hot, for the answer multiplexer
         loaded = Signal() if self._loadable else Const(1, 1)
         frames = self._answer_frames(status, result, result_cycles, loaded)
         longest = max(len(frame) for frame in frames.values())
         tx_index = Signal(range(longest + 1))
-        frame_len = Signal(range(longest + 1))
         tx_sum = Signal(8)
-        tx_byte = Signal(8)
         tx_data = Signal(8)
         tx_first = Signal()
         tx_last = Signal()
-        with m.Switch(kind):
-            for name, number in kinds.items():
-                with m.Case(number):
-                    m.d.comb += frame_len.eq(len(frames[name]))
-                    with m.Switch(tx_index):
-                        for index, value in enumerate(frames[name]):
-                            with m.Case(index):
-                                m.d.comb += tx_byte.eq(value)
-                        with m.Default():
-                            m.d.comb += tx_byte.eq(tx_sum)
-
-        length_ok = Signal()
-        with m.Switch(cmd):
-            with m.Case(p.CMD_INFER, p.CMD_INFER_LOGITS):
-                m.d.comb += length_ok.eq(length == layout.image_bytes)
-            if self._loadable:
-                with m.Case(p.CMD_LOAD):
-                    m.d.comb += length_ok.eq((length >= p.MIN_LOAD_BYTES)
-                                             & (length <= p.MAX_LOAD_BYTES) & ~length[0])
-            with m.Default():
-                m.d.comb += length_ok.eq(length == 0)
-        commands = p.COMMANDS if self._loadable else (p.CMD_INFO, p.CMD_INFER,
-                                                      p.CMD_INFER_LOGITS)
-        known = Signal()
-        m.d.comb += known.eq(Cat(*(cmd == c for c in commands)).any())
+        parts, tx_first_next, tx_last_next = self._answer_mux(m, is_kind, kinds, frames,
+                                                              tx_index, tx_sum, longest)
         answered = Signal()
         load = self._load_port(m, loaded) if self._loadable else None
 
-        def start_answer(kind_name, status_value):
-            """Set up the answer of this kind and go to SEND."""
-            m.d.sync += [kind.eq(kinds[kind_name]), status.eq(status_value),
-                         tx_index.eq(0), tx_sum.eq(0)]
-            m.next = "SEND"
+        # Answers start in several states under exclusive conditions. Each
+        # place raises its own flag, registered, and PREPARE sets kind and
+        # status from an AND-OR of the registered flags: neither the wide
+        # enables of the answer registers nor their values chain through the
+        # decisions of every state.
+        starts = []                    # (flag, kind number, status value)
 
-        with m.FSM():
-            with m.State("SYNC"):
-                with m.If(got & (byte == p.REQUEST_SYNC)):
-                    m.next = "CMD"
-            with m.State("CMD"):
-                with m.If(got):
-                    m.d.sync += [cmd.eq(byte), total.eq(byte)]
-                    m.next = "LEN_LO"
-                with m.Elif(timed_out):
-                    start_answer("empty", p.STATUS_TIMEOUT)
-            with m.State("LEN_LO"):
-                with m.If(got):
-                    m.d.sync += [length[:8].eq(byte), total.eq(total + byte)]
-                    m.next = "LEN_HI"
-                with m.Elif(timed_out):
-                    start_answer("empty", p.STATUS_TIMEOUT)
-            with m.State("LEN_HI"):
-                with m.If(got):
-                    m.d.sync += [length[8:].eq(byte), total.eq(total + byte),
-                                 high_half.eq(0), pixel.eq(0)]
-                    m.next = "VALIDATE"
-                with m.Elif(timed_out):
-                    start_answer("empty", p.STATUS_TIMEOUT)
-            with m.State("VALIDATE"):
-                # A bad header is answered only once the line is quiet, so the
-                # rest of the request cannot be mistaken for a new one.
-                with m.If(~known):
-                    m.d.sync += status.eq(p.STATUS_BAD_COMMAND)
-                    m.next = "DISCARD"
-                with m.Elif(~length_ok):
-                    m.d.sync += status.eq(p.STATUS_BAD_LENGTH)
-                    m.next = "DISCARD"
-                with m.Elif(length == 0):
-                    m.next = "CHECK"
-                with m.Else():
-                    m.d.sync += remaining.eq(length)
-                    m.next = "PAYLOAD"
-                    if self._loadable:
-                        with m.If(cmd == p.CMD_LOAD):
-                            # From the first slice on the memory may change.
-                            m.d.sync += [loaded.eq(0), load.addr_count.eq(0)]
-                            m.next = "LOAD_ADDR"
-            with m.State("PAYLOAD"):
-                with m.If(got):
-                    m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
-                                 high_half.eq(~high_half)]
-                    if layout.pixel_bytes == 1:
-                        m.d.comb += [write.addr.eq(pixel), write.data.eq(byte), write.en.eq(1)]
+        def start_answer(src, kind_name, status_value, flag=None):
+            """Set up the answer of this kind and go from ``src`` to PREPARE."""
+            if flag is None:
+                flag = state.go(src, "PREPARE")
+            starts.append((flag, kinds[kind_name], Value.cast(status_value)))
+
+        # The request states that time out, as one flip-flop kept beside the
+        # one-hot states: a timeout is then one AND, not an OR over them.
+        receiving = Signal()
+        timeout = Signal()
+        m.d.comb += timeout.eq(receiving & timed_out & ~got)
+        start_answer(None, "empty", p.STATUS_TIMEOUT, flag=timeout)
+        state.enter("PREPARE", timeout)
+        receiving_enter = []
+        receiving_leave = [timeout]
+
+        def or_timeout(src):
+            with m.Elif(timed_out):
+                state.leave(src)
+
+        with m.If(state.SYNC):
+            with m.If(got & (byte == p.REQUEST_SYNC)):
+                receiving_enter.append(state.go("SYNC", "CMD"))
+        with m.If(state.CMD):
+            with m.If(got):
+                m.d.sync += [cmd.eq(byte), total.eq(byte)]
+                state.go("CMD", "LEN_LO")
+            or_timeout("CMD")
+        with m.If(state.LEN_LO):
+            with m.If(got):
+                m.d.sync += [length[:8].eq(byte), total.eq(total + byte)]
+                state.go("LEN_LO", "LEN_HI")
+            or_timeout("LEN_LO")
+        with m.If(state.LEN_HI):
+            with m.If(got):
+                m.d.sync += [length[8:].eq(byte), total.eq(total + byte),
+                             high_half.eq(0), pixel.eq(0)]
+                receiving_leave.append(state.go("LEN_HI", "HEADER"))
+            or_timeout("LEN_HI")
+        with m.If(state.HEADER):
+            # One cycle for length_ok / length_zero to see the whole length.
+            state.go("HEADER", "VALIDATE")
+        with m.If(state.VALIDATE):
+            # A bad header is answered only once the line is quiet, so the
+            # rest of the request cannot be mistaken for a new one.
+            with m.If(~known):
+                m.d.sync += status.eq(p.STATUS_BAD_COMMAND)
+                state.go("VALIDATE", "DISCARD")
+            with m.Elif(~length_ok):
+                m.d.sync += status.eq(p.STATUS_BAD_LENGTH)
+                state.go("VALIDATE", "DISCARD")
+            with m.Elif(length_zero):
+                receiving_enter.append(state.go("VALIDATE", "CHECK"))
+            with m.Else():
+                m.d.sync += remaining.eq(length)
+                if self._loadable:
+                    with m.If(is_load):
+                        # From the first slice on the memory may change.
+                        m.d.sync += [loaded.eq(0), load.addr_count.eq(0)]
+                        receiving_enter.append(state.go("VALIDATE", "LOAD_ADDR"))
+                    with m.Else():
+                        receiving_enter.append(state.go("VALIDATE", "PAYLOAD"))
+                else:
+                    receiving_enter.append(state.go("VALIDATE", "PAYLOAD"))
+        with m.If(state.PAYLOAD):
+            with m.If(got):
+                m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
+                             high_half.eq(~high_half)]
+                if layout.pixel_bytes == 1:
+                    m.d.comb += [write.addr.eq(pixel), write.data.eq(byte), write.en.eq(1)]
+                    m.d.sync += pixel.eq(pixel + 1)
+                else:
+                    with m.If(~high_half):
+                        m.d.sync += low_byte.eq(byte)
+                    with m.Else():
+                        m.d.comb += [write.addr.eq(pixel),
+                                     write.data.eq(Cat(low_byte, byte)), write.en.eq(1)]
                         m.d.sync += pixel.eq(pixel + 1)
-                    else:
-                        with m.If(~high_half):
-                            m.d.sync += low_byte.eq(byte)
-                        with m.Else():
-                            m.d.comb += [write.addr.eq(pixel),
-                                         write.data.eq(Cat(low_byte, byte)), write.en.eq(1)]
-                            m.d.sync += pixel.eq(pixel + 1)
-                    with m.If(remaining == 1):
-                        m.next = "CHECK"
-                with m.Elif(timed_out):
-                    start_answer("empty", p.STATUS_TIMEOUT)
+                with m.If(last_byte):
+                    state.go("PAYLOAD", "CHECK")
+            or_timeout("PAYLOAD")
+        if self._loadable:
+            self._load_states(m, state, got, byte, last_byte, total, remaining, high_half,
+                              low_byte, load, or_timeout)
+        with m.If(state.CHECK):
+            with m.If(got):
+                # sum_ok compares this byte with the checksum on this edge.
+                receiving_leave.append(state.go("CHECK", "DECIDE"))
+            or_timeout("CHECK")
+        with m.If(state.DECIDE):
+            with m.If(~sum_ok):
+                start_answer("DECIDE", "empty", p.STATUS_BAD_CHECKSUM)
+            with m.Elif(is_info):
+                start_answer("DECIDE", "info", p.CMD_INFO)
             if self._loadable:
-                self._load_states(m, got, byte, timed_out, total, remaining, high_half,
-                                  low_byte, load, start_answer)
-            with m.State("CHECK"):
-                with m.If(got):
-                    with m.If(byte != total):
-                        start_answer("empty", p.STATUS_BAD_CHECKSUM)
-                    with m.Elif(cmd == p.CMD_INFO):
-                        start_answer("info", p.CMD_INFO)
-                    if self._loadable:
-                        with m.Elif(cmd == p.CMD_LOAD):
-                            start_answer("empty", Mux(load.bad, p.STATUS_BAD_ADDRESS,
-                                                      p.CMD_LOAD))
-                        with m.Elif(cmd == p.CMD_LOAD_DONE):
-                            m.d.sync += loaded.eq(1)
-                            start_answer("empty", p.CMD_LOAD_DONE)
-                        with m.Elif(~loaded):
-                            start_answer("empty", p.STATUS_NOT_LOADED)
-                    with m.Else():
-                        m.d.sync += [feed_addr.eq(0), have_result.eq(0), counting.eq(0),
-                                     cycles.eq(0)]
-                        m.next = "RUN"
-                with m.Elif(timed_out):
-                    start_answer("empty", p.STATUS_TIMEOUT)
-            with m.State("DISCARD"):
-                with m.If(timed_out):
-                    start_answer("empty", status)
-            with m.State("RUN"):
-                with m.If(advance):
-                    m.d.sync += acc.i.valid.eq(feed_addr < layout.n_inputs)
-                    with m.If(feed_addr < layout.n_inputs):
-                        m.d.sync += feed_addr.eq(feed_addr + 1)
-                with m.If(acc.i.valid):
-                    m.d.sync += counting.eq(1)
-                with m.If((counting | acc.i.valid) & ~have_result):
-                    m.d.sync += cycles.eq(cycles + 1)
-                m.d.comb += acc.o.ready.eq(~have_result)
-                with m.If(acc.o.valid & ~have_result):
-                    m.d.sync += [result.eq(acc.o.payload), have_result.eq(1),
-                                 result_cycles.eq(cycles)]
-                with m.If(have_result & (feed_addr == layout.n_inputs) & ~acc.i.valid):
-                    with m.If(cmd == p.CMD_INFER_LOGITS):
-                        start_answer("result_logits", p.CMD_INFER_LOGITS)
-                    with m.Else():
-                        start_answer("result", p.CMD_INFER)
-            with m.State("SEND"):
-                # The next byte and its flags are registered first, so the answer
-                # multiplexer and the checksum adder are not one combinational path.
-                m.d.sync += [tx_data.eq(tx_byte), tx_first.eq(tx_index == 0),
-                             tx_last.eq(tx_index == frame_len)]
-                m.next = "OFFER"
-            with m.State("OFFER"):
-                m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(tx_data)]
-                with m.If(tx.i.ready):
-                    m.d.sync += tx_index.eq(tx_index + 1)
-                    with m.If(~tx_first):
-                        m.d.sync += tx_sum.eq(tx_sum + tx_data)
-                    with m.If(tx_last):
-                        m.d.comb += answered.eq(1)
-                        m.next = "SYNC"
-                    with m.Else():
-                        m.next = "SEND"
+                with m.Elif(is_load):
+                    start_answer("DECIDE", "empty", Mux(load.bad, p.STATUS_BAD_ADDRESS,
+                                                        p.CMD_LOAD))
+                with m.Elif(is_load_done):
+                    m.d.sync += loaded.eq(1)
+                    start_answer("DECIDE", "empty", p.CMD_LOAD_DONE)
+                with m.Elif(~loaded):
+                    start_answer("DECIDE", "empty", p.STATUS_NOT_LOADED)
+            with m.Else():
+                m.d.sync += [feed_addr.eq(0), feeding.eq(1), have_result.eq(0),
+                             counting.eq(0), cycles.eq(0)]
+                state.go("DECIDE", "RUN")
+        with m.If(state.DISCARD):
+            with m.If(timed_out):
+                start_answer("DISCARD", "empty", status)
+        with m.If(state.RUN):
+            with m.If(advance):
+                m.d.sync += acc.i.valid.eq(feeding)
+                with m.If(feeding):
+                    m.d.sync += [feed_addr.eq(feed_addr + 1),
+                                 feeding.eq(feed_addr != layout.n_inputs - 1)]
+            with m.If(acc.i.valid):
+                m.d.sync += counting.eq(1)
+            with m.If((counting | acc.i.valid) & ~have_result):
+                m.d.sync += cycles.eq(cycles + 1)
+            m.d.comb += acc.o.ready.eq(~have_result)
+            with m.If(acc.o.valid & ~have_result):
+                m.d.sync += [result.eq(acc.o.payload), have_result.eq(1),
+                             result_cycles.eq(cycles)]
+            with m.If(have_result & ~feeding & ~acc.i.valid):
+                with m.If(is_logits):
+                    start_answer("RUN", "result_logits", p.CMD_INFER_LOGITS)
+                with m.Else():
+                    start_answer("RUN", "result", p.CMD_INFER)
+        with m.If(state.SEND):
+            # The answer multiplexer is split over two registered stages (see
+            # _answer_mux), so neither it nor the checksum adder is one long path.
+            m.d.sync += [part.eq(value) for part, value in parts.stage1]
+            state.go("SEND", "SELECT")
+        with m.If(state.SELECT):
+            m.d.sync += [tx_data.eq(parts.stage2), tx_first.eq(tx_first_next),
+                         tx_last.eq(tx_last_next)]
+            state.go("SELECT", "OFFER")
+        with m.If(state.OFFER):
+            m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(tx_data)]
+            with m.If(tx.i.ready):
+                m.d.sync += tx_index.eq(tx_index + 1)
+                with m.If(~tx_first):
+                    m.d.sync += tx_sum.eq(tx_sum + tx_data)
+                with m.If(tx_last):
+                    m.d.comb += answered.eq(1)
+                    state.go("OFFER", "SYNC")
+                with m.Else():
+                    state.go("OFFER", "SEND")
+        with m.If(_any(receiving_enter)):
+            m.d.sync += receiving.eq(1)
+        with m.Elif(_any(receiving_leave)):
+            m.d.sync += receiving.eq(0)
+
+        registered = []                # (registered flag, kind number, status value)
+        for k, (flag, number, value) in enumerate(starts):
+            flag_r = Signal(name=f"start{k}")
+            # As a condition, so a flag that Icarus still holds X reads as 0.
+            with m.If(flag):
+                m.d.sync += flag_r.eq(1)
+            with m.Else():
+                m.d.sync += flag_r.eq(0)
+            registered.append((flag_r, number, value))
+        with m.If(state.PREPARE):
+            m.d.sync += [
+                tx_index.eq(0), tx_sum.eq(0),
+                kind.eq(_and_or((flag, Const(number, kind.shape()))
+                                for flag, number, _ in registered)),
+                is_kind.eq(Cat(_any([flag for flag, number, _ in registered if number == k])
+                               for k in range(len(kinds)))),
+                status.eq(_and_or((flag, value) for flag, _, value in registered))]
+            state.go("PREPARE", "SEND")
+        state.done()
 
         self._leds(m, answered, kind == kinds["empty"], result)
         return m
+
+    def _answer_mux(self, m, is_kind, kinds, frames, tx_index, tx_sum, longest):
+        """The answer byte at ``tx_index`` as two registered multiplexer stages.
+
+        Stage 1 registers, for every group of eight indices, the byte its low
+        index bits select (an AND-OR over the one-hot answer kind ``is_kind``);
+        stage 2 picks a group by the high bits. Indices at or past a frame's
+        end give the checksum. Returns ``(parts, first, last)``:
+        ``parts.stage1`` the (register, value) pairs, ``parts.stage2`` the
+        selected byte, and the first / last byte flags of ``tx_index``.
+        """
+        group = 8
+        n_groups = (longest + 1 + group - 1) // group
+        registers = [Signal(8, name=f"tx_part{h}") for h in range(n_groups)]
+        values = []
+        low = tx_index[:3]
+        for h in range(n_groups):
+            by_kind = []
+            for name, number in kinds.items():
+                frame = frames[name]
+                entries = [frame[group * h + k] if group * h + k < len(frame) else tx_sum
+                           for k in range(group)]
+                by_kind.append((is_kind[number], _select(low, entries)))
+            values.append(_and_or(by_kind))
+        selected = _select(tx_index[3:], registers, tx_sum)
+        frame_len = _and_or((is_kind[number], Const(len(frames[name]), range(longest + 1)))
+                            for name, number in kinds.items())
+        parts = SimpleNamespace(stage1=list(zip(registers, values, strict=True)),
+                                stage2=selected)
+        return parts, tx_index == 0, tx_index == frame_len
 
     def _load_port(self, m, loaded):
         """Registers of the LOAD parser and the accelerator's ``wload`` / ``weights_ready``."""
@@ -376,11 +570,11 @@ class BoardTop(wiring.Component):
                      acc.wload.data.eq(load.data), acc.weights_ready.eq(loaded)]
         return load
 
-    def _load_states(self, m, got, byte, timed_out, total, remaining, high_half, low_byte,
-                     load, start_answer):
+    def _load_states(self, m, state, got, byte, last_byte, total, remaining, high_half,
+                     low_byte, load, or_timeout):
         """LOAD_ADDR (four address bytes) and LOAD_DATA (slice byte pairs)."""
         width = load.width
-        with m.State("LOAD_ADDR"):
+        with m.If(state.LOAD_ADDR):
             with m.If(got):
                 m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
                              load.start.eq(Cat(load.start[8:], byte)),
@@ -390,10 +584,9 @@ class BoardTop(wiring.Component):
                     beyond = address[width:].any() if width < 32 else Const(0, 1)
                     m.d.sync += [load.pointer.eq(address[:width]), load.bad.eq(beyond),
                                  high_half.eq(0)]
-                    m.next = "LOAD_DATA"
-            with m.Elif(timed_out):
-                start_answer("empty", p.STATUS_TIMEOUT)
-        with m.State("LOAD_DATA"):
+                    state.go("LOAD_ADDR", "LOAD_DATA")
+            or_timeout("LOAD_ADDR")
+        with m.If(state.LOAD_DATA):
             with m.If(got):
                 m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
                              high_half.eq(~high_half)]
@@ -404,10 +597,9 @@ class BoardTop(wiring.Component):
                     m.d.sync += [load.en.eq(~bad), load.addr.eq(load.pointer[:width]),
                                  load.data.eq(Cat(low_byte, byte)), load.bad.eq(bad),
                                  load.pointer.eq(load.pointer + 1)]
-                with m.If(remaining == 1):
-                    m.next = "CHECK"
-            with m.Elif(timed_out):
-                start_answer("empty", p.STATUS_TIMEOUT)
+                with m.If(last_byte):
+                    state.go("LOAD_DATA", "CHECK")
+            or_timeout("LOAD_DATA")
 
     def _answer_frames(self, status, result, result_cycles, loaded):
         """Per answer kind, its bytes before the checksum (Values, LSB first)."""
