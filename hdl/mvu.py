@@ -136,8 +136,10 @@ class MVU(wiring.Component):
         # group decoded per lane was the ECP5-85F's critical path at SIMD 262).
         group = Signal(groups, init=1)
         beat = Signal(range(beats))
+        # A flag, not `beat == beats - 1`: the compare fanned out to every group bit was
+        # the next critical path on the ECP5-85F.
+        last_beat = Signal(init=int(beats == 1))  # the next beat is the vector's last
         accept = Signal()
-        last_beat = beat == beats - 1
         tail = plan.n_in - (beats - 1) * lanes  # elements of the last beat in the vector
         m.d.comb += [
             source.ready.eq(~Mux(write_half, full[1], full[0])),
@@ -152,9 +154,10 @@ class MVU(wiring.Component):
         with m.If(accept):
             with m.If(last_beat):
                 m.d.comb += image_done.eq(1)
-                m.d.sync += [beat.eq(0), group.eq(1)]
+                m.d.sync += [beat.eq(0), group.eq(1), last_beat.eq(beats == 1)]
             with m.Else():
-                m.d.sync += [beat.eq(beat + 1), group.eq(group.rotate_left(1))]
+                m.d.sync += [beat.eq(beat + 1), group.eq(group.rotate_left(1)),
+                             last_beat.eq(beat == beats - 2)]
                 with m.If(group[groups - 1]):
                     m.d.sync += write_addr.eq(write_addr + 1)
 
