@@ -279,6 +279,7 @@ class BoardTop(wiring.Component):
         low_byte = Signal(8)
         status = Signal(8)             # answer status: the command or an error code
 
+        loaded = Signal() if self._loadable else Const(1, 1)
         # -- flags registered every cycle (see above for why they are current)
         is_info = Signal()
         is_logits = Signal()
@@ -289,13 +290,16 @@ class BoardTop(wiring.Component):
         length_zero = Signal()
         last_byte = Signal()           # remaining == 1
         sum_ok = Signal()              # the received byte equals the checksum
+        is_infer = Signal()
+        run_ok = Signal()              # sum_ok for an INFER that may run: DECIDE's branch
         commands = p.COMMANDS if self._loadable else (p.CMD_INFO, p.CMD_INFER,
                                                       p.CMD_INFER_LOGITS)
         m.d.sync += [is_info.eq(cmd == p.CMD_INFO), is_logits.eq(cmd == p.CMD_INFER_LOGITS),
                      is_load.eq(cmd == p.CMD_LOAD), is_load_done.eq(cmd == p.CMD_LOAD_DONE),
                      known.eq(Cat(*(cmd == c for c in commands)).any()),
                      length_zero.eq(length == 0), last_byte.eq(remaining == 1),
-                     sum_ok.eq(byte == total)]
+                     sum_ok.eq(byte == total), run_ok.eq((byte == total) & is_infer & loaded),
+                     is_infer.eq((cmd == p.CMD_INFER) | (cmd == p.CMD_INFER_LOGITS))]
         with m.Switch(cmd):
             with m.Case(p.CMD_INFER, p.CMD_INFER_LOGITS):
                 m.d.sync += length_ok.eq(length == layout.image_bytes)
@@ -325,7 +329,6 @@ class BoardTop(wiring.Component):
         kinds = {"empty": 0, "info": 1, "result": 2, "result_logits": 3}
         kind = Signal(range(len(kinds)))
         is_kind = Signal(len(kinds))   # kind, one-hot, for the answer multiplexer
-        loaded = Signal() if self._loadable else Const(1, 1)
         frames = self._answer_frames(status, result, result_cycles, loaded)
         longest = max(len(frame) for frame in frames.values())
         tx_index = Signal(range(longest + 1))
@@ -345,18 +348,25 @@ class BoardTop(wiring.Component):
         # decisions of every state.
         starts = []                    # (flag, kind number, status value)
 
-        def start_answer(src, kind_name, status_value, flag=None):
-            """Set up the answer of this kind and go from ``src`` to PREPARE."""
+        def answer(kind_name, status_value, flag=None):
+            """Choose the answer of this kind (under the current conditions, or
+            ``flag``); the caller goes to PREPARE, once per source state, so
+            PREPARE's enable is an OR of a few terms."""
             if flag is None:
-                flag = state.go(src, "PREPARE")
+                flag = Signal(name=f"answer{len(starts)}")
+                m.d.comb += flag.eq(1)
             starts.append((flag, kinds[kind_name], Value.cast(status_value)))
+
+        def start_answer(src, kind_name, status_value):
+            """Set up the answer of this kind and go from ``src`` to PREPARE."""
+            answer(kind_name, status_value, flag=state.go(src, "PREPARE"))
 
         # The request states that time out, as one flip-flop kept beside the
         # one-hot states: a timeout is then one AND, not an OR over them.
         receiving = Signal()
         timeout = Signal()
         m.d.comb += timeout.eq(receiving & timed_out & ~got)
-        start_answer(None, "empty", p.STATUS_TIMEOUT, flag=timeout)
+        answer("empty", p.STATUS_TIMEOUT, flag=timeout)
         state.enter("PREPARE", timeout)
         receiving_enter = []
         receiving_leave = [timeout]
@@ -435,23 +445,24 @@ class BoardTop(wiring.Component):
                 receiving_leave.append(state.go("CHECK", "DECIDE"))
             or_timeout("CHECK")
         with m.If(state.DECIDE):
-            with m.If(~sum_ok):
-                start_answer("DECIDE", "empty", p.STATUS_BAD_CHECKSUM)
-            with m.Elif(is_info):
-                start_answer("DECIDE", "info", p.CMD_INFO)
-            if self._loadable:
-                with m.Elif(is_load):
-                    start_answer("DECIDE", "empty", Mux(load.bad, p.STATUS_BAD_ADDRESS,
-                                                        p.CMD_LOAD))
-                with m.Elif(is_load_done):
-                    m.d.sync += loaded.eq(1)
-                    start_answer("DECIDE", "empty", p.CMD_LOAD_DONE)
-                with m.Elif(~loaded):
-                    start_answer("DECIDE", "empty", p.STATUS_NOT_LOADED)
-            with m.Else():
+            with m.If(run_ok):
                 m.d.sync += [feed_addr.eq(0), feeding.eq(1), have_result.eq(0),
                              counting.eq(0), cycles.eq(0)]
                 state.go("DECIDE", "RUN")
+            with m.Else():
+                state.go("DECIDE", "PREPARE")
+                with m.If(~sum_ok):
+                    answer("empty", p.STATUS_BAD_CHECKSUM)
+                with m.Elif(is_info):
+                    answer("info", p.CMD_INFO)
+                if self._loadable:
+                    with m.Elif(is_load):
+                        answer("empty", Mux(load.bad, p.STATUS_BAD_ADDRESS, p.CMD_LOAD))
+                    with m.Elif(is_load_done):
+                        m.d.sync += loaded.eq(1)
+                        answer("empty", p.CMD_LOAD_DONE)
+                    with m.Else():     # INFER before the weights are loaded
+                        answer("empty", p.STATUS_NOT_LOADED)
         with m.If(state.DISCARD):
             with m.If(timed_out):
                 start_answer("DISCARD", "empty", status)
@@ -470,10 +481,11 @@ class BoardTop(wiring.Component):
                 m.d.sync += [result.eq(acc.o.payload), have_result.eq(1),
                              result_cycles.eq(cycles)]
             with m.If(have_result & ~feeding & ~acc.i.valid):
+                state.go("RUN", "PREPARE")
                 with m.If(is_logits):
-                    start_answer("RUN", "result_logits", p.CMD_INFER_LOGITS)
+                    answer("result_logits", p.CMD_INFER_LOGITS)
                 with m.Else():
-                    start_answer("RUN", "result", p.CMD_INFER)
+                    answer("result", p.CMD_INFER)
         with m.If(state.SEND):
             # The answer multiplexer is split over two registered stages (see
             # _answer_mux), so neither it nor the checksum adder is one long path.
