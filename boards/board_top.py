@@ -66,10 +66,10 @@ def _select(index, values, default=None):
     Icarus, where a continuous assignment does not.
     """
     values = [Value.cast(v) for v in values]
-    width = max(len(v) for v in values)
+    default = values[-1] if default is None else Value.cast(default)
+    width = max(len(v) for v in [*values, default])
     level = [_extend(v, width) for v in values]
-    level += [_extend(default if default is not None else values[-1], width)] * (
-        (1 << len(index)) - len(level))
+    level += [_extend(default, width)] * ((1 << len(index)) - len(level))
     for bit in index:
         level = [Mux(bit, level[k + 1], level[k]) for k in range(0, len(level), 2)]
     return level[0]

@@ -114,3 +114,25 @@ def test_spread_of_inputs_of_a_tiny_net():
     results = [layout.decode_result(payload, True) for _, payload in answers]
     assert [r.cls for r in results] == classes.tolist()
     assert np.array_equal(np.array([r.logits for r in results]), logits)
+
+
+def test_select_is_an_index_with_a_default_past_the_end():
+    from amaranth import Module, Signal
+
+    from boards.board_top import _select
+
+    index = Signal(3)
+    fallback = Signal(8)
+    out = Signal(8)
+    m = Module()
+    m.d.comb += out.eq(_select(index, [10, 20, 30, 40, 50], fallback))
+    sim = Simulator(m)
+
+    async def bench(ctx):
+        ctx.set(fallback, 99)
+        for k in range(8):
+            ctx.set(index, k)
+            assert ctx.get(out) == ([10, 20, 30, 40, 50] + [99] * 3)[k]
+
+    sim.add_testbench(bench)
+    sim.run()
