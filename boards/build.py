@@ -20,7 +20,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from boards.memory_plan import plan_memory
+from boards.memory_plan import block_ram_budget, plan_memory
 from boards.platform_top import PlatformTop
 from boards.precheck import DoesNotFit, precheck
 from boards.registry import get_board
@@ -111,6 +111,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
             weight_store, folding = memory.weight_store, memory.folding
             log(f"{board.name}: weights: {memory.reason}")
         accelerator = Accelerator(qnet, folding=folding, lut_budget=lut_budget,
+                                  bram_budget={board.family: block_ram_budget(qnet, board)},
                                   weight_store=weight_store)
     estimate = accelerator.estimate()
     precheck(estimate, board)

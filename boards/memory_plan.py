@@ -24,12 +24,12 @@ import itertools
 from dataclasses import dataclass
 
 from hdl.errors import HardwareGenerationError
-from hdl.estimate import accelerator_estimate
+from hdl.estimate import accelerator_estimate, block_rams
 from hdl.folding import auto_folding, resolve_folding
 from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH, TRITS_PER_BYTE, plan_layers
 
 __all__ = ["MemoryPlan", "plan_memory", "spram_folding", "bram_bits_needed",
-           "SPRAM_CYCLE_SLACK"]
+           "block_ram_budget", "SPRAM_CYCLE_SLACK"]
 
 #: Share of extra cycles an SPRAM layer may take for fewer PEs (less logic).
 SPRAM_CYCLE_SLACK = 0.02
@@ -133,6 +133,19 @@ def _share_sprams(qnet, layers, blocks):
     return best, best_cycles
 
 
+def block_ram_budget(qnet, board):
+    """Block RAMs the accelerator may take: the device's, less the board top's image memory."""
+    image = block_rams(qnet.input.bits, qnet.input.n_inputs)[board.family]
+    return max(0, board.capacity.bram - image)
+
+
+def _fits(estimate, board, budget):
+    """Whether the block-RAM bits and blocks of ``estimate`` fit ``board``."""
+    device = board.capacity
+    return (bram_bits_needed(estimate) <= device.bram * device.bram_bits
+            and estimate["totals"]["block_rams"][board.family] <= budget)
+
+
 def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=None):
     """Choose each layer's weight store (and, for SPRAM layers, the folding).
 
@@ -141,27 +154,33 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
     qnet : QNet
     board : boards.registry.Board
     folding : None, "auto" or list of (pe, simd)
-        The requested folding. With ``"auto"``, layers moved to SPRAM get
-        :func:`spram_folding` and the others are folded to keep up (within
-        ``lut_budget``); an explicit folding is kept as it is.
+        The requested folding. With ``"auto"``, the folding is chosen within
+        ``lut_budget`` and the board's block RAMs; layers moved to SPRAM get
+        :func:`spram_folding` and the others are folded to keep up. An
+        explicit folding is kept as it is.
     lut_budget, target_cycles : int, optional
         For the automatic folding.
 
     Returns
     -------
     MemoryPlan
+        With ``"auto"`` resolved to a list.
     """
     n = len(qnet.layers)
     device = board.capacity
     stores = ["rom"] * n
+    budget = block_ram_budget(qnet, board)
+    bram_budget = {board.family: budget}
     resolved = resolve_folding(qnet, folding, lut_budget=lut_budget,
-                               target_cycles=target_cycles)
+                               target_cycles=target_cycles, bram_budget=bram_budget)
+    chosen = resolved if folding == "auto" else folding
     estimate = accelerator_estimate(plan_layers(qnet, resolved), qnet.n_classes)
-    available = device.bram * device.bram_bits
-    rom_need = bram_bits_needed(estimate)
-    if rom_need <= available or device.spram == 0:
-        return MemoryPlan(stores, folding, "the weights fit block RAM" if rom_need <= available
-                          else "no SPRAM on this device")
+    rom_bits, rom_blocks = (bram_bits_needed(estimate),
+                            estimate["totals"]["block_rams"][board.family])
+    if _fits(estimate, board, budget):
+        return MemoryPlan(stores, chosen, "the weights fit block RAM")
+    if device.spram == 0:
+        return MemoryPlan(stores, chosen, "no SPRAM on this device")
 
     # Largest layers first: each one moved frees the most block RAM.
     order = sorted(range(n), key=lambda k: qnet.layers[k].weights.size, reverse=True)
@@ -178,18 +197,19 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
             goal = cycles if target_cycles is None else max(cycles, target_cycles)
             start = [shared.get(j, (1, 1)) for j in range(n)]
             candidate = auto_folding(qnet, target_cycles=goal, lut_budget=lut_budget,
-                                     weight_store=stores, start=start)
+                                     weight_store=stores, start=start, bram_budget=bram_budget)
         else:
             candidate = resolved
         try:
             plans = plan_layers(qnet, candidate, weight_store=stores)
         except HardwareGenerationError:
             continue
-        estimate = accelerator_estimate(plans, qnet.n_classes)
-        if bram_bits_needed(estimate) <= available:
+        if _fits(accelerator_estimate(plans, qnet.n_classes), board, budget):
             names = ", ".join(str(j) for j in sorted(moved))
             return MemoryPlan(list(stores), candidate if folding == "auto" else folding,
                               f"layer(s) {names} in SPRAM: all in block RAM would need "
-                              f"{rom_need:,} bits of {available:,}")
+                              f"{rom_bits:,} bits in {rom_blocks} blocks, the "
+                              f"{board.device} has {device.bram * device.bram_bits:,} "
+                              f"bits in {budget} blocks for the accelerator")
     # Nothing fits: leave the decision to the pre-check, which names the resource.
-    return MemoryPlan(["rom"] * n, folding, "the weights fit neither block RAM nor SPRAM")
+    return MemoryPlan(["rom"] * n, chosen, "the weights fit neither block RAM nor SPRAM")

@@ -42,6 +42,8 @@ class Accelerator(wiring.Component):
         Pixels per input beat.
     target_cycles, lut_budget : int, optional
         Goals of the automatic folding (ignored otherwise).
+    bram_budget : dict, optional
+        ``family -> block RAMs`` the automatic folding may use.
     datapath : {"signselect", "multiply"}
         ``"multiply"`` builds the int8 multiplier baseline (benchmarks only).
     weight_store : None, str or list of str
@@ -69,6 +71,7 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_budget=None,
+                 bram_budget=None,
                  datapath="signselect", weight_store=None):
         self._qnet = qnet
         self._in_lanes = in_lanes
@@ -76,6 +79,7 @@ class Accelerator(wiring.Component):
             self._stores = resolve_weight_stores(qnet, weight_store)
             self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
                                             target_cycles=target_cycles, lut_budget=lut_budget,
+                                            bram_budget=bram_budget,
                                             datapath=datapath, weight_store=self._stores)
             self._plans = plan_layers(qnet, self._folding, in_lanes, datapath, self._stores)
         except HardwareGenerationError:

@@ -28,6 +28,26 @@ DECODE_TABLE_BITS = 4096
 _FIFO_LATENCY = 2
 
 
+#: Block RAM shapes (width, depth) one block can take, per family: iCE40 SB_RAM40_4K,
+#: ECP5 DP16KD (36 bits wide in its pseudo dual-port mode).
+BLOCK_RAM_SHAPES = {
+    "ice40": ((16, 256), (8, 512), (4, 1024), (2, 2048)),
+    "ecp5": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+}
+
+
+def block_rams(width, depth):
+    """Block RAMs a ``width`` x ``depth`` memory takes, per family (0 when built from logic).
+
+    A memory takes whole blocks in the one shape that needs the fewest, so a
+    wide, shallow memory costs far more blocks than its bits suggest.
+    """
+    if depth <= LOGIC_MEMORY_DEPTH or width == 0:
+        return {family: 0 for family in BLOCK_RAM_SHAPES}
+    return {family: min(-(-width // w) * -(-depth // d) for w, d in shapes)
+            for family, shapes in BLOCK_RAM_SHAPES.items()}
+
+
 def memory_cost(width, depth):
     """Logic cost of a memory that synthesis builds from flip-flops rather than block RAM.
 
@@ -109,8 +129,22 @@ def layer_estimate(plan):
             # One 256-entry decode table per packed byte; each takes a block RAM of its own.
             "weight_decode": int(plan.packed_bytes * DECODE_TABLE_BITS),
         },
+        "block_rams": _layer_block_rams(plan, depth, out_bits),
         "acc_width": int(plan.acc_width),
     }
+
+
+def _layer_block_rams(plan, fifo_words, out_bits):
+    """Block RAMs of one layer per family: its buffer, ROM or ram weights, parameters,
+    output FIFO and decode tables (SPRAM weights take none)."""
+    shapes = [(plan.simd * plan.element_width, 2 * plan.input_folds),
+              (plan.param_width, len(plan.param_words)),
+              (out_bits, fifo_words)]
+    if plan.weight_store != "spram":
+        shapes.append((plan.weight_word_bits, plan.weight_depth))
+    counts = [block_rams(width, depth) for width, depth in shapes]
+    return {family: int(sum(count[family] for count in counts) + plan.packed_bytes)
+            for family in BLOCK_RAM_SHAPES}
 
 
 def accelerator_estimate(plans, n_classes):
@@ -135,6 +169,8 @@ def accelerator_estimate(plans, n_classes):
             "memory_bits": int(memory),
             "loadable_weight_bits": int(sum(entry["loadable_weight_bits"] for entry in layers)),
             "spram_blocks": int(sum(entry["spram_blocks"] for entry in layers)),
+            "block_rams": {family: int(sum(entry["block_rams"][family] for entry in layers))
+                           for family in BLOCK_RAM_SHAPES},
             "mac_lanes": int(sum(plan.lanes for plan in plans)),
         },
     }

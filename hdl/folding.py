@@ -19,7 +19,7 @@ DEFAULT_LUT_BUDGET = 4000
 
 
 def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=None,
-                    datapath="signselect", weight_store=None):
+                    datapath="signselect", weight_store=None, bram_budget=None):
     """Turn ``None``, ``"auto"`` or a list into one ``(pe, simd)`` per layer.
 
     ``"auto"`` sizes the layers with the estimates of ``datapath``.
@@ -34,7 +34,7 @@ def resolve_folding(qnet, folding, in_lanes=1, target_cycles=None, lut_budget=No
                 f"folding: expected None, 'auto' or a list of (pe, simd), got {folding!r}")
         return auto_folding(qnet, in_lanes=in_lanes, target_cycles=target_cycles,
                             lut_budget=lut_budget, datapath=datapath,
-                            weight_store=weight_store)
+                            weight_store=weight_store, bram_budget=bram_budget)
     try:
         # Malformed entries are left for plan_layers, which names their layer.
         pairs = [tuple(pair) if isinstance(pair, list | tuple) else pair for pair in folding]
@@ -53,7 +53,7 @@ def _next_step(value, size):
 
 
 def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath="signselect",
-                 weight_store=None, start=None):
+                 weight_store=None, start=None, bram_budget=None):
     """Choose a folding that balances the layers' cycle counts.
 
     Parameters
@@ -67,6 +67,9 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
         :data:`DEFAULT_LUT_BUDGET` when no target is given).
     datapath, weight_store
         As for :func:`hdl.layer_plan.plan_layers`.
+    bram_budget : dict, optional
+        ``family -> block RAMs`` (e.g. ``{"ice40": 28}``) not to exceed: wider
+        folding makes wider, shallower memories, which take more blocks.
     start : list of (int, int), optional
         Folding to start from (default PE = SIMD = 1 everywhere); layers are
         only ever widened from it.
@@ -128,6 +131,9 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
                     candidate[stage][0] = step
         new_report = evaluate(candidate)
         if lut_budget is not None and new_report["totals"]["lut"] > lut_budget:
+            break
+        if bram_budget and any(new_report["totals"]["block_rams"][family] > blocks
+                               for family, blocks in bram_budget.items()):
             break
         folding, report = candidate, new_report
     return [tuple(pair) for pair in folding]

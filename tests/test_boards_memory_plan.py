@@ -3,12 +3,19 @@
 import pytest
 from boards_qnets import make_qnet
 
-from boards.memory_plan import SPRAM_CYCLE_SLACK, bram_bits_needed, plan_memory, spram_folding
+from boards.memory_plan import (
+    SPRAM_CYCLE_SLACK,
+    block_ram_budget,
+    bram_bits_needed,
+    plan_memory,
+    spram_folding,
+)
 from boards.precheck import DoesNotFit, precheck
 from boards.registry import get_board
 from golden_model.errors import MulfreeError
 from hdl.accelerator import Accelerator
 from hdl.cmd_generate import parse_weight_store
+from hdl.folding import auto_folding
 from hdl.layer_plan import SPRAM_DEPTH, plan_layers
 
 
@@ -79,7 +86,8 @@ def test_up5k_puts_the_784_256_256_10_weights_in_spram_and_fits():
 def test_weights_that_fit_block_ram_stay_there():
     qnet = make_qnet(sizes=(64, 32, 10), in_bits=5)
     plan = plan_memory(qnet, get_board("icebreaker"), "auto")
-    assert plan.weight_store == ["rom", "rom"] and plan.folding == "auto"
+    assert plan.weight_store == ["rom", "rom"]
+    assert plan.folding == auto_folding(qnet, bram_budget={"ice40": 29})
     ecp5 = plan_memory(make_qnet(sizes=(784, 256, 256, 10), in_bits=8),
                        get_board("ulx3s-85f"), None)
     assert ecp5.weight_store == ["rom"] * 3 and "fit block RAM" in ecp5.reason
@@ -112,3 +120,19 @@ def test_parse_weight_store():
         parse_weight_store("spram,flash", allow_auto=True)
     with pytest.raises(MulfreeError, match="--weight-store: expected rom, ram, spram"):
         parse_weight_store("auto")
+
+
+def test_auto_folding_keeps_a_digits_network_within_the_up5k_block_rams():
+    """Wide folding of 64-128-128-10 makes shallow, wide memories that take more blocks
+    than their bits suggest (bench/boards.py's digits net at (1,16),(1,26),(1,2): 31
+    blocks estimated and 31 after synth_ice40, against 59,161 bits = 15 blocks)."""
+    qnet = make_qnet(sizes=(64, 128, 128, 10), in_bits=5, out_bits=8)
+    wide = Accelerator(qnet, folding=[(1, 16), (1, 26), (1, 2)]).estimate()
+    assert wide["totals"]["block_rams"]["ice40"] > 30
+    assert wide["totals"]["memory_bits"] < 20 * 4096
+    board = get_board("icebreaker")
+    assert block_ram_budget(qnet, board) == 29          # the board top's image takes one
+    plan = plan_memory(qnet, board, "auto", lut_budget=3000)
+    assert plan.weight_store == ["rom"] * 3
+    chosen = Accelerator(qnet, folding=plan.folding).estimate()
+    assert chosen["totals"]["block_rams"]["ice40"] <= 29
