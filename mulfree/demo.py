@@ -173,14 +173,18 @@ def run_demo(config=None, log=print):
     from hdl.accelerator import Accelerator
     from hdl.export import TOP_NAME
 
-    lut_budget = None
+    lut_budget = bram_budget = None
     if config.folding == "auto" and config.board:
+        from boards.memory_plan import block_ram_budget
         from boards.registry import get_board
 
+        board = get_board(config.board)
         # Estimates run up to ~1.5x under synthesis and the UART top needs its
         # share: 40 % of the device keeps the accelerator well inside it.
-        lut_budget = int(DEMO_LUT_SHARE * get_board(config.board).capacity.lut)
-    accelerator = Accelerator(qnet, folding=config.folding, lut_budget=lut_budget)
+        lut_budget = int(DEMO_LUT_SHARE * board.capacity.lut)
+        bram_budget = {board.family: block_ram_budget(qnet, board)}
+    accelerator = Accelerator(qnet, folding=config.folding, lut_budget=lut_budget,
+                              bram_budget=bram_budget)
     folding = accelerator.folding
     verilog_path = out / "accel.v"
     verilog_path.write_text(verilog.convert(accelerator, name=TOP_NAME, emit_src=False))
