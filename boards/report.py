@@ -153,8 +153,9 @@ def format_table(report):
     ]
     weights = report.get("weights")
     if weights and weights["load_slices"]:
-        layers = ", ".join(str(k) for k, store in enumerate(weights["store"]) if store != "rom")
-        lines.append(f"weights    layer(s) {layers} in {'/'.join(sorted(set(weights['store'])))}"
+        loaded = {k: store for k, store in enumerate(weights["store"]) if store != "rom"}
+        layers = ", ".join(str(k) for k in loaded)
+        lines.append(f"weights    layer(s) {layers} in {'/'.join(sorted(set(loaded.values())))}"
                      f": {weights['load_bytes']:,} bytes loaded over the UART by "
                      f"'mulfree run' after each power-up")
     return "\n".join(lines)

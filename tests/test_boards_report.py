@@ -46,6 +46,17 @@ def test_ice40_report_fields():
     assert "(met)" in table and "none (SB_MAC16 / MULT18X18D: 0)" in table
 
 
+def test_the_table_names_the_loaded_layers_only():
+    report = _report("icebreaker", PNR_ICE40, synth_cell_counts(STAT), 30e6)
+    assert "weights" not in format_table(report)
+    report["weights"] = {"store": ["rom", "rom"], "load_slices": 0, "load_bytes": 0}
+    assert "weights" not in format_table(report)
+    report["weights"] = {"store": ["spram", "spram", "rom"], "load_slices": 27008,
+                         "load_bytes": 54016}
+    assert ("weights    layer(s) 0, 1 in spram: 54,016 bytes loaded over the UART by "
+            "'mulfree run' after each power-up") in format_table(report)
+
+
 def test_ecp5_missed_clock_and_multipliers_are_reported():
     counts = {"LUT4": 10, "MULT18X18D": 2}
     report = _report("ulx3s-85f", PNR_ECP5, counts, 100e6)
