@@ -58,9 +58,37 @@ def _out_of_resource(errors):
     return None
 
 
+#: nextpnr's message when its legaliser gives up, which depends on the placement seed.
+_UNPLACEABLE = "Unable to find legal placement"
+
+
+def _synthesise_place_route(board, top, out_dir, env, seed):
+    """Write the tool inputs under ``out_dir/gateware`` and run the build script once."""
+    pnr_opts = ["--report", "pnr_report.json", "--timing-allow-fail"]
+    if seed is not None:
+        pnr_opts += ["--seed", str(int(seed))]
+    plan = board.make_platform().prepare(
+        top, name=NAME,
+        # -dsp lets Yosys map any multiplier to SB_MAC16, where the check below sees it.
+        synth_opts="-dsp" if board.family == "ice40" else "",
+        nextpnr_opts=" ".join(pnr_opts),
+        script_after_synth="tee -q -o synth_stat.json stat -json")
+    gateware = out_dir / "gateware"
+    if gateware.exists():
+        shutil.rmtree(gateware)
+    plan.extract(str(gateware))
+    run = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=gateware, env=env,
+                         capture_output=True, text=True)
+    build_log = run.stdout + run.stderr
+    for name in (f"{NAME}.rpt", f"{NAME}.tim"):  # Yosys and nextpnr logs
+        if (gateware / name).exists():
+            build_log += f"\n===== {name}\n" + (gateware / name).read_text(errors="replace")
+    return run, build_log, gateware
+
+
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
                     weight_store="auto", lut_budget=None, accelerator=None, seed=None,
-                    log=print):
+                    placement_attempts=3, log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -86,6 +114,10 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         A ready accelerator (overrides ``folding``).
     seed : int, optional
         nextpnr placement seed.
+    placement_attempts : int
+        When nextpnr cannot legalise the placement (which, near full
+        utilisation, depends on the seed), the build is retried with the next
+        seeds, this many attempts in all.
     log : callable
         Receives progress lines.
 
@@ -120,27 +152,19 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "
         f"folding {getattr(accelerator, 'folding', '?')}, "
         f"~{estimate['totals']['lut']} LUT estimated")
-    pnr_opts = ["--report", "pnr_report.json", "--timing-allow-fail"]
-    if seed is not None:
-        pnr_opts += ["--seed", str(int(seed))]
-    plan = board.make_platform().prepare(
-        top, name=NAME,
-        # -dsp lets Yosys map any multiplier to SB_MAC16, where the check below sees it.
-        synth_opts="-dsp" if board.family == "ice40" else "",
-        nextpnr_opts=" ".join(pnr_opts),
-        script_after_synth="tee -q -o synth_stat.json stat -json")
-    gateware = out_dir / "gateware"
-    if gateware.exists():
-        shutil.rmtree(gateware)
-    plan.extract(str(gateware))
-    log(f"{board.name}: synthesis and place-and-route in {gateware} "
+    log(f"{board.name}: synthesis and place-and-route in {out_dir / 'gateware'} "
         f"({', '.join(f'{tool}={source}' for tool, (_, source) in tools.items())})")
-    run = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=gateware, env=env,
-                         capture_output=True, text=True)
-    build_log = run.stdout + run.stderr
-    for name in (f"{NAME}.rpt", f"{NAME}.tim"):  # Yosys and nextpnr logs
-        if (gateware / name).exists():
-            build_log += f"\n===== {name}\n" + (gateware / name).read_text(errors="replace")
+    seeds = [seed] + [(1 if seed is None else int(seed)) + k
+                      for k in range(1, max(1, int(placement_attempts)))]
+    for attempt, current in enumerate(seeds):
+        run, build_log, gateware = _synthesise_place_route(board, top, out_dir, env, current)
+        last = attempt == len(seeds) - 1
+        if run.returncode == 0 or _UNPLACEABLE not in build_log or last:
+            break
+        # Near full utilisation, nextpnr's legaliser fails for some placement seeds only.
+        log(f"{board.name}: nextpnr could not legalise the placement "
+            f"(seed {'default' if current is None else current}); "
+            f"trying seed {seeds[attempt + 1]}")
     (out_dir / "build.log").write_text(build_log)
     if run.returncode != 0:
         errors = _tool_errors(build_log)
@@ -162,6 +186,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         fingerprint=qnet.fingerprint(), tools=tools)
     load_map = getattr(accelerator, "load_map", None)
     slices = load_map.total_slices if load_map is not None else 0
+    report["nextpnr_seed"] = current
     report["weights"] = {"store": list(getattr(accelerator, "weight_stores", [])),
                          "load_slices": int(slices), "load_bytes": int(2 * slices)}
     report_path = out_dir / "report.json"

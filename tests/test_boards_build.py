@@ -111,3 +111,42 @@ def test_auto_weight_store_moves_a_784_network_to_spram_before_place_and_route(t
     with pytest.raises(DoesNotFit, match="SPRAM blocks but the iCE40UP5K has 4"):
         build_bitstream(qnet, "icebreaker", tmp_path, folding=None, log=lambda line: None)
     assert not (tmp_path / "gateware").exists()
+
+
+@pytest.mark.slow
+def test_an_unplaceable_seed_is_retried_with_the_next(tmp_path, monkeypatch):
+    """nextpnr's legaliser can fail near full utilisation for one seed and not another."""
+    import subprocess
+
+    import boards.build as build
+    real = build._synthesise_place_route
+    seeds = []
+
+    def first_seed_fails(board, top, out_dir, env, seed):
+        seeds.append(seed)
+        if len(seeds) == 1:
+            failed = subprocess.CompletedProcess(["sh"], 1, "", "")
+            return failed, "ERROR: Unable to find legal placement for all cells", out_dir
+        return real(board, top, out_dir, env, seed)
+
+    monkeypatch.setattr(build, "_synthesise_place_route", first_seed_fails)
+    lines = []
+    report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", tmp_path,
+                             log=lines.append)
+    assert seeds == [None, 2]
+    assert report["nextpnr_seed"] == 2 and report["clock"]["met"]
+    assert any("could not legalise the placement (seed default); trying seed 2" in line
+               for line in lines)
+
+    tried = []
+
+    def every_seed_fails(board, top, out_dir, env, seed):
+        tried.append(seed)
+        failed = subprocess.CompletedProcess(["sh"], 1, "", "")
+        return failed, "ERROR: Unable to find legal placement for all cells", out_dir
+
+    monkeypatch.setattr(build, "_synthesise_place_route", every_seed_fails)
+    with pytest.raises(BuildError, match="Unable to find legal placement"):
+        build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", tmp_path,
+                        seed=7, placement_attempts=2, log=lambda line: None)
+    assert tried == [7, 8]
