@@ -92,7 +92,7 @@ def registered_tree(m, leaves, leaf_width, out_width, valid_in):
     for level, (_, width) in enumerate(_level_widths(len(nodes), leaf_width, out_width)):
         nxt = []
         for pair in range(0, len(nodes), 2):
-            value = Signal(signed(width), name=f"l{level}_n{pair // 2}", reset_less=True)
+            value = Signal(signed(width), name=f"l{level}_n{pair // 2}")
             if pair + 1 < len(nodes):
                 (a, ca), (b, carry_in) = nodes[pair], nodes[pair + 1]
                 m.d.sync += value.eq(add_with_carry(a, b, 0 if ca is None else ca, width))
@@ -101,7 +101,7 @@ def registered_tree(m, leaves, leaf_width, out_width, valid_in):
                 m.d.sync += value.eq(a)
             carry = None
             if carry_in is not None:
-                carry = Signal(name=f"l{level}_n{pair // 2}_carry", reset_less=True)
+                carry = Signal(name=f"l{level}_n{pair // 2}_carry")
                 m.d.sync += carry.eq(carry_in)
             nxt.append((value, carry))
         nodes = nxt
@@ -167,18 +167,16 @@ class SignSelectAdderTree(wiring.Component):
         m = Module()
         leaf_width = self.leaf_width
         # Input register: the sign select below reads flip-flops, not a memory port.
-        # Data registers have no reset: only the valid bits need one, and a reset that
-        # reaches every data flip-flop of a wide tree was the ECP5-85F's critical net.
-        x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes), reset_less=True)
-        nonzero_r = Signal(self._lanes, reset_less=True)
-        negative_r = Signal(self._lanes, reset_less=True)
+        x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes))
+        nonzero_r = Signal(self._lanes)
+        negative_r = Signal(self._lanes)
         valid_r = Signal()
         m.d.sync += [x_r.eq(self.x), nonzero_r.eq(self.nonzero), negative_r.eq(self.negative),
                      valid_r.eq(self.valid_in)]
         nodes = []
         for k in range(self._lanes):
-            value = Signal(signed(leaf_width), name=f"leaf{k}", reset_less=True)
-            carry = Signal(name=f"leaf{k}_carry", reset_less=True)
+            value = Signal(signed(leaf_width), name=f"leaf{k}")
+            carry = Signal(name=f"leaf{k}_carry")
             x = Value.cast(x_r[k])
             x = x.as_signed() if self._x_shape.signed else x
             x_ext = Signal(signed(leaf_width), name=f"x{k}")
