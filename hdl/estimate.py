@@ -2,11 +2,13 @@
 
 Per layer: cycles per image (the compute loop ``ceil(M/PE) * ceil(N/SIMD)``
 or the input stream, whichever is slower), latency, and LUT4/FF/memory-bit
-estimates summed from the primitives' own estimates. ``memory_bits`` counts
-the memories a bitstream preloads or that synthesis maps to block RAM;
-loadable weights (``ram``/``spram``) are counted apart, with the SPRAM blocks
-they take. The accelerator's
+estimates summed from the primitives' own estimates. The accelerator's
 initiation interval is the slowest stage's; its latency the sum.
+
+``memory_bits`` counts the memories a bitstream preloads or that synthesis
+maps to block RAM; loadable weights (``ram``/``spram``) are counted apart,
+with the SPRAM blocks they take. ``block_rams`` counts whole blocks per
+memory shape (:func:`block_rams`), which is what a device runs out of.
 """
 
 import json

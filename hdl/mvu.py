@@ -14,6 +14,11 @@ consecutive images overlap. The compute loop starts a neuron fold only when
 the output FIFO has room reserved for its result, so the pipeline behind
 the memories never stalls and no result can be lost under backpressure.
 
+Weights are a ROM initialised by the bitstream, or, for a loadable layer
+(``plan.loadable``), a memory written slice by slice through ``wload``
+(:mod:`hdl.weight_memory`); such a layer starts no image before
+``weights_ready``, and its base-3 packed words pass a decode table first.
+
 Padding of uneven folding: see :mod:`hdl.layer_plan`.
 """
 
