@@ -23,7 +23,6 @@ FakeSerial
     The subset of ``serial.Serial`` the host driver uses, backed by a model.
 """
 
-import numpy as np
 
 from boards import protocol as p
 
@@ -197,14 +196,9 @@ class BoardModel:
         needs that was not written with its value (empty for a ROM-only model)."""
         if self.load_map is None:
             return []
-        wrong = []
-        for region in self.load_map.regions():
-            addresses = region.start + np.arange(len(region.values))
-            for address, want in zip(addresses.tolist(), region.values.tolist(), strict=True):
-                got = self.slices.get(address)
-                if got != want:
-                    wrong.append((address, want, got))
-        return wrong
+        return [(address, want, self.slices.get(address))
+                for address, want in self.load_map.writes()
+                if self.slices.get(address) != want]
 
 
 class FakeSerial:

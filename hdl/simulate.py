@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.sim import Simulator
 
-__all__ = ["SimulationResult", "simulate_accelerator", "beats_of", "load_writes"]
+__all__ = ["SimulationResult", "simulate_accelerator", "beats_of"]
 
 
 @dataclass
@@ -61,12 +61,6 @@ def beats_of(image, lanes):
     return padded.reshape(count, lanes)
 
 
-def load_writes(load_map):
-    """Every ``(address, slice value)`` of a complete load, in load order."""
-    return [(region.start + word, int(value)) for region in load_map.regions()
-            for word, value in enumerate(region.values)]
-
-
 def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0,
                          max_cycles=None, watch_after=32, vcd=None, weight_writes=None):
     """Stream ``images`` through ``accelerator`` and collect its outputs.
@@ -88,7 +82,7 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
         Write a waveform file.
     weight_writes : list of (int, int), optional
         For a loadable accelerator: the ``(address, value)`` writes to make
-        before raising ``weights_ready`` (default: :func:`load_writes`).
+        before raising ``weights_ready`` (default: ``accelerator.load_map.writes()``).
 
     Returns
     -------
@@ -156,7 +150,7 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
                            f"{max_cycles} cycles")
 
     if accelerator.loadable:
-        writes = load_writes(accelerator.load_map) if weight_writes is None else weight_writes
+        writes = accelerator.load_map.writes() if weight_writes is None else weight_writes
         max_cycles += len(writes)
 
         async def loader(ctx):

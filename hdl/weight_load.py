@@ -107,6 +107,11 @@ class LoadMap:
         slice_ = (address >> self.word_width) & ((1 << self.slice_width) - 1)
         return address >> (self.slice_width + self.word_width), slice_, word
 
+    def writes(self):
+        """Every ``(address, slice value)`` of a complete load, in load order."""
+        return [(region.start + word, int(value)) for region in self.regions()
+                for word, value in enumerate(region.values)]
+
     def regions(self):
         """Every loadable (layer, slice) with its values, in load order."""
         out = []

@@ -165,7 +165,6 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     """
     from hdl.accelerator import Accelerator
     from hdl.export import generate_verilog
-    from hdl.simulate import load_writes
 
     start = time.perf_counter()
     status = check_simulator(simulator)
@@ -217,7 +216,7 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     }
     if load_map.loadable:
         load_path = data_dir / f"{stem}.weights.hex"
-        writes = load_writes(load_map)
+        writes = load_map.writes()
         load_path.write_text(f"{len(writes):x}\n" + "".join(
             f"{value << load_map.address_width | address:x}\n" for address, value in writes))
         config["load"] = {"path": str(load_path), "writes": len(writes)}

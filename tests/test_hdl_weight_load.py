@@ -8,7 +8,7 @@ from hdl_nets import digits_images, random_qnet
 from hdl.accelerator import Accelerator
 from hdl.errors import HardwareGenerationError
 from hdl.layer_plan import SPRAM_DEPTH, plan_layers, trit_decode_table
-from hdl.simulate import load_writes, simulate_accelerator
+from hdl.simulate import simulate_accelerator
 from hdl.weight_load import LoadMap, slice_values
 
 
@@ -57,7 +57,7 @@ def test_load_map_addresses_are_disjoint_fields():
     assert load_map.layers == [0, 2]
     assert load_map.total_slices == sum(plans[k].weight_slices * plans[k].weight_depth
                                         for k in (0, 2))
-    writes = load_writes(load_map)
+    writes = load_map.writes()
     addresses = [a for a, _ in writes]
     assert len(set(addresses)) == len(addresses) == load_map.total_slices
     for address in addresses:
@@ -98,7 +98,7 @@ def test_wrong_slice_changes_the_answer():
     """The loaded values are really used: one flipped weight slice shows in the logits."""
     qnet = _qnet()
     acc = Accelerator(qnet, folding=[(3, 7), (4, 5), (2, 9)], weight_store="ram")
-    writes = load_writes(acc.load_map)
+    writes = acc.load_map.writes()
     layer2 = [i for i, (a, _) in enumerate(writes) if acc.load_map.split(a)[0] == 2]
     address, value = writes[layer2[0]]
     # Ten weights of -1 (two bytes of base-3 digits 22222 = 242), or else ten of +1.
@@ -113,7 +113,7 @@ def test_later_writes_overwrite_and_past_the_end_writes_are_ignored():
     qnet = _qnet()
     acc = Accelerator(qnet, folding=[(3, 7), (4, 5), (2, 9)], weight_store="ram")
     load_map = acc.load_map
-    writes = load_writes(load_map)
+    writes = load_map.writes()
     # Garbage first, then the real load: the last write to an address wins.
     garbage = [(address, 0xFFFF) for address, _ in writes]
     # Words past a layer's depth and slices past its width decode to nothing.
