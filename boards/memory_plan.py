@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from hdl.errors import HardwareGenerationError
 from hdl.estimate import accelerator_estimate, block_rams
 from hdl.folding import auto_folding, resolve_folding
-from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH, TRITS_PER_BYTE, plan_layers
+from hdl.layer_plan import (
+    SLICE_BITS,
+    SPRAM_DEPTH,
+    TRITS_PER_BYTE,
+    plan_layers,
+    stored_word_bits,
+)
 
 __all__ = ["MemoryPlan", "plan_memory", "spram_folding", "bram_bits_needed",
            "block_ram_budget", "SPRAM_CYCLE_SLACK"]
@@ -90,9 +96,7 @@ def spram_folding(layer, blocks, weight_bits):
     feasible = []
     for pe in range(1, min(m, max_lanes) + 1):
         for simd in range(1, min(n, max_lanes // pe) + 1):
-            lanes = pe * simd
-            bits = 8 * -(-lanes // TRITS_PER_BYTE) if weight_bits == 2 else lanes * weight_bits
-            slices = -(-bits // SLICE_BITS)
+            slices = -(-stored_word_bits(pe * simd, weight_bits, True) // SLICE_BITS)
             depth = -(-m // pe) * -(-n // simd)
             if slices * -(-depth // SPRAM_DEPTH) <= blocks:
                 feasible.append((depth, pe, simd))

@@ -25,7 +25,7 @@ from hdl.requantize import RequantizeConfig
 
 __all__ = ["LayerPlan", "plan_layers", "DATAPATHS", "WEIGHT_STORES", "MAX_DATAPATH_WIDTH",
            "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES", "SLICE_BITS", "SPRAM_DEPTH",
-           "TRITS_PER_BYTE", "trit_decode_table"]
+           "TRITS_PER_BYTE", "trit_decode_table", "stored_word_bits"]
 
 #: ``signselect``: the multiplier-free datapath; ``multiply``: the int8 baseline.
 DATAPATHS = ("signselect", "multiply")
@@ -40,6 +40,14 @@ SLICE_BITS = 16
 SPRAM_DEPTH = 16384
 #: Ternary weights per byte of a base-3 packed weight word (3**5 = 243 <= 256).
 TRITS_PER_BYTE = 5
+
+
+def stored_word_bits(lanes, weight_bits, loadable):
+    """Bits of a stored word of ``lanes`` weights: loadable ternary weights are packed
+    five to a byte (see :attr:`LayerPlan.weight_packing`), others take ``weight_bits``."""
+    if loadable and weight_bits == 2:
+        return 8 * -(-lanes // TRITS_PER_BYTE)
+    return lanes * weight_bits
 
 
 def trit_decode_table():
@@ -173,9 +181,7 @@ class LayerPlan:
     @property
     def weight_word_bits(self):
         """Bits of one stored weight word (packed for base-3 layers)."""
-        if self.weight_packing == "base3":
-            return 8 * self.packed_bytes
-        return self.lanes * self.weight_bits
+        return stored_word_bits(self.lanes, self.weight_bits, self.loadable)
 
     @property
     def weight_depth(self):
