@@ -93,12 +93,14 @@ class LoadableWeightMemory(wiring.Component):
             return m
 
         banks = plan.spram_banks
+        bank_shift = SPRAM_DEPTH.bit_length() - 1   # address bits inside one block
         # One address bus for all blocks: the write address while loading, else the read.
         address = Signal(range(banks * SPRAM_DEPTH))
         m.d.comb += address.eq(Mux(self.wen, self.waddr, self.raddr))
         read_bank = Signal(range(max(2, banks)))
         if banks > 1:
-            m.d.sync += read_bank.eq(self.raddr >> 14)  # the bank of the data out next cycle
+            # The bank whose data comes out next cycle.
+            m.d.sync += read_bank.eq(self.raddr >> bank_shift)
         outputs = []
         for b in range(banks):
             bank_out = []
@@ -106,10 +108,10 @@ class LoadableWeightMemory(wiring.Component):
                 out = Signal(SLICE_BITS, name=f"spram_b{b}_s{j}_out")
                 select = write & (self.wslice == j)
                 if banks > 1:
-                    select = select & ((self.waddr >> 14) == b)
+                    select = select & ((self.waddr >> bank_shift) == b)
                 m.submodules[f"spram_b{b}_s{j}"] = Instance(
                     "SB_SPRAM256KA",
-                    i_ADDRESS=address[:14],
+                    i_ADDRESS=address[:bank_shift],
                     i_DATAIN=self.wdata,
                     i_MASKWREN=0b1111,
                     i_WREN=select,
