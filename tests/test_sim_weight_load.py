@@ -3,7 +3,8 @@
 import pytest
 from sim_nets import digits_images, digits_qnet
 
-from sim.accel_check import check_accelerator
+from hdl.accelerator import Accelerator
+from sim.accel_check import Scenario, check_accelerator
 
 pytestmark = pytest.mark.slow
 
@@ -45,3 +46,20 @@ def test_a_wrong_load_is_caught():
         pytest.skip(check.reason)
     assert check.status == "failed"
     assert check.mismatches > 0
+
+
+def test_a_layer_deeper_than_one_spram_uses_two_banks_bit_exact():
+    """64 x 260 weights at PE = SIMD = 1: 16,640 words, past one SB_SPRAM256KA's 16,384."""
+    qnet = digits_qnet(hidden=(260,), seed=5)
+    images, indices = digits_images(2, start=7)
+    options = {"weight_store": ["spram", "rom"]}
+    check = check_accelerator(qnet, images, "verilator", indices=indices,
+                              folding=[(1, 1), (10, 4)], accelerator_options=options,
+                              scenarios=[Scenario("bulk_full_rate", 0, 2)])
+    if check.status == "skipped":
+        pytest.skip(check.reason)
+    assert check.status == "passed", check.reason + check.run.log_tail()
+    assert check.scenarios["bulk_full_rate"]["mismatches"] == 0
+    assert check.scenarios["bulk_full_rate"]["received"] == 2
+    plan = Accelerator(qnet, folding=[(1, 1), (10, 4)], **options).plans[0]
+    assert plan.weight_depth == 64 * 260 and plan.spram_banks == 2
