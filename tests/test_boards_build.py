@@ -104,8 +104,9 @@ def test_spram_weights_build_and_report_the_load(tmp_path):
 
 
 @pytest.mark.slow
-def test_auto_weight_store_moves_a_784_network_to_spram_before_place_and_route(tmp_path):
-    """The planner's choice passes the pre-check; a folding the SPRAMs cannot feed is refused."""
+def test_spram_weights_the_sprams_cannot_feed_are_refused_before_place_and_route(tmp_path):
+    """With PE = SIMD = 1 the planner must move 784-256-256-10 to SPRAM, which then needs
+    more than the UP5K's 4 blocks: refused by the pre-check, nothing built."""
     from boards.precheck import DoesNotFit
     qnet = make_qnet(sizes=(784, 256, 256, 10), in_bits=8)
     with pytest.raises(DoesNotFit, match="SPRAM blocks but the iCE40UP5K has 4"):
