@@ -346,7 +346,7 @@ _RETRY_STATUSES = (p.STATUS_BAD_CHECKSUM, p.STATUS_TIMEOUT)
 
 
 def _send_with_retries(client, cmd, payload, what, retries, report):
-    frame_bytes = len(p.encode_frame(p.REQUEST_SYNC, cmd, payload))
+    frame_bytes = len(payload) + 5          # sync, command, length (2), checksum
     last = None
     for attempt in range(retries + 1):
         report.chunks += attempt == 0
