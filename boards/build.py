@@ -17,14 +17,19 @@ BuildError, TimingError
 import json
 import re
 import shutil
-import subprocess
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from boards.bounded_run import run_bounded
+from boards.build_bounds import BuildBounds
+from boards.build_script import script_steps
 from boards.memory_plan import block_ram_budget, plan_memory
+from boards.netlist_fixups import tie_unused_write_clocks
 from boards.platform_top import PlatformTop
 from boards.precheck import DoesNotFit, precheck
 from boards.registry import get_board
 from boards.report import format_table, load_json, make_report, synth_cell_counts
+from boards.route_progress import RouteWatch
 from boards.toolchain import toolchain_env
 from golden_model.errors import MulfreeError
 
@@ -58,37 +63,82 @@ def _out_of_resource(errors):
     return None
 
 
-#: nextpnr's message when its legaliser gives up, which depends on the placement seed.
-_UNPLACEABLE = "Unable to find legal placement"
+#: Failures another placement seed may avoid (legaliser, router giving up).
+_SEED_DEPENDENT = re.compile(r"(Unable to find legal placement|[Ff]ailed to route)")
+#: The router that ran, from nextpnr's log.
+_ROUTER_RAN = re.compile(r"Info: (Router[12]) time")
 
 
-def _synthesise_place_route(board, top, out_dir, env, seed):
-    """Write the tool inputs under ``out_dir/gateware`` and run the build script once."""
-    pnr_opts = ["--report", "pnr_report.json", "--timing-allow-fail"]
-    if seed is not None:
-        pnr_opts += ["--seed", str(int(seed))]
+@dataclass
+class PnrAttempt:
+    """One place-and-route attempt: its options and how it ended (for the report)."""
+
+    router: str
+    seed: int | None
+    outcome: str
+    seconds: float
+    detail: str = ""
+
+    def describe(self):
+        seed = "default" if self.seed is None else self.seed
+        text = f"{self.router} seed {seed}: {self.outcome} after {self.seconds:.0f} s"
+        return text + (f" ({self.detail})" if self.detail else "")
+
+
+def _prepare(board, top, out_dir, env, tools):
+    """Write the tool inputs under ``out_dir/gateware``; returns it and the script's steps."""
     plan = board.make_platform().prepare(
         top, name=NAME,
         # -dsp lets Yosys map any multiplier to SB_MAC16, where the check below sees it.
         synth_opts="-dsp" if board.family == "ice40" else "",
-        nextpnr_opts=" ".join(pnr_opts),
+        nextpnr_opts="--report pnr_report.json --timing-allow-fail",
         script_after_synth="tee -q -o synth_stat.json stat -json")
     gateware = out_dir / "gateware"
     if gateware.exists():
         shutil.rmtree(gateware)
     plan.extract(str(gateware))
-    run = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=gateware, env=env,
-                         capture_output=True, text=True)
-    build_log = run.stdout + run.stderr
-    for name in (f"{NAME}.rpt", f"{NAME}.tim"):  # Yosys and nextpnr logs
-        if (gateware / name).exists():
-            build_log += f"\n===== {name}\n" + (gateware / name).read_text(errors="replace")
-    return run, build_log, gateware
+    script = (gateware / f"build_{NAME}.sh").read_text()
+    return gateware, script_steps(script, env, tools)
+
+
+def _run_tool(step, gateware, env, timeout_s, log_lines):
+    """Run a synthesis or packing step within its bound; raise BuildError if it fails."""
+    run = run_bounded(list(step.argv), cwd=gateware, env=env, timeout_s=timeout_s)
+    log_lines.append(f"===== {step.tool} ({run.outcome}, {run.seconds:.1f} s)\n{run.output}")
+    for name in (f"{NAME}.rpt",):  # Yosys's own log
+        if step.tool == "yosys" and (gateware / name).exists():
+            log_lines.append(f"===== {name}\n" + (gateware / name).read_text(errors="replace"))
+    return run
+
+
+def _place_and_route(step, gateware, env, bounds, seed, router):
+    """One nextpnr attempt with a wall-clock bound and a route-stall watch."""
+    options = []
+    if seed is not None:
+        options += ["--seed", str(int(seed))]
+    if router is not None:
+        options += ["--router", router]
+    log_name = step.option("--log") or f"{NAME}.tim"
+    if (gateware / log_name).exists():
+        (gateware / log_name).unlink()
+    watch = RouteWatch(bounds.stall_s(router or "router1"))
+    run = run_bounded(list(step.with_options(*options).argv), cwd=gateware, env=env,
+                      timeout_s=bounds.pnr_s, log_path=log_name, watch=watch)
+    tool_log = (gateware / log_name).read_text(errors="replace") \
+        if (gateware / log_name).exists() else ""
+    return run, tool_log
+
+
+def _pnr_plan(seed, placement_attempts, routers):
+    seeds = [seed] + [(1 if seed is None else int(seed)) + k
+                      for k in range(1, max(1, int(placement_attempts)))]
+    return seeds, list(routers)
 
 
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
                     weight_store="auto", lut_budget=None, accelerator=None, seed=None,
-                    placement_attempts=3, log=print):
+                    placement_attempts=3, routers=("router1", "router2"), bounds=None,
+                    log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -118,6 +168,12 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         When nextpnr cannot legalise the placement (which, near full
         utilisation, depends on the seed), the build is retried with the next
         seeds, this many attempts in all.
+    routers : sequence of str
+        The nextpnr routers tried in turn for each seed when routing stalls or
+        exceeds its bound (router1 is nextpnr's default).
+    bounds : BuildBounds, optional
+        Time bounds of synthesis, each place-and-route attempt, routing
+        without progress, and packing (default :class:`BuildBounds`).
     log : callable
         Receives progress lines.
 
@@ -135,6 +191,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     target_hz = board.target_hz if clock_mhz is None else float(clock_mhz) * 1e6
     baud = board.baud if baud is None else int(baud)
     env, tools = toolchain_env(board.family)
+    bounds = bounds or BuildBounds()
 
     if accelerator is None:
         from hdl.accelerator import Accelerator
@@ -154,28 +211,81 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         f"~{estimate['totals']['lut']} LUT estimated")
     log(f"{board.name}: synthesis and place-and-route in {out_dir / 'gateware'} "
         f"({', '.join(f'{tool}={source}' for tool, (_, source) in tools.items())})")
-    seeds = [seed] + [(1 if seed is None else int(seed)) + k
-                      for k in range(1, max(1, int(placement_attempts)))]
-    for attempt, current in enumerate(seeds):
-        run, build_log, gateware = _synthesise_place_route(board, top, out_dir, env, current)
-        last = attempt == len(seeds) - 1
-        if run.returncode == 0 or _UNPLACEABLE not in build_log or last:
+    gateware, steps = _prepare(board, top, out_dir, env, tools)
+    design = (f"the {board.name} design (QNet {qnet.fingerprint()[:16]}, folding "
+              f"{getattr(accelerator, 'folding', '?')})")
+    log_lines = []
+    pnr_tool = f"nextpnr-{board.family}"
+    by_tool = {step.tool: step for step in steps}
+
+    def fail(error_class, message):
+        (out_dir / "build.log").write_text("\n".join(log_lines))
+        raise error_class(f"{message}; see {out_dir / 'build.log'}")
+
+    synth = _run_tool(by_tool["yosys"], gateware, env, bounds.synth_s, log_lines)
+    if synth.outcome == "timeout":
+        fail(BuildError, f"{board.name}: synthesis (yosys) of {design} did not finish "
+                         f"within its bound of {bounds.synth_s:g} s")
+    if synth.outcome != "ok":
+        errors = _tool_errors("\n".join(log_lines))
+        fail(BuildError, f"{board.name}: synthesis (yosys) failed "
+                         f"({'; '.join(errors[:3]) or 'exit code ' + str(synth.returncode)})")
+    if board.family == "ice40":
+        tied = tie_unused_write_clocks(gateware / f"{NAME}.json")
+        if tied:
+            log(f"{board.name}: {len(tied)} read-only block RAMs: write clock tied to the read "
+                "clock (no constant clock net)")
+
+    seeds, routers = _pnr_plan(seed, placement_attempts, routers)
+    attempts = []
+    done = False
+    for current in seeds:
+        for k, router in enumerate(routers):
+            run, tool_log = _place_and_route(by_tool[pnr_tool], gateware, env, bounds,
+                                             current, router)
+            ran = _ROUTER_RAN.search(tool_log)
+            name = router or (ran.group(1).lower() if ran else "default router")
+            attempt = PnrAttempt(name, current, run.outcome, run.seconds,
+                                 run.detail if run.outcome in ("stalled", "timeout") else "")
+            attempts.append(attempt)
+            log_lines.append(f"===== {pnr_tool} {attempt.describe()}\n{run.output}\n"
+                             f"===== {NAME}.tim\n{tool_log}")
+            if run.outcome == "ok":
+                done = True
+                break
+            if run.outcome == "failed":
+                errors = _tool_errors(run.output + "\n" + tool_log)
+                resource = _out_of_resource(errors)
+                if resource:
+                    fail(DoesNotFit, f"{board.name}: place-and-route ran out of {resource} "
+                                     f"({errors[0]})")
+                if not any(_SEED_DEPENDENT.search(line) for line in errors):
+                    tail = (run.output.strip().splitlines() or ["no output"])[-1]
+                    fail(BuildError, f"{board.name}: the build failed "
+                                     f"({'; '.join(errors[:3]) or tail})")
+                # Near full utilisation, nextpnr's legaliser fails for some placement
+                # seeds only: another router will not help, another seed may.
+                log(f"{board.name}: nextpnr could not place or route {design} "
+                    f"({attempt.describe()}); trying the next seed")
+                break
+            # A router that stalls (router1 can sit for hours on a congested iCE40 design
+            # that router2 routes in seconds) or exceeds its bound: try the next router.
+            nxt = routers[k + 1] if k + 1 < len(routers) else "the next seed"
+            log(f"{board.name}: {pnr_tool} {attempt.describe()}; trying {nxt}")
+        if done:
             break
-        # Near full utilisation, nextpnr's legaliser fails for some placement seeds only.
-        log(f"{board.name}: nextpnr could not legalise the placement "
-            f"(seed {'default' if current is None else current}); "
-            f"trying seed {seeds[attempt + 1]}")
-    (out_dir / "build.log").write_text(build_log)
-    if run.returncode != 0:
-        errors = _tool_errors(build_log)
-        resource = _out_of_resource(errors)
-        if resource:
-            raise DoesNotFit(f"{board.name}: place-and-route ran out of {resource} "
-                             f"({errors[0]}); see {out_dir / 'build.log'}")
-        tail = build_log.strip().splitlines()[-1:] or ["no output"]
-        detail = "; ".join(errors[:3]) or tail[0]
-        raise BuildError(f"{board.name}: the build failed ({detail}); "
-                         f"see {out_dir / 'build.log'}")
+    if not done:
+        tried = "; ".join(a.describe() for a in attempts)
+        fail(BuildError, f"{board.name}: place-and-route ({pnr_tool}) of {design} did not "
+                         f"complete; tried {tried}")
+
+    pack_tool = next(step.tool for step in steps if step.tool not in ("yosys", pnr_tool))
+    pack = _run_tool(by_tool[pack_tool], gateware, env, bounds.pack_s, log_lines)
+    if pack.outcome != "ok":
+        how = (f"did not finish within {bounds.pack_s:g} s" if pack.outcome == "timeout"
+               else f"failed ({(pack.output.strip().splitlines() or ['no output'])[-1]})")
+        fail(BuildError, f"{board.name}: packing the bitstream ({pack_tool}) {how}")
+    (out_dir / "build.log").write_text("\n".join(log_lines))
 
     report = make_report(
         board=board, pnr=load_json(gateware / "pnr_report.json"),
@@ -187,6 +297,8 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     load_map = getattr(accelerator, "load_map", None)
     slices = load_map.total_slices if load_map is not None else 0
     report["nextpnr_seed"] = current
+    report["place_and_route"] = {"router": attempts[-1].router, "seed": current,
+                                 "attempts": [asdict(a) for a in attempts]}
     report["weights"] = {"store": list(getattr(accelerator, "weight_stores", [])),
                          "load_slices": int(slices), "load_bytes": int(2 * slices)}
     report_path = out_dir / "report.json"

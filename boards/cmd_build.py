@@ -1,5 +1,8 @@
 """``mulfree build``: a QNet file to a bitstream and report for one board."""
 
+import math
+
+from boards.build_bounds import BuildBounds
 from boards.registry import BOARDS, get_board
 from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
@@ -23,6 +26,26 @@ def configure(parser):
     parser.add_argument("--lut-budget", type=int, default=None,
                         help="with --folding auto: LUT estimate not to exceed")
     parser.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
+    bounds = BuildBounds()
+    parser.add_argument("--synth-timeout", type=float, default=bounds.synth_s, metavar="S",
+                        help="bound on synthesis, seconds (default %(default)g)")
+    parser.add_argument("--pnr-timeout", type=float, default=bounds.pnr_s, metavar="S",
+                        help="bound on each place-and-route attempt, seconds "
+                             "(default %(default)g)")
+    parser.add_argument("--route-stall", type=float, default=bounds.route_stall_s, metavar="S",
+                        help="routing with no progress for this long is stopped and the "
+                             "next router (router2) or seed tried (default %(default)g)")
+
+
+def _bounds(args):
+    """The build's time bounds from the command line, each a positive finite number."""
+    for option in ("synth_timeout", "pnr_timeout", "route_stall"):
+        value = getattr(args, option)
+        if not math.isfinite(value) or value <= 0:
+            raise MulfreeError(f"--{option.replace('_', '-')} {value}: expected a finite "
+                               "number of seconds > 0")
+    return BuildBounds(synth_s=args.synth_timeout, pnr_s=args.pnr_timeout,
+                       route_stall_s=args.route_stall)
 
 
 def main(args):
@@ -30,6 +53,7 @@ def main(args):
     from hdl.cmd_generate import parse_folding, parse_weight_store
 
     board = get_board(args.board)
+    bounds = _bounds(args)
     if args.clock is not None and not 1 <= args.clock <= 400:
         raise MulfreeError(f"--clock: expected a frequency in MHz between 1 and 400, "
                            f"got {args.clock}")
@@ -37,6 +61,7 @@ def main(args):
     report = build_bitstream(qnet, board, args.out, clock_mhz=args.clock, baud=args.baud,
                              folding=parse_folding(args.folding),
                              weight_store=parse_weight_store(args.weight_store, allow_auto=True),
-                             lut_budget=args.lut_budget, seed=args.seed)
+                             lut_budget=args.lut_budget, seed=args.seed,
+                             bounds=bounds)
     print(f"bitstream: {report['bitstream']}")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from boards_qnets import make_qnet
 
-from boards.build import BuildError, TimingError, build_bitstream
+from boards.build import BuildBounds, BuildError, TimingError, build_bitstream
 from boards.registry import get_board
 from hdl.accelerator import Accelerator
 
@@ -117,37 +117,94 @@ def test_spram_weights_the_sprams_cannot_feed_are_refused_before_place_and_route
 @pytest.mark.slow
 def test_an_unplaceable_seed_is_retried_with_the_next(tmp_path, monkeypatch):
     """nextpnr's legaliser can fail near full utilisation for one seed and not another."""
-    import subprocess
-
     import boards.build as build
-    real = build._synthesise_place_route
-    seeds = []
+    from boards.bounded_run import ToolRun
+    real = build._place_and_route
+    tried = []
+    unplaceable = ToolRun("failed", 1, "ERROR: Unable to find legal placement for all cells",
+                          0.1)
 
-    def first_seed_fails(board, top, out_dir, env, seed):
-        seeds.append(seed)
-        if len(seeds) == 1:
-            failed = subprocess.CompletedProcess(["sh"], 1, "", "")
-            return failed, "ERROR: Unable to find legal placement for all cells", out_dir
-        return real(board, top, out_dir, env, seed)
+    def first_seed_fails(step, gateware, env, bounds, seed, router):
+        tried.append((seed, router))
+        if len(tried) == 1:
+            return unplaceable, ""
+        return real(step, gateware, env, bounds, seed, router)
 
-    monkeypatch.setattr(build, "_synthesise_place_route", first_seed_fails)
+    monkeypatch.setattr(build, "_place_and_route", first_seed_fails)
     lines = []
     report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", tmp_path,
                              log=lines.append)
-    assert seeds == [None, 2]
+    # another router cannot help a placement failure: the next seed, same router
+    assert tried == [(None, "router1"), (2, "router1")]
     assert report["nextpnr_seed"] == 2 and report["clock"]["met"]
-    assert any("could not legalise the placement (seed default); trying seed 2" in line
+    assert report["place_and_route"]["router"] == "router1"
+    assert [a["outcome"] for a in report["place_and_route"]["attempts"]] == ["failed", "ok"]
+    assert any("router1 seed default: failed" in line and "trying the next seed" in line
                for line in lines)
 
-    tried = []
+    tried.clear()
 
-    def every_seed_fails(board, top, out_dir, env, seed):
-        tried.append(seed)
-        failed = subprocess.CompletedProcess(["sh"], 1, "", "")
-        return failed, "ERROR: Unable to find legal placement for all cells", out_dir
+    def every_seed_fails(step, gateware, env, bounds, seed, router):
+        tried.append((seed, router))
+        return unplaceable, ""
 
-    monkeypatch.setattr(build, "_synthesise_place_route", every_seed_fails)
-    with pytest.raises(BuildError, match="Unable to find legal placement"):
+    monkeypatch.setattr(build, "_place_and_route", every_seed_fails)
+    with pytest.raises(BuildError, match=r"did not complete; tried router1 seed 7: failed"):
         build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", tmp_path,
                         seed=7, placement_attempts=2, log=lambda line: None)
-    assert tried == [7, 8]
+    assert tried == [(7, "router1"), (8, "router1")]
+
+
+@pytest.mark.slow
+def test_a_stalled_router_falls_back_to_router2(tmp_path):
+    """router1 bounded to no time without progress stalls at once; router2 then routes it."""
+    lines = []
+    report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", tmp_path,
+                             bounds=BuildBounds(route_stall_s={"router1": 0.0}),
+                             log=lines.append)
+    pnr = report["place_and_route"]
+    assert pnr["router"] == "router2" and pnr["seed"] is None
+    assert [(a["router"], a["outcome"]) for a in pnr["attempts"]] == [
+        ("router1", "stalled"), ("router2", "ok")]
+    assert report["clock"]["met"] and Path(report["bitstream"]).stat().st_size > 10_000
+    assert any("router1 seed default: stalled" in line and "trying router2" in line
+               for line in lines)
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk["place_and_route"]["router"] == "router2"
+
+
+@pytest.mark.slow
+def test_routing_that_never_converges_fails_naming_design_tool_and_attempts(tmp_path):
+    qnet = make_qnet(sizes=(16, 8, 4), in_bits=4)
+    with pytest.raises(BuildError) as caught:
+        build_bitstream(qnet, "icebreaker", tmp_path, placement_attempts=1,
+                        bounds=BuildBounds(route_stall_s=0.0), log=lambda line: None)
+    message = str(caught.value)
+    assert f"QNet {qnet.fingerprint()[:16]}" in message
+    assert "place-and-route (nextpnr-ice40)" in message
+    assert "router1 seed default: stalled" in message
+    assert "router2 seed default: stalled" in message
+    assert str(tmp_path / "build.log") in message
+    assert "router2" in (tmp_path / "build.log").read_text()
+    assert not (tmp_path / "report.json").exists()
+
+
+@pytest.mark.slow
+def test_synthesis_beyond_its_bound_is_stopped_with_a_clear_error(tmp_path):
+    with pytest.raises(BuildError, match=r"synthesis \(yosys\) of the icebreaker design .* "
+                                         r"did not finish within its bound of 0.5 s"):
+        build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", tmp_path,
+                        bounds=BuildBounds(synth_s=0.5), log=lambda line: None)
+
+
+@pytest.mark.slow
+def test_read_only_block_rams_get_no_constant_clock(tmp_path):
+    """Yosys ties an unused write port's clock to 0; nextpnr-ice40 then spends a global
+    buffer on the constant net and reports it as a clock. The build ties it to the read clock."""
+    lines = []
+    report = build_bitstream(make_qnet(sizes=(64, 32, 10), in_bits=5), "icebreaker", tmp_path,
+                             folding=[(1, 8), (1, 4)], weight_store="rom", log=lines.append)
+    assert report["resources"]["BRAM"]["used"] >= 2
+    log = (tmp_path / "build.log").read_text()
+    assert "PACKER_GND_NET_$glb_clk" not in log and "promoting $PACKER_GND_NET" not in log
+    assert any("write clock tied to the read clock" in line for line in lines)

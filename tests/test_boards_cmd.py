@@ -72,6 +72,12 @@ def test_run_with_a_dataset_of_another_shape(tmp_path, capsys):
     (["build", "--board", "icebreaker", "--model", "missing.qnet.npz"], "no such file"),
     (["build", "--board", "icebreaker", "--model", "m.npz", "--clock", "0.5"], "--clock"),
     (["program", "--board", "ulx3s-85f", "--bitstream", "none.bit"], "does not exist"),
+    (["build", "--board", "icebreaker", "--model", "m.npz", "--pnr-timeout", "nan"],
+     "--pnr-timeout nan: expected a finite number of seconds > 0"),
+    (["build", "--board", "icebreaker", "--model", "m.npz", "--route-stall", "-1"],
+     "--route-stall -1.0: expected a finite number of seconds > 0"),
+    (["build", "--board", "icebreaker", "--model", "m.npz", "--synth-timeout", "inf"],
+     "--synth-timeout inf: expected a finite number of seconds > 0"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
