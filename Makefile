@@ -39,8 +39,9 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/mulfree demo
 
+# sim: --dataset only when DATASET is given; otherwise the one the model records.
 sim: $(STAMP)
-	$(VENV)/bin/mulfree sim --sim $(SIM) --dataset $(DATASET) $(if $(filter-out $(DEFAULT_MODEL),$(MODEL)),--model $(MODEL),) $(if $(WEIGHT_STORE),--weight-store $(WEIGHT_STORE),)
+	$(VENV)/bin/mulfree sim --sim $(SIM) $(if $(filter-out file,$(origin DATASET)),--dataset $(DATASET),) $(if $(filter-out $(DEFAULT_MODEL),$(MODEL)),--model $(MODEL),) $(if $(WEIGHT_STORE),--weight-store $(WEIGHT_STORE),)
 
 # The default model: a ternary + quantized-backprop network on the default dataset.
 model: $(DEFAULT_MODEL)

@@ -34,7 +34,7 @@ def main(args):
 
     baud = args.baud or (get_board(args.board).baud if args.board else 1_000_000)
     qnet = QNet.load(args.model)
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, test_only=True)
     if dataset.n_inputs != qnet.input.n_inputs:
         raise MulfreeError(f"--dataset {args.dataset}: {dataset.n_inputs} inputs per image, "
                            f"but the model expects {qnet.input.n_inputs}")

@@ -37,41 +37,63 @@ def parse_range(text):
 
 def configure(parser):
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", default="digits", help="dataset name (default digits)")
+    data.add_argument("--dataset", default="digits", help="dataset name")
     data.add_argument("--data-dir", default=None, help="folder with the dataset's files")
     data.add_argument("--max-train", type=int, default=None,
                       help="keep at most this many training images (quick runs)")
     net = parser.add_argument_group("network")
     net.add_argument("--arch", default=None,
                      help="layer sizes N_IN-H1-...-N_CLASSES (default N_IN-128-128-N_CLASSES)")
-    net.add_argument("--weights", choices=("float", "binary", "ternary"), default="ternary")
+    net.add_argument("--weights", choices=("float", "binary", "ternary"), default="ternary",
+                     help="weight quantization; 'float' is the full-precision baseline: "
+                          "float activations and float batch-norm scales too (--act-quant "
+                          "int|pow2 still quantizes the activations)")
     net.add_argument("--deterministic", action="store_true",
                      help="deterministic weight quantization in training (default stochastic)")
     net.add_argument("--qb", action="store_true", help="quantized back-propagation")
     net.add_argument("--qb-deterministic", action="store_true",
                      help="round QB inputs to the nearest power of two (default stochastic)")
     net.add_argument("--qb-range", default="-4,3", help="QB exponent range K_MIN,K_MAX")
-    net.add_argument("--activation", choices=("relu", "trec", "tlin", "linear"), default="relu")
-    net.add_argument("--theta", type=float, default=1.0, help="TRec/TLin threshold")
-    net.add_argument("--no-batchnorm", action="store_true")
+    net.add_argument("--activation", choices=("relu", "trec", "tlin", "linear"), default="relu",
+                     help="hidden-layer activation")
+    net.add_argument("--theta", type=float, default=None,
+                     help="TRec/TLin threshold (default: 0.5 with batch norm, half a standard "
+                          "deviation of the normalised pre-activation; one activation step "
+                          "2**-ACT_FRAC without, as unnormalised pre-activations can be far "
+                          "smaller than 1)")
+    net.add_argument("--no-batchnorm", action="store_true",
+                     help="no batch norm: each layer has a bias instead")
     net.add_argument("--float-bn-scale", action="store_true",
                      help="batch-norm scales not rounded to powers of two (inexact in hardware)")
-    net.add_argument("--act-quant", choices=("none", "int", "pow2"), default="int",
-                     help="activation quantization (default int)")
+    net.add_argument("--alpha-pow2", action="store_true",
+                     help="round each layer's weight scale to a power of two, so that a layer "
+                          "without batch norm quantizes exactly (its scale is otherwise "
+                          "rounded to a shift in the QNet, which changed 2-4 %% of the classes "
+                          "on digits and mnist5k); not needed with batch norm, whose "
+                          "power-of-two scale absorbs the weight scale")
+    net.add_argument("--act-quant", choices=("none", "int", "pow2"), default=None,
+                     help="activation quantization (default: int; none with --weights float)")
     net.add_argument("--act-bits", type=int, default=8, help="activation width B")
     net.add_argument("--act-frac", type=int, default=4, help="activation step 2**-F")
-    net.add_argument("--act-emax", type=int, default=None, help="largest pow2 exponent")
-    net.add_argument("--dropout", type=float, default=0.0)
+    net.add_argument("--act-emax", type=int, default=None,
+                     help="largest pow2 exponent (default B-1 after relu/trec, B-2 after "
+                          "tlin/linear)")
+    net.add_argument("--dropout", type=float, default=0.0,
+                     help="dropout probability after each hidden layer")
     net.add_argument("--pretrain-epochs", type=int, default=0,
                      help="zero-bias autoencoder pre-training of the first layer")
     fit = parser.add_argument_group("training")
-    fit.add_argument("--epochs", type=int, default=30)
-    fit.add_argument("--batch-size", type=int, default=64)
-    fit.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    fit.add_argument("--lr-start", type=float, default=0.003)
-    fit.add_argument("--lr-end", type=float, default=0.00003)
-    fit.add_argument("--loss", choices=("hinge", "xent"), default="hinge")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--epochs", type=int, default=30, help="training epochs")
+    fit.add_argument("--batch-size", type=int, default=64, help="images per mini-batch")
+    fit.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="optimizer")
+    fit.add_argument("--lr-start", type=float, default=0.003,
+                     help="learning rate of the first epoch")
+    fit.add_argument("--lr-end", type=float, default=0.00003,
+                     help="learning rate of the last epoch (exponential decay in between)")
+    fit.add_argument("--loss", choices=("hinge", "xent"), default="hinge",
+                     help="squared hinge or softmax cross-entropy")
+    fit.add_argument("--seed", type=int, default=0,
+                     help="seeds initialisation, shuffling, sampling and the validation split")
     fit.add_argument("--bn-calibration", type=int, default=2048,
                      help="images for batch-norm statistics under the evaluation forward "
                           "(0: running averages of the training batches)")
@@ -79,6 +101,9 @@ def configure(parser):
     fit.add_argument("--shadow-eval", action="store_true",
                      help="also report validation accuracy of the float shadow weights")
     fit.add_argument("--quiet", action="store_true", help="no progress bars")
+    fit.add_argument("--allow-dead", action="store_true",
+                     help="write the model even if a hidden layer is dead (every unit 0 on "
+                          "every validation image); by default that is an error")
     parser.add_argument("--out", default="build/model.npz", help="model file to write")
 
 
@@ -97,8 +122,29 @@ def check_arguments(args):
         raise MulfreeError(f"--dropout {args.dropout}: expected 0 <= p < 1")
 
 
+def default_theta(batchnorm, act_frac):
+    """The TRec/TLin threshold used when ``--theta`` is not given.
+
+    Batch norm starts each pre-activation at standard deviation 1: 0.5 keeps
+    about 30 % of the TRec units on (and trained better than 1 on digits and
+    mnist5k). Without batch norm the pre-activations have no fixed scale
+    (about 0.01 on digits at initialisation) and a threshold of 1 switches
+    every unit off for good: one activation step ``2**-act_frac``, the
+    smallest threshold on the grid. Always a multiple of that step, as
+    :class:`~golden_model.activations.Activation` requires.
+    """
+    step = 2.0 ** -act_frac
+    return max(0.5, step) if batchnorm else step
+
+
 def network_config(args, dataset):
-    """The :class:`NetworkConfig` that ``args`` ask for on ``dataset``."""
+    """The :class:`NetworkConfig` that ``args`` ask for on ``dataset``.
+
+    Where ``args`` leave a choice open (None) it is made here, so that the
+    saved config states every setting: ``--weights float`` means float
+    activations and batch-norm scales, ``--theta`` comes from
+    :func:`default_theta`.
+    """
     check_arguments(args)
     if args.arch is None:
         sizes = (dataset.n_inputs, 128, 128, dataset.n_classes)
@@ -108,15 +154,19 @@ def network_config(args, dataset):
             raise MulfreeError(
                 f"--arch {args.arch}: dataset {dataset.name!r} needs {dataset.n_inputs} "
                 f"inputs and {dataset.n_classes} outputs")
+    full_precision = args.weights == "float"
+    act_quant = args.act_quant or ("none" if full_precision else "int")
+    theta = (default_theta(not args.no_batchnorm, args.act_frac) if args.theta is None
+             else args.theta)
     return NetworkConfig(
         sizes=sizes, input_bits=dataset.input_bits, weight_mode=args.weights,
         stochastic=not args.deterministic, quantized_backprop=args.qb,
         qb_stochastic=not args.qb_deterministic, qb_range=parse_range(args.qb_range),
-        activation=args.activation, theta=args.theta, batchnorm=not args.no_batchnorm,
-        shift_based=not args.float_bn_scale,
-        act_quant=None if args.act_quant == "none" else args.act_quant,
+        activation=args.activation, theta=theta, batchnorm=not args.no_batchnorm,
+        shift_based=not (args.float_bn_scale or full_precision),
+        act_quant=None if act_quant == "none" else act_quant,
         act_bits=args.act_bits, act_frac_bits=args.act_frac, act_e_max=args.act_emax,
-        dropout=args.dropout)
+        dropout=args.dropout, alpha_pow2=args.alpha_pow2)
 
 
 def main(args):
@@ -124,6 +174,7 @@ def main(args):
 
     from .autoencoder import pretrain_first_layer
     from .datasets import load_dataset
+    from .dead_units import CHECK_IMAGES, DeadNetworkError, dead_layers, describe_dead
     from .model_io import save_model
     from .network import build_network
     from .plots import plot_history, plot_weight_histograms
@@ -145,11 +196,15 @@ def main(args):
     print(f"{network!r}")
     if args.pretrain_epochs > 0:
         kind = args.activation if args.activation in ("trec", "tlin") else "trec"
-        result = pretrain_first_layer(network, dataset.x_train, kind, args.theta,
+        result = pretrain_first_layer(network, dataset.x_train, kind, config.theta,
                                       epochs=args.pretrain_epochs, seed=args.seed)
         print(f"autoencoder ({kind}) reconstruction error: {result.errors[0]:.5f} -> "
               f"{result.reconstruction_error:.5f}")
     history = train(network, dataset, train_config)
+    dead = dead_layers(network, dataset.x_val[:CHECK_IMAGES])
+    if dead and not args.allow_dead:
+        raise DeadNetworkError(f"{describe_dead(network, dead)}; nothing written "
+                               f"(--allow-dead writes {args.out} anyway)")
     test_acc = network.accuracy(dataset.x_test, dataset.y_test)
     history.final["test_acc"] = test_acc
     history.final["test_acc_shadow"] = network.accuracy(dataset.x_test, dataset.y_test,

@@ -8,6 +8,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from .batchnorm import BatchNorm
+from .dead_units import warn_dead_layers
 from .history import History
 from .layer import EVAL, RunMode
 from .losses import get_loss
@@ -139,6 +140,7 @@ def train_epochs(network, dataset, config):
         if calibration is not None:
             calibrate_batchnorm(network, calibration)
         val_acc = network.accuracy(x_val, y_val)
+        warn_dead_layers(network, x_val, epoch)
         shadow = network.accuracy(x_val, y_val, shadow=True) if config.shadow_eval else None
         history.append(epoch=epoch, lr=float(lr), train_loss=loss_sum / n, train_acc=correct / n,
                        val_acc=val_acc, val_acc_shadow=shadow,

@@ -25,6 +25,21 @@ SUBCOMMANDS = {
 }
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows every option's default, where there is one to show.
+
+    Flags (default False), options whose default is None (worked out later,
+    their help says how) and help texts that already state their default are
+    shown as written.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None or action.default is False or "(default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="mulfree",
@@ -32,7 +47,8 @@ def build_parser():
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text,
+                                    formatter_class=DefaultsHelpFormatter)
         sub_parser.set_defaults(_module=module_name)
     return parser, sub
 

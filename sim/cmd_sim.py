@@ -21,6 +21,8 @@ from golden_model.errors import MulfreeError
 from sim.runner import DEFAULT_BUILD_ROOT
 
 DEFAULT_MODEL = Path("build") / "model.qnet.npz"
+#: what a missing default model is trained on when no --dataset is given
+DEFAULT_DATASET = "digits"
 DEFAULT_REPORT = Path("build") / "sim" / "report.json"
 
 
@@ -33,7 +35,9 @@ def configure(parser):
 
     parser.add_argument("--sim", default=os.environ.get("SIM", "all"),
                         help="verilator, icarus or all (default all)")
-    parser.add_argument("--dataset", default="digits", help="dataset whose test set is streamed")
+    parser.add_argument("--dataset", default=None,
+                        help="dataset whose test split is streamed (default: the one the "
+                             f"model records; {DEFAULT_DATASET} for a new default model)")
     parser.add_argument("--data-dir", default=None, help="folder with the dataset's files")
     parser.add_argument("--model", default=None,
                         help=f"QNet file (default {DEFAULT_MODEL}; trained and quantized "
@@ -117,11 +121,41 @@ def _default_model_for(dataset, data_dir):
     return default_model(dataset, path=path, data_dir=data_dir)
 
 
+def model_and_dataset(model, dataset, data_dir=None):
+    """``(path, qnet, dataset)``: the QNet to check and the dataset to stream.
+
+    ``dataset`` (``--dataset``) if given, else the one the QNet records, as
+    ``mulfree quantize`` does (``DEFAULT_DATASET`` if it records none); the
+    default model is trained first if missing.
+    """
+    from golden_model.datasets import DATASETS
+    from golden_model.qnet import QNet
+
+    if model:
+        path = Path(model)
+    elif dataset:
+        path = _default_model_for(dataset, data_dir)
+    else:
+        path = default_model(DEFAULT_DATASET, path=DEFAULT_MODEL, data_dir=data_dir)
+    qnet = QNet.load(path)
+    if dataset:
+        return path, qnet, dataset
+    recorded = qnet.input.dataset or DEFAULT_DATASET  # hand-made QNets may record none
+    if recorded not in DATASETS:
+        raise SimSetupError(
+            f"{path}: the model records dataset {recorded!r}, not one of "
+            f"{', '.join(DATASETS)}; pass --dataset")
+    return path, qnet, recorded
+
+
 def load_test_images(qnet, dataset, data_dir=None, limit=None):
-    """``(images, indices)`` of the test split that fits ``qnet``'s input."""
+    """``(images, indices)`` of the test split that fits ``qnet``'s input.
+
+    Only the test split is read: the training files need not be there.
+    """
     from golden_model.datasets import load_dataset
 
-    data = load_dataset(dataset, data_dir=data_dir)
+    data = load_dataset(dataset, data_dir=data_dir, test_only=True)
     images = np.asarray(data.x_test, dtype=np.int64)
     if images.shape[1] != qnet.input.n_inputs:
         raise SimSetupError(
@@ -140,7 +174,6 @@ def load_test_images(qnet, dataset, data_dir=None, limit=None):
 
 
 def main(args):
-    from golden_model.qnet import QNet
     from hdl.cmd_generate import parse_weight_store
     from sim.regression import record_waves, run_regression
     from sim.report import format_report, write_report
@@ -151,10 +184,9 @@ def main(args):
     weight_store = parse_weight_store(args.weight_store)
     if args.in_lanes < 1:
         raise SimSetupError(f"--in-lanes {args.in_lanes}: expected at least 1")
-    model = Path(args.model) if args.model else _default_model_for(args.dataset, args.data_dir)
-    qnet = QNet.load(model)
-    images, indices = load_test_images(qnet, args.dataset, args.data_dir, args.images)
-    design = {"model": str(model), "fingerprint": qnet.fingerprint(), "dataset": args.dataset,
+    model, qnet, dataset = model_and_dataset(args.model, args.dataset, args.data_dir)
+    images, indices = load_test_images(qnet, dataset, args.data_dir, args.images)
+    design = {"model": str(model), "fingerprint": qnet.fingerprint(), "dataset": dataset,
               "images": len(images), "folding": args.folding, "in_lanes": args.in_lanes,
               "weight_store": args.weight_store}
     report = run_regression(qnet, images, simulators, indices=indices, folding=folding,

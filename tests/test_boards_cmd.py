@@ -1,5 +1,8 @@
 """The build / program / run commands through the mulfree command line."""
 
+import gzip
+import struct
+
 import numpy as np
 import pytest
 from boards_qnets import make_qnet
@@ -65,6 +68,24 @@ def test_run_with_a_dataset_of_another_shape(tmp_path, capsys):
     qnet.save(path)
     assert main(["run", "--port", "/dev/null", "--model", str(path), "--dataset", "digits"]) == 2
     assert "64 inputs per image, but the model expects 16" in capsys.readouterr().err
+
+
+def test_run_needs_only_the_test_files_of_an_idx_dataset(tmp_path, monkeypatch, capsys):
+    qnet = make_qnet(sizes=(784, 10), in_bits=8, seed=4)
+    qnet.save(tmp_path / "m.qnet.npz")
+    images = np.random.default_rng(5).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    for name, array in (("t10k-images-idx3-ubyte", images),
+                        ("t10k-labels-idx1-ubyte", np.arange(3, dtype=np.uint8))):
+        header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(header + array.tobytes()))
+    monkeypatch.setattr(boards.host, "open_port",
+                        lambda port, baud, timeout=0.5: FakeSerial(BoardModel(qnet)))
+    code = main(["run", "--port", "/dev/ttyUSB1", "--model", str(tmp_path / "m.qnet.npz"),
+                 "--dataset", "mnist", "--data-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    correct = int(np.sum(qnet.predict(images.reshape(3, 784)) == np.arange(3)))
+    assert f"({correct}/3)" in out and "mismatches  0" in out
 
 
 @pytest.mark.parametrize("argv, message", [

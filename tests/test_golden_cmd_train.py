@@ -43,3 +43,103 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):
     assert main(["train", "--quiet", "--out", str(tmp_path / "m.npz"), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def _args(*argv):
+    import argparse
+
+    from golden_model import cmd_train
+    parser = argparse.ArgumentParser()
+    cmd_train.configure(parser)
+    return parser.parse_args(list(argv))
+
+
+def _config(*argv):
+    from golden_model.cmd_train import network_config
+    from golden_model.datasets import load_dataset
+    return network_config(_args(*argv), load_dataset("digits", max_train=100))
+
+
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # undo the line wrapping
+    for option, default in [("--epochs EPOCHS", "30"), ("--batch-size BATCH_SIZE", "64"),
+                            ("--lr-start LR_START", "0.003"), ("--lr-end LR_END", "3e-05"),
+                            ("--loss {hinge,xent}", "hinge"), ("--weights {float,binary,ternary}",
+                                                               "ternary"),
+                            ("--act-bits ACT_BITS", "8"), ("--threads THREADS", "1"),
+                            ("--dataset DATASET", "digits"), ("--out OUT", "build/model.npz")]:
+        after = text.split(f" {option} ", 1)[1]
+        assert f"(default: {default})" in after.split(" --", 1)[0], option
+    assert "TRec/TLin threshold (default: 0.5 with batch norm" in text
+    assert "(default: False)" not in text and "(default: None)" not in text
+
+
+def test_float_weights_are_the_full_precision_baseline():
+    from golden_model.act_quant import ActQuant
+    from golden_model.batchnorm import BatchNorm
+    from golden_model.network import build_network
+    config = _config("--weights", "float")
+    assert (config.weight_mode, config.act_quant, config.shift_based) == ("float", None, False)
+    network = build_network(config)
+    assert not any(isinstance(layer, ActQuant) for layer in network.layers)
+    assert [layer.shift_based for layer in network.layers if isinstance(layer, BatchNorm)] == [
+        False] * 3
+    # an explicit --act-quant still quantizes; the quantized modes keep their defaults
+    assert _config("--weights", "float", "--act-quant", "int").act_quant == "int"
+    assert _config("--weights", "float", "--act-quant", "none").act_quant is None
+    ternary = _config()
+    assert (ternary.act_quant, ternary.shift_based) == ("int", True)
+    assert _config("--float-bn-scale").shift_based is False
+
+
+def test_theta_default_follows_the_activation_scale():
+    assert _config("--activation", "trec").theta == 0.5
+    assert _config("--activation", "trec", "--no-batchnorm").theta == 2.0 ** -4
+    assert _config("--activation", "tlin", "--no-batchnorm", "--act-frac", "2").theta == 0.25
+    assert _config("--activation", "trec", "--act-frac", "-1").theta == 2.0  # a step above 0.5
+    assert _config("--activation", "trec", "--no-batchnorm", "--theta", "0.75").theta == 0.75
+
+
+def test_alpha_pow2_reaches_every_layer():
+    from golden_model.dense import Dense
+    from golden_model.network import build_network
+    assert _config().alpha_pow2 is False
+    config = _config("--no-batchnorm", "--alpha-pow2")
+    assert config.alpha_pow2 is True
+    alphas = [layer.alpha for layer in build_network(config).layers if isinstance(layer, Dense)]
+    assert len(alphas) == 3
+    assert all(np.log2(a) == np.round(np.log2(a)) for a in alphas), alphas
+    plain = [layer.alpha for layer in build_network(_config("--no-batchnorm")).layers
+             if isinstance(layer, Dense)]
+    assert not any(np.log2(a) == np.round(np.log2(a)) for a in plain), plain
+
+
+def test_trec_without_batchnorm_trains_at_the_default_theta(tmp_path, capsys):
+    out = tmp_path / "model.npz"
+    assert main(["train", "--arch", "64-32-10", "--activation", "trec", "--no-batchnorm",
+                 "--epochs", "3", "--max-train", "600", "--quiet", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    history = History.load(tmp_path / "model.history.json")
+    assert history.final["sparsity"][0] < 0.95
+    assert history.final["test_acc"] > 0.3
+
+
+def test_dead_network_is_an_error_and_nothing_is_written(tmp_path, capsys):
+    argv = ["train", "--arch", "64-16-10", "--activation", "trec", "--no-batchnorm",
+            "--theta", "4", "--epochs", "2", "--max-train", "300", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "a" / "model.npz")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line[:17] for line in lines[:-1]] == ["warning: epoch 1:", "warning: epoch 2:"]
+    assert lines[-1].startswith("mulfree train: error: hidden layer 1 of 1 outputs 0 for every "
+                                "validation image")
+    assert "trec threshold of 4" in lines[-1] and "--theta below" in lines[-1]
+    assert "batch norm" in lines[-1] and "--allow-dead" in lines[-1]
+    assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+    # the override writes it, and says so on the way
+    assert main([*argv, "--allow-dead", "--out", str(tmp_path / "b" / "model.npz")]) == 0
+    assert (tmp_path / "b" / "model.npz").is_file()
+    assert "warning: epoch 2: hidden layer 1" in capsys.readouterr().err

@@ -218,6 +218,48 @@ def test_missing_files_and_directories(tmp_path):
         load_dataset("mnist", data_dir=tmp_path)
 
 
+def test_missing_data_dir_names_the_option_and_the_parameter():
+    with pytest.raises(DatasetError) as info:
+        load_dataset("mnist")
+    assert "--data-dir DIR on the command line" in str(info.value)
+    assert "data_dir= from Python" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_test_only_needs_no_training_files(tmp_path, name):
+    arrays = write_idx_set(tmp_path, n_test=7)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (tmp_path / (stem + ".gz")).unlink()
+    ds = load_dataset(name, data_dir=tmp_path, test_only=True, max_test=5)
+    np.testing.assert_array_equal(ds.x_test, arrays["t10k-images-idx3-ubyte"].reshape(7, 784)[
+        np.sort(np.random.default_rng(2).permutation(7)[:5])])
+    assert ds.x_train.shape == ds.x_val.shape == (0, 784)
+    assert len(ds.y_train) == len(ds.y_val) == 0 and ds.y_train.dtype == np.int64
+    with pytest.raises(DatasetError, match="no train-images-idx3-ubyte"):
+        load_dataset(name, data_dir=tmp_path)
+
+
+def test_test_only_reads_no_training_file_of_cifar10_or_svhn(tmp_path):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "s").mkdir()
+    data, labels = write_cifar(tmp_path / "c")["test_batch"]
+    x, y = write_svhn(tmp_path / "s")["test_32x32.mat"]
+    (tmp_path / "c" / "data_batch_1").unlink()
+    (tmp_path / "s" / "train_32x32.mat").unlink()
+    cifar = load_dataset("cifar10", data_dir=tmp_path / "c", test_only=True)
+    np.testing.assert_array_equal(cifar.y_test, labels)
+    svhn = load_dataset("svhn", data_dir=tmp_path / "s", test_only=True)
+    np.testing.assert_array_equal(svhn.y_test, y.reshape(-1) % 10)
+    assert len(cifar.y_train) == len(svhn.y_train) == 0
+
+
+def test_test_only_builtin_test_split_is_the_usual_one():
+    full, only = load_dataset("digits"), load_dataset("digits", test_only=True)
+    np.testing.assert_array_equal(only.x_test, full.x_test)
+    np.testing.assert_array_equal(only.y_test, full.y_test)
+    assert len(only.y_train) == len(only.y_val) == 0
+
+
 def test_fashion_mnist_system_install():
     from golden_model.datasets import default_data_dirs
 

@@ -1,6 +1,9 @@
 import argparse
+import gzip
 import json
+import struct
 
+import numpy as np
 import pytest
 from sim_nets import digits_qnet
 
@@ -101,3 +104,74 @@ def test_default_model_of_another_dataset_gets_its_own_file(tmp_path, monkeypatc
     assert cmd_sim._default_model_for("mnist5k", None) == tmp_path / "model-mnist5k.qnet.npz"
     assert asked == [("digits", tmp_path / "model.qnet.npz"),
                      ("mnist5k", tmp_path / "model-mnist5k.qnet.npz")]
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(">u1").tobytes()))
+
+
+def _mnist_qnet(path, dataset="mnist"):
+    from golden_model.qnet import InputSpec, QLayer, QNet
+    weights = np.random.default_rng(0).integers(-1, 2, size=(10, 784))
+    QNet(input=InputSpec(n_inputs=784, bits=8, dataset=dataset, image_shape=(28, 28)),
+         layers=[QLayer(weights=weights, bias=[0] * 10, shift=[0] * 10,
+                        activation="linear")]).save(path)
+
+
+class _StopBeforeSimulation(Exception):
+    pass
+
+
+def _stop_before_simulation(monkeypatch):
+    """Replace the regression runner by one that records what it was given and stops."""
+    import sim.regression
+
+    seen = {}
+
+    def fake(qnet, images, simulators, **kwargs):
+        seen.update(images=images, **kwargs)
+        raise _StopBeforeSimulation
+    monkeypatch.setattr(sim.regression, "run_regression", fake)
+    return seen
+
+
+def test_sim_streams_the_dataset_the_model_records_from_test_files_only(tmp_path, monkeypatch):
+    images = np.random.default_rng(1).integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(6, dtype=np.uint8))
+    _mnist_qnet(tmp_path / "net.qnet.npz")
+    seen = _stop_before_simulation(monkeypatch)
+    with pytest.raises(_StopBeforeSimulation):
+        cmd_sim.main(_args("--model", str(tmp_path / "net.qnet.npz"), "--data-dir", str(tmp_path),
+                           "--sim", "icarus", "--images", "4"))
+    assert seen["design"]["dataset"] == "mnist"
+    np.testing.assert_array_equal(seen["images"], images[:4].reshape(4, 784))
+    assert list(seen["indices"]) == [0, 1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir() if "idx" in p.name) == [
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+def test_sim_dataset_option_still_overrides_the_recorded_one(tmp_path, monkeypatch):
+    path = tmp_path / "net.qnet.npz"
+    digits_qnet(hidden=(4,), seed=1).save(path)
+    assert cmd_sim.model_and_dataset(str(path), None)[2] == "digits"
+    _mnist_qnet(path)
+    assert cmd_sim.model_and_dataset(str(path), "digits")[2] == "digits"
+    assert cmd_sim.model_and_dataset(str(path), None)[2] == "mnist"
+
+
+def test_sim_refuses_a_recorded_dataset_it_does_not_know(tmp_path):
+    _mnist_qnet(tmp_path / "net.qnet.npz", dataset="imagenet")
+    with pytest.raises(cmd_sim.SimSetupError,
+                       match="records dataset 'imagenet', not one of digits.*pass --dataset"):
+        cmd_sim.main(_args("--model", str(tmp_path / "net.qnet.npz"), "--sim", "icarus"))
+
+
+def test_sim_without_data_dir_says_data_dir_on_the_command_line(tmp_path, capsys):
+    from mulfree.cli import main
+    _mnist_qnet(tmp_path / "net.qnet.npz")
+    assert main(["sim", "--model", str(tmp_path / "net.qnet.npz"), "--sim", "icarus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mulfree sim: error: dataset 'mnist' needs a data directory")
+    assert "--data-dir DIR" in err and err.count("\n") == 1
