@@ -27,6 +27,7 @@ from boards.registry import get_board
 from boards.report import format_table, load_json, make_report, synth_cell_counts
 from boards.toolchain import toolchain_env
 from golden_model.errors import MulfreeError
+from golden_model.output_files import copy_file, write_text
 
 NAME = "mulfree"
 
@@ -165,7 +166,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         log(f"{board.name}: nextpnr could not legalise the placement "
             f"(seed {'default' if current is None else current}); "
             f"trying seed {seeds[attempt + 1]}")
-    (out_dir / "build.log").write_text(build_log)
+    write_text(out_dir / "build.log", build_log)
     if run.returncode != 0:
         errors = _tool_errors(build_log)
         resource = _out_of_resource(errors)
@@ -190,9 +191,9 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     report["weights"] = {"store": list(getattr(accelerator, "weight_stores", [])),
                          "load_slices": int(slices), "load_bytes": int(2 * slices)}
     report_path = out_dir / "report.json"
-    report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_text(report_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     bitstream = out_dir / f"{NAME}.{board.bitstream_ext}"
-    shutil.copyfile(gateware / f"{NAME}.{board.bitstream_ext}", bitstream)
+    copy_file(gateware / f"{NAME}.{board.bitstream_ext}", bitstream)
     report["bitstream"] = str(bitstream)
     log(format_table(report))
 
