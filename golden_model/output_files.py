@@ -29,11 +29,12 @@ check_output_file, check_output_dir
 """
 
 import contextlib
+import errno
 import json
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 from .errors import MulfreeError
@@ -57,11 +58,21 @@ def _reason(error):
     return error.strerror or str(error) if isinstance(error, OSError) else str(error)
 
 
-def _new_file_mode():
-    # mkstemp creates 0600 files; a new output gets the usual 0666 & ~umask instead.
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _create_temporary(folder, name):
+    """A new, empty, uniquely named file in ``folder``: ``(fd, path)``.
+
+    Not :func:`tempfile.mkstemp`: its files are 0600, while a new output should
+    get the usual ``0666 & ~umask``, which ``os.open`` applies (without
+    changing the process's umask, which other threads share).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = Path(folder) / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
 
 
 def _sync_folder(folder):
@@ -121,15 +132,14 @@ def atomic_output(path, mode="wb", what=None, encoding="utf-8"):
         kind = "a folder" if target.is_dir() else "not a regular file"
         raise OutputFileError(f"{label}: is {kind}; expected a file path")
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                   suffix=".tmp")
+        fd, tmp = _create_temporary(target.parent, target.name)
     except OSError as error:
         raise OutputFileError(f"{label}: cannot write in {target.parent} "
                               f"({_reason(error)})") from None
     try:
         try:
-            os.fchmod(fd, stat.S_IMODE(target.stat().st_mode) if target.exists()
-                      else _new_file_mode())
+            if target.exists():
+                os.fchmod(fd, stat.S_IMODE(target.stat().st_mode))
             handle = os.fdopen(fd, mode, **({"encoding": encoding} if mode == "w" else {}))
         except BaseException:
             os.close(fd)
