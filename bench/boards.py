@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from boards.build import build_bitstream  # noqa: E402
 from golden_model.errors import MulfreeError  # noqa: E402
+from golden_model.output_files import check_output_dir, write_json  # noqa: E402
 from golden_model.qnet import InputSpec, QLayer, QNet  # noqa: E402
 from hdl.folding import resolve_folding  # noqa: E402
 
@@ -110,6 +111,10 @@ def main():
     parser.add_argument("--out", default="build/bench/boards")
     args = parser.parse_args()
     out_root = Path(args.out)
+    try:
+        check_output_dir(out_root, "--out")
+    except MulfreeError as error:
+        parser.error(str(error))
     out_root.mkdir(parents=True, exist_ok=True)
     nets = networks()
     rows = []
@@ -126,7 +131,10 @@ def main():
          "cycles_per_image": row["report"]["cycles_per_image"],
          "images_per_s": row["report"]["images_per_s"]} if "report" in row else {})
         for row in rows]
-    (out_root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    try:
+        write_json(out_root / "summary.json", summary, indent=2)
+    except MulfreeError as error:
+        parser.error(str(error))
     return 0
 
 

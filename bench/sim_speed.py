@@ -22,7 +22,6 @@ Usage::
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from golden_model.errors import MulfreeError  # noqa: E402
+from golden_model.output_files import check_output_file, write_json  # noqa: E402
 from golden_model.qnet import InputSpec, QLayer, QNet  # noqa: E402
 from sim.accel_check import Scenario, check_accelerator  # noqa: E402
 from sim.compare import compare_outputs  # noqa: E402
@@ -115,6 +116,10 @@ def main():
                              "(10000 for the full-set goal)")
     parser.add_argument("--json", default="build/bench/sim_speed.json")
     args = parser.parse_args()
+    try:
+        check_output_file(args.json, "--json")
+    except MulfreeError as error:
+        parser.error(str(error))
 
     rows = []
     for label, qnet, images, pool in designs():
@@ -148,9 +153,10 @@ def main():
               f"{row['mismatches']:>5} {row['cycles_per_image'] or 0:>8.0f} "
               f"{row['cycles_per_s']:>11,.0f} {row['images_per_s']:>9.1f} "
               f"{row['wall_s']:>8.2f} {row['build_s']:>8.1f} {full / 60:>8.1f}m")
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows, indent=1, default=float) + "\n")
+    try:
+        path = write_json(args.json, rows, indent=1, default=float)
+    except MulfreeError as error:
+        parser.error(str(error))
     print(f"\n'10k imgs': simulation time for 10,000 images at the measured rate. JSON: {path}")
     return 0 if all(r["status"] in ("passed", "skipped") for r in rows) else 1
 

@@ -32,6 +32,7 @@ from boards.report import format_table, load_json, make_report, synth_cell_count
 from boards.route_progress import RouteWatch
 from boards.toolchain import toolchain_env
 from golden_model.errors import MulfreeError
+from golden_model.output_files import copy_file, write_text
 
 NAME = "mulfree"
 
@@ -219,7 +220,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     by_tool = {step.tool: step for step in steps}
 
     def fail(error_class, message):
-        (out_dir / "build.log").write_text("\n".join(log_lines))
+        write_text(out_dir / "build.log", "\n".join(log_lines))
         raise error_class(f"{message}; see {out_dir / 'build.log'}")
 
     synth = _run_tool(by_tool["yosys"], gateware, env, bounds.synth_s, log_lines)
@@ -285,7 +286,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         how = (f"did not finish within {bounds.pack_s:g} s" if pack.outcome == "timeout"
                else f"failed ({(pack.output.strip().splitlines() or ['no output'])[-1]})")
         fail(BuildError, f"{board.name}: packing the bitstream ({pack_tool}) {how}")
-    (out_dir / "build.log").write_text("\n".join(log_lines))
+    write_text(out_dir / "build.log", "\n".join(log_lines))
 
     report = make_report(
         board=board, pnr=load_json(gateware / "pnr_report.json"),
@@ -302,9 +303,9 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     report["weights"] = {"store": list(getattr(accelerator, "weight_stores", [])),
                          "load_slices": int(slices), "load_bytes": int(2 * slices)}
     report_path = out_dir / "report.json"
-    report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_text(report_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     bitstream = out_dir / f"{NAME}.{board.bitstream_ext}"
-    shutil.copyfile(gateware / f"{NAME}.{board.bitstream_ext}", bitstream)
+    copy_file(gateware / f"{NAME}.{board.bitstream_ext}", bitstream)
     report["bitstream"] = str(bitstream)
     log(format_table(report))
 

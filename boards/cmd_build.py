@@ -1,10 +1,12 @@
 """``mulfree build``: a QNet file to a bitstream and report for one board."""
 
 import math
+from pathlib import Path
 
 from boards.build_bounds import BuildBounds
 from boards.registry import BOARDS, get_board
 from golden_model.errors import MulfreeError
+from golden_model.output_files import check_output_dir
 from golden_model.qnet import QNet
 
 
@@ -48,12 +50,18 @@ def _bounds(args):
                        route_stall_s=args.route_stall)
 
 
+def check_outputs(args, board):
+    """Refuse an unusable output folder before synthesis starts."""
+    check_output_dir(args.out or Path("build") / board.name, "--out")
+
+
 def main(args):
     from boards.build import build_bitstream
     from hdl.cmd_generate import parse_folding, parse_weight_store
 
     board = get_board(args.board)
     bounds = _bounds(args)
+    check_outputs(args, board)
     if args.clock is not None and not 1 <= args.clock <= 400:
         raise MulfreeError(f"--clock: expected a frequency in MHz between 1 and 400, "
                            f"got {args.clock}")

@@ -7,6 +7,7 @@ on the model's dataset test split, and records both in the QNet's ``meta``.
 from pathlib import Path
 
 from .errors import MulfreeError
+from .output_files import check_output_file
 
 
 def configure(parser):
@@ -51,6 +52,9 @@ def main(args):
     if not 1 <= args.act_bits <= 32:
         raise MulfreeError(f"--act-bits {args.act_bits}: expected 1..32")
     network, header = load_model(args.model)
+    # After the (quick) model read, so a missing model is reported as such, and
+    # before the dataset is loaded and the network quantized.
+    check_output_file(args.out or default_out(args.model), "--out")
     name = dataset_name(header, args.dataset)
     seed = int(header.get("train_config", {}).get("seed", 0))
     dataset = load_dataset(name, data_dir=args.data_dir, seed=seed, max_test=args.max_test)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .errors import MulfreeError
 from .network import NetworkConfig
+from .output_files import check_output_file
 from .train import TrainConfig, seeded_generators, train
 
 
@@ -169,6 +170,20 @@ def network_config(args, dataset):
         dropout=args.dropout, alpha_pow2=args.alpha_pow2)
 
 
+def output_paths(out):
+    """The files ``mulfree train --out OUT`` writes: the model, history and two plots."""
+    out = Path(out)
+    stem = out.with_suffix("")
+    return [out, Path(f"{stem}.history.json"), Path(f"{stem}.curves.png"),
+            Path(f"{stem}.weights.png")]
+
+
+def check_outputs(args):
+    """Refuse unusable output paths before the dataset is loaded and training starts."""
+    for path in output_paths(args.out):
+        check_output_file(path, "--out")
+
+
 def main(args):
     import numpy as np
 
@@ -180,6 +195,7 @@ def main(args):
     from .plots import plot_history, plot_weight_histograms
     from .sparsity import activation_sparsity
 
+    check_outputs(args)
     check_arguments(args)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, seed=args.seed,
                            max_train=args.max_train)
@@ -212,14 +228,14 @@ def main(args):
     sparsity = activation_sparsity(network, dataset.x_test)
     history.final["sparsity"] = sparsity
 
-    out = Path(args.out)
+    out, history_path, curves_path, weights_path = output_paths(args.out)
+    stem = out.with_suffix("")
     save_model(out, network, train_config=train_config.to_dict(),
                dataset=dataset.input_spec if hasattr(dataset, "input_spec") else dataset.name,
                final=history.final)
-    stem = out.with_suffix("")
-    history.save(f"{stem}.history.json")
-    plot_history(history, f"{stem}.curves.png")
-    plot_weight_histograms(network, f"{stem}.weights.png")
+    history.save(history_path)
+    plot_history(history, curves_path)
+    plot_weight_histograms(network, weights_path)
     print(f"best validation accuracy {history.best_val_acc:.4f} (epoch {history.best_epoch + 1})")
     print(f"test accuracy {test_acc:.4f} (quantized weights), "
           f"{history.final['test_acc_shadow']:.4f} (float shadow weights)")

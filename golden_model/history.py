@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import MulfreeError
+from .output_files import write_json
 
 
 @dataclass
@@ -47,8 +48,8 @@ class History:
         return asdict(self)
 
     def save(self, path):
-        """Write the history as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        """Write the history as JSON (atomically: a failed write keeps the old file)."""
+        write_json(path, self.to_dict(), indent=1)
 
     @classmethod
     def load(cls, path):

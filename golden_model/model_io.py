@@ -7,8 +7,6 @@ and every other entry is one array of :meth:`Network.state`.
 """
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 
 from .errors import MulfreeError
 from .network import NetworkConfig, build_network
+from .output_files import atomic_output
 
 FORMAT = "mulfree-float-model"
 VERSION = 1
@@ -41,18 +40,10 @@ def save_model(path, network, **info):
     if network.config is None:
         raise MulfreeError("cannot save a network that was not built from a NetworkConfig")
     header = {"format": FORMAT, "version": VERSION, "network": network.config.to_dict(), **info}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename: a failed save never leaves a
+    # Written beside the target and renamed: a failed save never leaves a
     # half-written model (or destroys the previous one).
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=np.array(json.dumps(header)), **network.state())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "wb") as f:
+        np.savez(f, header=np.array(json.dumps(header)), **network.state())
 
 
 def load_model(path):

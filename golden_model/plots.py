@@ -8,6 +8,8 @@ matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .output_files import save_figure  # noqa: E402
+
 
 def plot_history(history, path):
     """Learning curves: training loss, and training/validation accuracy per epoch."""
@@ -29,8 +31,10 @@ def plot_history(history, path):
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
     return Path(path)
 
 
@@ -58,6 +62,8 @@ def plot_weight_histograms(network, path, bins=60):
         ax.set_title(f"layer {k} ({dense.n_in}→{dense.n_out}, {dense.weight_mode})")
         ax.set_xlabel("shadow weight")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
     return Path(path)

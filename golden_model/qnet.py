@@ -32,14 +32,13 @@ signed_bits, unsigned_bits, code_range
 import hashlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from golden_model.errors import QNetFormatError
+from golden_model.output_files import atomic_output
 
 FORMAT_NAME = "mulfree.qnet"
 FORMAT_VERSION = 1
@@ -425,19 +424,18 @@ class QNet:
         Parameters
         ----------
         path : str or Path
+            Missing parent folders are created.
+
+        Raises
+        ------
+        OutputFileError
+            When the file cannot be written (e.g. a full disk); a previous
+            file at ``path`` is then unchanged.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = json.dumps(self.header(), sort_keys=True).encode()
         arrays = {"header": np.frombuffer(header, dtype=np.uint8), **self.arrays()}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(path, "wb") as handle:
+            np.savez(handle, **arrays)
 
     @classmethod
     def load(cls, path):

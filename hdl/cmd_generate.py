@@ -1,9 +1,11 @@
 """``mulfree generate``: Verilog/RTLIL and the estimate report of a QNet's accelerator."""
 
 import json
+import os
 from pathlib import Path
 
 from golden_model.errors import MulfreeError
+from golden_model.output_files import check_output_file, write_text
 from golden_model.qnet import QNet
 from hdl.errors import HardwareGenerationError
 
@@ -65,32 +67,46 @@ def configure(parser):
                         help="estimate report (JSON); default: next to --out")
 
 
+def report_path(args):
+    """The estimate report's path: ``--report``, else next to ``--out``."""
+    return Path(args.report) if args.report else Path(args.out).with_suffix(".estimate.json")
+
+
+def check_outputs(args):
+    """Refuse unusable output paths before the accelerator is built."""
+    check_output_file(args.out, "--out")
+    if args.rtlil:
+        check_output_file(args.rtlil, "--rtlil")
+    check_output_file(report_path(args), "--report" if args.report else "--out")
+    written = [Path(args.out), report_path(args)] + ([Path(args.rtlil)] if args.rtlil else [])
+    if len({os.path.realpath(path) for path in written}) < len(written):
+        raise MulfreeError(f"--out, --rtlil, --report: expected different files, got "
+                           f"{', '.join(map(str, written))}")
+
+
 def main(args):
     from hdl.estimate import write_report
     from hdl.export import TOP_NAME, build_accelerator
 
+    check_outputs(args)
     qnet = QNet.load(args.model)
     accelerator = build_accelerator(
         qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,
         target_cycles=args.target_cycles, lut_budget=args.lut_budget,
         weight_store=parse_weight_store(args.weight_store))
     out = Path(args.out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise MulfreeError(f"--out {out}: cannot create the directory ({error})") from None
     from amaranth.back import rtlil, verilog
     if out.suffix == ".il":
-        out.write_text(rtlil.convert(accelerator, name=TOP_NAME, emit_src=False))
+        write_text(out, rtlil.convert(accelerator, name=TOP_NAME, emit_src=False), "--out")
     else:
-        out.write_text(verilog.convert(accelerator, name=TOP_NAME, emit_src=False))
+        write_text(out, verilog.convert(accelerator, name=TOP_NAME, emit_src=False), "--out")
     if args.rtlil:
-        Path(args.rtlil).write_text(rtlil.convert(accelerator, name=TOP_NAME, emit_src=False))
+        write_text(args.rtlil, rtlil.convert(accelerator, name=TOP_NAME, emit_src=False),
+                   "--rtlil")
     report = accelerator.estimate()
-    report_path = Path(args.report) if args.report else out.with_suffix(".estimate.json")
-    write_report(report, report_path)
+    write_report(report, report_path(args))
     print(f"{out}: {TOP_NAME}, folding {json.dumps(report['folding'])}, "
           f"{report['cycles_per_image']} cycles/image (estimate), "
           f"~{report['totals']['lut']} LUT, {report['totals']['memory_bits']} memory bits; "
-          f"report {report_path}")
+          f"report {report_path(args)}")
     return 0

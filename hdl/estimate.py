@@ -11,8 +11,8 @@ with the SPRAM blocks they take. ``block_rams`` counts whole blocks per
 memory shape (:func:`block_rams`), which is what a device runs out of.
 """
 
-import json
 
+from golden_model.output_files import write_json
 from hdl import adder_tree, argmax, regroup, requantize, stream_register, weight_memory
 from hdl.mvu import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
 from hdl.pow2 import estimate_decoder
@@ -179,7 +179,5 @@ def accelerator_estimate(plans, n_classes):
 
 
 def write_report(report, path):
-    """Write an estimate as indented JSON."""
-    with open(path, "w") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    """Write an estimate as indented JSON (atomically)."""
+    write_json(path, report, indent=2, sort_keys=True)

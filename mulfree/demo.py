@@ -25,12 +25,17 @@ format_summary
     The printed summary.
 """
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from golden_model.errors import MulfreeError
+from golden_model.output_files import (
+    check_output_dir,
+    check_output_file,
+    write_json,
+    write_text,
+)
 
 #: Share of the board's LUTs that automatic folding may plan for the accelerator.
 DEMO_LUT_SHARE = 0.4
@@ -120,6 +125,7 @@ def run_demo(config=None, log=print):
     config = config or DemoConfig()
     _check_config(config)
     out = Path(config.out_dir)
+    _check_outputs(out, config.board, "out_dir")
     out.mkdir(parents=True, exist_ok=True)
     total = 6 if config.board else 5
     times, artefacts = {}, {}
@@ -187,10 +193,10 @@ def run_demo(config=None, log=print):
                               bram_budget=bram_budget)
     folding = accelerator.folding
     verilog_path = out / "accel.v"
-    verilog_path.write_text(verilog.convert(accelerator, name=TOP_NAME, emit_src=False))
+    write_text(verilog_path, verilog.convert(accelerator, name=TOP_NAME, emit_src=False))
     estimate = accelerator.estimate()
     estimate_path = out / "accel.estimate.json"
-    estimate_path.write_text(json.dumps(estimate, indent=2, default=str))
+    write_json(estimate_path, estimate, indent=2, default=str)
     artefacts.update(verilog=verilog_path, estimate=estimate_path)
     summary["folding"] = [list(map(int, f)) for f in folding]
     summary["cycles_per_image_estimate"] = int(accelerator.cycles_per_image)
@@ -269,10 +275,26 @@ def _check_config(config):
             raise DemoError(f"{name} {getattr(config, name)}: expected at least 1")
 
 
+#: Files the demo writes in its output folder (``<board>/`` and ``sim/`` are folders).
+DEMO_FILES = ("model.npz", "model.history.json", "model.curves.png", "model.weights.png",
+              "model.qnet.npz", "accel.v", "accel.estimate.json", "sim_report.json",
+              "summary.json")
+
+
+def _check_outputs(out, board, what):
+    """Refuse an output folder the demo cannot fill, before anything is trained."""
+    check_output_dir(out, what)
+    for name in DEMO_FILES:
+        check_output_file(out / name, what)
+    for name in ("sim", board):
+        if name:
+            check_output_dir(out / name, what)
+
+
 def _write_summary(out, summary, artefacts):
     artefacts = dict(artefacts, summary=out / "summary.json")
     summary["artefacts"] = {name: str(path) for name, path in artefacts.items()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_json(out / "summary.json", summary, indent=2, default=str)
 
 
 def format_summary(summary):
@@ -327,6 +349,7 @@ def main(args):
         if getattr(args, option) < 1:
             raise MulfreeError(f"--{option.replace('_', '-')} {getattr(args, option)}: "
                                "expected at least 1")
+    _check_outputs(Path(args.out_dir), None if args.no_bitstream else args.board, "--out-dir")
     config = DemoConfig(out_dir=args.out_dir, epochs=args.epochs, seed=args.seed,
                         sim_images=args.sim_images, simulator=args.simulator,
                         board=None if args.no_bitstream else args.board, quiet=args.quiet)

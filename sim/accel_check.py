@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from golden_model.output_files import atomic_output, write_text
 from sim.harness import HARNESS_TOP, VERILATOR_ARGS, harness_verilog
 from sim.netlist import flatten_cached
 from sim.runner import DEFAULT_BUILD_ROOT, run_cocotb
@@ -205,7 +206,8 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     data_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{key}-{qnet.fingerprint()[:12]}-{simulator}-{id(images):x}-{time.time_ns()}"
     data_path = data_dir / f"{stem}.npz"
-    np.savez(data_path, images=images, logits=logits, classes=classes, indices=indices)
+    with atomic_output(data_path) as handle:
+        np.savez(handle, images=images, logits=logits, classes=classes, indices=indices)
     config = {
         "format": fmt.__dict__, "data": str(data_path),
         "output_layer": len(qnet.layers) - 1,
@@ -217,11 +219,11 @@ def check_accelerator(qnet, images, simulator, *, indices=None, folding=None, in
     if load_map.loadable:
         load_path = data_dir / f"{stem}.weights.hex"
         writes = load_map.writes()
-        load_path.write_text(f"{len(writes):x}\n" + "".join(
+        write_text(load_path, f"{len(writes):x}\n" + "".join(
             f"{value << load_map.address_width | address:x}\n" for address, value in writes))
         config["load"] = {"path": str(load_path), "writes": len(writes)}
     config_path = data_dir / f"{stem}.json"
-    config_path.write_text(json.dumps(config))
+    write_text(config_path, json.dumps(config))
     build_args = VERILATOR_ARGS if simulator == "verilator" else ()
     try:
         run = run_cocotb(sources, HARNESS_TOP, "sim.tb_accel", simulator, build_key=key,

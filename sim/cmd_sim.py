@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from golden_model.errors import MulfreeError
+from golden_model.output_files import check_output_dir, check_output_file
 from sim.runner import DEFAULT_BUILD_ROOT
 
 DEFAULT_MODEL = Path("build") / "model.qnet.npz"
@@ -173,12 +174,19 @@ def load_test_images(qnet, dataset, data_dir=None, limit=None):
     return images, indices
 
 
+def check_outputs(args):
+    """Refuse unusable output paths before any model is trained or simulator run."""
+    check_output_file(args.report, "--report")
+    check_output_dir(args.build_dir, "--build-dir")
+
+
 def main(args):
     from hdl.cmd_generate import parse_weight_store
     from sim.regression import record_waves, run_regression
     from sim.report import format_report, write_report
     from sim.toolchain import resolve_simulators
 
+    check_outputs(args)
     simulators = resolve_simulators(args.sim)
     folding = parse_folding(args.folding)
     weight_store = parse_weight_store(args.weight_store)

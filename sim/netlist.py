@@ -17,7 +17,6 @@ flatten_cached
 """
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from golden_model.errors import MulfreeError
+from golden_model.output_files import write_text
 
 #: Passes that turn processes into cells and merge the hierarchy; no mapping.
 FLATTEN_SCRIPT = "proc; flatten; opt -full; opt_clean -purge"
@@ -77,8 +77,6 @@ def flatten_cached(verilog, top, cache_dir):
     if path.is_file():
         return path.read_text()
     text = flatten_for_simulation(verilog, top)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    # Atomic: a truncated entry would be taken for a valid netlist by every later run.
+    write_text(path, text)
     return text

@@ -40,6 +40,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Module, Shape, signed, unsigned
 from amaranth.lib import data, wiring
 
+from golden_model.output_files import write_text
 from golden_model.qnet import signed_bits, unsigned_bits
 from hdl import adder_tree, barrel_shifter, pow2, requantize
 from hdl.adder_tree import SignSelectAdderTree
@@ -362,8 +363,7 @@ def check_primitives(simulator, cases=None, build_root=DEFAULT_BUILD_ROOT, waves
     source = verilog.convert(bench, name=BENCH_TOP, emit_src=False)
     build_root = Path(build_root).resolve()
     stimulus = build_root / "data" / f"primitives-{simulator}-{time.time_ns()}.json"
-    stimulus.parent.mkdir(parents=True, exist_ok=True)
-    stimulus.write_text(json.dumps({"inputs": inputs, "outputs": outputs,
+    write_text(stimulus, json.dumps({"inputs": inputs, "outputs": outputs,
                                     "cycles": n_cycles, "clocked": clocked}))
     try:
         run = run_cocotb(source, BENCH_TOP, "sim.tb_vectors", simulator, build_key="primitives",

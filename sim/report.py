@@ -15,9 +15,8 @@ write_report
     Write the JSON next to the builds.
 """
 
-import json
-from pathlib import Path
 
+from golden_model.output_files import write_json
 from sim.compare import describe_mismatch
 
 
@@ -131,8 +130,5 @@ def format_report(report):
 
 
 def write_report(report, path):
-    """Write ``report`` as JSON to ``path`` (parents created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    return path
+    """Write ``report`` as JSON to ``path`` (parents created, atomically); returns the path."""
+    return write_json(path, report, indent=1, default=str)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
+from golden_model.output_files import write_text
 from sim.toolchain import check_simulator
 
 #: Root of the cached simulator builds (relative to the working directory);
@@ -325,7 +326,7 @@ def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", ex
                 for name, text in sources:
                     path = source_dir / name
                     if not path.is_file() or path.read_text() != text:
-                        path.write_text(text)
+                        write_text(path, text)
                     paths.append(path)
                 shutil.rmtree(build_dir, ignore_errors=True)
                 start = time.perf_counter()
@@ -340,7 +341,7 @@ def run_cocotb(verilog, toplevel, test_module, simulator, build_key="design", ex
                     return result
                 result.build_seconds = time.perf_counter() - start
                 result.built = True
-                stamp.write_text(f"{toplevel}\n")
+                write_text(stamp, f"{toplevel}\n")
         results_xml = run_dir / "results.xml"
         plusargs = list(plusargs)
         if waves and simulator == "icarus":

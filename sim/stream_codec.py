@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from golden_model.output_files import write_text
 from sim.harness import RESPONSES_FILE, STIMULUS_FILE
 
 
@@ -162,7 +163,7 @@ def write_stimulus(directory, images, fmt):
     """Write the harness's stimulus file for ``images``; returns its path."""
     lines = beats_to_hex(encode_beats(images, fmt))
     path = Path(directory) / STIMULUS_FILE
-    path.write_text(f"{len(lines):x}\n" + "\n".join(lines) + "\n")
+    write_text(path, f"{len(lines):x}\n" + "\n".join(lines) + "\n")
     return path
 
 

@@ -88,6 +88,27 @@ def test_run_needs_only_the_test_files_of_an_idx_dataset(tmp_path, monkeypatch, 
     assert f"({correct}/3)" in out and "mismatches  0" in out
 
 
+@pytest.mark.parametrize("out, message", [
+    ("{file}", "--out: {file}: is a file; expected a folder"),
+    ("{file}/board", "file.txt is a file, not a folder"),
+    ("/proc/board", "--out: /proc/board: is under /proc"),
+])
+def test_build_refuses_a_bad_output_folder_before_synthesis(tmp_path, monkeypatch, capsys,
+                                                            out, message):
+    import boards.build
+
+    def never(*args, **kwargs):
+        raise AssertionError("synthesis started before --out was checked")
+
+    monkeypatch.setattr(boards.build, "build_bitstream", never)
+    _, path = digits_qnet(tmp_path)
+    (tmp_path / "file.txt").write_text("x")
+    out = out.format(file=tmp_path / "file.txt")
+    assert main(["build", "--board", "icebreaker", "--model", str(path), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert message.format(file=tmp_path / "file.txt") in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("argv, message", [
     (["build", "--board", "icebreakr", "--model", "m.npz"], "--board: unknown board"),
     (["build", "--board", "icebreaker", "--model", "missing.qnet.npz"], "no such file"),

@@ -48,6 +48,42 @@ def test_quantize_options(model_path, tmp_path, capsys):
     assert f"wrote {out}" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("out, message", [
+    ("/proc/m.qnet.npz", "--out: /proc/m.qnet.npz: is under /proc"),
+    ("{tmp}", "is a folder"),
+    ("{model}/sub/m.qnet.npz", "model.npz is a file, not a folder"),
+])
+def test_bad_output_path_refused_before_quantizing(model_path, tmp_path, capsys, monkeypatch,
+                                                   out, message):
+    import golden_model.datasets
+
+    def never(*args, **kwargs):
+        raise AssertionError("the dataset was loaded before --out was checked")
+
+    monkeypatch.setattr(golden_model.datasets, "load_dataset", never)
+    out = out.format(tmp=tmp_path, model=model_path)
+    assert cli.main(["quantize", str(model_path), "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_full_disk_keeps_the_previous_qnet(model_path, tmp_path, capsys, monkeypatch):
+    from golden_model import output_files
+
+    out = tmp_path / "m.qnet.npz"
+    out.write_bytes(b"previous qnet")
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output_files.os, "fsync", disk_full)
+    assert cli.main(["quantize", str(model_path), "--out", str(out), "--max-test", "20"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "m.qnet.npz: cannot write (No space left on device)" in err and "\n" not in err
+    assert out.read_bytes() == b"previous qnet"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.qnet.npz"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["quantize", "/nonexistent/model.npz"], "/nonexistent/model.npz: no such model file"),
     (["quantize", "MODEL", "--dataset", "mnist5k"], "784 inputs per image"),

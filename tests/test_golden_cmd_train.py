@@ -31,6 +31,45 @@ def test_trains_and_writes_model_history_and_plots(tmp_path, capsys):
     assert np.all(np.isfinite(history.train_loss))
 
 
+@pytest.mark.parametrize("out, message", [
+    ("/proc/x.npz", "--out: /proc/x.npz: is under /proc"),
+    ("{tmp}", "is a folder"),
+    ("{tmp}/file.txt/m.npz", "file.txt is a file, not a folder"),
+    ("{tmp}/clash.npz", "clash.history.json: is a folder"),
+])
+def test_bad_output_path_refused_before_loading_data(tmp_path, capsys, monkeypatch, out,
+                                                     message):
+    import golden_model.datasets
+
+    def never(*args, **kwargs):
+        raise AssertionError("the dataset was loaded before --out was checked")
+
+    monkeypatch.setattr(golden_model.datasets, "load_dataset", never)
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "clash.history.json").mkdir()
+    assert main(["train", "--quiet", "--out", out.format(tmp=tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_full_disk_after_training_keeps_the_previous_model(tmp_path, capsys, monkeypatch):
+    from golden_model import output_files
+
+    out = tmp_path / "model.npz"
+    out.write_bytes(b"previous model")
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output_files.os, "replace", disk_full)
+    assert main(["train", "--arch", "64-8-10", "--epochs", "1", "--max-train", "200",
+                 "--bn-calibration", "64", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "model.npz: cannot write (No space left on device)" in err and err.count("\n") == 1
+    assert out.read_bytes() == b"previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--arch", "64-x-10"], "--arch '64-x-10': expected layer sizes"),
     (["--arch", "60-32-10"], "needs 64 inputs and 10 outputs"),

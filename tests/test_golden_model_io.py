@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from golden_model.errors import MulfreeError
 from golden_model.layer import RunMode
 from golden_model.model_io import ModelFileError, load_model, save_model
 from golden_model.network import Network, NetworkConfig, build_network
@@ -76,7 +77,8 @@ def test_failed_save_keeps_the_previous_model_and_leaves_no_partial_file(trained
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("golden_model.model_io.np.savez", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    # One user-facing error (OutputFileError), not a bare OSError traceback.
+    with pytest.raises(MulfreeError, match="No space left"):
         save_model(path, net)
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]

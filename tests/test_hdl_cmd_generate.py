@@ -1,3 +1,4 @@
+import errno
 import json
 
 import pytest
@@ -47,6 +48,52 @@ def test_generate_spram_weights(model, tmp_path):
     report = json.loads((tmp_path / "accel.estimate.json").read_text())
     assert report["weight_store"] == ["spram", "rom"]
     assert report["totals"]["spram_blocks"] == 2
+
+
+def one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_full_disk_keeps_the_previous_verilog(model, tmp_path, capsys, monkeypatch):
+    from golden_model import output_files
+
+    out = tmp_path / "accel.v"
+    out.write_text("module previous_accel; endmodule\n")
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(output_files.os, "fsync", disk_full)
+    assert main(["generate", str(model), "--out", str(out)]) == 2
+    assert "No space left on device" in one_line_error(capsys)
+    assert out.read_text() == "module previous_accel; endmodule\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accel.v", "model.qnet.npz"]
+
+
+@pytest.mark.parametrize("option, path, message", [
+    ("--out", "{tmp}", "is a folder"),
+    ("--out", "{model}/sub/accel.v", "is a file, not a folder"),
+    ("--out", "/proc/accel.v", "under /proc"),
+    ("--rtlil", "/proc/accel.il", "under /proc"),
+    ("--rtlil", "{tmp}", "is a folder"),
+    ("--report", "{model}/r.json", "is a file, not a folder"),
+    ("--rtlil", "{tmp}/a.v", "expected different files"),
+])
+def test_bad_output_paths_refused_before_generating(model, tmp_path, capsys, monkeypatch,
+                                                   option, path, message):
+    import hdl.export
+
+    def never(*args, **kwargs):
+        raise AssertionError("the accelerator was built before the output paths were checked")
+
+    monkeypatch.setattr(hdl.export, "build_accelerator", never)
+    argv = ["generate", str(model), "--out", str(tmp_path / "a.v")]
+    argv += [option, path.format(tmp=tmp_path, model=model)]
+    assert main(argv) == 2
+    err = one_line_error(capsys)
+    assert option in err and message in err
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -45,6 +45,32 @@ def test_unknown_simulator_is_a_user_error(tmp_path):
         cmd_sim.main(_args("--sim", "modelsim"))
 
 
+@pytest.mark.parametrize("option, path, message", [
+    ("--report", "/proc/report.json", "--report: /proc/report.json: is under /proc"),
+    ("--report", "{tmp}", "is a folder; expected a file path"),
+    ("--report", "{file}/report.json", "file.txt is a file, not a folder"),
+    ("--build-dir", "{file}", "--build-dir: {file}: is a file; expected a folder"),
+    ("--build-dir", "{file}/cache", "file.txt is a file, not a folder"),
+    ("--build-dir", "/sys/cache", "under /sys"),
+])
+def test_bad_output_paths_refused_before_any_work(tmp_path, capsys, monkeypatch, option, path,
+                                                  message):
+    import sim.toolchain
+    from mulfree.cli import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("simulators were looked up before the outputs were checked")
+
+    monkeypatch.setattr(sim.toolchain, "resolve_simulators", never)
+    (tmp_path / "file.txt").write_text("x")
+    names = {"tmp": tmp_path, "file": tmp_path / "file.txt"}
+    argv = ["sim", "--model", str(tmp_path / "nope.qnet.npz"), "--report",
+            str(tmp_path / "r.json"), option, path.format(**names)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message.format(**names) in err and err.count("\n") == 1
+
+
 def test_model_that_does_not_fit_the_dataset(tmp_path):
     from golden_model.qnet import InputSpec, QLayer, QNet
     qnet = QNet(input=InputSpec(n_inputs=4, bits=5),
