@@ -18,6 +18,8 @@ tie_unused_write_clocks
 import json
 from pathlib import Path
 
+from golden_model.output_files import write_text
+
 #: Block RAM cells of the iCE40 (read clock, write clock, ports that keep writes off).
 _ICE40_RAMS = ("SB_RAM40_4K", "SB_RAM40_4KNR", "SB_RAM40_4KNW", "SB_RAM40_4KNRNW")
 
@@ -65,7 +67,5 @@ def tie_unused_write_clocks(netlist_path):
             pins[write_pin] = list(read_clock)
             changed.append(name)
     if changed:
-        temp = path.with_name(path.name + ".tmp")
-        temp.write_text(json.dumps(netlist))
-        temp.replace(path)
+        write_text(path, json.dumps(netlist))
     return changed
