@@ -1,6 +1,7 @@
 """``mulfree build``: a QNet file to a bitstream and report for one board."""
 
 from boards.registry import BOARDS, get_board
+from golden_model.cli_args import integer, number, positive_int
 from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
 
@@ -9,10 +10,11 @@ def configure(parser):
     parser.add_argument("--board", required=True, help=f"one of: {', '.join(BOARDS)}")
     parser.add_argument("--model", required=True, help="QNet file (.qnet.npz)")
     parser.add_argument("--out", default=None, help="output directory (default: build/<board>)")
-    parser.add_argument("--clock", type=float, default=None, metavar="MHZ",
+    parser.add_argument("--clock", type=number(1, 400, what="a clock frequency in MHz"),
+                        default=None, metavar="MHZ",
                         help="accelerator clock in MHz (default: the board's; iCE40 30, "
                              "ECP5 100)")
-    parser.add_argument("--baud", type=int, default=None,
+    parser.add_argument("--baud", type=positive_int, default=None,
                         help="UART rate (default: the board's bridge's reliable maximum)")
     parser.add_argument("--folding", default="none",
                         help="'none' (PE=SIMD=1), 'auto', or PE:SIMD per layer, e.g. 4:8,2:4")
@@ -20,9 +22,10 @@ def configure(parser):
                         help="'auto' (block RAM when the weights fit, else the largest layers "
                              "in SPRAM, loaded over the UART by 'mulfree run'), or one of "
                              "rom/ram/spram per layer, e.g. spram,spram,rom")
-    parser.add_argument("--lut-budget", type=int, default=None,
+    parser.add_argument("--lut-budget", type=positive_int, default=None,
                         help="with --folding auto: LUT estimate not to exceed")
-    parser.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
+    parser.add_argument("--seed", type=integer(0, 2**31 - 1, "a placement seed"),
+                        default=None, help="nextpnr placement seed")
 
 
 def main(args):

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from golden_model.cli_args import positive_int
 from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
 from hdl.errors import HardwareGenerationError
@@ -53,13 +54,13 @@ def configure(parser):
     parser.add_argument("--rtlil", default=None, help="also write RTLIL to this file")
     parser.add_argument("--folding", default="none",
                         help="'none' (PE=SIMD=1), 'auto', or PE:SIMD per layer, e.g. 4:8,2:4")
-    parser.add_argument("--in-lanes", type=int, default=1, help="pixels per input beat")
+    parser.add_argument("--in-lanes", type=positive_int, default=1, help="pixels per input beat")
     parser.add_argument("--weight-store", default="rom",
                         help="rom (preloaded), ram or spram (iCE40 SB_SPRAM256KA): loaded "
                              "through the wload port; one for every layer or one per layer")
-    parser.add_argument("--target-cycles", type=int, default=None,
+    parser.add_argument("--target-cycles", type=positive_int, default=None,
                         help="auto folding: cycles per image to reach")
-    parser.add_argument("--lut-budget", type=int, default=None,
+    parser.add_argument("--lut-budget", type=positive_int, default=None,
                         help="auto folding: LUT estimate not to exceed")
     parser.add_argument("--report", default=None,
                         help="estimate report (JSON); default: next to --out")
