@@ -30,12 +30,13 @@ def configure(parser):
 
 def main(args):
     from boards.build import build_bitstream
-    from hdl.cmd_generate import parse_folding, parse_weight_store
+    from hdl.cmd_generate import check_auto_folding_options, parse_folding, parse_weight_store
 
     board = get_board(args.board)
     if args.clock is not None and not 1 <= args.clock <= 400:
         raise MulfreeError(f"--clock: expected a frequency in MHz between 1 and 400, "
                            f"got {args.clock}")
+    check_auto_folding_options(args)
     qnet = QNet.load(args.model)
     report = build_bitstream(qnet, board, args.out, clock_mhz=args.clock, baud=args.baud,
                              folding=parse_folding(args.folding),

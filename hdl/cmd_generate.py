@@ -8,7 +8,7 @@ from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
 from hdl.errors import HardwareGenerationError
 
-__all__ = ["configure", "main", "parse_folding", "parse_weight_store"]
+__all__ = ["configure", "main", "parse_folding", "parse_weight_store", "check_auto_folding_options"]
 
 
 def parse_folding(text):
@@ -46,6 +46,18 @@ def parse_weight_store(text, allow_auto=False):
     return stores[0] if len(stores) == 1 else stores
 
 
+def check_auto_folding_options(args):
+    """``--lut-budget`` / ``--target-cycles`` steer only ``--folding auto``: refuse them elsewhere.
+
+    Otherwise a budget would be silently ignored and the design could exceed it.
+    """
+    for option in ("lut_budget", "target_cycles"):
+        if getattr(args, option, None) is not None and args.folding != "auto":
+            raise HardwareGenerationError(
+                f"--{option.replace('_', '-')} {getattr(args, option)}: only used with "
+                f"--folding auto; expected --folding auto (got --folding {args.folding})")
+
+
 def configure(parser):
     parser.add_argument("model", help="QNet file (.qnet.npz)")
     parser.add_argument("--out", default="build/accel.v",
@@ -70,6 +82,7 @@ def main(args):
     from hdl.estimate import write_report
     from hdl.export import TOP_NAME, build_accelerator
 
+    check_auto_folding_options(args)
     qnet = QNet.load(args.model)
     accelerator = build_accelerator(
         qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,

@@ -184,3 +184,16 @@ def test_build_lut_budget_below_the_smallest_design_refused_before_synthesis(
             str(tmp_path / "b"), "--folding", "auto", "--lut-budget", "10"]
     assert cli.main(argv) == 2
     assert "--lut-budget 10: the smallest design" in _one_line_error(capsys, "build")
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("generate", ["--lut-budget", "3000"]),
+    ("generate", ["--target-cycles", "40", "--folding", "4:8,2:4"]),
+    ("build", ["--lut-budget", "3000", "--folding", "none"]),
+])
+def test_folding_goals_without_auto_folding_refused_not_ignored(command, extra, tmp_path,
+                                                                monkeypatch, capsys):
+    _forbid(monkeypatch, "golden_model.qnet.QNet.load", "QNet.load")
+    assert cli.main(_argv(command, extra, tmp_path)) == 2
+    err = _one_line_error(capsys, command)
+    assert f"{extra[0]} {extra[1]}: only used with --folding auto" in err
