@@ -441,3 +441,54 @@ def test_cifar10_empty_batch_refused(tmp_path):
         pickle.dump({b"data": np.zeros((0, 3072), np.uint8), b"labels": []}, file)
     with pytest.raises(DatasetError, match="test_batch: no images"):
         read_batch(path)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_svhn_declared_sizes_read_without_loading(tmp_path, compress):
+    from golden_model.datasets.mat_header import declared_variables
+
+    path = tmp_path / "a.mat"
+    scipy.io.savemat(path, {"X": np.zeros((32, 32, 3, 5), np.uint8), "y": np.ones((5, 1)),
+                            "label": np.array(["abc"])}, do_compression=compress)
+    assert declared_variables(path) == {"X": ((32, 32, 3, 5), 15360), "y": ((5, 1), 40),
+                                        "label": ((1, 3), 6)}
+
+
+def test_svhn_compressed_bomb_refused_before_decompressing(tmp_path, monkeypatch):
+    import time
+    import tracemalloc
+
+    import golden_model.datasets.svhn as svhn
+
+    write_svhn(tmp_path)
+    # 20 MB of zeros in a ~20 kB file; the limit is lowered so the test stays cheap
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": np.zeros((32, 32, 3, 6600), np.uint8),
+                                                   "y": np.ones((6600, 1))}, do_compression=True)
+    assert (tmp_path / "test_32x32.mat").stat().st_size < 1 << 20
+    monkeypatch.setattr(svhn, "MAX_MAT_BYTES", 1 << 20)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DatasetError, match=r"test_32x32.mat: declares 20,328,000 bytes of "
+                                               r"arrays \(X \(32, 32, 3, 6600\), y \(6600, 1\)\); "
+                                               r"expected at most 1,048,576"):
+            svhn.read_svhn_mat(tmp_path / "test_32x32.mat")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 1 and peak < 1 << 20
+
+
+def test_mnist5k_csv_bomb_and_empty_file_refused(tmp_path, monkeypatch):
+    from golden_model.datasets import builtin
+
+    monkeypatch.setattr(builtin, "MAX_CSV_BYTES", 1 << 20)
+    (tmp_path / "mnist_5k.csv.gz").write_bytes(gzip.compress(b"0," * (1 << 21)))
+    with pytest.raises(DatasetError, match="mnist_5k.csv.gz: expands to more than 1,048,576"):
+        load_dataset("mnist5k", data_dir=tmp_path)
+    (tmp_path / "mnist_5k.csv.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(DatasetError, match="mnist_5k.csv.gz: no rows"):
+        load_dataset("mnist5k", data_dir=tmp_path)
+    (tmp_path / "mnist_5k.csv.gz").write_bytes(gzip.compress("1,\u00e9\n".encode()))
+    with pytest.raises(DatasetError, match="mnist_5k.csv.gz: not a gzip CSV of integers"):
+        load_dataset("mnist5k", data_dir=tmp_path)

@@ -7,7 +7,13 @@ import scipy.io
 
 from golden_model.errors import DatasetError
 
-__all__ = ["read_svhn_mat", "load_svhn_dir"]
+from .mat_header import declared_variables
+
+__all__ = ["read_svhn_mat", "load_svhn_dir", "MAX_MAT_BYTES"]
+
+#: Most bytes of arrays one ``.mat`` file may declare (SVHN's training file
+#: holds about 226 MB); checked before anything is decompressed.
+MAX_MAT_BYTES = 1 << 30
 
 
 def read_svhn_mat(path):
@@ -20,6 +26,12 @@ def read_svhn_mat(path):
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
+    declared = declared_variables(path)
+    total = sum(size for _, size in declared.values())
+    if total > MAX_MAT_BYTES:
+        arrays = ", ".join(f"{name} {dims}" for name, (dims, _) in declared.items())
+        raise DatasetError(f"{path}: declares {total:,} bytes of arrays ({arrays}); expected "
+                           f"at most {MAX_MAT_BYTES:,}")
     try:
         mat = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as error:  # scipy raises ValueError, TypeError, OSError...
