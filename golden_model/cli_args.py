@@ -19,6 +19,7 @@ positive_int, nonnegative_int, seed
 
 import argparse
 import math
+import re
 
 from .errors import MulfreeError
 
@@ -34,7 +35,17 @@ class OptionError(MulfreeError):
 
 
 class OptionParser(argparse.ArgumentParser):
-    """An :class:`argparse.ArgumentParser` whose errors are :class:`OptionError`."""
+    """An :class:`argparse.ArgumentParser` whose errors are :class:`OptionError`.
+
+    Values that start with a minus sign are values, not options, when they are
+    numbers or number lists (``--timeout -1``, ``--qb-range -4,3``), so that
+    they reach the range checks instead of "expected one argument".
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+|\d*\.\d+)([eE][-+]?\d+)?"
+                                                   r"(,-?\d+)*$|^-(inf|nan)$", re.IGNORECASE)
 
     def error(self, message):
         # "argument -s/--seed: -1: expected ..." -> "--seed -1: expected ...", the

@@ -64,3 +64,17 @@ def test_option_parser_reports_one_error_in_the_projects_form():
     with pytest.raises(OptionError, match="expected one argument"):
         parser.parse_args(["--seed"])
     assert parser.parse_args(["-s", "7"]).seed == 7
+
+
+def test_negative_numbers_and_number_lists_are_values_not_options():
+    parser = OptionParser(prog="mulfree x")
+    parser.add_argument("--timeout", type=number(0, low_open=True))
+    parser.add_argument("--range")
+    parser.add_argument("--folding")
+    assert parser.parse_args(["--range", "-4,3"]).range == "-4,3"
+    assert parser.parse_args(["--range", "-4,-3"]).range == "-4,-3"
+    for text in ("-1", "-0.5", "-1e3", "-inf", "-NaN"):
+        with pytest.raises(OptionError, match=f"^--timeout {text}: expected a finite number > 0$"):
+            parser.parse_args(["--timeout", text])
+    with pytest.raises(OptionError, match="^--folding: expected one argument$"):
+        parser.parse_args(["--folding", "-x"])

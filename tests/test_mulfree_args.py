@@ -32,7 +32,8 @@ PARSE_TIME_CASES = [
     # floats: NaN, infinities, zero, negatives and values past the range
     ("run", ["--timeout", "nan"], f"--timeout nan: {SECONDS}"),
     ("run", ["--timeout", "inf"], f"--timeout inf: {SECONDS}"),
-    ("run", ["--timeout=-inf"], f"--timeout -inf: {SECONDS}"),
+    ("run", ["--timeout", "-inf"], f"--timeout -inf: {SECONDS}"),
+    ("run", ["--timeout=-1e-3"], f"--timeout -1e-3: {SECONDS}"),
     ("run", ["--timeout", "0"], f"--timeout 0: {SECONDS}"),
     ("run", ["--timeout", "-1"], f"--timeout -1: {SECONDS}"),
     ("run", ["--timeout", "1e9"], f"--timeout 1e9: {SECONDS}"),
@@ -127,7 +128,7 @@ TRAIN_CROSS_CASES = [
     (["--arch", "64-60000-60000-10"], "3,604,440,000 weights; expected at most 33,554,432"),
     (["--arch", "60-32-10"], "--arch 60-32-10: dataset 'digits' needs 64 inputs and 10 outputs"),
     (["--dataset", "mnist", "--arch", "64-32-10"], "dataset 'mnist' needs 784 inputs"),
-    (["--qb-range=-40,3"], "--qb-range '-40,3': expected K_MIN,K_MAX with K_MIN <= K_MAX, "
+    (["--qb-range", "-40,3"], "--qb-range '-40,3': expected K_MIN,K_MAX with K_MIN <= K_MAX, "
                               "both in -31..31"),
 ]
 
