@@ -6,8 +6,12 @@ QNet and the folding and weight stores INFO reports.
 """
 
 from boards.registry import BOARDS, get_board
+from golden_model.cli_args import number, positive_int
 from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
+
+#: Seconds to wait for one answer: finite, or a dead board would hang the run.
+ANSWER_TIMEOUT = number(0, 3600, low_open=True, what="a finite number of seconds")
 
 
 def configure(parser):
@@ -17,10 +21,11 @@ def configure(parser):
     parser.add_argument("--data-dir", default=None, help="where the dataset's files are")
     parser.add_argument("--board", default=None,
                         help=f"board, for its default baud rate ({', '.join(BOARDS)})")
-    parser.add_argument("--baud", type=int, default=None,
+    parser.add_argument("--baud", type=positive_int, default=None,
                         help="UART rate (default: the board's, else 1000000)")
-    parser.add_argument("--limit", type=int, default=None, help="at most this many test images")
-    parser.add_argument("--timeout", type=float, default=2.0,
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="at most this many test images")
+    parser.add_argument("--timeout", type=ANSWER_TIMEOUT, default=2.0,
                         help="seconds to wait for each answer (default: %(default)s)")
     parser.add_argument("--no-logits", action="store_true",
                         help="compare classes only (shorter answers)")

@@ -16,6 +16,7 @@ LoadReport
     What :func:`load_weights` sent.
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -62,6 +63,17 @@ def open_port(path, baud, timeout=0.5):
                         "USB-serial device, e.g. /dev/ttyUSB1 for an iCEBreaker") from None
 
 
+def _answer_timeout(timeout):
+    """``timeout`` as seconds; NaN, infinite or non-positive would wait forever or never."""
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise HostError(f"--timeout {timeout!r}: expected a finite number of seconds > 0")
+    return seconds
+
+
 class BoardClient:
     """The protocol over a serial port.
 
@@ -78,7 +90,7 @@ class BoardClient:
 
     def __init__(self, port, timeout=2.0, name="the serial port"):
         self.port = port
-        self.timeout = float(timeout)
+        self.timeout = _answer_timeout(timeout)
         self.name = name
         self.layout = None
 

@@ -6,6 +6,7 @@ on the model's dataset test split, and records both in the QNet's ``meta``.
 
 from pathlib import Path
 
+from .cli_args import integer, positive_int
 from .errors import MulfreeError
 from .output_files import check_output_file
 
@@ -18,10 +19,10 @@ def configure(parser):
                         help="dataset for calibration and the agreement check "
                              "(default: the one the model was trained on)")
     parser.add_argument("--data-dir", default=None, help="folder with the dataset's files")
-    parser.add_argument("--act-bits", type=int, default=8,
+    parser.add_argument("--act-bits", type=integer(1, 32, "a bit width"), default=8,
                         help="activation width B for layers trained without an activation "
                              "quantizer (their step is calibrated on training images)")
-    parser.add_argument("--max-test", type=int, default=None,
+    parser.add_argument("--max-test", type=positive_int, default=None,
                         help="check agreement on at most this many test images")
 
 

@@ -5,12 +5,23 @@ Writes the model (``--out``, default ``build/model.npz``) and next to it
 then prints the final accuracies and the activation sparsity.
 """
 
+import math
 from pathlib import Path
 
+from .cli_args import integer, nonnegative_int, number, positive_int, seed
 from .errors import MulfreeError
 from .network import NetworkConfig
 from .output_files import check_output_file
+from .qnet import MAX_E_MAX
 from .train import TrainConfig, seeded_generators, train
+
+#: Most units one layer of ``--arch`` may have.
+MAX_LAYER_UNITS = 65536
+#: Most weights ``--arch`` may ask for: training keeps several float copies of
+#: each (shadow weights, gradients, optimizer state), 256 MB per copy here.
+MAX_ARCH_WEIGHTS = 1 << 25
+#: Largest exponent magnitude of ``--qb-range``.
+MAX_QB_EXPONENT = 31
 
 
 def parse_arch(text):
@@ -22,6 +33,13 @@ def parse_arch(text):
     if len(sizes) < 2 or min(sizes) < 1:
         raise MulfreeError(f"--arch {text!r}: expected layer sizes joined by '-', "
                            "e.g. 64-128-128-10")
+    if max(sizes) > MAX_LAYER_UNITS:
+        raise MulfreeError(f"--arch {text!r}: a layer of {max(sizes):,} units; expected "
+                           f"at most {MAX_LAYER_UNITS:,} per layer")
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if weights > MAX_ARCH_WEIGHTS:
+        raise MulfreeError(f"--arch {text!r}: {weights:,} weights; expected at most "
+                           f"{MAX_ARCH_WEIGHTS:,} in total (they must fit in memory)")
     return sizes
 
 
@@ -31,16 +49,20 @@ def parse_range(text):
         low, high = (int(part) for part in text.split(","))
     except ValueError:
         low, high = 1, 0
-    if low > high:
-        raise MulfreeError(f"--qb-range {text!r}: expected K_MIN,K_MAX with K_MIN <= K_MAX")
+    if low > high or max(abs(low), abs(high)) > MAX_QB_EXPONENT:
+        raise MulfreeError(f"--qb-range {text!r}: expected K_MIN,K_MAX with K_MIN <= K_MAX, "
+                           f"both in -{MAX_QB_EXPONENT}..{MAX_QB_EXPONENT}")
     return low, high
+
+
+learning_rate = number(0, low_open=True, what="a finite learning rate")
 
 
 def configure(parser):
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", default="digits", help="dataset name")
     data.add_argument("--data-dir", default=None, help="folder with the dataset's files")
-    data.add_argument("--max-train", type=int, default=None,
+    data.add_argument("--max-train", type=positive_int, default=None,
                       help="keep at most this many training images (quick runs)")
     net = parser.add_argument_group("network")
     net.add_argument("--arch", default=None,
@@ -57,7 +79,7 @@ def configure(parser):
     net.add_argument("--qb-range", default="-4,3", help="QB exponent range K_MIN,K_MAX")
     net.add_argument("--activation", choices=("relu", "trec", "tlin", "linear"), default="relu",
                      help="hidden-layer activation")
-    net.add_argument("--theta", type=float, default=None,
+    net.add_argument("--theta", type=number(0, what="a finite threshold"), default=None,
                      help="TRec/TLin threshold (default: 0.5 with batch norm, half a standard "
                           "deviation of the normalised pre-activation; one activation step "
                           "2**-ACT_FRAC without, as unnormalised pre-activations can be far "
@@ -74,31 +96,34 @@ def configure(parser):
                           "power-of-two scale absorbs the weight scale")
     net.add_argument("--act-quant", choices=("none", "int", "pow2"), default=None,
                      help="activation quantization (default: int; none with --weights float)")
-    net.add_argument("--act-bits", type=int, default=8, help="activation width B")
-    net.add_argument("--act-frac", type=int, default=4, help="activation step 2**-F")
-    net.add_argument("--act-emax", type=int, default=None,
+    net.add_argument("--act-bits", type=integer(1, 32, "a bit width"), default=8,
+                     help="activation width B")
+    net.add_argument("--act-frac", type=integer(-31, 31, "a number of fraction bits"),
+                     default=4, help="activation step 2**-F")
+    net.add_argument("--act-emax", type=nonnegative_int, default=None,
                      help="largest pow2 exponent (default B-1 after relu/trec, B-2 after "
                           "tlin/linear)")
-    net.add_argument("--dropout", type=float, default=0.0,
-                     help="dropout probability after each hidden layer")
-    net.add_argument("--pretrain-epochs", type=int, default=0,
+    net.add_argument("--dropout", type=number(0, 1, high_open=True, what="a probability"),
+                     default=0.0, help="dropout probability after each hidden layer")
+    net.add_argument("--pretrain-epochs", type=nonnegative_int, default=0,
                      help="zero-bias autoencoder pre-training of the first layer")
     fit = parser.add_argument_group("training")
-    fit.add_argument("--epochs", type=int, default=30, help="training epochs")
-    fit.add_argument("--batch-size", type=int, default=64, help="images per mini-batch")
+    fit.add_argument("--epochs", type=positive_int, default=30, help="training epochs")
+    fit.add_argument("--batch-size", type=positive_int, default=64, help="images per mini-batch")
     fit.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="optimizer")
-    fit.add_argument("--lr-start", type=float, default=0.003,
+    fit.add_argument("--lr-start", type=learning_rate, default=0.003,
                      help="learning rate of the first epoch")
-    fit.add_argument("--lr-end", type=float, default=0.00003,
+    fit.add_argument("--lr-end", type=learning_rate, default=0.00003,
                      help="learning rate of the last epoch (exponential decay in between)")
     fit.add_argument("--loss", choices=("hinge", "xent"), default="hinge",
                      help="squared hinge or softmax cross-entropy")
-    fit.add_argument("--seed", type=int, default=0,
+    fit.add_argument("--seed", type=seed, default=0,
                      help="seeds initialisation, shuffling, sampling and the validation split")
-    fit.add_argument("--bn-calibration", type=int, default=2048,
+    fit.add_argument("--bn-calibration", type=nonnegative_int, default=2048,
                      help="images for batch-norm statistics under the evaluation forward "
                           "(0: running averages of the training batches)")
-    fit.add_argument("--threads", type=int, default=1, help="BLAS threads (0: library default)")
+    fit.add_argument("--threads", type=integer(0, 1024, "a thread count"), default=1,
+                     help="BLAS threads (0: library default)")
     fit.add_argument("--shadow-eval", action="store_true",
                      help="also report validation accuracy of the float shadow weights")
     fit.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -121,6 +146,46 @@ def check_arguments(args):
         raise MulfreeError(f"--act-bits {args.act_bits}: expected 1..32")
     if not 0.0 <= args.dropout < 1.0:
         raise MulfreeError(f"--dropout {args.dropout}: expected 0 <= p < 1")
+    # Ranges that depend on other options (argparse checked each value alone).
+    check_activation_options(args)
+    check_arch_fits_dataset(args)
+
+
+def check_activation_options(args):
+    """``--act-bits``, ``--act-emax`` and ``--theta`` against each other and the activation."""
+    if args.act_quant == "none":
+        return
+    signed = args.activation in ("tlin", "linear")
+    if signed and args.act_bits < 2:
+        raise MulfreeError(f"--act-bits {args.act_bits}: expected 2..32 for signed "
+                           f"--activation {args.activation}")
+    if args.act_quant == "pow2" and args.act_emax is not None:
+        # The largest code of B bits (B - 1 magnitude bits when signed) is below 2**high+1.
+        high = min(MAX_E_MAX, args.act_bits - (2 if signed else 1))
+        if not 0 <= args.act_emax <= high:
+            raise MulfreeError(f"--act-emax {args.act_emax}: expected 0..{high} with "
+                               f"--act-bits {args.act_bits} ({args.activation})")
+    step = 2.0 ** -args.act_frac
+    theta = (default_theta(not args.no_batchnorm, args.act_frac) if args.theta is None
+             else args.theta)
+    if args.activation in ("trec", "tlin") and theta / step != round(theta / step):
+        what = "--theta" if args.theta is not None else "the default --theta"
+        raise MulfreeError(f"{what} {theta:g}: expected a multiple of the activation "
+                           f"step 2**-{args.act_frac} = {step:g} (--act-frac)")
+
+
+def check_arch_fits_dataset(args):
+    """``--arch``'s first and last sizes against the dataset's, before it is loaded."""
+    from .datasets.registry import DATASETS
+
+    info = DATASETS.get(args.dataset)
+    if args.arch is None or info is None:
+        return  # an unknown name is reported by the loader, with the known ones
+    sizes = parse_arch(args.arch)
+    n_inputs, n_classes = math.prod(info.image_shape), len(info.class_names)
+    if sizes[0] != n_inputs or sizes[-1] != n_classes:
+        raise MulfreeError(f"--arch {args.arch}: dataset {args.dataset!r} needs {n_inputs} "
+                           f"inputs and {n_classes} outputs")
 
 
 def default_theta(batchnorm, act_frac):

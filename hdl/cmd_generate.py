@@ -4,12 +4,13 @@ import json
 import os
 from pathlib import Path
 
+from golden_model.cli_args import positive_int
 from golden_model.errors import MulfreeError
 from golden_model.output_files import check_output_file, write_text
 from golden_model.qnet import QNet
 from hdl.errors import HardwareGenerationError
 
-__all__ = ["configure", "main", "parse_folding", "parse_weight_store"]
+__all__ = ["configure", "main", "parse_folding", "parse_weight_store", "check_auto_folding_options"]
 
 
 def parse_folding(text):
@@ -47,6 +48,18 @@ def parse_weight_store(text, allow_auto=False):
     return stores[0] if len(stores) == 1 else stores
 
 
+def check_auto_folding_options(args):
+    """``--lut-budget`` / ``--target-cycles`` steer only ``--folding auto``: refuse them elsewhere.
+
+    Otherwise a budget would be silently ignored and the design could exceed it.
+    """
+    for option in ("lut_budget", "target_cycles"):
+        if getattr(args, option, None) is not None and args.folding != "auto":
+            raise HardwareGenerationError(
+                f"--{option.replace('_', '-')} {getattr(args, option)}: only used with "
+                f"--folding auto; expected --folding auto (got --folding {args.folding})")
+
+
 def configure(parser):
     parser.add_argument("model", help="QNet file (.qnet.npz)")
     parser.add_argument("--out", default="build/accel.v",
@@ -55,13 +68,13 @@ def configure(parser):
     parser.add_argument("--rtlil", default=None, help="also write RTLIL to this file")
     parser.add_argument("--folding", default="none",
                         help="'none' (PE=SIMD=1), 'auto', or PE:SIMD per layer, e.g. 4:8,2:4")
-    parser.add_argument("--in-lanes", type=int, default=1, help="pixels per input beat")
+    parser.add_argument("--in-lanes", type=positive_int, default=1, help="pixels per input beat")
     parser.add_argument("--weight-store", default="rom",
                         help="rom (preloaded), ram or spram (iCE40 SB_SPRAM256KA): loaded "
                              "through the wload port; one for every layer or one per layer")
-    parser.add_argument("--target-cycles", type=int, default=None,
+    parser.add_argument("--target-cycles", type=positive_int, default=None,
                         help="auto folding: cycles per image to reach")
-    parser.add_argument("--lut-budget", type=int, default=None,
+    parser.add_argument("--lut-budget", type=positive_int, default=None,
                         help="auto folding: LUT estimate not to exceed")
     parser.add_argument("--report", default=None,
                         help="estimate report (JSON); default: next to --out")
@@ -89,6 +102,7 @@ def main(args):
     from hdl.export import TOP_NAME, build_accelerator
 
     check_outputs(args)
+    check_auto_folding_options(args)
     qnet = QNet.load(args.model)
     accelerator = build_accelerator(
         qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,

@@ -77,12 +77,20 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
     Returns
     -------
     list of (int, int)
+
+    Raises
+    ------
+    HardwareGenerationError
+        ``target_cycles`` or ``lut_budget`` not a positive integer, or a
+        ``lut_budget`` given (without ``start``) below the estimate of the
+        smallest design, PE = SIMD = 1 everywhere.
     """
     if target_cycles is not None and (isinstance(target_cycles, bool)
                                       or not isinstance(target_cycles, int)
                                       or target_cycles < 1):
         raise HardwareGenerationError(
             f"target_cycles: expected a positive integer, got {target_cycles!r}")
+    explicit_budget = lut_budget is not None
     if lut_budget is None and target_cycles is None:
         lut_budget = DEFAULT_LUT_BUDGET
     if lut_budget is not None and (isinstance(lut_budget, bool)
@@ -99,6 +107,13 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
         return accelerator_estimate(plans, qnet.n_classes)
 
     report = evaluate(folding)
+    smallest = report["totals"]["lut"]
+    if explicit_budget and start is None and smallest > lut_budget:
+        # Nothing narrower than PE = SIMD = 1 exists: refuse now, not after synthesis.
+        raise HardwareGenerationError(
+            f"--lut-budget {lut_budget}: the smallest design of this QNet (PE = SIMD = 1 "
+            f"in every layer) needs about {smallest} LUTs (estimate); expected a budget of "
+            f"at least {smallest}")
     while target_cycles is None or report["cycles_per_image"] > target_cycles:
         stage = report["bottleneck"]
         candidate = [list(pair) for pair in folding]

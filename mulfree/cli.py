@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 
+from golden_model.cli_args import OptionError, OptionParser
 from golden_model.errors import MulfreeError
 
 #: subcommand -> (module, one-line help)
@@ -45,7 +46,8 @@ def build_parser():
         prog="mulfree",
         description="Multiplier-free neural-network accelerators for open FPGAs.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=OptionParser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text,
                                     formatter_class=DefaultsHelpFormatter)
@@ -62,7 +64,11 @@ def main(argv=None):
     if command in SUBCOMMANDS:
         module = importlib.import_module(SUBCOMMANDS[command][0])
         module.configure(sub.choices[command])
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except OptionError as error:  # a subcommand's option: one line, as for any bad input
+        print(f"mulfree {command}: error: {error}", file=sys.stderr)
+        return 2
     module = importlib.import_module(args._module)
     try:
         return int(module.main(args) or 0)

@@ -330,11 +330,13 @@ def format_summary(summary):
 
 
 def configure(parser):
+    from golden_model.cli_args import positive_int, seed
+
     defaults = DemoConfig()
     parser.add_argument("--out-dir", default=defaults.out_dir, help="where artefacts go")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--sim-images", type=int, default=defaults.sim_images,
+    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
+    parser.add_argument("--seed", type=seed, default=defaults.seed)
+    parser.add_argument("--sim-images", type=positive_int, default=defaults.sim_images,
                         help="test images verified in RTL simulation")
     parser.add_argument("--simulator", choices=("verilator", "icarus"),
                         default=defaults.simulator)

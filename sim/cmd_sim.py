@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from golden_model.cli_args import positive_int
 from golden_model.errors import MulfreeError
 from golden_model.output_files import check_output_dir, check_output_file
 from sim.runner import DEFAULT_BUILD_ROOT
@@ -43,13 +44,13 @@ def configure(parser):
     parser.add_argument("--model", default=None,
                         help=f"QNet file (default {DEFAULT_MODEL}; trained and quantized "
                              "first if it does not exist)")
-    parser.add_argument("--images", type=int, default=None,
+    parser.add_argument("--images", type=positive_int, default=None,
                         help="check only the first N test images (default all)")
-    parser.add_argument("--gap-images", type=int, default=None,
+    parser.add_argument("--gap-images", type=positive_int, default=None,
                         help="images in the random-gap run (default all)")
     parser.add_argument("--folding", default="auto",
                         help="'auto' (default), 'none' (PE=SIMD=1) or PE:SIMD,PE:SIMD,...")
-    parser.add_argument("--in-lanes", type=int, default=1, help="pixels per input beat")
+    parser.add_argument("--in-lanes", type=positive_int, default=1, help="pixels per input beat")
     parser.add_argument("--weight-store", default="rom",
                         help="rom (preloaded), ram or spram (loaded through the weight-load "
                              "port first; spram simulates iCE40 SB_SPRAM256KA), one for every "

@@ -217,3 +217,11 @@ def test_loading_a_rom_bitstream_is_refused():
     client = BoardClient(FakeSerial(BoardModel(make_qnet())))
     with pytest.raises(LoadError, match="weights built in; there is nothing to load"):
         load_weights(client, make_qnet())
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 0, -1, "soon", None])
+def test_a_timeout_that_would_hang_or_never_wait_is_refused(timeout):
+    # NaN never compares past the deadline: the request loop would spin forever.
+    with pytest.raises(HostError, match=r"--timeout .*: expected a finite number of seconds > 0"):
+        BoardClient(FakeSerial(None), timeout=timeout)
+    assert BoardClient(FakeSerial(None), timeout=1e-3).timeout == 1e-3

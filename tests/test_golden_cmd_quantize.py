@@ -88,7 +88,7 @@ def test_full_disk_keeps_the_previous_qnet(model_path, tmp_path, capsys, monkeyp
     (["quantize", "/nonexistent/model.npz"], "/nonexistent/model.npz: no such model file"),
     (["quantize", "MODEL", "--dataset", "mnist5k"], "784 inputs per image"),
     (["quantize", "MODEL", "--dataset", "nope"], "unknown dataset 'nope'"),
-    (["quantize", "MODEL", "--act-bits", "0"], "--act-bits 0: expected 1..32"),
+    (["quantize", "MODEL", "--act-bits", "0"], "--act-bits 0: expected a bit width in 1..32"),
     (["inspect", "/nonexistent/x.qnet.npz"], "no such file"),
     (["inspect", "MODEL"], "header: expected a 1-D uint8 array of JSON bytes"),
 ])

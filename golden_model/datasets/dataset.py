@@ -84,6 +84,8 @@ def check_arrays(source, x, y, input_bits, n_inputs, n_classes):
         raise DatasetError(
             f"{source}: {len(x)} images but {len(y)} labels; expected the same count"
         )
+    if len(x) == 0:
+        raise DatasetError(f"{source}: a split with no images; expected at least one")
     if x.dtype.kind != "u":
         raise DatasetError(f"{source}: expected unsigned integer pixels, got dtype {x.dtype}")
     if x.size and int(x.max()) >= 1 << input_bits:

@@ -5,6 +5,8 @@ of dimensions, then one uint32 per dimension -- followed by the raw array.
 """
 
 import gzip
+import math
+import struct
 import zlib
 from pathlib import Path
 
@@ -25,16 +27,60 @@ IDX_TYPES = {
 }
 
 
-def _read_bytes(path):
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            return gzip.decompress(raw)
-        return raw
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found") from None
-    except (OSError, EOFError, zlib.error) as error:
-        raise DatasetError(f"{path}: not a readable (gzip) IDX file: {error}") from None
+#: Largest IDX body read, in bytes. A header that announces more is refused
+#: before anything is allocated; EMNIST ByClass, the largest published IDX
+#: file, is about 0.55 GB.
+MAX_IDX_BYTES = 1 << 30
+
+#: Bytes decompressed per read: memory grows with the data actually present.
+_CHUNK = 1 << 20
+
+
+def _open(path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _read_at_most(file, size):
+    """Up to ``size`` bytes of ``file``; never more, whatever the file expands to."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = file.read(min(_CHUNK, size - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _read_header(path, file, ndim):
+    """``(shape, dtype)`` from the header, checked before the body is read."""
+    head = file.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in IDX_TYPES:
+        raise DatasetError(
+            f"{path}: bad IDX magic number {head.hex() or '(empty file)'}; "
+            f"expected 0000080{ndim} (two zero bytes, a type code, {ndim} dimensions)"
+        )
+    if head[3] != ndim:
+        raise DatasetError(
+            f"{path}: IDX file has {head[3]} dimensions; expected {ndim} "
+            f"(magic 0000080{ndim})"
+        )
+    dims = file.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise DatasetError(f"{path}: truncated IDX header ({4 + len(dims)} bytes)")
+    shape = struct.unpack(f">{ndim}I", dims)
+    if min(shape) < 1:
+        raise DatasetError(
+            f"{path}: the IDX header declares shape {shape}; expected at least one "
+            "item and every dimension at least 1 (empty or corrupt file)"
+        )
+    dtype = IDX_TYPES[head[2]]
+    if math.prod(shape) * dtype.itemsize > MAX_IDX_BYTES:
+        raise DatasetError(
+            f"{path}: the IDX header declares shape {shape}, "
+            f"{math.prod(shape) * dtype.itemsize:,} bytes; expected at most "
+            f"{MAX_IDX_BYTES:,} (corrupt header?)"
+        )
+    return shape, dtype
 
 
 def read_idx(path, ndim):
@@ -55,33 +101,33 @@ def read_idx(path, ndim):
     Raises
     ------
     DatasetError
-        Wrong magic number, wrong number of dimensions, or a body shorter or
-        longer than the header announces.
+        Wrong magic number, wrong number of dimensions, a dimension of 0, a
+        header announcing more than :data:`MAX_IDX_BYTES`, or a body shorter or
+        longer than the header announces. At most the announced size (plus one
+        byte) is ever read or decompressed.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_TYPES:
+    try:
+        with _open(path) as file:
+            shape, dtype = _read_header(path, file, ndim)
+            size = math.prod(shape) * dtype.itemsize
+            # One byte more than announced tells a longer body from an exact one.
+            body = _read_at_most(file, size + 1)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found") from None
+    except (OSError, EOFError, zlib.error) as error:
+        raise DatasetError(f"{path}: not a readable (gzip) IDX file: {error}") from None
+    if len(body) < size:
         raise DatasetError(
-            f"{path}: bad IDX magic number {data[:4].hex() or '(empty file)'}; "
-            f"expected 0000080{ndim} (two zero bytes, a type code, {ndim} dimensions)"
+            f"{path}: IDX body is {len(body)} bytes; the header {shape} "
+            f"announces {size} (truncated or corrupt file)"
         )
-    if data[3] != ndim:
+    if len(body) > size:
         raise DatasetError(
-            f"{path}: IDX file has {data[3]} dimensions; expected {ndim} "
-            f"(magic 0000080{ndim})"
+            f"{path}: IDX body is longer than the {size} bytes the header {shape} "
+            "announces (truncated or corrupt file)"
         )
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DatasetError(f"{path}: truncated IDX header ({len(data)} bytes)")
-    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, offset=4))
-    dtype = IDX_TYPES[data[2]]
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(data) != expected:
-        raise DatasetError(
-            f"{path}: IDX body is {len(data) - header} bytes; the header {shape} "
-            f"announces {expected - header} (truncated or corrupt file)"
-        )
-    array = np.frombuffer(data, dtype, offset=header).reshape(shape)
+    array = np.frombuffer(body, dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
 
 

@@ -7,7 +7,13 @@ import scipy.io
 
 from golden_model.errors import DatasetError
 
-__all__ = ["read_svhn_mat", "load_svhn_dir"]
+from .mat_header import declared_variables
+
+__all__ = ["read_svhn_mat", "load_svhn_dir", "MAX_MAT_BYTES"]
+
+#: Most bytes of arrays one ``.mat`` file may declare (SVHN's training file
+#: holds about 226 MB); checked before anything is decompressed.
+MAX_MAT_BYTES = 1 << 30
 
 
 def read_svhn_mat(path):
@@ -20,6 +26,12 @@ def read_svhn_mat(path):
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
+    declared = declared_variables(path)
+    total = sum(size for _, size in declared.values())
+    if total > MAX_MAT_BYTES:
+        arrays = ", ".join(f"{name} {dims}" for name, (dims, _) in declared.items())
+        raise DatasetError(f"{path}: declares {total:,} bytes of arrays ({arrays}); expected "
+                           f"at most {MAX_MAT_BYTES:,}")
     try:
         mat = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as error:  # scipy raises ValueError, TypeError, OSError...
@@ -33,11 +45,29 @@ def read_svhn_mat(path):
         raise DatasetError(
             f"{path}: {x.shape[3]} images but {len(y)} labels; expected the same count"
         )
-    y = y.astype(np.int64)
-    if y.size and (y.min() < 1 or y.max() > 10):
+    if len(y) == 0:
+        raise DatasetError(f"{path}: no images; expected at least one")
+    y = _integer_labels(path, y)
+    if y.min() < 1 or y.max() > 10:
         raise DatasetError(f"{path}: labels {y.min()}..{y.max()}; expected 1..10 (10 = digit 0)")
     x = np.ascontiguousarray(x.transpose(3, 0, 1, 2)).reshape(len(y), -1)
     return x, y % 10
+
+
+def _integer_labels(path, y):
+    """``y`` as int64; the published files store whole numbers as doubles."""
+    if y.dtype.kind in "iu":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(y) & (y == np.round(y))
+        if whole.all():
+            return y.astype(np.int64)
+        bad = float(y[~whole][0])
+        raise DatasetError(f"{path}: label {bad} is not a whole number; expected "
+                           "integer labels 1..10 (10 = digit 0)")
+    raise DatasetError(f"{path}: 'y' holds {y.dtype} values; expected integer labels "
+                       "1..10 (10 = digit 0)")
 
 
 def load_svhn_dir(directory):
