@@ -203,9 +203,12 @@ def _read_arrays(path, archive, expected):
         if member.shape != value.shape:
             raise ModelFileError(f"{path}: array {key!r} has shape {member.shape}; "
                                  f"expected {value.shape}")
-        array = member.read()
+        # The network computes in float32: a finite float64 beyond its range is inf there.
+        with np.errstate(over="ignore"):
+            array = member.read().astype(np.float32)
         if not np.all(np.isfinite(array)):
-            raise ModelFileError(f"{path}: array {key!r} has non-finite values")
+            raise ModelFileError(f"{path}: array {key!r} has non-finite values "
+                                 "(or values beyond float32)")
         if key.endswith(".running_var") and array.size and array.min() < 0:
             raise ModelFileError(f"{path}: array {key!r}: expected batch-norm variances "
                                  f">= 0, got {float(array.min()):g}")

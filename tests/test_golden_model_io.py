@@ -192,6 +192,8 @@ def test_raw_members_are_refused(trained, tmp_path):
      "array '2.running_var': expected batch-norm variances >= 0, got -0.5"),
     ("2.running_var", np.array([1, np.nan, 1, 1, 1], np.float32),
      "array '2.running_var' has non-finite values"),
+    ("2.beta", np.array([0, 0, 1e300, 0, 0]), "array '2.beta' has non-finite values (or values "
+                                              "beyond float32)"),
     ("extra", np.zeros(3), "unexpected arrays ['extra']"),
 ])
 def test_bad_arrays_are_refused(trained, tmp_path, key, array, expected):
