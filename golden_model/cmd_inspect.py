@@ -18,6 +18,13 @@ def configure(parser):
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
 
 
+def escaped(text):
+    """``text`` safe for a terminal: control characters, escape sequences and other
+    unprintable characters (and the backslash itself) shown as Python escapes (``\\x1b``)."""
+    return "".join(ch if ch.isprintable() and ch != "\\" else ch.encode("unicode_escape").decode()
+                   for ch in str(text))
+
+
 def layer_costs(qnet):
     """One dict per layer with its shape, sparsity, widths and costs.
 
@@ -50,8 +57,9 @@ def layer_costs(qnet):
 
 def format_table(qnet, rows):
     """The human-readable report of :func:`layer_costs`."""
-    source = qnet.source or "QNet"
-    dataset = qnet.input.dataset or "unknown dataset"
+    # Strings from the file reach the terminal only escaped.
+    source = escaped(qnet.source or "QNet")
+    dataset = escaped(qnet.input.dataset or "unknown dataset")
     shape = "x".join(str(d) for d in qnet.input.image_shape) or str(qnet.input.n_inputs)
     lines = [
         f"{source}: {len(qnet.layers)} layers, {qnet.n_classes} classes, fingerprint "
@@ -87,7 +95,8 @@ def format_table(qnet, rows):
     agreement = qnet.meta.get("agreement")
     if isinstance(agreement, dict) and "qnet_accuracy" in agreement:
         lines.append(
-            f"recorded agreement ({agreement.get('split', 'test')}, {agreement.get('n')} images): "
+            f"recorded agreement ({escaped(agreement.get('split', 'test'))}, "
+            f"{agreement.get('n')} images): "
             f"float {100 * agreement['float_accuracy']:.2f}%, "
             f"QNet {100 * agreement['qnet_accuracy']:.2f}%, "
             f"class disagreement {100 * agreement.get('disagreement', 0):.2f}%")

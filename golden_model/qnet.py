@@ -30,14 +30,28 @@ signed_bits, unsigned_bits, code_range
 """
 
 import hashlib
-import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from golden_model import bounded_json, json_schema
+from golden_model.bounded_json import JSONLimitError
 from golden_model.errors import QNetFormatError
+from golden_model.json_schema import Bool, Const, Int, List, Nullable, Number, Object, Str
+from golden_model.limits import (
+    MAX_FILE_BYTES,
+    MAX_HEADER_BYTES,
+    MAX_IMAGE_DIMS,
+    MAX_INPUTS,
+    MAX_LAYERS,
+    MAX_NAME_CHARS,
+    MAX_UNITS,
+    MAX_WEIGHTS,
+)
+from golden_model.npz_archive import ArchiveError, NpzArchive
 from golden_model.output_files import atomic_output
 
 FORMAT_NAME = "mulfree.qnet"
@@ -483,13 +497,13 @@ def _validate(qnet):
     spec = qnet.input
     if not isinstance(spec, InputSpec):
         _fail("input", "an InputSpec", type(spec).__name__)
-    _check_int("input.n_inputs", spec.n_inputs, 1, 1 << 24)
+    _check_int("input.n_inputs", spec.n_inputs, 1, MAX_INPUTS)
     _check_int("input.bits", spec.bits, 1, MAX_INPUT_BITS)
-    shape = tuple(spec.image_shape)
-    if shape and (any(isinstance(d, bool) or not isinstance(d, int | np.integer) or d < 1
-                      for d in shape) or int(np.prod(shape)) != spec.n_inputs):
-        _fail("input.image_shape", f"positive sizes whose product is n_inputs={spec.n_inputs}",
-              list(shape))
+    if not isinstance(spec.dataset, str):
+        _fail("input.dataset", "a string", repr(spec.dataset)[:60])
+    _check_image_shape(spec)
+    if len(qnet.layers) > MAX_LAYERS:
+        _fail("layers", f"at most {MAX_LAYERS} layers", len(qnet.layers))
     if not qnet.layers:
         _fail("layers", "at least one layer", "none")
     n_in = spec.n_inputs
@@ -509,6 +523,8 @@ def _validate(qnet):
         if layer.weight_mode == "binary" and w.size and np.any(w == 0):
             _fail(f"{name}.weights", "only -1 and +1 for a binary layer", "a 0")
         m = w.shape[0]
+        if m > MAX_UNITS:
+            _fail(f"{name}.weights", f"at most {MAX_UNITS} rows (units)", m)
         _check_array(f"{name}.bias", layer.bias, (m,), -(1 << 40), 1 << 40)
         _check_array(f"{name}.shift", layer.shift, (m,), -MAX_SHIFT, MAX_SHIFT)
         _check_array(f"{name}.threshold", layer.threshold, (m,), 0, 1 << 40)
@@ -525,6 +541,24 @@ def _validate(qnet):
             if layer.pow2:
                 _fail(f"{name}.pow2", "false for the output layer", "true")
         n_in = m
+    total = sum(int(layer.weights.size) for layer in qnet.layers)
+    if total > MAX_WEIGHTS:
+        _fail("layers", f"at most {MAX_WEIGHTS} weights in all", total)
+
+
+def _check_image_shape(spec):
+    """Positive sizes whose product (in Python integers: no int64 wrap-around) is n_inputs."""
+    shape = tuple(spec.image_shape)
+    if not shape:
+        return
+    expected = (f"positive sizes whose product is n_inputs={spec.n_inputs} "
+                f"(at most {MAX_IMAGE_DIMS} of them)")
+    if len(shape) > MAX_IMAGE_DIMS or any(
+            isinstance(d, bool) or not isinstance(d, int | np.integer) or not 1 <= d <= MAX_INPUTS
+            for d in shape):
+        _fail("input.image_shape", expected, list(shape)[:MAX_IMAGE_DIMS + 1])
+    if math.prod(int(d) for d in shape) != spec.n_inputs:
+        _fail("input.image_shape", expected, [int(d) for d in shape])
 
 
 def _activation_range(layer, z_lo, z_hi):
@@ -602,30 +636,53 @@ def _compute_widths(qnet):
     return widths
 
 
-def _read_npz(path):
-    """Every member of the archive as an ndarray, by name (without the ``.npy``)."""
-    try:
-        raw = path.read_bytes()
-        archive = np.load(io.BytesIO(raw), allow_pickle=False)
-    except Exception as error:  # zipfile and the .npy reader raise many kinds on bad bytes
-        raise QNetFormatError(
-            f"{path}: not a readable .npz archive ({type(error).__name__}: {error})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise QNetFormatError(f"{path}: expected a .npz archive, got a single .npy array")
-    arrays = {}
-    with archive:
-        for name in archive.files:
-            try:
-                array = archive[name]
-            except Exception as error:
-                raise QNetFormatError(
-                    f"{path}: array '{name}': not a readable .npy member "
-                    f"({type(error).__name__}: {error})") from None
-            if not isinstance(array, np.ndarray):
-                raise QNetFormatError(
-                    f"{path}: array '{name}': expected an .npy array, got raw bytes")
-            arrays[name] = array
-    return arrays
+# -- loading ----------------------------------------------------------------------------------
+
+_WIDTH_VALUE = Int(-(1 << 63), (1 << 63) - 1)
+_WIDTHS = Object({name: Bool() if name == "in_signed" else _WIDTH_VALUE
+                  for name in LayerWidths.__dataclass_fields__}, closed=True)
+_LAYER = Object({
+    "n_in": Int(1, MAX_INPUTS), "n_out": Int(1, MAX_UNITS),
+    "weight_mode": Str(WEIGHT_MODES), "activation": Str(ACTIVATIONS),
+    "out_bits": Int(1, MAX_OUT_BITS), "pow2": Bool(), "e_max": Int(0, MAX_E_MAX),
+    "widths": _WIDTHS,
+}, closed=True)
+_INPUT = Object({
+    "n_inputs": Int(1, MAX_INPUTS), "bits": Int(1, MAX_INPUT_BITS),
+    "dataset": Str(max_chars=MAX_NAME_CHARS, optional=True),
+    "image_shape": List(Int(1, MAX_INPUTS), max_len=MAX_IMAGE_DIMS, optional=True),
+}, closed=True)
+_FRACTION = Number(0, 1)
+# ``meta`` is free-form, but the fields that mulfree itself reads back
+# (inspect, the agreement check) must have the types it writes.
+_QUANTIZED_LAYER = Object({
+    "index": Int(0, MAX_LAYERS), "scale_error": Number(lo=0), "bias_error": Number(lo=0),
+    "step": Nullable(Number(above=0)), "calibrated": Bool(), "sign_flips": Int(0, MAX_UNITS),
+    "shift_min": Int(-MAX_SHIFT, MAX_SHIFT), "shift_max": Int(-MAX_SHIFT, MAX_SHIFT),
+    "exact": Bool(),
+})
+_META = Object({
+    "agreement": Object({
+        "split": Str(max_chars=MAX_NAME_CHARS, optional=True), "n": Int(0, 1 << 62),
+        "float_accuracy": _FRACTION, "qnet_accuracy": _FRACTION, "disagreement": _FRACTION,
+        "layers": List(Object(), max_len=MAX_LAYERS, optional=True),
+    }, optional=True),
+    "quantization": Object({
+        "layers": List(_QUANTIZED_LAYER, max_len=MAX_LAYERS, optional=True),
+        "max_scale_error": Number(lo=0), "max_bias_error": Number(lo=0), "exact": Bool(),
+        "logit_scale_log2": Int(-1024, 1024, optional=True),
+    }, optional=True),
+    "class_names": List(Str(max_chars=MAX_NAME_CHARS), max_len=MAX_UNITS, optional=True),
+    "source_model": Str(optional=True),
+    "train_config": Object(optional=True),
+    "network_config": Object(optional=True),
+}, optional=True)
+_HEADER = Object({
+    "format": Const(FORMAT_NAME), "version": Const(FORMAT_VERSION), "input": _INPUT,
+    "layers": List(_LAYER, max_len=MAX_LAYERS), "meta": _META,
+}, closed=True)
+#: The header and four arrays per layer.
+_MAX_MEMBERS = 1 + 4 * MAX_LAYERS
 
 
 def _load(path):
@@ -633,87 +690,83 @@ def _load(path):
         raise QNetFormatError(f"{path}: no such file (expected a .qnet.npz QNet file)")
     if not path.is_file():
         raise QNetFormatError(f"{path}: not a file (expected a .qnet.npz QNet file)")
-    arrays = _read_npz(path)
-    if "header" not in arrays:
-        raise QNetFormatError(f"{path}: field 'header': missing (expected the JSON header)")
-    header_array = arrays.pop("header")
-    if header_array.dtype != np.uint8 or header_array.ndim != 1:
-        _fail("header", "a 1-D uint8 array of JSON bytes", header_array.dtype)
     try:
-        header = json.loads(header_array.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise QNetFormatError(f"{path}: field 'header': not valid JSON ({error})") from None
-    if not isinstance(header, dict):
-        _fail("header", "a JSON object", type(header).__name__)
-    if header.get("format") != FORMAT_NAME:
-        _fail("header.format", repr(FORMAT_NAME), repr(header.get("format")))
-    if header.get("version") != FORMAT_VERSION:
-        _fail("header.version", FORMAT_VERSION, repr(header.get("version")))
-    spec = _get(header, "input", dict)
-    layer_specs = _get(header, "layers", list)
-    meta = header.get("meta", {})
-    if not isinstance(meta, dict):
-        _fail("header.meta", "a JSON object", type(meta).__name__)
-    expected = set()
+        with NpzArchive(path, max_file_bytes=MAX_FILE_BYTES, max_members=_MAX_MEMBERS) as archive:
+            header = _read_header(archive)
+            arrays = _read_arrays(archive, header["layers"])
+    except ArchiveError as error:
+        if error.member is None:
+            raise QNetFormatError(f"{path}: not a readable .npz archive ({error})") from None
+        raise QNetFormatError(f"{path}: {error}") from None
     layers = []
-    for k, entry in enumerate(layer_specs):
-        if not isinstance(entry, dict):
-            _fail(f"header.layers[{k}]", "a JSON object", type(entry).__name__)
-        names = {part: f"layer{k}.{part}" for part in ("weights", "bias", "shift", "threshold")}
-        for name in names.values():
-            if name not in arrays:
-                _fail(f"array '{name}'", "present", "missing")
-        expected.update(names.values())
-        weights = arrays[names["weights"]]
-        if weights.dtype != np.int8:
-            _fail(f"array '{names['weights']}'", "dtype int8", weights.dtype)
-        for part in ("bias", "shift", "threshold"):
-            if arrays[names[part]].dtype != np.int64:
-                _fail(f"array '{names[part]}'", "dtype int64", arrays[names[part]].dtype)
-        if list(weights.shape) != [_get(entry, "n_out", int, f"header.layers[{k}]"),
-                                   _get(entry, "n_in", int, f"header.layers[{k}]")]:
-            _fail(f"array '{names['weights']}'",
-                  f"shape ({entry['n_out']}, {entry['n_in']}) as the header says",
-                  weights.shape)
+    for k, entry in enumerate(header["layers"]):
         layers.append(QLayer(
-            weights=weights, bias=arrays[names["bias"]], shift=arrays[names["shift"]],
-            threshold=arrays[names["threshold"]],
-            weight_mode=_get(entry, "weight_mode", str, f"header.layers[{k}]"),
-            activation=_get(entry, "activation", str, f"header.layers[{k}]"),
-            out_bits=_get(entry, "out_bits", int, f"header.layers[{k}]"),
-            pow2=_get(entry, "pow2", bool, f"header.layers[{k}]"),
-            e_max=_get(entry, "e_max", int, f"header.layers[{k}]"),
-        ))
-    extra = set(arrays) - expected
-    if extra:
-        _fail("arrays", f"only the arrays of {len(layer_specs)} layers",
-              f"unexpected {sorted(extra)}")
-    image_shape = spec.get("image_shape", [])
-    if not isinstance(image_shape, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in image_shape):
-        _fail("header.input.image_shape", "a list of integers", repr(image_shape))
-    dataset = spec.get("dataset", "")
-    if not isinstance(dataset, str):
-        _fail("header.input.dataset", "a string", repr(dataset))
+            weights=arrays[f"layer{k}.weights"], bias=arrays[f"layer{k}.bias"],
+            shift=arrays[f"layer{k}.shift"], threshold=arrays[f"layer{k}.threshold"],
+            weight_mode=entry["weight_mode"], activation=entry["activation"],
+            out_bits=entry["out_bits"], pow2=entry["pow2"], e_max=entry["e_max"]))
+    spec = header["input"]
     qnet = QNet(
-        input=InputSpec(
-            n_inputs=_get(spec, "n_inputs", int, "header.input"),
-            bits=_get(spec, "bits", int, "header.input"),
-            dataset=dataset, image_shape=tuple(image_shape)),
-        layers=layers, meta=meta, source=str(path))
-    for k, (entry, widths) in enumerate(zip(layer_specs, qnet.widths, strict=True)):
-        if entry.get("widths") != widths.to_json():
+        input=InputSpec(n_inputs=spec["n_inputs"], bits=spec["bits"],
+                        dataset=spec.get("dataset", ""),
+                        image_shape=tuple(spec.get("image_shape", ()))),
+        layers=layers, meta=header.get("meta", {}), source=str(path))
+    for k, (entry, widths) in enumerate(zip(header["layers"], qnet.widths, strict=True)):
+        if entry["widths"] != widths.to_json():
             _fail(f"header.layers[{k}].widths", f"{widths.to_json()} (recomputed from the arrays)",
-                  entry.get("widths"))
+                  entry["widths"])
     return qnet
 
 
-def _get(mapping, key, kind, where="header"):
-    if key not in mapping:
-        _fail(f"{where}.{key}", f"a {kind.__name__}", "missing")
-    value = mapping[key]
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        _fail(f"{where}.{key}", "an integer", repr(value))
-    if not isinstance(value, kind):
-        _fail(f"{where}.{key}", f"a {kind.__name__}", repr(value))
-    return value
+def _read_header(archive):
+    """The JSON header, parsed within bounds and checked field by field against the schema."""
+    if "header" not in archive.names():
+        _fail("field 'header'", "the JSON header", "missing")
+    member = archive.open_member("header", MAX_HEADER_BYTES)
+    if member.dtype != np.uint8 or len(member.shape) != 1:
+        _fail("header", "a 1-D uint8 array of JSON bytes", member.dtype)
+    try:
+        header = bounded_json.loads(member.read().tobytes(), max_bytes=MAX_HEADER_BYTES)
+    except JSONLimitError as error:
+        raise QNetFormatError(f"field 'header': {error}") from None
+    if not isinstance(header, dict):
+        _fail("header", "a JSON object", type(header).__name__)
+    try:
+        json_schema.check(header, _HEADER, "header")
+    except json_schema.SchemaError as error:
+        raise QNetFormatError(str(error)) from None
+    # Sizes from the header, in Python integers, before any array is read.
+    total = sum(entry["n_in"] * entry["n_out"] for entry in header["layers"])
+    if total > MAX_WEIGHTS:
+        _fail("header.layers", f"at most {MAX_WEIGHTS} weights in all", f"{total} declared")
+    return header
+
+
+def _read_arrays(archive, layer_specs):
+    """Every layer's arrays, each refused before it is decompressed unless the header's
+    shape and dtype account for it."""
+    expected = {}
+    for k, entry in enumerate(layer_specs):
+        expected[f"layer{k}.weights"] = (np.dtype(np.int8), (entry["n_out"], entry["n_in"]),
+                                         f"layers[{k}].weights")
+        for part in ("bias", "shift", "threshold"):
+            expected[f"layer{k}.{part}"] = (np.dtype(np.int64), (entry["n_out"],),
+                                            f"layers[{k}].{part}")
+    names = archive.names() - {"header"}
+    for name in expected:
+        if name not in names:
+            _fail(f"array '{name}'", "present", "missing")
+    extra = names - set(expected)
+    if extra:
+        _fail("arrays", f"only the arrays of {len(layer_specs)} layers",
+              f"unexpected {sorted(extra)}")
+    arrays = {}
+    for name, (dtype, shape, field_name) in expected.items():
+        member = archive.open_member(name, math.prod(shape) * dtype.itemsize)
+        if member.dtype != dtype:
+            _fail(f"array '{name}'", f"dtype {dtype}", member.dtype)
+        if member.shape != shape:
+            _fail(f"array '{name}' ({field_name})", f"shape {shape} as the header says",
+                  member.shape)
+        arrays[name] = member.read()
+    return arrays

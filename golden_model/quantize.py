@@ -154,6 +154,49 @@ def _affine(block, step_in, mean):
     return weights, gain * alpha * step_in, gain * (pre - centre) + bn.beta.astype(np.float64)
 
 
+def _check_parameters(network):
+    """Refuse non-finite parameters and negative batch-norm variances, naming layer and field.
+
+    Either one turns into NaN scales or offsets, which would round to
+    arbitrary integer shifts and biases: a QNet that loads, but computes
+    nonsense.
+    """
+    _require_finite("preprocess", "mean", network.preprocess.mean)
+    for k, block in enumerate(network.blocks()):
+        where = f"layer {k}"
+        dense = block.dense
+        _require_finite(where, "weights", dense.W)
+        _require_finite(where, "alpha", dense.alpha, positive=True)
+        if dense.b is not None:
+            _require_finite(where, "bias", dense.b)
+        bn = block.batchnorm
+        if bn is not None:
+            for name in ("gamma", "beta", "running_mean"):
+                _require_finite(f"{where} batch norm", name, getattr(bn, name))
+            _require_finite(f"{where} batch norm", "running_var", bn.running_var)
+            variance = np.asarray(bn.running_var)
+            if np.any(variance < 0):
+                j = int(np.argmin(variance))
+                raise QuantizeError(
+                    f"{where} batch norm: running_var of neuron {j} is {float(variance[j]):g}; "
+                    "expected variances >= 0")
+            _require_finite(f"{where} batch norm", "eps", bn.eps, positive=True)
+            _require_finite(f"{where} batch norm", "in_scale", bn.in_scale, positive=True)
+        if block.activation is not None:
+            _require_finite(where, "activation theta", block.activation.theta)
+
+
+def _require_finite(where, name, values, positive=False):
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values) | ((values <= 0) if positive else False)
+    if np.any(bad):
+        j = int(np.flatnonzero(bad.reshape(-1))[0])
+        value = float(values.reshape(-1)[j])
+        at = f" (entry {j})" if values.ndim else ""
+        expected = "finite numbers > 0" if positive else "finite numbers"
+        raise QuantizeError(f"{where}: {name} is {value:g}{at}; expected {expected}")
+
+
 def _pow2_exponent(scale):
     """Nearest integer ``p`` with ``2**p ~ scale`` (> 0) and the relative error."""
     p = np.round(np.log2(scale)).astype(np.int64)
@@ -284,13 +327,15 @@ def quantize(network, dataset=None, *, calibration_x=None, act_bits=8, meta=None
     Raises
     ------
     QuantizeError
-        Float weights, a zero-scale binary row, scales or biases the QNet
+        Non-finite parameters, a negative batch-norm variance, float weights,
+        a zero-scale binary row, scales or biases the QNet
         cannot hold, or a layer that needs calibration images and got none.
     """
     pre = network.preprocess
     blocks = network.blocks()
     if not blocks:
         raise QuantizeError("network: expected at least one Dense layer")
+    _check_parameters(network)
     needs_calibration = any(b.act_quant is None for b in blocks[:-1])
     float_outputs = None
     if needs_calibration:
@@ -308,6 +353,9 @@ def quantize(network, dataset=None, *, calibration_x=None, act_bits=8, meta=None
     p_min = 0
     for k, block in enumerate(blocks):
         weights, c, d = _affine(block, step_in, mean if k == 0 else None)
+        if not (np.all(np.isfinite(c)) and np.all(np.isfinite(d))):
+            raise QuantizeError(f"layer {k}: its folded scale or offset overflows float64; "
+                                "expected finite parameters of a sensible size")
         if k == len(blocks) - 1:
             layer, report, p_min = _output_layer(k, block, weights, c, d)
         else:

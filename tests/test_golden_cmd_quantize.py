@@ -131,3 +131,70 @@ def test_layer_costs_binary_and_sparsity():
     assert rows[0]["weight_bits"] == 16 and (rows[0]["shift_min"], rows[0]["shift_max"]) == (1, 3)
     assert rows[1]["weight_bits"] == 6 and rows[1]["activation"] == "logits"
     assert rows[1]["in_bits"] == 4  # pow2 code of a 4-bit relu, e_max 3: values 0..8
+
+
+def hostile_model(model_path, out, header_changes=(), **arrays):
+    with np.load(model_path) as archive:
+        members = {key: archive[key] for key in archive.files}
+    header = json.loads(str(members["header"]))
+    for dotted, value in dict(header_changes).items():
+        target, *keys = [header, *dotted.split(".")]
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+    members["header"] = np.array(json.dumps(header))
+    members.update(arrays)
+    np.savez(out, **members)
+    return out
+
+
+@pytest.mark.parametrize("header_changes, arrays, message", [
+    ({"train_config": []}, {}, "field 'train_config': expected a JSON object"),
+    ({"train_config.seed": -1}, {}, "field 'train_config.seed': expected an integer in [0, "),
+    ({"network": [64, 32, 10]}, {}, "field 'network': expected a JSON object"),
+    ({"network.sizes": [64, 10**9, 10]}, {}, "field 'network.sizes[1]'"),
+    ({}, {"2.running_var": np.full(32, -1.0, np.float32)},
+     "array '2.running_var': expected batch-norm variances >= 0, got -1"),
+    ({}, {"1.W": np.full((32, 64), "w")}, "array '1.W': expected real numbers"),
+])
+def test_hostile_model_files_exit_2_with_one_line(model_path, tmp_path, capsys, header_changes,
+                                                  arrays, message):
+    path = hostile_model(model_path, tmp_path / "hostile.npz", header_changes, **arrays)
+    out = tmp_path / "hostile.qnet.npz"
+    assert cli.main(["quantize", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"mulfree quantize: error: {path}: ") and "\n" not in err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_inspect_escapes_strings_from_the_file(model_path, tmp_path, capsys):
+    qnet_path = tmp_path / "m.qnet.npz"
+    assert cli.main(["quantize", str(model_path), "--out", str(qnet_path)]) == 0
+    qnet = QNet.load(qnet_path)
+    hostile = "\x1b]0;owned\x07\x1b[2J\u202edigits"
+    qnet.input = type(qnet.input)(n_inputs=64, bits=5, dataset=hostile, image_shape=(8, 8))
+    qnet.meta["agreement"]["split"] = "test\x1b[31m"
+    qnet.save(qnet_path)
+    capsys.readouterr()
+    assert cli.main(["inspect", str(qnet_path)]) == 0
+    text = capsys.readouterr().out
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert r"of 5 bits, \x1b]0;owned\x07\x1b[2J\u202edigits" in text
+    assert r"recorded agreement (test\x1b[31m, 359 images)" in text
+
+
+def test_inspect_of_a_hostile_qnet_is_one_line_exit_2(model_path, tmp_path, capsys):
+    qnet_path = tmp_path / "m.qnet.npz"
+    assert cli.main(["quantize", str(model_path), "--out", str(qnet_path)]) == 0
+    with np.load(qnet_path) as archive:
+        members = {key: archive[key] for key in archive.files}
+    header = json.loads(members["header"].tobytes())
+    header["meta"]["agreement"]["float_accuracy"] = None
+    members["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(qnet_path, **members)
+    capsys.readouterr()
+    assert cli.main(["inspect", str(qnet_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"mulfree inspect: error: {qnet_path}: header.meta.agreement.float_accuracy: "
+                   "expected a finite number >= 0 and <= 1, got None")

@@ -370,3 +370,223 @@ def test_bytes_io_header_roundtrip_is_plain_json(tmp_path):
         assert header["format"] == "mulfree.qnet" and header["version"] == 1
         assert archive["layer0.weights"].dtype == np.int8
         assert sorted(archive.files) == sorted(["header", *net.arrays()])
+
+
+# -- hostile files: bounded parsing, typed meta, sizes refused before allocation ---------------
+
+
+def raw_header_with(net, marker, replacement):
+    """The net's header JSON with ``"marker"`` replaced by raw JSON text."""
+    text = json.dumps({**net.header(), "meta": {"x": marker}})
+    return text.replace(json.dumps(marker), replacement).encode()
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_deeply_nested_header_is_refused_before_parsing(tmp_path, depth):
+    net = small_net()
+    raw = raw_header_with(net, "HERE", "[" * depth + "]" * depth)
+    path = write(tmp_path / "deep.qnet.npz", None, net.arrays(), raw_header=raw)
+    load_fails(path, "field 'header'", f"nested {depth + 2} levels deep", "at most 32")
+
+
+def test_nesting_within_the_bound_loads(tmp_path):
+    net = small_net()
+    raw = raw_header_with(net, "HERE", "[" * 29 + "]" * 29)
+    path = write(tmp_path / "ok.qnet.npz", None, net.arrays(), raw_header=raw)
+    assert QNet.load(path).meta["x"] == json.loads("[" * 29 + "]" * 29)
+
+
+@pytest.mark.parametrize("digits", [41, 5000, 100_000])
+def test_integer_with_too_many_digits_is_refused(tmp_path, digits):
+    net = small_net()
+    raw = raw_header_with(net, "HERE", "7" * digits)
+    path = write(tmp_path / "big.qnet.npz", None, net.arrays(), raw_header=raw)
+    load_fails(path, "field 'header'", f"an integer of {digits} digits", "at most 40")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path):
+    net = small_net()
+    net.meta["note"] = "[" * 1000 + '\\"{'
+    path = tmp_path / "s.qnet.npz"
+    net.save(path)
+    assert QNet.load(path).meta["note"] == net.meta["note"]
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("meta.agreement", {"n": 5, "float_accuracy": None, "qnet_accuracy": 0.5,
+                        "disagreement": 0.0}, "header.meta.agreement.float_accuracy"),
+    ("meta.agreement", {"n": 5, "float_accuracy": 0.5, "disagreement": 0.0},
+     "header.meta.agreement.qnet_accuracy: expected a finite number >= 0 and <= 1, got missing"),
+    ("meta.agreement", {"n": "5", "float_accuracy": 0.5, "qnet_accuracy": 0.5,
+                        "disagreement": 0.0}, "header.meta.agreement.n"),
+    ("meta.agreement", {"n": 5, "float_accuracy": 7.0, "qnet_accuracy": 0.5,
+                        "disagreement": 0.0}, "header.meta.agreement.float_accuracy"),
+    ("meta.agreement", [0.5], "header.meta.agreement: expected a JSON object"),
+    ("meta.quantization", {"exact": "yes", "max_scale_error": 0, "max_bias_error": 0},
+     "header.meta.quantization.exact: expected true or false"),
+    ("meta.quantization", {"exact": True, "max_scale_error": 0, "max_bias_error": 0,
+                           "layers": [{"index": 0}]},
+     "header.meta.quantization.layers[0].scale_error"),
+    ("meta.class_names", ["zero", 1], "header.meta.class_names[1]: expected a string"),
+    ("meta.source_model", 3, "header.meta.source_model"),
+    ("input.dataset", "x" * 300, "header.input.dataset: expected a string of at most 256"),
+    ("layers.0.n_out", 1.0, "header.layers[0].n_out: expected an integer"),
+    ("layers.0.widths.in_signed", 0, "header.layers[0].widths.in_signed"),
+    ("input.colour", "red", "header.input: expected only the keys"),
+])
+def test_meta_and_header_fields_of_the_wrong_type(tmp_path, field, value, expected):
+    header, arrays = parts(small_net())
+    mutate(header, field, value)
+    load_fails(write(tmp_path / "m.qnet.npz", header, arrays), expected)
+
+
+def test_non_finite_meta_numbers_are_refused(tmp_path):
+    net = small_net()
+    net.meta["agreement"] = {"n": 5, "float_accuracy": float("nan"), "qnet_accuracy": 0.5,
+                             "disagreement": 0.0}
+    path = tmp_path / "nan.qnet.npz"
+    net.save(path)  # json.dumps writes NaN
+    load_fails(path, "header.meta.agreement.float_accuracy", "finite")
+
+
+# Two sizes below 2**63 whose product wraps around int64 to exactly 6.
+WRAPPING_SHAPE = (9223372036854775803, 3689348814741910322)
+
+
+def test_image_shape_whose_product_overflows_int64(tmp_path):
+    header, arrays = parts(small_net())
+    header["input"]["image_shape"] = list(WRAPPING_SHAPE)
+    load_fails(write(tmp_path / "wrap.qnet.npz", header, arrays), "header.input.image_shape[0]")
+    net = small_net()
+    with pytest.raises(QNetFormatError, match="input.image_shape: expected positive sizes"):
+        QNet(InputSpec(n_inputs=6, bits=5, image_shape=WRAPPING_SHAPE), net.layers)
+    with pytest.raises(QNetFormatError, match="input.image_shape"):
+        QNet(InputSpec(n_inputs=6, bits=5, image_shape=(2**70, 6)), net.layers)
+
+
+def npy_bytes(shape, dtype, data=b""):
+    """An ``.npy`` member: a header declaring ``shape`` and ``dtype``, then ``data``."""
+    handle = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+    return handle.getvalue() + data
+
+
+def zip_members(path, members, compress=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compress) as archive:
+        for name, payload in members.items():
+            archive.writestr(f"{name}.npy", payload)
+    return path
+
+
+def header_npy(header):
+    return npy_bytes((len(json.dumps(header).encode()),), np.uint8, json.dumps(header).encode())
+
+
+def refused_cheaply(path, *patterns):
+    """Refused with a QNetFormatError, allocating and taking next to nothing."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        message = load_fails(path, *patterns)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20 and seconds < 2, (peak, seconds)
+    return message
+
+
+def test_header_declaring_a_huge_layer_is_refused_before_reading_arrays(tmp_path):
+    header, arrays = parts(small_net())
+    header["layers"][0]["n_out"] = header["layers"][1]["n_in"] = 100_000
+    header["layers"][0]["n_in"] = header["input"]["n_inputs"] = 100_000
+    header["input"]["image_shape"] = []
+    members = {"header": header_npy(header),
+               "layer0.weights": npy_bytes((100_000, 100_000), np.int8)}
+    for part in ("bias", "shift", "threshold"):
+        members[f"layer0.{part}"] = npy_bytes((100_000,), np.int64)
+    members.update({name: _npy(array) for name, array in arrays.items()
+                    if name.startswith("layer1")})
+    path = zip_members(tmp_path / "huge.qnet.npz", members)
+    assert path.stat().st_size < 4096
+    refused_cheaply(path, "header.layers: expected at most 16777216 weights in all",
+                    "10000300000 declared")
+
+
+def _npy(array):
+    handle = io.BytesIO()
+    np.save(handle, array)
+    return handle.getvalue()
+
+
+def test_member_declaring_a_huge_shape_is_refused_before_allocating(tmp_path):
+    header, arrays = parts(small_net())
+    members = {"header": header_npy(header), **{k: _npy(v) for k, v in arrays.items()}}
+    members["layer0.weights"] = npy_bytes((100_000, 100_000), np.int8)
+    path = zip_members(tmp_path / "huge.qnet.npz", members)
+    refused_cheaply(path, "array 'layer0.weights' (layers[0].weights)",
+                    "expected shape (5, 6) as the header says, got (100000, 100000)")
+
+
+def test_compressed_member_that_expands_beyond_what_the_header_needs(tmp_path):
+    # A JSON header padded with 64 MiB of spaces is valid JSON; deflated it is tiny.
+    header, arrays = parts(small_net())
+    text = json.dumps(header).encode() + b" " * (64 << 20)
+    members = {"header": npy_bytes((len(text),), np.uint8, text),
+               **{k: _npy(v) for k, v in arrays.items()}}
+    path = zip_members(tmp_path / "bomb.qnet.npz", members, zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 1 << 20
+    refused_cheaply(path, "array 'header': declares", "uncompressed")
+
+
+def test_zip_entry_declaring_more_than_the_shape_needs(tmp_path):
+    header, arrays = parts(small_net())
+    members = {"header": header_npy(header), **{k: _npy(v) for k, v in arrays.items()}}
+    members["layer0.bias"] += b"\0" * 8  # one int64 too many after the declared data
+    load_fails(zip_members(tmp_path / "long.qnet.npz", members),
+               "array 'layer0.bias': holds 48 bytes of data", "needs 40")
+
+
+@pytest.mark.parametrize("members, expected", [
+    ({"header.npy": b"x", "notes.txt": b"hi"}, "member 'notes.txt': expected only .npy arrays"),
+    ({"header.npy": b"x", "a.npy": b"1", "a.npy ": b"2"}, "expected only .npy arrays"),
+])
+def test_raw_members_are_refused(tmp_path, members, expected):
+    path = tmp_path / "raw.qnet.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+    load_fails(path, expected)
+
+
+@pytest.mark.parametrize("dtype", ["<U3", "|S3", "V8", "<c16", ">i8"])
+def test_string_and_other_non_integer_members_are_refused(tmp_path, dtype):
+    header, arrays = parts(small_net())
+    members = {"header": header_npy(header), **{k: _npy(v) for k, v in arrays.items()}}
+    members["layer0.shift"] = _npy(np.zeros(5, dtype))
+    load_fails(zip_members(tmp_path / "str.qnet.npz", members),
+               "array 'layer0.shift': expected dtype int64")
+
+
+def test_fortran_ordered_members_load_as_the_same_values(tmp_path):
+    header, arrays = parts(small_net())
+    arrays["layer0.weights"] = np.asfortranarray(arrays["layer0.weights"])
+    path = write(tmp_path / "f.qnet.npz", header, arrays)
+    np.testing.assert_array_equal(QNet.load(path).layers[0].weights,
+                                  small_net().layers[0].weights)
+
+
+def test_python_built_qnets_are_bounded_too():
+    net = small_net()
+    wide = QLayer(weights=np.zeros((1, 1 << 24 | 1), np.int8), bias=np.zeros(1, np.int64),
+                  shift=np.zeros(1, np.int64), activation="linear")
+    with pytest.raises(QNetFormatError, match="input.n_inputs"):
+        QNet(InputSpec(n_inputs=(1 << 24) + 1, bits=1), [wide])
+    with pytest.raises(QNetFormatError, match="layers: expected at most 256 layers"):
+        QNet(net.input, [net.layers[0]] * 257)
+    with pytest.raises(QNetFormatError, match="input.dataset: expected a string"):
+        QNet(InputSpec(n_inputs=6, bits=5, dataset=None), net.layers)

@@ -171,6 +171,48 @@ def test_zero_scale_ternary_neuron_is_a_constant():
     assert_codes_equal(network, qnet, all_inputs(4, 3))
 
 
+@pytest.mark.parametrize("layer, field, index, value, expected", [
+    (0, "running_var", 3, -0.5, "layer 0 batch norm: running_var of neuron 3 is -0.5; "
+                                "expected variances >= 0"),
+    (1, "running_var", 0, -1e-9, "layer 1 batch norm: running_var of neuron 0 is -1e-09"),
+    (0, "running_var", 2, np.nan, "layer 0 batch norm: running_var is nan (entry 2); "
+                                  "expected finite numbers"),
+    (1, "running_var", 1, np.inf, "layer 1 batch norm: running_var is inf (entry 1)"),
+    (0, "running_mean", 4, np.nan, "layer 0 batch norm: running_mean is nan (entry 4)"),
+    (1, "gamma", 0, np.inf, "layer 1 batch norm: gamma is inf"),
+    (0, "beta", 1, -np.inf, "layer 0 batch norm: beta is -inf"),
+])
+def test_bad_batchnorm_statistics_are_refused(layer, field, index, value, expected):
+    network = dyadic_network(1)
+    getattr(network.blocks()[layer].batchnorm, field)[index] = value
+    with pytest.raises(QuantizeError) as info:
+        quantize(network)
+    assert expected in str(info.value)
+
+
+def test_non_finite_weights_and_inputs_are_refused():
+    network = dyadic_network(2)
+    network.blocks()[1].dense.W[0, 1] = np.nan
+    with pytest.raises(QuantizeError, match=r"layer 1: weights is nan \(entry 1\)"):
+        quantize(network)
+    network = dyadic_network(2)
+    network.preprocess.mean[0] = np.inf
+    with pytest.raises(QuantizeError, match="preprocess: mean is inf"):
+        quantize(network)
+    network = dyadic_network(2)
+    network.blocks()[0].batchnorm.eps = 0.0
+    with pytest.raises(QuantizeError, match="layer 0 batch norm: eps is 0; expected finite "
+                                            "numbers > 0"):
+        quantize(network)
+
+
+def test_variance_zero_is_still_accepted():
+    # eps keeps the scale finite: a constant feature is a valid batch-norm input
+    network = dyadic_network(3)
+    network.blocks()[0].batchnorm.running_var[...] = 0.0
+    assert len(quantize(network).layers) == 2
+
+
 # -- a trained digits model -----------------------------------------------------------------
 
 
