@@ -7,6 +7,7 @@ lazily so that ``mulfree train`` does not pay for Amaranth or cocotb.
 
 import argparse
 import importlib
+import os
 import sys
 
 from golden_model.cli_args import OptionError, OptionParser
@@ -71,13 +72,20 @@ def main(argv=None):
         return 2
     module = importlib.import_module(args._module)
     try:
-        return int(module.main(args) or 0)
+        code = int(module.main(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        return code
     except MulfreeError as error:
         print(f"mulfree {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mulfree: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``mulfree inspect m.qnet.npz | head``): not an error of
+        # ours; stdout is pointed at devnull so that the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

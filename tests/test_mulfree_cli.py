@@ -66,3 +66,19 @@ def test_subcommand_modules_exist_and_configure(name):
     parser = argparse.ArgumentParser()
     module.configure(parser)
     assert callable(module.main)
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path):
+    """``mulfree inspect m.qnet.npz | head -1``: the pipe closes before the table is out."""
+    import subprocess
+
+    from boards_qnets import make_qnet
+
+    path = tmp_path / "m.qnet.npz"
+    make_qnet(sizes=(64, 512, 512, 10), in_bits=5).save(path)
+    process = subprocess.Popen([sys.executable, "-m", "mulfree", "inspect", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) in (0, 1)
+    assert stderr == ""
