@@ -376,35 +376,98 @@ class FrameReader:
     """Incremental parser of frames with a given sync byte.
 
     Feed bytes with :meth:`feed`; complete frames come back as
-    ``(code, payload)``. Bytes before a sync byte are skipped; a frame with a
-    bad checksum raises :class:`ProtocolError` and parsing resumes after it.
+    ``(code, payload)``, every complete valid frame of a read in order.
+
+    Any sync byte may start a frame, also one inside garbage, so every
+    sync byte is a candidate start. A candidate fails when ``accept``
+    refuses its header or when it is complete and its checksum is wrong;
+    the search then goes on from the byte after that sync byte, not after
+    the length the failed header claimed. A candidate still waiting for
+    bytes does not hold back a complete valid frame that starts after it:
+    a stray sync byte in garbage may claim up to 64 KiB, and the real
+    answer behind it would otherwise be swallowed.
+
+    Parameters
+    ----------
+    sync : int
+        The sync byte.
+    accept : callable, optional
+        ``accept(code, length) -> bool``: whether a header is plausible
+        (e.g. the answer codes a host expects). Default: any header.
+
+    Attributes
+    ----------
+    damaged : int
+        Complete frames with an accepted header and a bad checksum, dropped.
     """
 
-    def __init__(self, sync):
+    def __init__(self, sync, accept=None):
         self._sync = sync
+        self._accept = accept
         self._buffer = bytearray()
+        self._open = []         # candidate starts still waiting for bytes, ascending
+        self._scanned = 0       # positions below this are candidates in _open or dead
+        self.damaged = 0
+
+    def _classify(self, start):
+        """``"short"``, ``"bad"`` or the end of the valid frame at ``start``."""
+        buffer = self._buffer
+        if len(buffer) < start + 4:
+            return "short"
+        length = buffer[start + 2] | buffer[start + 3] << 8
+        if self._accept is not None and not self._accept(buffer[start + 1], length):
+            return "bad"
+        end = start + 5 + length
+        if len(buffer) < end:
+            return "short"
+        if checksum(buffer[start + 1:end - 1]) != buffer[end - 1]:
+            self.damaged += 1
+            return "bad"
+        return end
+
+    def _next_frame(self):
+        """The earliest complete valid frame as ``(start, end)``, or None."""
+        sync = self._sync
+        still_open = []
+        candidates = iter(self._open)
+        pending_new = self._buffer.find(sync, self._scanned)
+        nxt = next(candidates, None)
+        while nxt is not None or pending_new >= 0:
+            if nxt is not None and (pending_new < 0 or nxt < pending_new):
+                start, nxt = nxt, next(candidates, None)
+            else:
+                start = pending_new
+                pending_new = self._buffer.find(sync, start + 1)
+                self._scanned = start + 1
+            verdict = self._classify(start)
+            if verdict == "short":
+                still_open.append(start)
+            elif verdict != "bad":
+                return start, verdict
+        self._scanned = len(self._buffer)
+        self._open = still_open
+        return None
 
     def feed(self, data):
+        """Add ``data``; return the frames it completed, as ``(code, payload)``."""
         self._buffer += bytes(data)
         frames = []
         while True:
-            start = self._buffer.find(bytes([self._sync]))
-            if start < 0:
-                self._buffer.clear()
-                return frames
-            del self._buffer[:start]
-            if len(self._buffer) < 4:
-                return frames
-            length = self._buffer[2] | self._buffer[3] << 8
-            if len(self._buffer) < 5 + length:
-                return frames
-            frame = bytes(self._buffer[:5 + length])
-            del self._buffer[:5 + length]
-            if checksum(frame[1:-1]) != frame[-1]:
-                raise ProtocolError(f"answer with a bad checksum: {frame[:8].hex()}…")
-            frames.append((frame[1], frame[4:-1]))
+            found = self._next_frame()
+            if found is None:
+                break
+            start, end = found
+            frames.append((self._buffer[start + 1], bytes(self._buffer[start + 4:end - 1])))
+            # Everything before the frame's end is spent: candidates in it are garbage.
+            del self._buffer[:end]
+            self._open, self._scanned = [], 0
+        keep_from = self._open[0] if self._open else len(self._buffer)
+        del self._buffer[:keep_from]
+        self._open = [start - keep_from for start in self._open]
+        self._scanned -= keep_from
+        return frames
 
     @property
     def pending(self):
-        """Bytes held of an incomplete frame."""
+        """Bytes held from the earliest candidate frame still waiting for bytes."""
         return len(self._buffer)
