@@ -53,16 +53,14 @@ class SPRAM256KA(Elaboratable):
     ----------
     address, datain, maskwren, wren, chipselect, clock, standby, sleep, poweroff
         Values for the cell's inputs (``ADDRESS`` 14 bits, ``DATAIN`` 16,
-        ``MASKWREN`` 4, the rest 1). ``clock`` must be a ``ClockSignal``:
-        the model runs in that clock domain.
+        ``MASKWREN`` 4, the rest 1). For the model ``clock`` must be a
+        ``ClockSignal``: it runs in that clock domain.
     dataout : Signal(16)
         Driven with the cell's ``DATAOUT``.
     """
 
     def __init__(self, *, address, datain, maskwren, wren, chipselect, clock, standby, sleep,
                  poweroff, dataout):
-        if not isinstance(clock, ClockSignal):
-            raise TypeError(f"SPRAM256KA: clock must be a ClockSignal, not {clock!r}")
         self.inputs = dict(ADDRESS=address, DATAIN=datain, MASKWREN=maskwren, WREN=wren,
                            CHIPSELECT=chipselect, CLOCK=clock, STANDBY=standby, SLEEP=sleep,
                            POWEROFF=poweroff)
@@ -76,8 +74,12 @@ class SPRAM256KA(Elaboratable):
                         **{f"i_{name}": value for name, value in self.inputs.items()})
 
     def _model(self):
+        clock = self.inputs["CLOCK"]
+        if not isinstance(clock, ClockSignal):
+            raise TypeError(f"SPRAM256KA: the model needs a ClockSignal as clock (it runs in "
+                            f"that domain), not {clock!r}")
         m = Module()
-        domain = self.inputs["CLOCK"].domain
+        domain = clock.domain
         sync = m.d[domain]
         ports = {}
         for name, width in (("ADDRESS", 14), ("DATAIN", 16), ("MASKWREN", 4), ("WREN", 1),
