@@ -1,29 +1,34 @@
-"""Shared test markers: tests that need a simulator skip, saying how to get it, when it
-is missing (CI installs them all, so nothing skips there)."""
+"""Shared test markers.
 
-import shutil
+``needs_icarus``: the test runs Icarus Verilog. When :mod:`sim.toolchain`
+finds it unusable (``iverilog``/``vvp`` not on PATH), the test is skipped
+with a reason that says how to install it. CI installs every simulator, so
+nothing skips there.
+"""
 
 import pytest
 
-#: Marker -> (tools it needs on PATH, how to install them).
-SIMULATOR_MARKERS = {
-    "needs_icarus": (("iverilog", "vvp"), "apt-get install iverilog"),
-}
+#: Marker -> the simulator (a :data:`sim.toolchain.SIMULATORS` name) it needs.
+SIMULATOR_MARKERS = {"needs_icarus": "icarus"}
 
 
 def pytest_configure(config):
-    for marker, (tools, install) in SIMULATOR_MARKERS.items():
+    for marker, simulator in SIMULATOR_MARKERS.items():
         config.addinivalue_line(
-            "markers", f"{marker}: needs {' and '.join(tools)} on PATH ({install})")
+            "markers", f"{marker}: runs {simulator}; skipped, saying how to install it, "
+                       "when it is missing")
 
 
 def pytest_collection_modifyitems(config, items):
-    for marker, (tools, install) in SIMULATOR_MARKERS.items():
-        missing = [tool for tool in tools if shutil.which(tool) is None]
-        if not missing:
+    from sim.toolchain import simulator_status
+
+    for marker, simulator in SIMULATOR_MARKERS.items():
+        marked = [item for item in items if marker in item.keywords]
+        if not marked:
             continue
-        skip = pytest.mark.skip(reason=f"{' and '.join(missing)} not found on PATH; "
-                                       f"install Icarus Verilog: {install}")
-        for item in items:
-            if marker in item.keywords:
-                item.add_marker(skip)
+        status = simulator_status(simulator)
+        if status.available:
+            continue
+        skip = pytest.mark.skip(reason=f"{simulator} is not usable: {status.reason}")
+        for item in marked:
+            item.add_marker(skip)
