@@ -57,6 +57,7 @@ encode_frame, checksum, FrameReader
     Frame codec.
 """
 
+import heapq
 import struct
 from dataclasses import dataclass
 
@@ -104,6 +105,8 @@ INFO_LAYER_BYTES = struct.calcsize(INFO_LAYER_FORMAT)
 #: Weight stores by their INFO code (the order of ``hdl.layer_plan.WEIGHT_STORES``).
 WEIGHT_STORES = ("rom", "ram", "spram")
 MAX_PAYLOAD = 0xFFFF
+#: The longest frame: sync, code, length (2), payload, checksum.
+MAX_FRAME = MAX_PAYLOAD + 5
 #: Slices of one LOAD request: the board needs no buffer for them, but a
 #: short chunk is cheap to resend after a bad checksum.
 MAX_LOAD_SLICES = 1024
@@ -385,7 +388,10 @@ class FrameReader:
     the length the failed header claimed. A candidate still waiting for
     bytes does not hold back a complete valid frame that starts after it:
     a stray sync byte in garbage may claim up to 64 KiB, and the real
-    answer behind it would otherwise be swallowed.
+    answer behind it would otherwise be swallowed. The price: a one-byte
+    checksum passes one random candidate in 256, so a caller that knows
+    which answers can come should narrow the candidates with ``accept``.
+    Every candidate is checked once, when its last byte arrives.
 
     Parameters
     ----------
@@ -405,69 +411,74 @@ class FrameReader:
         self._sync = sync
         self._accept = accept
         self._buffer = bytearray()
-        self._open = []         # candidate starts still waiting for bytes, ascending
-        self._scanned = 0       # positions below this are candidates in _open or dead
+        # (end, start) of every accepted header whose frame is not yet complete,
+        # as a heap: each candidate is looked at once when its bytes are all in.
+        self._waiting = []
+        self._scanned = 0       # sync bytes below this have been looked at
         self.damaged = 0
 
-    def _classify(self, start):
-        """``"short"``, ``"bad"`` or the end of the valid frame at ``start``."""
+    def _scan(self):
+        """Queue every new candidate whose header has arrived."""
         buffer = self._buffer
-        if len(buffer) < start + 4:
-            return "short"
-        length = buffer[start + 2] | buffer[start + 3] << 8
-        if self._accept is not None and not self._accept(buffer[start + 1], length):
-            return "bad"
-        end = start + 5 + length
-        if len(buffer) < end:
-            return "short"
-        if checksum(buffer[start + 1:end - 1]) != buffer[end - 1]:
-            self.damaged += 1
-            return "bad"
-        return end
+        while True:
+            start = buffer.find(self._sync, self._scanned)
+            if start < 0 or start + 4 > len(buffer):
+                self._scanned = len(buffer) if start < 0 else start
+                return
+            self._scanned = start + 1
+            length = buffer[start + 2] | buffer[start + 3] << 8
+            if self._accept is None or self._accept(buffer[start + 1], length):
+                heapq.heappush(self._waiting, (start + 5 + length, start))
 
-    def _next_frame(self):
-        """The earliest complete valid frame as ``(start, end)``, or None."""
-        sync = self._sync
-        still_open = []
-        candidates = iter(self._open)
-        pending_new = self._buffer.find(sync, self._scanned)
-        nxt = next(candidates, None)
-        while nxt is not None or pending_new >= 0:
-            if nxt is not None and (pending_new < 0 or nxt < pending_new):
-                start, nxt = nxt, next(candidates, None)
-            else:
-                start = pending_new
-                pending_new = self._buffer.find(sync, start + 1)
-                self._scanned = start + 1
-            verdict = self._classify(start)
-            if verdict == "short":
-                still_open.append(start)
-            elif verdict != "bad":
-                return start, verdict
-        self._scanned = len(self._buffer)
-        self._open = still_open
-        return None
+    def _checksum_ok(self, start, end):
+        body = np.frombuffer(self._buffer, dtype=np.uint8, count=end - start - 2,
+                             offset=start + 1)
+        total = int(body.sum())
+        del body                # the buffer cannot be resized while viewed
+        return total & 0xFF == self._buffer[end - 1]
+
+    def _drop(self, count):
+        """Forget the first ``count`` bytes and every candidate starting in them."""
+        del self._buffer[:count]
+        self._waiting = [(end - count, start - count) for end, start in self._waiting
+                         if start >= count]
+        heapq.heapify(self._waiting)
+        self._scanned = max(self._scanned - count, 0)
 
     def feed(self, data):
         """Add ``data``; return the frames it completed, as ``(code, payload)``."""
         self._buffer += bytes(data)
         frames = []
         while True:
-            found = self._next_frame()
-            if found is None:
+            self._scan()
+            valid = []
+            while self._waiting and self._waiting[0][0] <= len(self._buffer):
+                end, start = heapq.heappop(self._waiting)
+                if self._checksum_ok(start, end):
+                    valid.append((start, end))
+                else:
+                    self.damaged += 1
+            if not valid:
                 break
-            start, end = found
+            start, end = min(valid)
             frames.append((self._buffer[start + 1], bytes(self._buffer[start + 4:end - 1])))
+            for later in valid:
+                if later[0] >= end:
+                    heapq.heappush(self._waiting, (later[1], later[0]))
             # Everything before the frame's end is spent: candidates in it are garbage.
-            del self._buffer[:end]
-            self._open, self._scanned = [], 0
-        keep_from = self._open[0] if self._open else len(self._buffer)
-        del self._buffer[:keep_from]
-        self._open = [start - keep_from for start in self._open]
-        self._scanned -= keep_from
+            self._drop(end)
+        if not self._waiting:
+            self._drop(self._scanned)
+        elif len(self._buffer) > 2 * MAX_FRAME:
+            # A waiting candidate started less than MAX_FRAME bytes ago, so this
+            # drops more than MAX_FRAME bytes: the cost stays linear in the input.
+            self._drop(self._first_kept())
         return frames
+
+    def _first_kept(self):
+        return min([start for _, start in self._waiting] + [self._scanned])
 
     @property
     def pending(self):
         """Bytes held from the earliest candidate frame still waiting for bytes."""
-        return len(self._buffer)
+        return len(self._buffer) - self._first_kept()

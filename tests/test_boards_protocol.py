@@ -77,6 +77,18 @@ def test_frame_reader_skips_a_damaged_length_that_claims_the_next_frame():
     assert reader.pending == 0
 
 
+def test_frame_reader_finds_the_frame_after_a_long_run_of_headers_claiming_64k():
+    rng = np.random.default_rng(3)
+    noise = b"".join(b"\x5a\x01\xff\xff" + rng.integers(0, 256, 40, dtype=np.uint8).tobytes()
+                     for _ in range(4000))                        # 176,000 bytes
+    frame = p.encode_frame(p.RESPONSE_SYNC, 3, b"answer")
+    reader = p.FrameReader(p.RESPONSE_SYNC)
+    data = noise + frame
+    frames = [f for k in range(0, len(data), 97) for f in reader.feed(data[k:k + 97])]
+    assert frames[-1] == (3, b"answer")
+    assert reader.pending == 0
+
+
 def test_frame_reader_joins_a_frame_cut_across_reads():
     frame = p.encode_frame(p.RESPONSE_SYNC, 1, bytes(range(40)))
     reader = p.FrameReader(p.RESPONSE_SYNC)
