@@ -97,6 +97,11 @@ class BoardClient:
             frames = reader.feed(chunk)
             if frames:
                 return frames[0]
+            if not chunk and reader.damaged and not reader.pending:
+                # The line went idle after a damaged answer: nothing valid is coming.
+                raise HostError(f"{self.name}: a damaged answer from the board (bad "
+                                "checksum) and nothing after it; check the cable and the "
+                                "baud rate")
             if time.monotonic() > deadline:
                 what = "a partial answer" if reader.pending else "no answer"
                 if reader.damaged:

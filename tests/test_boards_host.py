@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 from boards_qnets import make_qnet, random_images
@@ -55,9 +57,12 @@ def test_truncated_answer_times_out_as_partial():
 def test_damaged_answer_is_reported():
     def flip_last(data):
         return data[:-1] + bytes([data[-1] ^ 0x55])
-    client = BoardClient(FakeSerial(BoardModel(make_qnet()), corrupt=flip_last), timeout=0.05)
-    with pytest.raises(HostError, match="bad checksum"):
+    client = BoardClient(FakeSerial(BoardModel(make_qnet()), corrupt=flip_last), timeout=30)
+    started = time.monotonic()
+    with pytest.raises(HostError, match="damaged answer from the board .bad checksum. and "
+                                        "nothing after it"):
         client.info()
+    assert time.monotonic() - started < 5          # the idle line ends it, not the timeout
 
 
 @pytest.mark.parametrize("noise", [
