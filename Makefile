@@ -27,10 +27,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Up front, one line per simulator that is missing (its tests skip, saying how to install it).
 test: $(STAMP)
+	@$(PY) -m sim.toolchain --check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
+	@$(PY) -m sim.toolchain --check
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)

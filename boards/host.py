@@ -95,24 +95,54 @@ class BoardClient:
         self.layout = None
 
     def request(self, cmd, payload=b""):
-        """Send one request; return ``(status, payload)`` of the answer."""
+        """Send one request; return ``(status, payload)`` of the answer.
+
+        Bytes that do not make a plausible, valid answer frame (line noise,
+        a damaged answer) are skipped; the first valid one is returned.
+        """
         self.port.reset_input_buffer()
         self.port.write(p.encode_frame(p.REQUEST_SYNC, cmd, payload))
-        reader = p.FrameReader(p.RESPONSE_SYNC)
+        reader = p.FrameReader(p.RESPONSE_SYNC, self._answer_header_check(cmd))
         deadline = time.monotonic() + self.timeout
         while True:
             chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 1))
-            try:
-                frames = reader.feed(chunk)
-            except p.ProtocolError as error:
-                raise HostError(f"{self.name}: {error}") from None
+            frames = reader.feed(chunk)
             if frames:
                 return frames[0]
+            if not chunk and reader.damaged and not reader.pending:
+                # The line went idle after a damaged answer: nothing valid is coming.
+                raise HostError(f"{self.name}: a damaged answer from the board (bad "
+                                "checksum) and nothing after it; check the cable and the "
+                                "baud rate")
             if time.monotonic() > deadline:
                 what = "a partial answer" if reader.pending else "no answer"
+                if reader.damaged:
+                    what = (f"{reader.damaged} damaged answer(s) (bad checksum) and no "
+                            "valid one")
                 raise BoardTimeout(
                     f"{self.name}: {what} from the board within {self.timeout:g} s; expected "
                     "a mulfree bitstream on the board at the same baud rate")
+
+    def _answer_header_check(self, cmd):
+        """``accept(status, length)`` for the answer to ``cmd``: its own code with
+        at most the longest payload that answer has, or an error status with none.
+
+        A shorter own answer passes, so that decoding it names what is wrong.
+        """
+        if cmd == p.CMD_INFO:
+            longest = p.INFO_FLAGS_OFFSET + 2 + 0xFF * p.INFO_LAYER_BYTES
+        elif cmd in (p.CMD_INFER, p.CMD_INFER_LOGITS) and self.layout is not None:
+            longest = self.layout.result_bytes(cmd == p.CMD_INFER_LOGITS)
+        elif cmd in (p.CMD_LOAD, p.CMD_LOAD_DONE):
+            longest = 0
+        else:
+            longest = p.MAX_PAYLOAD
+
+        def accept(status, length):
+            if status == cmd:
+                return length <= longest
+            return status in p.STATUS_NAMES and length == 0
+        return accept
 
     def _checked(self, cmd, payload=b""):
         status, answer = self.request(cmd, payload)

@@ -57,6 +57,7 @@ encode_frame, checksum, FrameReader
     Frame codec.
 """
 
+import heapq
 import struct
 from dataclasses import dataclass
 
@@ -104,6 +105,8 @@ INFO_LAYER_BYTES = struct.calcsize(INFO_LAYER_FORMAT)
 #: Weight stores by their INFO code (the order of ``hdl.layer_plan.WEIGHT_STORES``).
 WEIGHT_STORES = ("rom", "ram", "spram")
 MAX_PAYLOAD = 0xFFFF
+#: The longest frame: sync, code, length (2), payload, checksum.
+MAX_FRAME = MAX_PAYLOAD + 5
 #: Slices of one LOAD request: the board needs no buffer for them, but a
 #: short chunk is cheap to resend after a bad checksum.
 MAX_LOAD_SLICES = 1024
@@ -376,35 +379,106 @@ class FrameReader:
     """Incremental parser of frames with a given sync byte.
 
     Feed bytes with :meth:`feed`; complete frames come back as
-    ``(code, payload)``. Bytes before a sync byte are skipped; a frame with a
-    bad checksum raises :class:`ProtocolError` and parsing resumes after it.
+    ``(code, payload)``, every complete valid frame of a read in order.
+
+    Any sync byte may start a frame, also one inside garbage, so every
+    sync byte is a candidate start. A candidate fails when ``accept``
+    refuses its header or when it is complete and its checksum is wrong;
+    the search then goes on from the byte after that sync byte, not after
+    the length the failed header claimed. A candidate still waiting for
+    bytes does not hold back a complete valid frame that starts after it:
+    a stray sync byte in garbage may claim up to 64 KiB, and the real
+    answer behind it would otherwise be swallowed. The price: a one-byte
+    checksum passes one random candidate in 256, so a caller that knows
+    which answers can come should narrow the candidates with ``accept``.
+    Every candidate is checked once, when its last byte arrives.
+
+    Parameters
+    ----------
+    sync : int
+        The sync byte.
+    accept : callable, optional
+        ``accept(code, length) -> bool``: whether a header is plausible
+        (e.g. the answer codes a host expects). Default: any header.
+
+    Attributes
+    ----------
+    damaged : int
+        Complete frames with an accepted header and a bad checksum, dropped.
     """
 
-    def __init__(self, sync):
+    def __init__(self, sync, accept=None):
         self._sync = sync
+        self._accept = accept
         self._buffer = bytearray()
+        # (end, start) of every accepted header whose frame is not yet complete,
+        # as a heap: each candidate is looked at once when its bytes are all in.
+        self._waiting = []
+        self._scanned = 0       # sync bytes below this have been looked at
+        self.damaged = 0
+
+    def _scan(self):
+        """Queue every new candidate whose header has arrived."""
+        buffer = self._buffer
+        while True:
+            start = buffer.find(self._sync, self._scanned)
+            if start < 0 or start + 4 > len(buffer):
+                self._scanned = len(buffer) if start < 0 else start
+                return
+            self._scanned = start + 1
+            length = buffer[start + 2] | buffer[start + 3] << 8
+            if self._accept is None or self._accept(buffer[start + 1], length):
+                heapq.heappush(self._waiting, (start + 5 + length, start))
+
+    def _checksum_ok(self, start, end):
+        body = np.frombuffer(self._buffer, dtype=np.uint8, count=end - start - 2,
+                             offset=start + 1)
+        total = int(body.sum())
+        del body                # the buffer cannot be resized while viewed
+        return total & 0xFF == self._buffer[end - 1]
+
+    def _drop(self, count):
+        """Forget the first ``count`` bytes and every candidate starting in them."""
+        del self._buffer[:count]
+        self._waiting = [(end - count, start - count) for end, start in self._waiting
+                         if start >= count]
+        heapq.heapify(self._waiting)
+        self._scanned = max(self._scanned - count, 0)
 
     def feed(self, data):
+        """Add ``data``; return the frames it completed, as ``(code, payload)``."""
         self._buffer += bytes(data)
         frames = []
         while True:
-            start = self._buffer.find(bytes([self._sync]))
-            if start < 0:
-                self._buffer.clear()
-                return frames
-            del self._buffer[:start]
-            if len(self._buffer) < 4:
-                return frames
-            length = self._buffer[2] | self._buffer[3] << 8
-            if len(self._buffer) < 5 + length:
-                return frames
-            frame = bytes(self._buffer[:5 + length])
-            del self._buffer[:5 + length]
-            if checksum(frame[1:-1]) != frame[-1]:
-                raise ProtocolError(f"answer with a bad checksum: {frame[:8].hex()}…")
-            frames.append((frame[1], frame[4:-1]))
+            self._scan()
+            valid = []
+            while self._waiting and self._waiting[0][0] <= len(self._buffer):
+                end, start = heapq.heappop(self._waiting)
+                if self._checksum_ok(start, end):
+                    valid.append((start, end))
+                else:
+                    self.damaged += 1
+            if not valid:
+                break
+            start, end = min(valid)
+            frames.append((self._buffer[start + 1], bytes(self._buffer[start + 4:end - 1])))
+            for later in valid:
+                if later[0] >= end:
+                    heapq.heappush(self._waiting, (later[1], later[0]))
+            # Everything before the frame's end is spent: candidates in it are garbage.
+            self._drop(end)
+        if not self._waiting:
+            self._drop(self._scanned)
+        elif len(self._buffer) > 2 * MAX_FRAME:
+            # A waiting candidate started less than MAX_FRAME bytes ago, so this
+            # drops more than MAX_FRAME bytes: the cost stays linear in the input.
+            self._drop(self._first_kept())
+        return frames
+
+    def _first_kept(self):
+        return min([start for _, start in self._waiting] + [self._scanned])
 
     @property
     def pending(self):
-        """Bytes held of an incomplete frame."""
-        return len(self._buffer)
+        """Bytes held from the earliest candidate frame still waiting for bytes."""
+        return len(self._buffer) - self._first_kept()

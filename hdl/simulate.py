@@ -12,7 +12,10 @@ after the last slice.
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
+
+from hdl.spram import AMARANTH_SIMULATION
 
 __all__ = ["SimulationResult", "simulate_accelerator", "beats_of"]
 
@@ -105,7 +108,8 @@ def simulate_accelerator(accelerator, images, *, in_gap=0.0, out_gap=0.0, seed=0
     in_pauses = rng.random(size=(n_images, -(-images.shape[1] // lanes), 8)) < in_gap
     out_ready = rng.random(size=max_cycles) >= out_gap
 
-    sim = Simulator(accelerator)
+    # Vendor primitives (the SPRAM) elaborate to their models for this simulator.
+    sim = Simulator(Fragment.get(accelerator, platform=AMARANTH_SIMULATION))
     sim.add_clock(1e-8)
     clock = {"cycle": 0}
 

@@ -15,12 +15,13 @@ its cycle, so the MVU never reads while the weights are being loaded (it
 waits for ``weights_ready``).
 """
 
-from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, ClockSignal, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH
+from hdl.spram import SPRAM256KA
 
 __all__ = ["LoadableWeightMemory", "estimate"]
 
@@ -109,18 +110,17 @@ class LoadableWeightMemory(wiring.Component):
                 select = write & (self.wslice == j)
                 if banks > 1:
                     select = select & ((self.waddr >> bank_shift) == b)
-                m.submodules[f"spram_b{b}_s{j}"] = Instance(
-                    "SB_SPRAM256KA",
-                    i_ADDRESS=address[:bank_shift],
-                    i_DATAIN=self.wdata,
-                    i_MASKWREN=0b1111,
-                    i_WREN=select,
-                    i_CHIPSELECT=1,
-                    i_CLOCK=ClockSignal(),
-                    i_STANDBY=0,
-                    i_SLEEP=0,
-                    i_POWEROFF=1,  # active low: 1 keeps the block powered
-                    o_DATAOUT=out)
+                m.submodules[f"spram_b{b}_s{j}"] = SPRAM256KA(
+                    address=address[:bank_shift],
+                    datain=self.wdata,
+                    maskwren=0b1111,
+                    wren=select,
+                    chipselect=1,
+                    clock=ClockSignal(),
+                    standby=0,
+                    sleep=0,
+                    poweroff=1,  # active low: 1 keeps the block powered
+                    dataout=out)
                 bank_out.append(out)
             outputs.append(Cat(*bank_out))
         data = outputs[0]

@@ -4,7 +4,8 @@ Every test image of the dataset goes through the accelerator's Verilog at full
 rate and with random valid/ready gaps; a few more are driven from Python with
 a reset in the middle of an image; the primitives run their vectors. The
 report (per simulator: images, mismatches, cycles per image, simulated cycles
-per second, wall time) is printed and written as JSON. The exit code is 0
+and images per second of the full-rate scenario, wall time of all of it) is
+printed and written as JSON. The exit code is 0
 only if every simulator that ran saw 0 mismatches; a simulator that is not
 installed is reported as skipped, by name.
 

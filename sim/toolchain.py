@@ -18,6 +18,9 @@ simulator_status, check_simulator
     Probe one simulator.
 resolve_simulators
     Turn ``verilator|icarus|all`` into a list of names.
+missing_simulators, main
+    Say which simulators are missing (``python -m sim.toolchain --check``,
+    run by ``make test`` before the tests).
 """
 
 import functools
@@ -218,3 +221,33 @@ def resolve_simulators(choice):
     if not names:
         raise SimulatorChoiceError("--sim: expected one of verilator, icarus or all, got nothing")
     return names
+
+
+def missing_simulators():
+    """One line per simulator in :data:`SIMULATORS` that cannot be used: its
+    name, why, and that the tests which need it skip."""
+    lines = []
+    for name in SIMULATORS:
+        status = simulator_status(name)
+        if not status.available:
+            lines.append(f"{name} missing: {status.reason}; the tests that need it skip")
+    return lines
+
+
+def main(argv=None):
+    """``python -m sim.toolchain --check``: print :func:`missing_simulators` (nothing
+    when every simulator is there). Always exits 0: it informs, the tests decide."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m sim.toolchain",
+                                     description="Say which simulators are missing.")
+    parser.add_argument("--check", action="store_true", required=True,
+                        help="print one line per missing simulator")
+    parser.parse_args(argv)
+    for line in missing_simulators():
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 from boards_qnets import make_qnet, random_images
@@ -55,9 +57,26 @@ def test_truncated_answer_times_out_as_partial():
 def test_damaged_answer_is_reported():
     def flip_last(data):
         return data[:-1] + bytes([data[-1] ^ 0x55])
-    client = BoardClient(FakeSerial(BoardModel(make_qnet()), corrupt=flip_last), timeout=0.05)
-    with pytest.raises(HostError, match="bad checksum"):
+    client = BoardClient(FakeSerial(BoardModel(make_qnet()), corrupt=flip_last), timeout=30)
+    started = time.monotonic()
+    with pytest.raises(HostError, match="damaged answer from the board .bad checksum. and "
+                                        "nothing after it"):
         client.info()
+    assert time.monotonic() - started < 5          # the idle line ends it, not the timeout
+
+
+@pytest.mark.parametrize("noise", [
+    b"\x5a\x01\x00\x01",            # a stray sync whose header claims a 256-byte INFO
+    b"\x00\x5a\xe3\x00\x00\x99",    # a stray sync with an error status and a bad checksum
+    b"\x5a\x5a\x5a",
+], ids=["long-header", "error-status", "sync-run"])
+def test_line_noise_with_sync_bytes_before_the_answer_is_skipped(noise):
+    qnet = make_qnet()
+    client = BoardClient(FakeSerial(BoardModel(qnet), corrupt=lambda d: noise + d),
+                         timeout=0.5)
+    assert client.attach(qnet).n_inputs == 16
+    result = client.infer(np.arange(16) % 16, logits=True)
+    assert result.cls == qnet.forward(np.arange(16) % 16)[1][0]
 
 
 def test_wrong_answers_are_listed_as_mismatches():

@@ -94,6 +94,20 @@ def test_bit_exact_after_load_under_backpressure(stores, folding):
     assert result.out_cycles[0] > acc.load_map.total_slices
 
 
+@pytest.mark.parametrize("stores", ["spram", ["spram", "rom", "ram"]])
+def test_spram_layers_are_bit_exact_in_amaranth_simulation(stores):
+    """The SPRAM blocks elaborate to their model here; an Instance would read 0."""
+    qnet = _qnet()
+    acc = Accelerator(qnet, folding=[(3, 7), (4, 5), (2, 9)], in_lanes=2, weight_store=stores)
+    assert acc.plans[0].spram_blocks == 3
+    images = digits_images(5, offset=7)
+    result = simulate_accelerator(acc, images, in_gap=0.2, out_gap=0.2, seed=5)
+    logits, classes = qnet.forward(images)
+    assert np.array_equal(result.logits, logits)
+    assert np.array_equal(result.classes, classes)
+    assert result.extra_outputs == 0
+
+
 def test_wrong_slice_changes_the_answer():
     """The loaded values are really used: one flipped weight slice shows in the logits."""
     qnet = _qnet()

@@ -82,6 +82,7 @@ def test_model_that_does_not_fit_the_dataset(tmp_path):
         cmd_sim.main(_args("--model", str(path), "--sim", "icarus"))
 
 
+@pytest.mark.needs_icarus
 @pytest.mark.slow
 def test_sim_command_checks_digits_and_writes_the_report(tmp_path, capsys):
     path = tmp_path / "net.qnet.npz"

@@ -26,6 +26,14 @@ def test_entry_takes_speed_from_the_full_rate_run():
     assert entry["images_per_second"] == 718.0
     assert entry["cycles_per_image"] == 256.0 and entry["cycles_per_image_estimate"] == 256
     assert entry["build_seconds"] == 12.5 and entry["latency_cycles"] == 709
+    # The speeds are the full-rate scenario's (0.5 s); the wall time covers all (20 s).
+    assert entry["speed_scenario"] == "bulk_full_rate" and entry["speed_wall_seconds"] == 0.5
+    assert entry["wall_seconds"] == 20.0
+    lines = format_report({"design": {}, "simulators": [entry]}).splitlines()
+    assert lines[1].split()[-3:] == ["img/s*", "wall", "s"]
+    assert lines[2].split()[-2:] == ["718.0", "20.0"]
+    assert lines[3] == ("* at full rate: the full-rate scenario alone (bulk_full_rate); "
+                        "wall s covers the build, every scenario and the primitives")
 
 
 def test_skipped_simulator_is_named_with_its_reason():

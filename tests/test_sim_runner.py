@@ -21,6 +21,7 @@ def _spec(tmp_path, outputs=("s",)):
     return {"MULFREE_TB_VECTORS": str(path)}
 
 
+@pytest.mark.needs_icarus
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", ["icarus"])
 def test_run_builds_once_and_reuses_the_cache(simulator, tmp_path):
@@ -50,6 +51,7 @@ def test_a_changed_design_gets_its_own_build(tmp_path):
     assert build_dir_for(ADDER, "adder", "icarus", waves=True).name == "icarus-waves"
 
 
+@pytest.mark.needs_icarus
 @pytest.mark.slow
 def test_failing_cocotb_test_is_reported_by_name(tmp_path):
     run = run_cocotb(ADDER, "adder", "sim.tb_vectors", "icarus", build_key="adder",
@@ -61,6 +63,7 @@ def test_failing_cocotb_test_is_reported_by_name(tmp_path):
     assert "no_such_port" in run.log_file.read_text()
 
 
+@pytest.mark.needs_icarus
 def test_broken_verilog_is_a_failed_build_not_an_exception(tmp_path):
     run = run_cocotb("module adder(input a;\n", "adder", "sim.tb_vectors", "icarus",
                      build_root=tmp_path / "cache")
@@ -68,6 +71,7 @@ def test_broken_verilog_is_a_failed_build_not_an_exception(tmp_path):
     assert run.log_file.name == "build.log"
 
 
+@pytest.mark.needs_icarus
 @pytest.mark.slow
 def test_waves_are_written_per_run(tmp_path):
     run = run_cocotb(ADDER, "adder", "sim.tb_vectors", "icarus", build_key="adder",

