@@ -1,6 +1,5 @@
 """``mulfree build``: a QNet file to a bitstream and report for one board."""
 
-import math
 from pathlib import Path
 
 from boards.build_bounds import BuildBounds
@@ -32,25 +31,14 @@ def configure(parser):
     parser.add_argument("--seed", type=integer(0, 2**31 - 1, "a placement seed"),
                         default=None, help="nextpnr placement seed")
     bounds = BuildBounds()
-    parser.add_argument("--synth-timeout", type=float, default=bounds.synth_s, metavar="S",
-                        help="bound on synthesis, seconds (default %(default)g)")
-    parser.add_argument("--pnr-timeout", type=float, default=bounds.pnr_s, metavar="S",
-                        help="bound on each place-and-route attempt, seconds "
-                             "(default %(default)g)")
-    parser.add_argument("--route-stall", type=float, default=bounds.route_stall_s, metavar="S",
-                        help="routing with no progress for this long is stopped and the "
-                             "next router (router2) or seed tried (default %(default)g)")
-
-
-def _bounds(args):
-    """The build's time bounds from the command line, each a positive finite number."""
-    for option in ("synth_timeout", "pnr_timeout", "route_stall"):
-        value = getattr(args, option)
-        if not math.isfinite(value) or value <= 0:
-            raise MulfreeError(f"--{option.replace('_', '-')} {value}: expected a finite "
-                               "number of seconds > 0")
-    return BuildBounds(synth_s=args.synth_timeout, pnr_s=args.pnr_timeout,
-                       route_stall_s=args.route_stall)
+    seconds = number(0, 7 * 24 * 3600, low_open=True, what="a finite number of seconds")
+    parser.add_argument("--synth-timeout", type=seconds, default=bounds.synth_s, metavar="S",
+                        help="bound on synthesis, seconds")
+    parser.add_argument("--pnr-timeout", type=seconds, default=bounds.pnr_s, metavar="S",
+                        help="bound on each place-and-route attempt, seconds")
+    parser.add_argument("--route-stall", type=seconds, default=bounds.route_stall_s,
+                        metavar="S", help="routing with no progress for this long is stopped "
+                                          "and the next router (router2) or seed tried")
 
 
 def check_outputs(args, board):
@@ -63,7 +51,8 @@ def main(args):
     from hdl.cmd_generate import check_auto_folding_options, parse_folding, parse_weight_store
 
     board = get_board(args.board)
-    bounds = _bounds(args)
+    bounds = BuildBounds(synth_s=args.synth_timeout, pnr_s=args.pnr_timeout,
+                         route_stall_s=args.route_stall)
     check_outputs(args, board)
     if args.clock is not None and not 1 <= args.clock <= 400:
         raise MulfreeError(f"--clock: expected a frequency in MHz between 1 and 400, "

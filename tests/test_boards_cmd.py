@@ -115,11 +115,11 @@ def test_build_refuses_a_bad_output_folder_before_synthesis(tmp_path, monkeypatc
     (["build", "--board", "icebreaker", "--model", "m.npz", "--clock", "0.5"], "--clock"),
     (["program", "--board", "ulx3s-85f", "--bitstream", "none.bit"], "does not exist"),
     (["build", "--board", "icebreaker", "--model", "m.npz", "--pnr-timeout", "nan"],
-     "--pnr-timeout nan: expected a finite number of seconds > 0"),
+     "--pnr-timeout nan: expected a finite number of seconds in (0, 604800]"),
     (["build", "--board", "icebreaker", "--model", "m.npz", "--route-stall", "-1"],
-     "--route-stall -1.0: expected a finite number of seconds > 0"),
+     "--route-stall -1: expected a finite number of seconds in (0, 604800]"),
     (["build", "--board", "icebreaker", "--model", "m.npz", "--synth-timeout", "inf"],
-     "--synth-timeout inf: expected a finite number of seconds > 0"),
+     "--synth-timeout inf: expected a finite number of seconds in (0, 604800]"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
