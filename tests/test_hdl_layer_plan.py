@@ -43,10 +43,11 @@ def test_width_beyond_limit_is_rejected_before_elaboration():
 
 
 def test_memory_that_cannot_be_mapped():
-    qnet = random_qnet(1, sizes=(4096, 4097, 2), bits=1)
+    # within the QNet format's size limits, beyond what one weight memory maps
+    qnet = random_qnet(1, sizes=(4096, 2049, 2), bits=1)
     with pytest.raises(HardwareGenerationError, match=r"layer 0: weight memory: expected at most"):
         plan_layer(qnet, 0, 1, 1, 1)
-    assert 4096 * 4097 * 2 > MAX_MEMORY_BITS
+    assert 4096 * 2049 * 2 > MAX_MEMORY_BITS
 
 
 def test_padding_of_uneven_folding():
