@@ -17,6 +17,9 @@ def round_pow2(v):
 class BatchNorm:
     """Per-feature ``y = gamma * (x - mu) / sqrt(var + eps) + beta``.
 
+    On channels-last feature maps ``(N, H, W, C)`` the features are the
+    channels, and every image position counts as a sample.
+
     Training uses the batch statistics (biased variance) and updates running
     averages, ``running = (1 - momentum) * running + momentum * batch``;
     evaluation uses the running averages. Backward is the full Jacobian
@@ -90,6 +93,9 @@ class BatchNorm:
         return self.applied_scale(self.running_var)
 
     def forward(self, x, mode):
+        if x.ndim > 2:
+            # Feature maps (N, H, W, C): one feature per channel, every position a sample.
+            return self.forward(x.reshape(-1, self.n), mode).reshape(x.shape)
         if not mode.train:
             return (x - self.running_mean) * self.eval_scale() + self.beta
         mean = x.mean(axis=0)
@@ -105,6 +111,8 @@ class BatchNorm:
         return centred * scale + self.beta
 
     def backward(self, grad):
+        if grad.ndim > 2:
+            return self.backward(grad.reshape(-1, self.n)).reshape(grad.shape)
         x_hat, inv_std, scale = self._cache
         self._gamma.grad[...] = np.sum(grad * x_hat, axis=0)
         self._beta.grad[...] = grad.sum(axis=0)
