@@ -112,9 +112,9 @@ class Conv2D:
         The weights as a ``(C_out, k*k*C_in)`` matrix, rows in ``(kh, kw, c)`` order.
     in_shape, out_shape : tuple of int
     kernel, stride, padding, pads, pad_value : as given (``pads`` per axis)
-    pad_raw : int or None
-        The raw pixel value the first layer pads with (set by the network
-        builder; recorded in the QNet).
+    pad_raw : numpy.ndarray, (C_in,)
+        The raw pixel value the first layer pads with, per channel (set by
+        the network builder; recorded in the QNet); zeros for later layers.
     """
 
     def __init__(self, in_shape, n_filters, kernel=3, weight_mode="ternary", *, stride=1,
@@ -138,7 +138,7 @@ class Conv2D:
         self.pads = (pad_h, pad_w)
         self.out_shape = (h_out, w_out, int(n_filters))
         self.pad_value = np.broadcast_to(np.asarray(pad_value, np.float32), (c,)).copy()
-        self.pad_raw = None
+        self.pad_raw = np.zeros(c, np.int64)
         self.dense = Dense(self.kernel * self.kernel * c, n_filters, weight_mode,
                            stochastic=stochastic, bias=bias,
                            quantized_backprop=quantized_backprop, qb_stochastic=qb_stochastic,
