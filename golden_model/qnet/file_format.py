@@ -15,8 +15,9 @@ import numpy as np
 
 from golden_model import bounded_json, json_schema
 from golden_model.bounded_json import JSONLimitError
+from golden_model.conv2d import PADDINGS
 from golden_model.errors import QNetFormatError
-from golden_model.json_schema import Bool, Const, Int, List, Nullable, Number, Object, Str
+from golden_model.json_schema import Bool, Const, Either, Int, List, Nullable, Number, Object, Str
 from golden_model.limits import (
     MAX_FILE_BYTES,
     MAX_HEADER_BYTES,
@@ -33,50 +34,81 @@ from .layers import (
     ACTIVATIONS,
     MAX_E_MAX,
     MAX_INPUT_BITS,
+    MAX_KERNEL,
     MAX_OUT_BITS,
     MAX_SHIFT,
     WEIGHT_MODES,
     InputSpec,
+    QConv2D,
+    QFlatten,
     QLayer,
+    QMaxPool2D,
     _fail,
 )
 from .widths import LayerWidths
 
 FORMAT_NAME = "mulfree.qnet"
-FORMAT_VERSION = 1
+#: Version 1: dense layers only. Version 2 adds convolution, max pool and
+#: flatten layers; a QNet of dense layers is still written as version 1, so
+#: its file and fingerprint do not change.
+FORMAT_VERSION = 2
+VERSIONS = (1, 2)
+#: The ``kind`` of each layer class in a version-2 header.
+KINDS = {QLayer: "dense", QConv2D: "conv2d", QMaxPool2D: "maxpool2d", QFlatten: "flatten"}
+
+
+def version_of(qnet):
+    """The oldest format version that holds ``qnet``."""
+    return 1 if all(isinstance(layer, QLayer) for layer in qnet.layers) else 2
+
+
+def _requantizer_json(layer):
+    return {"weight_mode": layer.weight_mode, "activation": layer.activation,
+            "out_bits": int(layer.out_bits), "pow2": bool(layer.pow2), "e_max": int(layer.e_max)}
+
+
+def _layer_json(layer, version):
+    if isinstance(layer, QLayer):
+        entry = {"n_in": layer.n_in, "n_out": layer.n_out, **_requantizer_json(layer)}
+    elif isinstance(layer, QConv2D):
+        entry = {"in_shape": [int(d) for d in layer.in_shape], "n_out": layer.n_out,
+                 "kernel": layer.kernel, "stride": int(layer.stride), "padding": layer.padding,
+                 "pad_value": [int(v) for v in layer.pad_value], **_requantizer_json(layer)}
+    elif isinstance(layer, QMaxPool2D):
+        entry = {"in_shape": [int(d) for d in layer.in_shape], "size": int(layer.size)}
+    else:
+        entry = {"in_shape": [int(d) for d in layer.in_shape]}
+    if version >= 2:
+        entry["kind"] = KINDS[type(layer)]
+    return entry
 
 
 def header(qnet):
     """The JSON header as a dict (what :meth:`save` writes)."""
+    version = version_of(qnet)
+    layers = []
+    for layer, widths in zip(qnet.layers, qnet.widths, strict=True):
+        layers.append({**_layer_json(layer, version), "widths": widths.to_json()})
     return {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": version,
         "input": {
             "n_inputs": qnet.input.n_inputs,
             "bits": qnet.input.bits,
             "dataset": qnet.input.dataset,
             "image_shape": list(qnet.input.image_shape),
         },
-        "layers": [
-            {
-                "n_in": layer.n_in,
-                "n_out": layer.n_out,
-                "weight_mode": layer.weight_mode,
-                "activation": layer.activation,
-                "out_bits": int(layer.out_bits),
-                "pow2": bool(layer.pow2),
-                "e_max": int(layer.e_max),
-                "widths": widths.to_json(),
-            }
-            for layer, widths in zip(qnet.layers, qnet.widths, strict=True)
-        ],
+        "layers": layers,
         "meta": qnet.meta,
     }
 
+
 def arrays(qnet):
-    """The integer arrays (what :meth:`save` writes), by name."""
+    """The integer arrays (what :meth:`save` writes), by name: four per layer with weights."""
     out = {}
     for k, layer in enumerate(qnet.layers):
+        if isinstance(layer, QMaxPool2D | QFlatten):
+            continue
         out[f"layer{k}.weights"] = layer.weights.astype(np.int8)
         out[f"layer{k}.bias"] = layer.bias.astype(np.int64)
         out[f"layer{k}.shift"] = layer.shift.astype(np.int64)
@@ -89,12 +121,29 @@ def arrays(qnet):
 _WIDTH_VALUE = Int(-(1 << 63), (1 << 63) - 1)
 _WIDTHS = Object({name: Bool() if name == "in_signed" else _WIDTH_VALUE
                   for name in LayerWidths.__dataclass_fields__}, closed=True)
-_LAYER = Object({
-    "n_in": Int(1, MAX_INPUTS), "n_out": Int(1, MAX_UNITS),
+_REQUANTIZER = {
     "weight_mode": Str(WEIGHT_MODES), "activation": Str(ACTIVATIONS),
     "out_bits": Int(1, MAX_OUT_BITS), "pow2": Bool(), "e_max": Int(0, MAX_E_MAX),
     "widths": _WIDTHS,
-}, closed=True)
+}
+_LAYER = Object({"n_in": Int(1, MAX_INPUTS), "n_out": Int(1, MAX_UNITS), **_REQUANTIZER},
+                closed=True)
+_MAP_SHAPE = List(Int(1, MAX_INPUTS), min_len=3, max_len=3)
+#: Version 2: every layer names its kind, then has that kind's fields.
+_KIND = Object({"kind": Str(tuple(KINDS.values()))})
+_LAYER_V2 = {
+    "dense": Object({"kind": Str(("dense",)), **_LAYER.fields}, closed=True),
+    "conv2d": Object({
+        "kind": Str(("conv2d",)), "in_shape": _MAP_SHAPE, "n_out": Int(1, MAX_UNITS),
+        "kernel": Int(1, MAX_KERNEL), "stride": Int(1, 2), "padding": Str(PADDINGS),
+        "pad_value": List(Int(0, (1 << MAX_INPUT_BITS) - 1), max_len=MAX_INPUTS),
+        **_REQUANTIZER,
+    }, closed=True),
+    "maxpool2d": Object({"kind": Str(("maxpool2d",)), "in_shape": _MAP_SHAPE,
+                         "size": Int(1, MAX_INPUTS), "widths": _WIDTHS}, closed=True),
+    "flatten": Object({"kind": Str(("flatten",)), "in_shape": _MAP_SHAPE, "widths": _WIDTHS},
+                      closed=True),
+}
 _INPUT = Object({
     "n_inputs": Int(1, MAX_INPUTS), "bits": Int(1, MAX_INPUT_BITS),
     "dataset": Str(max_chars=MAX_NAME_CHARS, optional=True),
@@ -125,10 +174,17 @@ _META = Object({
     "train_config": Object(optional=True),
     "network_config": Object(optional=True),
 }, optional=True)
-_HEADER = Object({
-    "format": Const(FORMAT_NAME), "version": Const(FORMAT_VERSION), "input": _INPUT,
-    "layers": List(_LAYER, max_len=MAX_LAYERS), "meta": _META,
-}, closed=True)
+_HEADER = {
+    1: Object({
+        "format": Const(FORMAT_NAME), "version": Const(1), "input": _INPUT,
+        "layers": List(_LAYER, max_len=MAX_LAYERS), "meta": _META,
+    }, closed=True),
+    2: Object({
+        "format": Const(FORMAT_NAME), "version": Const(2), "input": _INPUT,
+        "layers": List(_KIND, max_len=MAX_LAYERS), "meta": _META,
+    }, closed=True),
+}
+_VERSION = Object({"format": Const(FORMAT_NAME), "version": Either(Const(1), Const(2))})
 #: The header and four arrays per layer.
 _MAX_MEMBERS = 1 + 4 * MAX_LAYERS
 
@@ -146,13 +202,7 @@ def load(path):
         if error.member is None:
             raise QNetFormatError(f"{path}: not a readable .npz archive ({error})") from None
         raise QNetFormatError(f"{path}: {error}") from None
-    layers = []
-    for k, entry in enumerate(header["layers"]):
-        layers.append(QLayer(
-            weights=arrays[f"layer{k}.weights"], bias=arrays[f"layer{k}.bias"],
-            shift=arrays[f"layer{k}.shift"], threshold=arrays[f"layer{k}.threshold"],
-            weight_mode=entry["weight_mode"], activation=entry["activation"],
-            out_bits=entry["out_bits"], pow2=entry["pow2"], e_max=entry["e_max"]))
+    layers = [_layer_from(k, entry, arrays) for k, entry in enumerate(header["layers"])]
     spec = header["input"]
     from .model import QNet
 
@@ -166,6 +216,32 @@ def load(path):
             _fail(f"header.layers[{k}].widths", f"{widths.to_json()} (recomputed from the arrays)",
                   entry["widths"])
     return qnet
+
+
+def _layer_from(k, entry, arrays):
+    kind = entry.get("kind", "dense")
+    if kind == "maxpool2d":
+        return QMaxPool2D(in_shape=tuple(entry["in_shape"]), size=entry["size"])
+    if kind == "flatten":
+        return QFlatten(in_shape=tuple(entry["in_shape"]))
+    parts = {name: arrays[f"layer{k}.{name}"] for name in ("weights", "bias", "shift", "threshold")}
+    options = {name: entry[name] for name in ("weight_mode", "activation", "out_bits", "pow2",
+                                              "e_max")}
+    if kind == "conv2d":
+        return QConv2D(in_shape=tuple(entry["in_shape"]), stride=entry["stride"],
+                       padding=entry["padding"], pad_value=np.array(entry["pad_value"], np.int64),
+                       **parts, **options)
+    return QLayer(**parts, **options)
+
+
+def _weight_shape(entry):
+    """The weight array's shape the header declares (None for a layer without weights)."""
+    kind = entry.get("kind", "dense")
+    if kind == "dense":
+        return (entry["n_out"], entry["n_in"])
+    if kind == "conv2d":
+        return (entry["n_out"], entry["kernel"], entry["kernel"], entry["in_shape"][2])
+    return None
 
 
 def _read_header(archive):
@@ -182,11 +258,15 @@ def _read_header(archive):
     if not isinstance(header, dict):
         _fail("header", "a JSON object", type(header).__name__)
     try:
-        json_schema.check(header, _HEADER, "header")
+        json_schema.check(header, _VERSION, "header")
+        json_schema.check(header, _HEADER[header["version"]], "header")
+        if header["version"] == 2:
+            for k, entry in enumerate(header["layers"]):
+                json_schema.check(entry, _LAYER_V2[entry["kind"]], f"header.layers[{k}]")
     except json_schema.SchemaError as error:
         raise QNetFormatError(str(error)) from None
     # Sizes from the header, in Python integers, before any array is read.
-    total = sum(entry["n_in"] * entry["n_out"] for entry in header["layers"])
+    total = sum(math.prod(_weight_shape(entry) or (0,)) for entry in header["layers"])
     if total > MAX_WEIGHTS:
         _fail("header.layers", f"at most {MAX_WEIGHTS} weights in all", f"{total} declared")
     return header
@@ -197,8 +277,10 @@ def _read_arrays(archive, layer_specs):
     shape and dtype account for it."""
     expected = {}
     for k, entry in enumerate(layer_specs):
-        expected[f"layer{k}.weights"] = (np.dtype(np.int8), (entry["n_out"], entry["n_in"]),
-                                         f"layers[{k}].weights")
+        shape = _weight_shape(entry)
+        if shape is None:
+            continue
+        expected[f"layer{k}.weights"] = (np.dtype(np.int8), shape, f"layers[{k}].weights")
         for part in ("bias", "shift", "threshold"):
             expected[f"layer{k}.{part}"] = (np.dtype(np.int64), (entry["n_out"],),
                                             f"layers[{k}].{part}")

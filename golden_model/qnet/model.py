@@ -11,7 +11,7 @@ from golden_model.errors import QNetFormatError
 from golden_model.output_files import atomic_output
 
 from .codes import arithmetic_shift, pow2_decode, pow2_encode
-from .layers import InputSpec, validate
+from .layers import InputSpec, QConv2D, QFlatten, QMaxPool2D, validate
 from .widths import compute_widths
 
 
@@ -60,30 +60,29 @@ class QNet:
         Returns
         -------
         list of dict
-            Per layer, int64 arrays of shape (batch, n_out): ``input`` (what
+            Per layer, int64 arrays of shape (batch, values): ``input`` (what
             the layer received), ``acc``, ``z``, ``y`` (saturated activation;
             equals ``z`` for the last layer), ``out`` (what is handed on) and,
-            for power-of-two layers, ``sign`` and ``exponent``.
+            for power-of-two layers, ``sign`` and ``exponent``. Maps are
+            flattened channels-last (a convolution's ``acc`` has
+            ``H_out * W_out * C_out`` values); a pool or flatten has only
+            ``input``, ``y`` and ``out``.
         """
         a = self._check_input(x)
         trace = []
         last = len(self.layers) - 1
         for k, layer in enumerate(self.layers):
-            w = layer.weights.astype(np.int64)
-            acc = a @ w.T
-            z = arithmetic_shift(acc + layer.bias.astype(np.int64), layer.shift)
-            step = {"input": a, "acc": acc, "z": z}
-            if k == last:
-                step["y"] = step["out"] = z
+            if isinstance(layer, QMaxPool2D):
+                out = max_pool(a, layer.in_shape, layer.size)
+                step = {"input": a, "y": out, "out": out}
+            elif isinstance(layer, QFlatten):
+                step = {"input": a, "y": a, "out": a}
             else:
-                y = layer.activate(z)
-                step["y"] = y
-                if layer.pow2:
-                    sign, exponent = pow2_encode(y, layer.e_max)
-                    step["sign"], step["exponent"] = sign, exponent
-                    step["out"] = pow2_decode(sign, exponent)
+                if isinstance(layer, QConv2D):
+                    acc = conv_accumulate(a, layer)
                 else:
-                    step["out"] = y
+                    acc = a @ layer.weights.astype(np.int64).T
+                step = _requantize(layer, a, acc, k == last)
             trace.append(step)
             a = step["out"]
         return trace
@@ -188,3 +187,61 @@ class QNet:
             if str(path) in str(error):
                 raise
             raise QNetFormatError(f"{path}: {error}") from None
+
+
+def _requantize(layer, a, acc, last):
+    """``z = (acc + b) >> s``, then activation, saturation and the code, per unit or channel.
+
+    ``acc`` is ``(batch, positions * n_out)`` with the unit fastest, so the
+    per-unit arrays broadcast over a convolution's positions by tiling.
+    """
+    repeat = acc.shape[1] // layer.n_out
+    bias, shift = layer.bias.astype(np.int64), layer.shift.astype(np.int64)
+    z = arithmetic_shift(acc + np.tile(bias, repeat), np.tile(shift, repeat))
+    step = {"input": a, "acc": acc, "z": z}
+    if last:
+        step["y"] = step["out"] = z
+        return step
+    y = layer.activate(z)
+    step["y"] = y
+    if layer.pow2:
+        sign, exponent = pow2_encode(y, layer.e_max)
+        step["sign"], step["exponent"] = sign, exponent
+        step["out"] = pow2_decode(sign, exponent)
+    else:
+        step["out"] = y
+    return step
+
+
+#: Largest |sum| a float64 product accumulates exactly.
+_FLOAT_EXACT = 1 << 53
+
+
+def conv_accumulate(a, layer):
+    """The convolution's ``acc``, ``(batch, H_out * W_out * C_out)``, exact.
+
+    im2col (``sliding_window_view``) and one matrix product; in float64
+    (BLAS) when every partial sum is below ``2**53`` and so exact, else in
+    int64.
+    """
+    from golden_model.conv2d import im2col
+
+    batch = len(a)
+    maps = a.reshape((batch,) + layer.in_shape)
+    cols = im2col(maps, layer.kernel, layer.stride, layer.pads, layer.pad_value.astype(np.int64))
+    matrix = layer.matrix
+    peak = max(int(np.abs(cols).max(initial=0)), 1) * matrix.shape[1]
+    if peak < _FLOAT_EXACT:
+        acc = np.rint(cols.astype(np.float64) @ matrix.T.astype(np.float64)).astype(np.int64)
+    else:
+        acc = cols @ matrix.T
+    return acc.reshape(batch, -1)
+
+
+def max_pool(a, in_shape, size):
+    """Maximum over ``size x size`` windows, stride ``size``, of flattened maps."""
+    h, w, c = in_shape
+    h_out, w_out = h // size, w // size
+    maps = a.reshape((len(a),) + tuple(in_shape))[:, :h_out * size, :w_out * size]
+    windows = maps.reshape(len(a), h_out, size, w_out, size, c)
+    return windows.max(axis=(2, 4)).reshape(len(a), -1)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codes import arithmetic_shift, pow2_decode, pow2_encode, signed_bits, unsigned_bits
-from .layers import MAX_WIDTH, _fail
+from .layers import MAX_WIDTH, QConv2D, QFlatten, QMaxPool2D, _fail
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,38 @@ def _check_left_shift(k, sum_min, sum_max, shift):
         _fail(f"layers[{k}] z_bits", f"at most {MAX_WIDTH} bits", needed)
 
 
+def _pass_through(lo, hi):
+    """Widths of a layer without arithmetic (pool, flatten): every stage holds its input."""
+    bits = signed_bits(lo, hi)
+    return LayerWidths(
+        in_min=int(lo), in_max=int(hi), in_signed=bool(lo < 0),
+        in_bits=int(bits if lo < 0 else unsigned_bits(hi)),
+        acc_min=int(lo), acc_max=int(hi), acc_bits=bits, sum_min=int(lo), sum_max=int(hi),
+        sum_bits=bits, z_min=int(lo), z_max=int(hi), z_bits=bits, out_min=int(lo),
+        out_max=int(hi))
+
+
 def compute_widths(qnet):
+    """Per layer, the :class:`LayerWidths` of its worst case over every valid input.
+
+    A convolution's bound counts each kernel position as any value of its
+    input range or its padding value.
+    """
     widths = []
     lo, hi = 0, (1 << qnet.input.bits) - 1
     last = len(qnet.layers) - 1
     for k, layer in enumerate(qnet.layers):
-        w = layer.weights.astype(np.int64)
+        if isinstance(layer, QMaxPool2D | QFlatten):
+            widths.append(_pass_through(lo, hi))
+            continue
+        if isinstance(layer, QConv2D):
+            w = layer.matrix
+            if any(any(pad) for pad in layer.pads):
+                # The adders also see the padding.
+                lo = min(lo, int(layer.pad_value.min()))
+                hi = max(hi, int(layer.pad_value.max()))
+        else:
+            w = layer.weights.astype(np.int64)
         pos = (w > 0).sum(axis=1)
         neg = (w < 0).sum(axis=1)
         acc_max = pos * hi - neg * lo
