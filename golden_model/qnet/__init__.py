@@ -5,6 +5,8 @@ integer forward (:meth:`QNet.forward`) is the reference that every hardware
 check compares against, exactly. The semantics (see ``DESIGN.md``):
 
 - input ``x``: ``n_inputs`` unsigned integers, ``0 <= x < 2**input.bits``;
+- (format version 2) convolution, max-pool and flatten layers on
+  channels-last maps, see :class:`QConv2D`, :class:`QMaxPool2D`, :class:`QFlatten`;
 - dense layer ``k``: ``acc[j] = sum_i W[j, i] * a[i]`` with ``W`` in
   {-1, 0, +1} (``ternary``) or {-1, +1} (``binary``);
 - requantize: ``z[j] = (acc[j] + b[j]) >> s[j]`` (arithmetic shift, floor);
@@ -21,7 +23,7 @@ check compares against, exactly. The semantics (see ``DESIGN.md``):
 
 Members
 -------
-InputSpec, QLayer, LayerWidths, QNet
+InputSpec, QLayer, QConv2D, QMaxPool2D, QFlatten, LayerWidths, QNet
     The data model.
 pow2_encode, pow2_decode
     The power-of-two activation code.
@@ -48,7 +50,10 @@ from .layers import (
     UNSIGNED_ACTIVATIONS,
     WEIGHT_MODES,
     InputSpec,
+    QConv2D,
+    QFlatten,
     QLayer,
+    QMaxPool2D,
 )
 from .model import QNet
 from .widths import LayerWidths
@@ -56,6 +61,6 @@ from .widths import LayerWidths
 __all__ = [
     "ACTIVATIONS", "FORMAT_NAME", "FORMAT_VERSION", "MAX_E_MAX", "MAX_INPUT_BITS",
     "MAX_OUT_BITS", "MAX_SHIFT", "MAX_WIDTH", "UNSIGNED_ACTIVATIONS", "WEIGHT_MODES",
-    "InputSpec", "LayerWidths", "QLayer", "QNet", "arithmetic_shift", "code_range",
-    "pow2_decode", "pow2_encode", "signed_bits", "unsigned_bits",
+    "InputSpec", "LayerWidths", "QConv2D", "QFlatten", "QLayer", "QMaxPool2D", "QNet",
+    "arithmetic_shift", "code_range", "pow2_decode", "pow2_encode", "signed_bits", "unsigned_bits",
 ]
