@@ -45,17 +45,24 @@ class BatchNorm:
         Scale of the preceding layer's integer weights (its ``alpha``).
     momentum : float
     eps : float
+    max_scale : float, optional
+        With ``shift_based``: the largest magnitude of the rounded scale
+        ``round_pow2(in_scale * k)`` (a power of two). The network builder
+        sets it to ``step_out / step_in`` so that the QNet's shift is never a
+        left shift, whose bias could not fold the rounding exactly.
 
     Members
     -------
     gamma, beta : numpy.ndarray, (n,)
         Trainable scale and shift.
     running_mean, running_var : numpy.ndarray, (n,)
-    eps, momentum, shift_based, in_scale : as given
+    eps, momentum, shift_based, in_scale, max_scale : as given
     """
 
-    def __init__(self, n, *, shift_based=False, in_scale=1.0, momentum=0.1, eps=1e-4):
+    def __init__(self, n, *, shift_based=False, in_scale=1.0, momentum=0.1, eps=1e-4,
+                 max_scale=None):
         self.n = int(n)
+        self.max_scale = None if max_scale is None else float(max_scale)
         self.shift_based = bool(shift_based)
         self.in_scale = float(in_scale)
         self.momentum = float(momentum)
@@ -85,7 +92,10 @@ class BatchNorm:
         """The per-feature factor that multiplies ``x - mean`` for variance ``var``."""
         k = self.gamma / np.sqrt(var + self.eps)
         if self.shift_based:
-            k = round_pow2(self.in_scale * k) / self.in_scale
+            rounded = round_pow2(self.in_scale * k)
+            if self.max_scale is not None:
+                rounded = np.clip(rounded, -self.max_scale, self.max_scale)
+            k = rounded / self.in_scale
         return k.astype(np.float32)
 
     def eval_scale(self):

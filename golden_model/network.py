@@ -290,13 +290,22 @@ def _weight_options(config):
             "alpha_pow2": config.alpha_pow2}
 
 
-def _after_weights(config, weights, last):
-    """Batch norm, activation, activation quantizer and dropout after a Dense or Conv2D."""
+def _after_weights(config, weights, last, step_in=None):
+    """Batch norm, activation, activation quantizer and dropout after a Dense or Conv2D.
+
+    With ``step_in`` (the step of the layer's integer input) and an activation
+    grid, a shift-based batch norm keeps its total scale within
+    ``step_out / step_in``: the QNet then needs no left shift, and folds the
+    rounding of every hidden layer exactly.
+    """
     layers = []
     if config.batchnorm:
+        max_scale = None
+        if step_in is not None and config.act_quant is not None and not last:
+            max_scale = 2.0 ** -config.act_frac_bits / step_in
         layers.append(BatchNorm(weights.n_out, shift_based=config.shift_based,
                                 in_scale=weights.alpha, momentum=config.bn_momentum,
-                                eps=config.bn_eps))
+                                eps=config.bn_eps, max_scale=max_scale))
     if last:
         return layers
     quant = None
@@ -329,6 +338,7 @@ def _build_conv_network(config, mean, rng):
     pad_raw = np.clip(np.round(channel_mean), 0, (1 << config.input_bits) - 1).astype(np.int64)
     layers = [pre]
     first = True
+    step_in = pre.scale
     for k, (spec, out_shape) in enumerate(zip(specs, shapes, strict=True)):
         last = k == len(specs) - 1
         if isinstance(spec, ConvSpec):
@@ -340,7 +350,8 @@ def _build_conv_network(config, mean, rng):
                 conv.pad_raw = pad_raw
             first = False
             layers.append(conv)
-            layers += _after_weights(config, conv, last=False)
+            layers += _after_weights(config, conv, last=False, step_in=step_in)
+            step_in = 2.0 ** -config.act_frac_bits
         elif isinstance(spec, DenseSpec):
             if len(shape) == 3:
                 layers.append(Flatten(shape))
@@ -348,7 +359,8 @@ def _build_conv_network(config, mean, rng):
             dense = Dense(shape[0], spec.units, config.weight_mode, **_weight_options(config),
                           rng=rng)
             layers.append(dense)
-            layers += _after_weights(config, dense, last=last)
+            layers += _after_weights(config, dense, last=last, step_in=step_in)
+            step_in = 2.0 ** -config.act_frac_bits
         else:
             layers.append(MaxPool2D(shape, spec.size))
         shape = out_shape

@@ -121,3 +121,11 @@ def test_feature_maps_normalise_per_channel():
     np.testing.assert_allclose(maps.backward(g), flat.backward(g.reshape(-1, 2)).reshape(x.shape),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(maps.running_mean, flat.running_mean)
+
+
+def test_max_scale_caps_the_rounded_shift_based_scale():
+    norm = BatchNorm(3, shift_based=True, in_scale=0.25, max_scale=2.0)
+    norm.gamma[...] = [100.0, 0.01, -100.0]
+    scale = norm.applied_scale(np.ones(3, np.float32)) * 0.25
+    np.testing.assert_allclose(scale, [2.0, round_pow2(0.25 * 0.01 / np.sqrt(1 + 1e-4)), -2.0],
+                               rtol=1e-6)

@@ -202,3 +202,12 @@ def test_conv_arch_config_records_the_images():
     conv = network.layers[1]
     assert conv.pad_raw.tolist() == [8]
     assert conv.pad_value[0] == pytest.approx(0.125 / 32)  # digits: 5-bit pixels
+
+
+def test_conv_batch_norms_keep_the_qnet_shifts_right_shifts():
+    """Each hidden batch norm's scale is capped at step_out / step_in (no left shift)."""
+    config = _config("--arch", "c8k3-p2-32-10", "--act-frac", "3")
+    from golden_model.batchnorm import BatchNorm
+    from golden_model.network import build_network
+    norms = [layer for layer in build_network(config).layers if isinstance(layer, BatchNorm)]
+    assert [n.max_scale for n in norms] == [2.0 ** (5 - 3), 1.0, None]  # 5-bit pixels
