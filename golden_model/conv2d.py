@@ -4,8 +4,12 @@ The convolution is a :class:`~golden_model.dense.Dense` layer applied to every
 ``k x k x C_in`` patch of the input (im2col): the patches of a whole batch are
 gathered with ``sliding_window_view`` into one matrix, and one BLAS product
 computes every output position of every image. So the shadow-weight rules,
-stochastic sampling, straight-through gradient and quantized back-propagation
-are exactly the Dense layer's, applied to the patch matrix.
+stochastic sampling and straight-through gradient are exactly the Dense
+layer's, applied to the patch matrix. Quantized back-propagation rounds the
+layer input (and the padding value) once, before the patches are gathered:
+each pixel appears in up to ``k*k`` patches, and rounding the patch matrix
+instead would cost ``k*k`` times the work (and draw independent roundings for
+the copies of one pixel).
 """
 
 import numpy as np
@@ -13,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .dense import Dense
 from .errors import MulfreeError
+from .weight_quant import pow2_round
 
 PADDINGS = ("same", "valid")
 
@@ -103,15 +108,18 @@ class Conv2D:
         Value of a padded position, per input channel (the first layer pads
         with a raw pixel value mapped through the preprocessing; later layers
         with 0).
-    weight_mode, stochastic, bias, quantized_backprop, qb_stochastic, qb_range, alpha_pow2, rng
+    weight_mode, stochastic, bias, alpha_pow2, rng
         As for :class:`~golden_model.dense.Dense`, which holds the weights.
+    quantized_backprop, qb_stochastic, qb_range
+        As for Dense, but the input is rounded before the patches are gathered.
 
     Members
     -------
     dense : Dense
         The weights as a ``(C_out, k*k*C_in)`` matrix, rows in ``(kh, kw, c)`` order.
     in_shape, out_shape : tuple of int
-    kernel, stride, padding, pads, pad_value : as given (``pads`` per axis)
+    kernel, stride, padding, pads, pad_value, quantized_backprop, qb_stochastic, qb_range
+        As given (``pads`` per axis).
     pad_raw : numpy.ndarray, (C_in,)
         The raw pixel value the first layer pads with, per channel (set by
         the network builder; recorded in the QNet); zeros for later layers.
@@ -139,17 +147,19 @@ class Conv2D:
         self.out_shape = (h_out, w_out, int(n_filters))
         self.pad_value = np.broadcast_to(np.asarray(pad_value, np.float32), (c,)).copy()
         self.pad_raw = np.zeros(c, np.int64)
+        self.quantized_backprop = bool(quantized_backprop)
+        self.qb_stochastic = bool(qb_stochastic)
+        self.qb_range = (int(qb_range[0]), int(qb_range[1]))
         self.dense = Dense(self.kernel * self.kernel * c, n_filters, weight_mode,
-                           stochastic=stochastic, bias=bias,
-                           quantized_backprop=quantized_backprop, qb_stochastic=qb_stochastic,
-                           qb_range=qb_range, alpha_pow2=alpha_pow2, rng=rng)
+                           stochastic=stochastic, bias=bias, alpha_pow2=alpha_pow2, rng=rng)
         self._x_shape = None
+        self._rounded_cols = None
 
     def __repr__(self):
         return (f"Conv2D({self.in_shape}, {self.n_out}, {self.kernel}, {self.weight_mode!r}, "
                 f"stride={self.stride}, padding={self.padding!r}, "
                 f"stochastic={self.dense.stochastic}, bias={self.b is not None}, "
-                f"quantized_backprop={self.dense.quantized_backprop})")
+                f"quantized_backprop={self.quantized_backprop})")
 
     # The weight interface of Dense, so the quantizer and the optimizer see one kind.
     n_in = property(lambda self: self.dense.n_in)
@@ -176,10 +186,20 @@ class Conv2D:
         x = x.reshape((len(x),) + self.in_shape)
         cols = im2col(x, self.kernel, self.stride, self.pads, self.pad_value)
         y = self.dense.forward(cols, mode)
+        self._rounded_cols = None
+        if mode.train and self.quantized_backprop:
+            rng = mode.rng if self.qb_stochastic else None
+            rounded = pow2_round(x, rng, *self.qb_range)
+            pad = pow2_round(self.pad_value, rng, *self.qb_range)
+            self._rounded_cols = im2col(rounded, self.kernel, self.stride, self.pads, pad)
         return y.reshape((len(x),) + self.out_shape)
 
     def backward(self, grad):
         n = grad.shape[0]
-        dcols = self.dense.backward(grad.reshape(-1, self.n_out))
+        grad = grad.reshape(-1, self.n_out)
+        dcols = self.dense.backward(grad)
+        if self._rounded_cols is not None:
+            # Quantized back-propagation: the weight gradient against the rounded input.
+            self.dense.parameters()[0].grad[...] = grad.T @ self._rounded_cols
         dx = col2im(dcols, (n,) + self.in_shape, self.kernel, self.stride, self.pads)
         return dx.reshape(self._x_shape)

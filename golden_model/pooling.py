@@ -40,29 +40,32 @@ class MaxPool2D:
     def parameters(self):
         return []
 
-    def _windows(self, x):
-        """``(N, Ho, Wo, C, k*k)`` view of the windows."""
-        k = self.size
-        h_out, w_out, c = self.out_shape
-        x = x[:, :h_out * k, :w_out * k]
-        x = x.reshape(len(x), h_out, k, w_out, k, c)
-        return x.transpose(0, 1, 3, 5, 2, 4).reshape(len(x), h_out, w_out, c, k * k)
+    def _offsets(self):
+        return [(i, j) for i in range(self.size) for j in range(self.size)]
 
     def forward(self, x, mode):
-        x = x.reshape((len(x),) + self.in_shape)
-        windows = self._windows(x)
+        k = self.size
+        h_out, w_out, _ = self.out_shape
+        x = x.reshape((len(x),) + self.in_shape)[:, :h_out * k, :w_out * k]
+        # A loop over the k*k window offsets, each a strided view of the whole batch;
+        # a strictly greater value wins, so ties keep the first (row-major) position.
+        best = x[:, 0::k, 0::k]
+        first = np.zeros(best.shape, np.int8)
+        for o, (i, j) in enumerate(self._offsets()[1:], start=1):
+            value = x[:, i::k, j::k]
+            greater = value > best
+            best = np.where(greater, value, best)
+            first[greater] = o
         if mode.train:
-            self._argmax = windows.argmax(axis=-1)
-        return windows.max(axis=-1)
+            self._argmax = first
+        return best
 
     def backward(self, grad):
         k = self.size
-        h_out, w_out, c = self.out_shape
-        n = grad.shape[0]
-        onehot = (np.arange(k * k) == self._argmax[..., None]) * grad[..., None]
-        onehot = onehot.reshape(n, h_out, w_out, c, k, k).transpose(0, 1, 4, 2, 5, 3)
-        dx = np.zeros((n,) + self.in_shape, grad.dtype)
-        dx[:, :h_out * k, :w_out * k] = onehot.reshape(n, h_out * k, w_out * k, c)
+        h_out, w_out, _ = self.out_shape
+        dx = np.zeros((len(grad),) + self.in_shape, grad.dtype)
+        for o, (i, j) in enumerate(self._offsets()):
+            dx[:, i:h_out * k:k, j:w_out * k:k] = np.where(self._argmax == o, grad, 0)
         return dx
 
 

@@ -117,3 +117,25 @@ def test_shadow_weights_clip_and_learning_rate_scale_as_dense():
     conv.clip_weights()
     assert np.all(conv.W == np.float32(conv.w0))
     assert set(np.unique(conv.quantized_weights())) == {1}
+
+
+def test_stochastic_quantized_backprop_rounds_each_pixel_once():
+    """Every patch that holds a pixel sees the same rounding of it (the input is rounded,
+    not the patch matrix)."""
+    from golden_model.conv2d import im2col
+
+    rng = np.random.default_rng(6)
+    conv = Conv2D((5, 5, 1), 1, 3, "ternary", quantized_backprop=True, qb_stochastic=True,
+                  rng=rng)
+    x = rng.uniform(0.1, 3, (2, 5, 5, 1)).astype(np.float32)
+    conv.forward(x, RunMode(train=True, rng=np.random.default_rng(1)))
+    g = np.zeros((2, 5, 5, 1), np.float32)
+    g[:, 1:-1, 1:-1] = 1  # positions whose patches lie inside the image
+    conv.backward(g)
+    # The centre taps are the rounded image; every other tap is a copy of it (or the pad, 0).
+    centre = conv._rounded_cols.reshape(2, 5, 5, 9)[..., 4]
+    np.testing.assert_array_equal(conv._rounded_cols,
+                                  im2col(centre[..., None], 3, 1, conv.pads, np.zeros(1)))
+    assert not np.array_equal(centre, pow2_round(x[..., 0], None, -4, 3))  # it is stochastic
+    np.testing.assert_allclose(conv.parameters()[0].grad,
+                               g.reshape(-1, 1).T @ conv._rounded_cols, rtol=1e-6)
