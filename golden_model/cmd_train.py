@@ -143,6 +143,10 @@ def check_arguments(args):
     """Reject bad arguments before any (slow) dataset loading."""
     if args.arch is not None:
         parse_arch(args.arch)
+        if args.pretrain_epochs > 0 and is_conv_architecture(args.arch):
+            raise MulfreeError(f"--pretrain-epochs {args.pretrain_epochs}: the autoencoder "
+                               f"pre-trains a dense first layer; --arch {args.arch} starts "
+                               "with a convolution (expected --pretrain-epochs 0)")
     parse_range(args.qb_range)
     if args.epochs < 1:
         raise MulfreeError(f"--epochs {args.epochs}: expected at least 1")

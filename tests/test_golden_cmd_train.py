@@ -81,6 +81,7 @@ def test_full_disk_after_training_keeps_the_previous_model(tmp_path, capsys, mon
     (["--arch", "c8k3-p4-p4-10"], "layer 3: a 4x4 pool on a 2x2 map"),
     (["--arch", "c8k3-q2-10"], "cannot read 'q2'"),
     (["--arch", "c8k3-p2-c60000k3-10"], "values per image; expected at most"),
+    (["--arch", "c8k3-10", "--pretrain-epochs", "2"], "starts with a convolution"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):
     assert main(["train", "--quiet", "--out", str(tmp_path / "m.npz"), *args]) == 2
