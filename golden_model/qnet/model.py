@@ -22,8 +22,11 @@ class QNet:
     Parameters
     ----------
     input : InputSpec
-    layers : list of QLayer
-        The last layer produces the logits.
+    layers : list of QLayer, QConv2D, QMaxPool2D, QFlatten
+        In forward order; layers on maps come first (the input is then the
+        ``input.image_shape`` image, channels-last), a flatten turns the map
+        into a vector, and the last layer is a dense :class:`QLayer` that
+        produces the logits.
     meta : dict
         Free-form JSON-serialisable information (training config, accuracy,
         quantization report).

@@ -18,6 +18,10 @@ class LayerWidths:
     the layer hands on (saturated activation, or its power-of-two value; for
     the last layer the logits, i.e. ``z``). All ``*_bits`` are two's-complement
     widths except ``in_bits``, which is unsigned where ``in_min >= 0``.
+
+    A convolution's ``in_*`` also covers its padding value (its adders see
+    it); a max pool or flatten does no arithmetic, so every range is its
+    input's.
     """
 
     in_min: int
