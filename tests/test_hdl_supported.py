@@ -19,6 +19,7 @@ def test_accelerator_names_the_layer_kind():
     ["generate", "{model}", "--out", "{tmp}/a.v"],
     ["build", "--board", "icebreaker", "--model", "{model}", "--out", "{tmp}/b"],
     ["run", "--port", "/dev/null", "--dataset", "digits", "--model", "{model}"],
+    ["sim", "--model", "{model}", "--dataset", "digits"],
 ])
 def test_commands_exit_2_with_one_line(tmp_path, capsys, command):
     model = tmp_path / "conv.qnet.npz"
