@@ -8,6 +8,7 @@ from golden_model.cli_args import integer, number, positive_int
 from golden_model.errors import MulfreeError
 from golden_model.output_files import check_output_dir
 from golden_model.qnet import QNet
+from hdl.supported import check_supported
 
 
 def configure(parser):
@@ -59,6 +60,7 @@ def main(args):
                            f"got {args.clock}")
     check_auto_folding_options(args)
     qnet = QNet.load(args.model)
+    check_supported(qnet, args.model)
     report = build_bitstream(qnet, board, args.out, clock_mhz=args.clock, baud=args.baud,
                              folding=parse_folding(args.folding),
                              weight_store=parse_weight_store(args.weight_store, allow_auto=True),

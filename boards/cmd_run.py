@@ -9,6 +9,7 @@ from boards.registry import BOARDS, get_board
 from golden_model.cli_args import number, positive_int
 from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
+from hdl.supported import check_supported
 
 #: Seconds to wait for one answer: finite, or a dead board would hang the run.
 ANSWER_TIMEOUT = number(0, 3600, low_open=True, what="a finite number of seconds")
@@ -39,6 +40,7 @@ def main(args):
 
     baud = args.baud or (get_board(args.board).baud if args.board else 1_000_000)
     qnet = QNet.load(args.model)
+    check_supported(qnet, args.model)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, test_only=True)
     if dataset.n_inputs != qnet.input.n_inputs:
         raise MulfreeError(f"--dataset {args.dataset}: {dataset.n_inputs} inputs per image, "

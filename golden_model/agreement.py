@@ -95,21 +95,26 @@ def measure_agreement(network, qnet, x, y, batch_size=2000):
     """
     x, y = np.asarray(x), np.asarray(y)
     info = qnet.meta.get("quantization", {})
-    steps = [layer.get("step") for layer in info.get("layers", [])]
+    steps = {layer.get("index"): layer.get("step") for layer in info.get("layers", [])}
     logit_unit = 2.0 ** info.get("logit_scale_log2", 0)
     n_layers = len(qnet.layers)
+    # The float blocks match the QNet layers with weights (pool and flatten have none).
+    weighted = [k for k, layer in enumerate(qnet.layers) if hasattr(layer, "weights")]
     mismatches = np.zeros(n_layers)
     max_diff = np.zeros(n_layers)
+    values = np.ones(n_layers)
     float_classes, qnet_classes = [], []
     for start in range(0, len(y), batch_size):
         batch = x[start:start + batch_size]
         float_out = float_blocks(network, batch)
         trace = qnet.forward_trace(batch)
-        for k, (f, step) in enumerate(zip(float_out, trace, strict=True)):
-            unit = logit_unit if k == n_layers - 1 else (steps[k] if k < len(steps) else None)
+        for k, f in zip(weighted, float_out, strict=True):
+            unit = logit_unit if k == n_layers - 1 else steps.get(k)
             if unit is None:
                 continue
-            diff = np.abs(f.astype(np.float64) / unit - step["out"])
+            out = trace[k]["out"]
+            values[k] = out.shape[1]
+            diff = np.abs(f.reshape(len(f), -1).astype(np.float64) / unit - out)
             mismatches[k] += np.count_nonzero(diff > 0)
             max_diff[k] = max(max_diff[k], float(diff.max(initial=0.0)))
         float_classes.append(np.argmax(float_out[-1], axis=1))
@@ -119,9 +124,9 @@ def measure_agreement(network, qnet, x, y, batch_size=2000):
     n = len(y)
     # Float logits are not integers, so only their distance to the QNet's is meaningful.
     layers = tuple(
-        LayerAgreement(k, None if k == n_layers - 1 else mismatches[k] / max(1, n * layer.n_out),
+        LayerAgreement(k, None if k == n_layers - 1 else mismatches[k] / max(1, n * values[k]),
                        max_diff[k])
-        for k, layer in enumerate(qnet.layers)
+        for k in weighted
     )
     return Agreement(
         n=n,

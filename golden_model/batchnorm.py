@@ -17,6 +17,9 @@ def round_pow2(v):
 class BatchNorm:
     """Per-feature ``y = gamma * (x - mu) / sqrt(var + eps) + beta``.
 
+    On channels-last feature maps ``(N, H, W, C)`` the features are the
+    channels, and every image position counts as a sample.
+
     Training uses the batch statistics (biased variance) and updates running
     averages, ``running = (1 - momentum) * running + momentum * batch``;
     evaluation uses the running averages. Backward is the full Jacobian
@@ -42,17 +45,24 @@ class BatchNorm:
         Scale of the preceding layer's integer weights (its ``alpha``).
     momentum : float
     eps : float
+    max_scale : float, optional
+        With ``shift_based``: the largest magnitude of the rounded scale
+        ``round_pow2(in_scale * k)`` (a power of two). The network builder
+        sets it to ``step_out / step_in`` so that the QNet's shift is never a
+        left shift, whose bias could not fold the rounding exactly.
 
     Members
     -------
     gamma, beta : numpy.ndarray, (n,)
         Trainable scale and shift.
     running_mean, running_var : numpy.ndarray, (n,)
-    eps, momentum, shift_based, in_scale : as given
+    eps, momentum, shift_based, in_scale, max_scale : as given
     """
 
-    def __init__(self, n, *, shift_based=False, in_scale=1.0, momentum=0.1, eps=1e-4):
+    def __init__(self, n, *, shift_based=False, in_scale=1.0, momentum=0.1, eps=1e-4,
+                 max_scale=None):
         self.n = int(n)
+        self.max_scale = None if max_scale is None else float(max_scale)
         self.shift_based = bool(shift_based)
         self.in_scale = float(in_scale)
         self.momentum = float(momentum)
@@ -82,7 +92,10 @@ class BatchNorm:
         """The per-feature factor that multiplies ``x - mean`` for variance ``var``."""
         k = self.gamma / np.sqrt(var + self.eps)
         if self.shift_based:
-            k = round_pow2(self.in_scale * k) / self.in_scale
+            rounded = round_pow2(self.in_scale * k)
+            if self.max_scale is not None:
+                rounded = np.clip(rounded, -self.max_scale, self.max_scale)
+            k = rounded / self.in_scale
         return k.astype(np.float32)
 
     def eval_scale(self):
@@ -90,6 +103,9 @@ class BatchNorm:
         return self.applied_scale(self.running_var)
 
     def forward(self, x, mode):
+        if x.ndim > 2:
+            # Feature maps (N, H, W, C): one feature per channel, every position a sample.
+            return self.forward(x.reshape(-1, self.n), mode).reshape(x.shape)
         if not mode.train:
             return (x - self.running_mean) * self.eval_scale() + self.beta
         mean = x.mean(axis=0)
@@ -105,6 +121,8 @@ class BatchNorm:
         return centred * scale + self.beta
 
     def backward(self, grad):
+        if grad.ndim > 2:
+            return self.backward(grad.reshape(-1, self.n)).reshape(grad.shape)
         x_hat, inv_std, scale = self._cache
         self._gamma.grad[...] = np.sum(grad * x_hat, axis=0)
         self._beta.grad[...] = grad.sum(axis=0)

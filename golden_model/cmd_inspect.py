@@ -6,6 +6,7 @@ the bits of weight memory; then the totals.
 """
 
 import json
+import math
 
 import numpy as np
 
@@ -28,31 +29,71 @@ def escaped(text):
 def layer_costs(qnet):
     """One dict per layer with its shape, sparsity, widths and costs.
 
-    Keys: ``index, n_in, n_out, weight_mode, activation, out_bits, pow2,
-    e_max, zeros`` (fraction of zero weights), ``macs`` (``n_in * n_out``
-    weight positions, each an add, subtract or skip), ``nonzero`` (adds and
-    subtracts actually performed), ``weight_bits``, ``shift_min, shift_max,
-    threshold_max``, and the widths ``in_bits, acc_bits, sum_bits, z_bits``.
+    Keys: ``index, kind`` (dense, conv2d, maxpool2d, flatten), ``n_in, n_out``
+    (values in and out per image), ``weight_mode, activation, out_bits, pow2,
+    e_max, zeros`` (fraction of zero weights), ``macs`` (weight positions
+    visited per image, each an add, subtract or skip: ``n_in * n_out`` for a
+    dense layer, ``H_out * W_out * C_out * k * k * C_in`` for a convolution),
+    ``nonzero`` (adds and subtracts actually performed), ``weight_bits``,
+    ``shift_min, shift_max, threshold_max``, the widths ``in_bits, acc_bits,
+    sum_bits, z_bits``, and for the layers on maps ``in_shape, out_shape``
+    and (convolutions) ``kernel, stride, padding, pad_value``.
     """
+    from .qnet import QConv2D, QLayer
+
     rows = []
     last = len(qnet.layers) - 1
     for k, (layer, widths) in enumerate(zip(qnet.layers, qnet.widths, strict=True)):
-        weights = layer.weights
-        rows.append({
-            "index": k, "n_in": layer.n_in, "n_out": layer.n_out,
-            "weight_mode": layer.weight_mode,
-            "activation": "logits" if k == last else layer.activation,
-            "out_bits": None if k == last else int(layer.out_bits),
-            "pow2": bool(layer.pow2), "e_max": int(layer.e_max) if layer.pow2 else None,
-            "zeros": float(np.mean(weights == 0)) if weights.size else 0.0,
-            "macs": int(weights.size), "nonzero": int(np.count_nonzero(weights)),
-            "weight_bits": int(weights.size * WEIGHT_BITS[layer.weight_mode]),
-            "shift_min": int(layer.shift.min()), "shift_max": int(layer.shift.max()),
-            "threshold_max": int(layer.threshold.max()),
-            "in_bits": widths.in_bits, "in_signed": widths.in_signed,
-            "acc_bits": widths.acc_bits, "sum_bits": widths.sum_bits, "z_bits": widths.z_bits,
-        })
+        row = {"index": k, "in_bits": widths.in_bits, "in_signed": widths.in_signed,
+               "acc_bits": widths.acc_bits, "sum_bits": widths.sum_bits,
+               "z_bits": widths.z_bits}
+        if not isinstance(layer, QLayer):
+            row.update(in_shape=list(layer.in_shape), out_shape=list(layer.out_shape),
+                       n_in=math.prod(layer.in_shape), n_out=math.prod(layer.out_shape))
+        if isinstance(layer, QLayer | QConv2D):
+            weights = layer.weights
+            positions = 1 if isinstance(layer, QLayer) else math.prod(layer.out_shape[:2])
+            row.update({
+                "kind": "dense" if isinstance(layer, QLayer) else "conv2d",
+                "weight_mode": layer.weight_mode,
+                "activation": "logits" if k == last else layer.activation,
+                "out_bits": None if k == last else int(layer.out_bits),
+                "pow2": bool(layer.pow2), "e_max": int(layer.e_max) if layer.pow2 else None,
+                "zeros": float(np.mean(weights == 0)) if weights.size else 0.0,
+                "macs": positions * int(weights.size),
+                "nonzero": positions * int(np.count_nonzero(weights)),
+                "weight_bits": int(weights.size * WEIGHT_BITS[layer.weight_mode]),
+                "shift_min": int(layer.shift.min()), "shift_max": int(layer.shift.max()),
+                "threshold_max": int(layer.threshold.max()),
+            })
+            if isinstance(layer, QLayer):
+                row.update(n_in=layer.n_in, n_out=layer.n_out)
+            else:
+                row.update(kernel=layer.kernel, stride=int(layer.stride), padding=layer.padding,
+                           pad_value=[int(v) for v in layer.pad_value])
+        else:
+            row.update(kind="maxpool2d" if hasattr(layer, "size") else "flatten",
+                       weight_mode=None, activation=None, out_bits=None, pow2=False,
+                       e_max=None, zeros=0.0, macs=0, nonzero=0, weight_bits=0,
+                       shift_min=None, shift_max=None, threshold_max=None)
+            if hasattr(layer, "size"):
+                row["size"] = int(layer.size)
+        rows.append(row)
     return rows
+
+
+def _geometry(r):
+    """The map line under a convolution, pool or flatten row."""
+    shape = "x".join(str(d) for d in r["in_shape"]) + " -> " + "x".join(
+        str(d) for d in r["out_shape"])
+    if r["kind"] == "conv2d":
+        pad = "" if r["padding"] == "valid" or not any(r["pad_value"]) else (
+            f", pads with {'/'.join(str(v) for v in r['pad_value'])}")
+        return (f"{shape}, {r['kernel']}x{r['kernel']} stride {r['stride']} "
+                f"{r['padding']}{pad}")
+    if r["kind"] == "maxpool2d":
+        return f"{shape}, {r['size']}x{r['size']} max"
+    return shape
 
 
 def format_table(qnet, rows):
@@ -70,6 +111,11 @@ def format_table(qnet, rows):
         f"{'in':>4} {'acc':>4} {'z':>4} {'shift':>7} {'MACs':>9} {'weight bits':>12}",
     ]
     for r in rows:
+        if r["weight_mode"] is None:
+            lines.append(f"{r['index']:>5} {r['kind']:>11} {'':>8} {'':>6} {'':>12} "
+                         f"{'s' if r['in_signed'] else 'u'}{r['in_bits']}")
+            lines.append(f"{'':>6}{_geometry(r)}")
+            continue
         act = r["activation"]
         if r["out_bits"] is not None:
             act += f"/{r['out_bits']}"
@@ -78,10 +124,14 @@ def format_table(qnet, rows):
         in_width = f"{'s' if r['in_signed'] else 'u'}{r['in_bits']}"
         shift = (f"{r['shift_min']}" if r["shift_min"] == r["shift_max"]
                  else f"{r['shift_min']}..{r['shift_max']}")
+        shape = f"{r['n_in']:>5}x{r['n_out']:<5}" if r["kind"] == "dense" else (
+            f"{'conv2d':>11}")
         lines.append(
-            f"{r['index']:>5} {r['n_in']:>5}x{r['n_out']:<5} {r['weight_mode']:>8} "
+            f"{r['index']:>5} {shape} {r['weight_mode']:>8} "
             f"{100 * r['zeros']:>5.1f}% {act:>12} {in_width:>4} {r['acc_bits']:>4} "
             f"{r['z_bits']:>4} {shift:>7} {r['macs']:>9,} {r['weight_bits']:>12,}")
+        if r["kind"] == "conv2d":
+            lines.append(f"{'':>6}{_geometry(r)}")
     macs = sum(r["macs"] for r in rows)
     nonzero = sum(r["nonzero"] for r in rows)
     bits = sum(r["weight_bits"] for r in rows)

@@ -8,6 +8,7 @@ then prints the final accuracies and the activation sparsity.
 import math
 from pathlib import Path
 
+from .architecture import is_conv_architecture, layer_shapes, parse_architecture
 from .cli_args import integer, nonnegative_int, number, positive_int, seed
 from .errors import MulfreeError
 from .network import NetworkConfig
@@ -25,7 +26,10 @@ MAX_QB_EXPONENT = 31
 
 
 def parse_arch(text):
-    """``"64-128-128-10"`` -> ``(64, 128, 128, 10)``."""
+    """``"64-128-128-10"`` -> ``(64, 128, 128, 10)``; a convolutional string (see
+    ``golden_model.architecture``) -> its layer specs."""
+    if is_conv_architecture(text):
+        return parse_architecture(text)
     try:
         sizes = tuple(int(part) for part in text.split("-"))
     except ValueError:
@@ -66,7 +70,9 @@ def configure(parser):
                       help="keep at most this many training images (quick runs)")
     net = parser.add_argument_group("network")
     net.add_argument("--arch", default=None,
-                     help="layer sizes N_IN-H1-...-N_CLASSES (default N_IN-128-128-N_CLASSES)")
+                     help="layer sizes N_IN-H1-...-N_CLASSES (default N_IN-128-128-N_CLASSES), "
+                          "or a CNN: c<F>k<K>[s<S>][v] convolution, p<K> max pool, <N> dense, "
+                          "e.g. c16k3-p2-c32k3-p2-128-10")
     net.add_argument("--weights", choices=("float", "binary", "ternary"), default="ternary",
                      help="weight quantization; 'float' is the full-precision baseline: "
                           "float activations and float batch-norm scales too (--act-quant "
@@ -137,6 +143,10 @@ def check_arguments(args):
     """Reject bad arguments before any (slow) dataset loading."""
     if args.arch is not None:
         parse_arch(args.arch)
+        if args.pretrain_epochs > 0 and is_conv_architecture(args.arch):
+            raise MulfreeError(f"--pretrain-epochs {args.pretrain_epochs}: the autoencoder "
+                               f"pre-trains a dense first layer; --arch {args.arch} starts "
+                               "with a convolution (expected --pretrain-epochs 0)")
     parse_range(args.qb_range)
     if args.epochs < 1:
         raise MulfreeError(f"--epochs {args.epochs}: expected at least 1")
@@ -182,10 +192,29 @@ def check_arch_fits_dataset(args):
     if args.arch is None or info is None:
         return  # an unknown name is reported by the loader, with the known ones
     sizes = parse_arch(args.arch)
+    if is_conv_architecture(args.arch):
+        check_conv_arch(args.arch, sizes, info.image_shape, len(info.class_names),
+                        repr(args.dataset))
+        return
     n_inputs, n_classes = math.prod(info.image_shape), len(info.class_names)
     if sizes[0] != n_inputs or sizes[-1] != n_classes:
         raise MulfreeError(f"--arch {args.arch}: dataset {args.dataset!r} needs {n_inputs} "
                            f"inputs and {n_classes} outputs")
+
+
+def check_conv_arch(text, specs, image_shape, n_classes, dataset):
+    """A convolutional ``--arch`` against the images and classes of ``dataset``."""
+    shapes, weights = layer_shapes(specs, image_shape, f"--arch {text}")
+    if specs[-1].units != n_classes:
+        raise MulfreeError(f"--arch {text}: dataset {dataset} has {n_classes} classes; "
+                           f"expected the last layer to have {n_classes} units, "
+                           f"not {specs[-1].units}")
+    if max(math.prod(s) for s in shapes) > MAX_LAYER_UNITS:
+        raise MulfreeError(f"--arch {text}: a layer of {max(math.prod(s) for s in shapes):,} "
+                           f"values per image; expected at most {MAX_LAYER_UNITS:,}")
+    if weights > MAX_ARCH_WEIGHTS:
+        raise MulfreeError(f"--arch {text}: {weights:,} weights; expected at most "
+                           f"{MAX_ARCH_WEIGHTS:,} in total (they must fit in memory)")
 
 
 def default_theta(batchnorm, act_frac):
@@ -212,8 +241,15 @@ def network_config(args, dataset):
     :func:`default_theta`.
     """
     check_arguments(args)
+    arch, image_shape = "", ()
     if args.arch is None:
         sizes = (dataset.n_inputs, 128, 128, dataset.n_classes)
+    elif is_conv_architecture(args.arch):
+        specs = parse_arch(args.arch)
+        check_conv_arch(args.arch, specs, dataset.image_shape, dataset.n_classes,
+                        repr(dataset.name))
+        arch, image_shape = args.arch, tuple(dataset.image_shape)
+        sizes = (dataset.n_inputs, *(s.units for s in specs if hasattr(s, "units")))
     else:
         sizes = parse_arch(args.arch)
         if sizes[0] != dataset.n_inputs or sizes[-1] != dataset.n_classes:
@@ -232,7 +268,7 @@ def network_config(args, dataset):
         shift_based=not (args.float_bn_scale or full_precision),
         act_quant=None if act_quant == "none" else act_quant,
         act_bits=args.act_bits, act_frac_bits=args.act_frac, act_e_max=args.act_emax,
-        dropout=args.dropout, alpha_pow2=args.alpha_pow2)
+        dropout=args.dropout, alpha_pow2=args.alpha_pow2, arch=arch, image_shape=image_shape)
 
 
 def output_paths(out):

@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .activations import Activation
+from .conv2d import Conv2D
 from .dense import Dense
 from .errors import MulfreeError
 from .layer import EVAL
@@ -45,7 +46,7 @@ def dead_layers(network, x):
     if not len(a):
         return dead
     for layer in network.layers:
-        if isinstance(layer, Dense) and k >= 0 and not np.any(a):
+        if isinstance(layer, Dense | Conv2D) and k >= 0 and not np.any(a):
             dead.append((k, peak))
         if isinstance(layer, Activation):
             k += 1

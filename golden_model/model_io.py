@@ -7,6 +7,7 @@ and every other entry is one array of :meth:`Network.state`.
 """
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from . import bounded_json, json_schema
 from .act_quant import ACT_QUANT_MODES
 from .activations import ACTIVATION_KINDS
+from .architecture import layer_shapes, parse_architecture
 from .bounded_json import JSONLimitError
 from .dense import WEIGHT_MODES
 from .errors import MulfreeError
@@ -62,6 +64,8 @@ _NETWORK = Object({
     "act_e_max": Nullable(Int(0, MAX_E_MAX), optional=True),
     "dropout": Number(0, below=1, optional=True),
     "alpha_pow2": Bool(optional=True),
+    "arch": Str(max_chars=MAX_NAME_CHARS, optional=True),
+    "image_shape": List(Int(1, MAX_INPUTS), max_len=3, optional=True),
     "extra": Object(optional=True),
 })
 # Only the seed is read back (it picks the dataset's validation split).
@@ -157,6 +161,9 @@ def _read_header(path, archive):
         raise ModelFileError(f"{path}: field '{error.field}': expected {error.expected}, "
                              f"got {error.got}") from None
     sizes = header["network"]["sizes"]
+    if header["network"].get("arch"):
+        _check_conv_arch(path, header["network"])
+        return header
     for k, size in enumerate(sizes[1:], start=1):
         if size > MAX_UNITS:
             raise ModelFileError(f"{path}: field 'network.sizes[{k}]': expected at most "
@@ -166,6 +173,22 @@ def _read_header(path, archive):
         raise ModelFileError(f"{path}: field 'network.sizes': expected at most {MAX_WEIGHTS} "
                              f"weights in all, got {weights}")
     return header
+
+
+def _check_conv_arch(path, network):
+    """A convolutional architecture: readable, fitting its images, and within the limits."""
+    try:
+        specs = parse_architecture(network["arch"], "field 'network.arch'")
+        shapes, weights = layer_shapes(specs, network.get("image_shape", ()),
+                                       "field 'network.arch'")
+    except MulfreeError as error:
+        raise ModelFileError(f"{path}: {error}") from None
+    if len(specs) > MAX_LAYERS or max(math.prod(s) for s in shapes) > MAX_UNITS:
+        raise ModelFileError(f"{path}: field 'network.arch': expected at most {MAX_LAYERS} "
+                             f"layers of at most {MAX_UNITS} values each")
+    if weights > MAX_WEIGHTS:
+        raise ModelFileError(f"{path}: field 'network.arch': expected at most {MAX_WEIGHTS} "
+                             f"weights in all, got {weights}")
 
 
 def _build(path, network_config):

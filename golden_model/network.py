@@ -39,17 +39,21 @@ two, so ``u / step`` is ``±2**-s * W_int @ a_int`` plus a constant: the
 QNet's ``(acc + b) >> s`` up to the integer rounding of the bias.
 """
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .act_quant import ActQuant
 from .activations import Activation
+from .architecture import ConvSpec, DenseSpec, layer_shapes, parse_architecture
 from .batchnorm import BatchNorm
+from .conv2d import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .errors import MulfreeError
 from .layer import EVAL, RunMode
+from .pooling import Flatten, MaxPool2D
 from .preprocess import Preprocess
 
 
@@ -80,6 +84,12 @@ class NetworkConfig:
         Dropout probability after each hidden layer (0 for none).
     alpha_pow2 : bool
         Round each Dense's ``alpha`` to a power of two.
+    arch : str
+        A convolutional architecture (``golden_model.architecture``), e.g.
+        ``"c16k3-p2-128-10"``; empty for a dense network of ``sizes``. With
+        it, ``sizes`` is ``(n_inputs, dense units..., n_classes)``.
+    image_shape : tuple of int
+        ``(H, W)`` or ``(H, W, C)`` of the input images (needed with ``arch``).
     """
 
     sizes: tuple = (64, 128, 128, 10)
@@ -101,11 +111,14 @@ class NetworkConfig:
     act_e_max: int | None = None
     dropout: float = 0.0
     alpha_pow2: bool = False
+    arch: str = ""
+    image_shape: tuple = ()
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.sizes = tuple(int(s) for s in self.sizes)
         self.qb_range = tuple(int(k) for k in self.qb_range)
+        self.image_shape = tuple(int(d) for d in self.image_shape)
         if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise MulfreeError(f"architecture {self.sizes}: expected at least an input and "
                                "an output size, all positive")
@@ -119,8 +132,13 @@ class NetworkConfig:
         return cls(**known)
 
 
+#: Arrays a layer keeps besides its parameters, saved with them (a convolution's
+#: padding depends on the input mean, which is only known after building).
+_STATE_ATTRIBUTES = ("mean", "running_mean", "running_var", "pad_value", "pad_raw")
+
+
 class Block:
-    """The layers that belong to one Dense layer (absent ones are None)."""
+    """The layers that belong to one Dense or Conv2D layer (absent ones are None)."""
 
     def __init__(self, dense):
         self.dense = dense
@@ -158,10 +176,17 @@ class Network:
         return self.layers[0]
 
     def blocks(self):
-        """One :class:`Block` per Dense layer, in order."""
+        """One :class:`Block` per Dense or Conv2D layer, in order."""
+        return [stage for stage in self.stages() if isinstance(stage, Block)]
+
+    def stages(self):
+        """What the quantizer turns into QNet layers, in order: a :class:`Block` per
+        Dense or Conv2D layer, and each :class:`MaxPool2D` and :class:`Flatten`."""
         blocks = []
         for layer in self.layers[1:]:
-            if isinstance(layer, Dense):
+            if isinstance(layer, MaxPool2D | Flatten):
+                blocks.append(layer)
+            elif isinstance(layer, Dense | Conv2D):
                 blocks.append(Block(layer))
             elif isinstance(layer, BatchNorm):
                 blocks[-1].batchnorm = layer
@@ -189,7 +214,7 @@ class Network:
     def after_update(self):
         """Keep parameters in range after an optimizer step (clip shadow weights)."""
         for layer in self.layers:
-            if isinstance(layer, Dense):
+            if isinstance(layer, Dense | Conv2D):
                 layer.clip_weights()
 
     def logits(self, x, batch_size=1000, shadow=False):
@@ -213,7 +238,7 @@ class Network:
         for i, layer in enumerate(self.layers):
             for p in layer.parameters():
                 state[f"{i}.{p.name}"] = p.value.copy()
-            for attr in ("mean", "running_mean", "running_var"):
+            for attr in _STATE_ATTRIBUTES:
                 if hasattr(layer, attr):
                     state[f"{i}.{attr}"] = np.array(getattr(layer, attr), copy=True)
         return state
@@ -223,7 +248,7 @@ class Network:
         for i, layer in enumerate(self.layers):
             for p in layer.parameters():
                 p.value[...] = state[f"{i}.{p.name}"]
-            for attr in ("mean", "running_mean", "running_var"):
+            for attr in _STATE_ATTRIBUTES:
                 if hasattr(layer, attr):
                     setattr(layer, attr, np.array(state[f"{i}.{attr}"], dtype=np.float32))
 
@@ -235,7 +260,9 @@ def build_network(config, mean=None, rng=None):
     ----------
     config : NetworkConfig
     mean : array_like, (n_inputs,), optional
-        Per-pixel mean of the raw training pixels (zeros if omitted).
+        Per-pixel mean of the raw training pixels (zeros if omitted). A
+        convolutional network uses its per-channel average instead (a
+        per-pixel mean would not fold into a convolution's bias).
     rng : numpy.random.Generator, optional
         Draws the initial weights.
     """
@@ -244,30 +271,97 @@ def build_network(config, mean=None, rng=None):
     mean = np.zeros(sizes[0], np.float32) if mean is None else np.asarray(mean, np.float32)
     if mean.shape != (sizes[0],):
         raise MulfreeError(f"input mean of shape {mean.shape}: expected ({sizes[0]},)")
+    if config.arch:
+        return _build_conv_network(config, mean, rng)
     layers = [Preprocess(mean, config.input_bits)]
     n_layers = len(sizes) - 1
     for k in range(n_layers):
-        dense = Dense(
-            sizes[k], sizes[k + 1], config.weight_mode, stochastic=config.stochastic,
-            bias=not config.batchnorm, quantized_backprop=config.quantized_backprop,
-            qb_stochastic=config.qb_stochastic, qb_range=config.qb_range,
-            alpha_pow2=config.alpha_pow2, rng=rng)
+        dense = Dense(sizes[k], sizes[k + 1], config.weight_mode, **_weight_options(config),
+                      rng=rng)
         layers.append(dense)
-        if config.batchnorm:
-            layers.append(BatchNorm(sizes[k + 1], shift_based=config.shift_based,
-                                    in_scale=dense.alpha, momentum=config.bn_momentum,
-                                    eps=config.bn_eps))
-        if k == n_layers - 1:
-            break
-        quant = None
-        if config.act_quant is not None:
-            quant = ActQuant(config.act_quant, config.act_bits,
-                             signed=config.activation in ("tlin", "linear"),
-                             frac_bits=config.act_frac_bits, e_max=config.act_e_max)
-        layers.append(Activation(config.activation, config.theta,
-                                 step=None if quant is None else quant.step))
-        if quant is not None:
-            layers.append(quant)
-        if config.dropout > 0:
-            layers.append(Dropout(config.dropout))
+        layers += _after_weights(config, dense, last=k == n_layers - 1)
+    return Network(layers, config)
+
+
+def _weight_options(config):
+    return {"stochastic": config.stochastic, "bias": not config.batchnorm,
+            "quantized_backprop": config.quantized_backprop,
+            "qb_stochastic": config.qb_stochastic, "qb_range": config.qb_range,
+            "alpha_pow2": config.alpha_pow2}
+
+
+def _after_weights(config, weights, last, step_in=None):
+    """Batch norm, activation, activation quantizer and dropout after a Dense or Conv2D.
+
+    With ``step_in`` (the step of the layer's integer input) and an activation
+    grid, a shift-based batch norm keeps its total scale within
+    ``step_out / step_in``: the QNet then needs no left shift, and folds the
+    rounding of every hidden layer exactly.
+    """
+    layers = []
+    if config.batchnorm:
+        max_scale = None
+        if step_in is not None and config.act_quant is not None and not last:
+            max_scale = 2.0 ** -config.act_frac_bits / step_in
+        layers.append(BatchNorm(weights.n_out, shift_based=config.shift_based,
+                                in_scale=weights.alpha, momentum=config.bn_momentum,
+                                eps=config.bn_eps, max_scale=max_scale))
+    if last:
+        return layers
+    quant = None
+    if config.act_quant is not None:
+        quant = ActQuant(config.act_quant, config.act_bits,
+                         signed=config.activation in ("tlin", "linear"),
+                         frac_bits=config.act_frac_bits, e_max=config.act_e_max)
+    layers.append(Activation(config.activation, config.theta,
+                             step=None if quant is None else quant.step))
+    if quant is not None:
+        layers.append(quant)
+    if config.dropout > 0:
+        layers.append(Dropout(config.dropout))
+    return layers
+
+
+def _build_conv_network(config, mean, rng):
+    """The network of ``config.arch``: the first convolution pads with the raw pixel value
+    nearest each channel's mean, so that its padding is (almost) zero after preprocessing
+    and an integer the QNet can record."""
+    specs = parse_architecture(config.arch, "architecture")
+    shapes, _ = layer_shapes(specs, config.image_shape, "architecture")
+    shape = config.image_shape + (1,) if len(config.image_shape) == 2 else config.image_shape
+    n_classes = specs[-1].units
+    if math.prod(shape) != config.sizes[0] or n_classes != config.sizes[-1]:
+        raise MulfreeError(f"architecture {config.arch!r} on {shape} images: expected sizes "
+                           f"({math.prod(shape)}, ..., {n_classes}), got {config.sizes}")
+    channel_mean = mean.reshape(-1, shape[2]).mean(axis=0, dtype=np.float64)
+    pre = Preprocess(np.tile(channel_mean, math.prod(shape[:2])), config.input_bits)
+    pad_raw = np.clip(np.round(channel_mean), 0, (1 << config.input_bits) - 1).astype(np.int64)
+    layers = [pre]
+    first = True
+    step_in = pre.scale
+    for k, (spec, out_shape) in enumerate(zip(specs, shapes, strict=True)):
+        last = k == len(specs) - 1
+        if isinstance(spec, ConvSpec):
+            pad_value = (pad_raw - channel_mean) * pre.scale if first else 0.0
+            conv = Conv2D(shape, spec.filters, spec.kernel, config.weight_mode,
+                          stride=spec.stride, padding=spec.padding, pad_value=pad_value,
+                          **_weight_options(config), rng=rng)
+            if first:
+                conv.pad_raw = pad_raw
+            first = False
+            layers.append(conv)
+            layers += _after_weights(config, conv, last=False, step_in=step_in)
+            step_in = 2.0 ** -config.act_frac_bits
+        elif isinstance(spec, DenseSpec):
+            if len(shape) == 3:
+                layers.append(Flatten(shape))
+                shape = (math.prod(shape),)
+            dense = Dense(shape[0], spec.units, config.weight_mode, **_weight_options(config),
+                          rng=rng)
+            layers.append(dense)
+            layers += _after_weights(config, dense, last=last, step_in=step_in)
+            step_in = 2.0 ** -config.act_frac_bits
+        else:
+            layers.append(MaxPool2D(shape, spec.size))
+        shape = out_shape
     return Network(layers, config)

@@ -38,9 +38,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .conv2d import Conv2D
+from .dense import Dense
 from .errors import MulfreeError
 from .layer import EVAL
-from .qnet import MAX_E_MAX, MAX_SHIFT, InputSpec, QLayer, QNet
+from .pooling import Flatten, MaxPool2D
+from .qnet import MAX_E_MAX, MAX_SHIFT, InputSpec, QConv2D, QFlatten, QLayer, QMaxPool2D, QNet
 
 __all__ = ["QuantizeError", "quantize", "float_blocks", "LayerReport"]
 
@@ -290,6 +293,31 @@ def _output_layer(k, block, weights, c, d):
     return layer, report, p_min
 
 
+def _patch_mean(weights_layer, mean):
+    """The pixel mean under each weight of the first layer: per pixel for a Dense layer, the
+    channel mean under each kernel tap for a Conv2D (which needs one mean per channel)."""
+    if not isinstance(weights_layer, Conv2D):
+        return mean
+    channels = weights_layer.in_shape[2]
+    per_channel = mean.reshape(-1, channels)
+    if np.any(per_channel != per_channel[0]):
+        raise QuantizeError("preprocess: a per-pixel input mean; a convolution folds only one "
+                            "mean per channel (build the network from its config)")
+    return np.tile(per_channel[0], weights_layer.kernel ** 2)
+
+
+def _as_conv(layer, conv, first):
+    """The :class:`QConv2D` of a quantized Conv2D block (``layer`` holds its rows)."""
+    c_in = conv.in_shape[2]
+    pad = np.asarray(conv.pad_raw, np.int64) if first else np.zeros(c_in, np.int64)
+    return QConv2D(weights=layer.weights.reshape(conv.n_out, conv.kernel, conv.kernel, c_in),
+                   bias=layer.bias, shift=layer.shift, in_shape=conv.in_shape,
+                   stride=conv.stride, padding=conv.padding, pad_value=pad,
+                   weight_mode=layer.weight_mode, activation=layer.activation,
+                   threshold=layer.threshold, out_bits=layer.out_bits, pow2=layer.pow2,
+                   e_max=layer.e_max)
+
+
 def _calibrated_step(values, bits, signed):
     """Smallest power-of-two step whose ``bits``-bit code holds every value."""
     top = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
@@ -351,24 +379,40 @@ def quantize(network, dataset=None, *, calibration_x=None, act_bits=8, meta=None
     step_in = float(pre.scale)
     mean = pre.mean.astype(np.float64)
     p_min = 0
-    for k, block in enumerate(blocks):
-        weights, c, d = _affine(block, step_in, mean if k == 0 else None)
+    stages = network.stages()
+    n_blocks = 0  # weight blocks so far: the index into float_outputs
+    for k, stage in enumerate(stages):
+        if isinstance(stage, MaxPool2D):
+            layers.append(QMaxPool2D(in_shape=stage.in_shape, size=stage.size))
+            continue
+        if isinstance(stage, Flatten):
+            layers.append(QFlatten(in_shape=stage.in_shape))
+            continue
+        block = stage
+        first_mean = _patch_mean(block.dense, mean) if n_blocks == 0 else None
+        weights, c, d = _affine(block, step_in, first_mean)
         if not (np.all(np.isfinite(c)) and np.all(np.isfinite(d))):
             raise QuantizeError(f"layer {k}: its folded scale or offset overflows float64; "
                                 "expected finite parameters of a sensible size")
-        if k == len(blocks) - 1:
+        if k == len(stages) - 1:
+            if not isinstance(block.dense, Dense):
+                raise QuantizeError(f"layer {k} (output): {block.dense!r}; expected a dense "
+                                    "output layer")
             layer, report, p_min = _output_layer(k, block, weights, c, d)
         else:
             calibrated = block.act_quant is None
             if calibrated:
                 signed = block.activation is None or block.activation.kind in ("tlin", "linear")
-                step = _calibrated_step(float_outputs[k], act_bits, signed)
+                step = _calibrated_step(float_outputs[n_blocks], act_bits, signed)
             else:
                 step = float(block.act_quant.step)
             layer, report = _hidden_layer(k, block, weights, c, d, step, act_bits, calibrated)
             step_in = step
+        if isinstance(block.dense, Conv2D):
+            layer = _as_conv(layer, block.dense, first=n_blocks == 0)
         layers.append(layer)
         reports.append(report)
+        n_blocks += 1
 
     info = {
         "layers": [r.to_json() for r in reports],
@@ -384,10 +428,11 @@ def quantize(network, dataset=None, *, calibration_x=None, act_bits=8, meta=None
     config = getattr(network, "config", None)
     if config is not None and hasattr(config, "to_dict"):
         all_meta.setdefault("network_config", _jsonable(config.to_dict()))
+    image_shape = getattr(config, "image_shape", ()) if dataset is None else dataset.image_shape
     spec = InputSpec(
         n_inputs=int(pre.n_inputs), bits=int(pre.input_bits),
         dataset="" if dataset is None else dataset.name,
-        image_shape=() if dataset is None else tuple(int(v) for v in dataset.image_shape),
+        image_shape=tuple(int(v) for v in image_shape),
     )
     return QNet(spec, layers, meta=all_meta)
 

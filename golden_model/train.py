@@ -171,18 +171,21 @@ def calibrate_batchnorm(network, x, batch_size=1024):
     norms = [layer for layer in network.layers if isinstance(layer, BatchNorm)]
     for norm in norms:
         total = total_sq = 0.0
+        count = 0
         for i in range(0, len(x), batch_size):
             h = np.asarray(x[i:i + batch_size], np.float32)
             for layer in network.layers:
                 if layer is norm:
                     break
                 h = layer.forward(h, EVAL)
-            h = h.astype(np.float64)
+            # Feature maps: the channels are the features, every position a sample.
+            h = h.astype(np.float64).reshape(-1, norm.n)
+            count += len(h)
             total = total + h.sum(axis=0)
             total_sq = total_sq + (h * h).sum(axis=0)
-        mean = total / len(x)
+        mean = total / count
         norm.running_mean = mean.astype(np.float32)
-        norm.running_var = np.maximum(total_sq / len(x) - mean * mean, 0).astype(np.float32)
+        norm.running_var = np.maximum(total_sq / count - mean * mean, 0).astype(np.float32)
 
 
 def train_model(dataset, net_config, train_config):

@@ -23,6 +23,7 @@ from hdl.estimate import accelerator_estimate
 from hdl.folding import resolve_folding
 from hdl.layer_plan import plan_layers, resolve_weight_stores
 from hdl.mvu import MVU
+from hdl.supported import check_supported
 from hdl.weight_load import LoadMap, wload_layout
 
 __all__ = ["Accelerator"]
@@ -76,6 +77,7 @@ class Accelerator(wiring.Component):
         self._qnet = qnet
         self._in_lanes = in_lanes
         try:
+            check_supported(qnet, "qnet")
             self._stores = resolve_weight_stores(qnet, weight_store)
             self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
                                             target_cycles=target_cycles, lut_budget=lut_budget,

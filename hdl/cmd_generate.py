@@ -9,6 +9,7 @@ from golden_model.errors import MulfreeError
 from golden_model.output_files import check_output_file, write_text
 from golden_model.qnet import QNet
 from hdl.errors import HardwareGenerationError
+from hdl.supported import check_supported
 
 __all__ = ["configure", "main", "parse_folding", "parse_weight_store", "check_auto_folding_options"]
 
@@ -104,6 +105,7 @@ def main(args):
     check_outputs(args)
     check_auto_folding_options(args)
     qnet = QNet.load(args.model)
+    check_supported(qnet, args.model)
     accelerator = build_accelerator(
         qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,
         target_cycles=args.target_cycles, lut_budget=args.lut_budget,

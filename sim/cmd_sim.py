@@ -133,6 +133,7 @@ def model_and_dataset(model, dataset, data_dir=None):
     """
     from golden_model.datasets import DATASETS
     from golden_model.qnet import QNet
+    from hdl.supported import check_supported
 
     if model:
         path = Path(model)
@@ -141,6 +142,7 @@ def model_and_dataset(model, dataset, data_dir=None):
     else:
         path = default_model(DEFAULT_DATASET, path=DEFAULT_MODEL, data_dir=data_dir)
     qnet = QNet.load(path)
+    check_supported(qnet, str(path))
     if dataset:
         return path, qnet, dataset
     recorded = qnet.input.dataset or DEFAULT_DATASET  # hand-made QNets may record none

@@ -105,3 +105,27 @@ def test_shift_based_backward_is_straight_through():
     np.testing.assert_allclose(shifted.backward(g), plain.backward(g), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(shifted.parameters()[0].grad, plain.parameters()[0].grad,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_feature_maps_normalise_per_channel():
+    """(N, H, W, C) input: the same as the (N*H*W, C) matrix, forward and backward."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 4, 5, 2)).astype(np.float32) * [1.0, 5.0] + [0.0, 3.0]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    maps, flat = BatchNorm(2), BatchNorm(2)
+    train = RunMode(train=True)
+    y = maps.forward(x, train)
+    np.testing.assert_allclose(y, flat.forward(x.reshape(-1, 2), train).reshape(x.shape),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.reshape(-1, 2).mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(maps.backward(g), flat.backward(g.reshape(-1, 2)).reshape(x.shape),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(maps.running_mean, flat.running_mean)
+
+
+def test_max_scale_caps_the_rounded_shift_based_scale():
+    norm = BatchNorm(3, shift_based=True, in_scale=0.25, max_scale=2.0)
+    norm.gamma[...] = [100.0, 0.01, -100.0]
+    scale = norm.applied_scale(np.ones(3, np.float32)) * 0.25
+    np.testing.assert_allclose(scale, [2.0, round_pow2(0.25 * 0.01 / np.sqrt(1 + 1e-4)), -2.0],
+                               rtol=1e-6)

@@ -198,3 +198,27 @@ def test_inspect_of_a_hostile_qnet_is_one_line_exit_2(model_path, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err == (f"mulfree inspect: error: {qnet_path}: header.meta.agreement.float_accuracy: "
                    "expected a finite number >= 0 and <= 1, got None")
+
+
+def test_cnn_train_quantize_inspect_on_digits(tmp_path, capsys):
+    """A small CNN end to end: it learns digits, and its QNet agrees with it."""
+    model = tmp_path / "cnn.npz"
+    assert cli.main(["train", "--arch", "c8k3-p2-c16k3-p2-32-10", "--epochs", "6", "--qb",
+                     "--quiet", "--out", str(model)]) == 0
+    assert cli.main(["quantize", str(model)]) == 0
+    qnet = QNet.load(tmp_path / "cnn.qnet.npz")
+    agreement = qnet.meta["agreement"]
+    assert agreement["n"] == 359
+    assert agreement["float_accuracy"] >= 0.88
+    assert agreement["disagreement"] <= 0.005
+    assert qnet.meta["quantization"]["layers"][0]["bias_error"] == 0  # hidden layers exact
+    assert [type(layer).__name__ for layer in qnet.layers] == [
+        "QConv2D", "QMaxPool2D", "QConv2D", "QMaxPool2D", "QFlatten", "QLayer", "QLayer"]
+    capsys.readouterr()
+    assert cli.main(["inspect", str(tmp_path / "cnn.qnet.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "8x8x1 -> 8x8x8, 3x3 stride 1 same, pads with" in text
+    assert "4x4x8 -> 4x4x16, 3x3 stride 1 same" in text and "2x2x16 -> 64" in text
+    # 64 positions * 8 * 9 + 16 positions * 16 * 72 + 64 * 32 + 32 * 10
+    assert "total: 25,408 MACs per image" in text
+    assert "7,184 bits of weight memory" in text  # (72 + 1152 + 2048 + 320) trits

@@ -77,6 +77,11 @@ def test_full_disk_after_training_keeps_the_previous_model(tmp_path, capsys, mon
     (["--epochs", "0"], "--epochs 0"),
     (["--dropout", "1.5"], "--dropout 1.5"),
     (["--dataset", "nosuchset"], "nosuchset"),
+    (["--arch", "c8k3-p2-32-7"], "has 10 classes; expected the last layer to have 10 units"),
+    (["--arch", "c8k3-p4-p4-10"], "layer 3: a 4x4 pool on a 2x2 map"),
+    (["--arch", "c8k3-q2-10"], "cannot read 'q2'"),
+    (["--arch", "c8k3-p2-c60000k3-10"], "values per image; expected at most"),
+    (["--arch", "c8k3-10", "--pretrain-epochs", "2"], "starts with a convolution"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):
     assert main(["train", "--quiet", "--out", str(tmp_path / "m.npz"), *args]) == 2
@@ -182,3 +187,28 @@ def test_dead_network_is_an_error_and_nothing_is_written(tmp_path, capsys):
     assert main([*argv, "--allow-dead", "--out", str(tmp_path / "b" / "model.npz")]) == 0
     assert (tmp_path / "b" / "model.npz").is_file()
     assert "warning: epoch 2: hidden layer 1" in capsys.readouterr().err
+
+
+def test_conv_arch_config_records_the_images():
+    config = _config("--arch", "c8k3-p2-c16k3s2v-32-10")
+    assert config.arch == "c8k3-p2-c16k3s2v-32-10"
+    assert config.image_shape == (8, 8) and config.sizes == (64, 32, 10)
+    from golden_model.network import build_network
+    network = build_network(config, np.arange(64.0) / 4)
+    kinds = [type(layer).__name__ for layer in network.layers]
+    assert kinds[:2] == ["Preprocess", "Conv2D"] and "MaxPool2D" in kinds
+    assert kinds.index("Flatten") == kinds.index("Dense") - 1
+    # One mean per channel, and the first convolution pads with its nearest raw pixel.
+    assert np.all(network.preprocess.mean == np.float32(7.875))
+    conv = network.layers[1]
+    assert conv.pad_raw.tolist() == [8]
+    assert conv.pad_value[0] == pytest.approx(0.125 / 32)  # digits: 5-bit pixels
+
+
+def test_conv_batch_norms_keep_the_qnet_shifts_right_shifts():
+    """Each hidden batch norm's scale is capped at step_out / step_in (no left shift)."""
+    config = _config("--arch", "c8k3-p2-32-10", "--act-frac", "3")
+    from golden_model.batchnorm import BatchNorm
+    from golden_model.network import build_network
+    norms = [layer for layer in build_network(config).layers if isinstance(layer, BatchNorm)]
+    assert [n.max_scale for n in norms] == [2.0 ** (5 - 3), 1.0, None]  # 5-bit pixels

@@ -255,3 +255,31 @@ def test_truncations_and_byte_flips_are_model_file_errors(trained, tmp_path):
             loaded += 1
             assert other.logits(x).shape == net.logits(x).shape
     assert loaded < 200
+
+
+def test_conv_network_round_trip(tmp_path):
+    config = NetworkConfig(sizes=(36, 8, 3), input_bits=4, arch="c2k3-p2-c3k2s2v-8-3",
+                           image_shape=(6, 6))
+    network = build_network(config, np.full(36, 5.3), np.random.default_rng(1))
+    x = np.random.default_rng(2).integers(0, 16, (20, 36))
+    network.forward(x, RunMode(train=True, rng=np.random.default_rng(3)))  # batch-norm stats
+    save_model(tmp_path / "c.npz", network)
+    loaded, header = load_model(tmp_path / "c.npz")
+    assert header["network"]["arch"] == "c2k3-p2-c3k2s2v-8-3"
+    np.testing.assert_array_equal(loaded.logits(x), network.logits(x))
+    assert loaded.layers[1].pad_raw.tolist() == [5]
+
+
+@pytest.mark.parametrize("arch, shape, expected", [
+    ("c2k3-x-3", [6, 6], "field 'network.arch' 'c2k3-x-3': cannot read 'x'"),
+    ("c2k9v-8-3", [6, 6], "does not fit"),
+    ("c2k3-8-3", [], "images of shape"),
+    ("c60000k3-8-3", [6, 6], "at most 1048576 values each"),
+    ("c4000k3-c4000k3-8-3", [6, 6], "expected at most 16777216 weights in all"),
+])
+def test_bad_conv_architecture_in_a_model_file(tmp_path, arch, shape, expected):
+    config = NetworkConfig(sizes=(36, 8, 3), input_bits=4, arch="c2k3-8-3", image_shape=(6, 6))
+    save_model(tmp_path / "c.npz", build_network(config))
+    out = rewrite(tmp_path / "c.npz", tmp_path / "bad.npz",
+                  {"network.arch": arch, "network.image_shape": shape})
+    refused(out, expected)

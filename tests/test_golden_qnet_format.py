@@ -185,12 +185,12 @@ def test_header_wrong_dtype(tmp_path):
     load_fails(path, "header", "uint8")
 
 
-@pytest.mark.parametrize("version", [0, 2, "1", None, 1.5])
+@pytest.mark.parametrize("version", [0, 3, "1", None, 1.5, True])
 def test_unknown_versions(tmp_path, version):
     header, arrays = parts(small_net())
     header["version"] = version
     load_fails(write(tmp_path / "v.qnet.npz", header, arrays), "header.version",
-               f"expected {FORMAT_VERSION}")
+               f"expected 1 or {FORMAT_VERSION}")
 
 
 def test_wrong_format_name(tmp_path):
@@ -590,3 +590,96 @@ def test_python_built_qnets_are_bounded_too():
         QNet(net.input, [net.layers[0]] * 257)
     with pytest.raises(QNetFormatError, match="input.dataset: expected a string"):
         QNet(InputSpec(n_inputs=6, bits=5, dataset=None), net.layers)
+
+
+# -- version 2: convolution, pool and flatten layers --------------------------------------------
+
+
+def conv_net():
+    from qnet_conv_nets import conv_qnet
+    return conv_qnet(seed=4)
+
+
+def test_version_2_round_trip(tmp_path):
+    net = conv_net()
+    net.save(tmp_path / "c.qnet.npz")
+    loaded = QNet.load(tmp_path / "c.qnet.npz")
+    header = loaded.header()
+    assert header["version"] == 2
+    assert [layer["kind"] for layer in header["layers"]] == [
+        "conv2d", "maxpool2d", "conv2d", "flatten", "dense"]
+    assert header["layers"][0]["pad_value"] == [3, 0]
+    assert sorted(loaded.arrays()) == sorted(net.arrays())  # no arrays for pool and flatten
+    assert loaded.fingerprint() == net.fingerprint()
+    x = np.random.default_rng(0).integers(0, 16, (50, 40))
+    np.testing.assert_array_equal(loaded.forward(x)[0], net.forward(x)[0])
+
+
+def test_version_2_truncations_and_byte_flips_are_format_errors(tmp_path):
+    good = tmp_path / "good.qnet.npz"
+    net = conv_net()
+    net.save(good)
+    data = good.read_bytes()
+    bad = tmp_path / "bad.qnet.npz"
+    for length in range(0, len(data), 97):
+        bad.write_bytes(data[:length])
+        load_fails(bad)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        corrupt = bytearray(data)
+        for position in rng.integers(0, len(data), rng.integers(1, 4)):
+            corrupt[position] ^= int(rng.integers(1, 256))
+        bad.write_bytes(bytes(corrupt))
+        try:
+            other = QNet.load(bad)
+        except QNetFormatError as error:
+            assert str(bad) in str(error)
+        else:
+            assert other.fingerprint() == net.fingerprint()
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("layers.0.kind", "conv3d", "header.layers[0].kind: expected one of"),
+    ("layers.0.kind", KeyError, "header.layers[0].kind"),
+    ("layers.4.kind", KeyError, "header.layers[4].kind"),
+    ("layers.1.kind", "flatten", "header.layers[1]: expected only the keys"),
+    ("layers.0.kernel", 2, "array 'layer0.weights' (layers[0].weights): expected shape"),
+    ("layers.0.kernel", 16, "header.layers[0].kernel: expected an integer in [1, 15]"),
+    ("layers.0.stride", 3, "header.layers[0].stride"),
+    ("layers.0.padding", "full", "header.layers[0].padding"),
+    ("layers.0.pad_value", [3], "layers[0].pad_value: expected shape (2,)"),
+    ("layers.0.pad_value", [16, 0], "layers[0].pad_value: expected values <= 15"),
+    ("layers.0.pad_value", [-1, 0], "header.layers[0].pad_value[0]"),
+    ("layers.0.pad_value", "3", "header.layers[0].pad_value"),
+    ("layers.0.in_shape", [5, 4], "header.layers[0].in_shape"),
+    ("layers.0.in_shape", [4, 5, 2], "layers[0].in_shape: expected [5, 4, 2]"),
+    ("layers.1.size", 5, "layers[1].size"),
+    ("layers.1.widths.out_max", 99, "header.layers[1].widths"),
+    ("layers.3.in_shape", [2, 2, 3], "layers[3].in_shape"),
+    ("input.image_shape", [40], "input.image_shape: expected (H, W) or (H, W, C)"),
+    ("version", 1, "header.layers[0]"),
+])
+def test_bad_version_2_headers(tmp_path, field, value, expected):
+    header, arrays = parts(conv_net())
+    mutate(header, field, value)
+    load_fails(write(tmp_path / "b.qnet.npz", header, arrays), expected)
+
+
+def test_a_version_2_header_of_dense_layers_loads(tmp_path):
+    net = small_net()
+    header, arrays = parts(net)
+    header["version"] = 2
+    for entry in header["layers"]:
+        entry["kind"] = "dense"
+    loaded = QNet.load(write(tmp_path / "d.qnet.npz", header, arrays))
+    assert loaded.fingerprint() == net.fingerprint()
+
+
+def test_header_declaring_a_huge_convolution_is_refused_before_reading_arrays(tmp_path):
+    header, arrays = parts(conv_net())
+    header["layers"][0]["n_out"] = 1 << 20
+    members = {"header": header_npy(header),
+               "layer0.weights": npy_bytes((1 << 20, 3, 3, 2), np.int8)}
+    path = zip_members(tmp_path / "huge.qnet.npz", members)
+    refused_cheaply(path, "header.layers: expected at most 16777216 weights in all",
+                    "18874416 declared")

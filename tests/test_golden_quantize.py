@@ -7,7 +7,7 @@ import pytest
 
 from golden_model.agreement import measure_agreement
 from golden_model.datasets import load_dataset
-from golden_model.layer import EVAL
+from golden_model.layer import EVAL, RunMode
 from golden_model.network import NetworkConfig, build_network
 from golden_model.quantize import QuantizeError, float_blocks, quantize
 from golden_model.train import TrainConfig, train_model
@@ -255,3 +255,30 @@ def test_left_shift_bias_rounding_is_reported_and_bounded():
     assert 0 < diff.max() <= report["bias_error"]
     left = qnet.layers[0].shift < 0
     assert not diff[:, ~left].any()  # right-shift neurons stay exact
+
+
+@pytest.mark.parametrize(("arch", "activation"), [
+    ("c4k3-p2-c6k3s2v-8-3", "relu"), ("c4k3s2-c5k2v-p2-8-3", "tlin")])
+def test_conv_networks_quantize_exactly_on_colour_images(arch, activation):
+    """Batch norm, a per-channel input mean and the first layer's raw-pixel padding fold into
+    the QNet: every hidden code equals the float model's, on 3-channel images."""
+    from golden_model.qnet import QConv2D
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (300, 10 * 10 * 3))
+    x[:, 1::3] //= 4  # channels with different means
+    config = NetworkConfig(sizes=(300, 8, 3), input_bits=8, arch=arch, image_shape=(10, 10, 3),
+                           act_quant="int", activation=activation, theta=0.25)
+    network = build_network(config, x.mean(axis=0), rng)
+    for i in range(0, 300, 50):  # training-mode passes set the batch-norm statistics
+        network.forward(x[i:i + 50].astype(np.float32), RunMode(train=True, rng=rng))
+    qnet = quantize(network, calibration_x=x)
+    first = qnet.layers[0]
+    assert isinstance(first, QConv2D) and first.pad_value.tolist() == [
+        round(v) for v in x.reshape(-1, 3).mean(axis=0)]
+    assert qnet.input.image_shape == (10, 10, 3)
+    agreement = measure_agreement(network, qnet, x, np.zeros(300, int))
+    for layer in agreement.layers[:-1]:
+        assert layer.mismatch == 0 and layer.max_abs_diff == 0, layer
+    # Logits differ only by the output bias rounding: at most half a unit.
+    assert agreement.layers[-1].max_abs_diff <= 0.5
