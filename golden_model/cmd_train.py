@@ -68,8 +68,11 @@ def configure(parser):
     fit.add_argument("--epochs", type=int, default=30)
     fit.add_argument("--batch-size", type=int, default=64)
     fit.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    fit.add_argument("--lr-start", type=float, default=0.003)
-    fit.add_argument("--lr-end", type=float, default=0.00003)
+    fit.add_argument("--lr-start", type=float, default=None,
+                     help="first epoch's learning rate (default: 0.003 for 25,000 updates, "
+                          "times sqrt(25000 / updates), at most 0.03)")
+    fit.add_argument("--lr-end", type=float, default=None,
+                     help="last epoch's learning rate (default: the start / 100)")
     fit.add_argument("--loss", choices=("hinge", "xent"), default="hinge")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--bn-calibration", type=int, default=2048,

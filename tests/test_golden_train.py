@@ -10,7 +10,13 @@ from golden_model.datasets import default_data_dirs, load_dataset
 from golden_model.errors import MulfreeError
 from golden_model.layer import EVAL
 from golden_model.network import NetworkConfig, build_network
-from golden_model.train import TrainConfig, calibrate_batchnorm, train, train_model
+from golden_model.train import (
+    TrainConfig,
+    calibrate_batchnorm,
+    learning_rates,
+    train,
+    train_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +66,28 @@ def test_history_rows_and_learning_rate_decay(digits):
     assert history.epoch == [0, 1, 2]
     assert all(v is not None for v in history.val_acc_shadow)
     assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_default_learning_rates_come_from_the_number_of_updates(digits):
+    # 54,000 images in batches of 64 for 30 epochs: 844 * 30 updates, about 25,000
+    start, end = learning_rates(TrainConfig(epochs=30), 54000)
+    assert start == pytest.approx(0.003 * np.sqrt(25000 / 25320)) and end == start / 100
+    assert learning_rates(TrainConfig(epochs=3), 1000) == pytest.approx((0.03, 0.0003))
+    assert learning_rates(TrainConfig(epochs=3, lr_start=0.01), 1000) == (0.01, 0.0001)
+    assert learning_rates(TrainConfig(lr_start=0.01, lr_end=0.002), 10) == (0.01, 0.002)
+    # what the run used is in its history
+    config = NetworkConfig(sizes=(64, 8, 10), weight_mode="float")
+    _, history = train_model(digits, config, TrainConfig(epochs=2, quiet=True))
+    updates = 2 * -(-len(digits.y_train) // 64)
+    assert history.lr[0] == pytest.approx(min(0.03, 0.003 * np.sqrt(25000 / updates)))
+
+
+def test_a_short_ternary_run_on_digits_learns_at_the_default_rates(digits):
+    """3 epochs of ~20 updates (the demo test's budget): a weight step of lr / W0 must be large."""
+    config = NetworkConfig(sizes=(64, 16, 10), weight_mode="ternary", quantized_backprop=True,
+                           act_quant="int", act_bits=4, act_frac_bits=2)
+    _, history = train_model(digits, config, TrainConfig(epochs=3, quiet=True))
+    assert history.final["test_acc"] > 0.7  # 0.3 at a fixed 0.003 -> 0.00003
 
 
 def test_learns_a_tiny_problem_exactly():
