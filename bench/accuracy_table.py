@@ -48,7 +48,7 @@ def run(name, args):
     max_train = args.max_train or max_train
     errors = {column: [] for column in COLUMNS}
     rises = {column: [] for column in COLUMNS}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         ds = load_dataset(name, data_dir=args.data_dir, seed=seed, max_train=max_train)
         for column, options in COLUMNS.items():
             config = NetworkConfig(sizes=(ds.n_inputs, *hidden, ds.n_classes),
@@ -75,6 +75,8 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=["digits", "mnist5k", "fashion-mnist"])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds FIRST_SEED.. (to add seeds to an earlier run)")
     parser.add_argument("--epochs", type=int, default=None, help="override the per-set budget")
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--act-quant", choices=("none", "int", "pow2"), default="none")
