@@ -117,10 +117,12 @@ def configure(parser):
     fit.add_argument("--epochs", type=positive_int, default=30, help="training epochs")
     fit.add_argument("--batch-size", type=positive_int, default=64, help="images per mini-batch")
     fit.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="optimizer")
-    fit.add_argument("--lr-start", type=learning_rate, default=0.003,
-                     help="learning rate of the first epoch")
-    fit.add_argument("--lr-end", type=learning_rate, default=0.00003,
-                     help="learning rate of the last epoch (exponential decay in between)")
+    fit.add_argument("--lr-start", type=learning_rate, default=None,
+                     help="first epoch's learning rate (default: 0.003 for 25,000 updates, "
+                          "times sqrt(25000 / updates), at most 0.03)")
+    fit.add_argument("--lr-end", type=learning_rate, default=None,
+                     help="last epoch's learning rate (default: the start / 100; exponential "
+                          "decay in between)")
     fit.add_argument("--loss", choices=("hinge", "xent"), default="hinge",
                      help="squared hinge or softmax cross-entropy")
     fit.add_argument("--seed", type=seed, default=0,

@@ -15,8 +15,13 @@ class Dense:
     Shadow weights ``W`` (float32, shape ``(n_out, n_in)`` like the QNet's
     ``W[j, i]``) are initialised uniform in ``±sqrt(6 / (n_in + n_out))``. In
     binary/ternary mode they are clipped to ``[-W0, W0]`` after every update,
-    with ``W0 = sqrt(1.5 / (n_in + n_out))``, and learn at ``1 / W0`` times
-    the base rate (as in the BinaryConnect reference). The forward pass uses
+    with ``W0 = sqrt(1.5 / (n_in + n_out))``, and learn at the base rate.
+    (The BinaryConnect reference multiplies its rate by ``1 / W0`` because it
+    clips to ``[-1, 1]``: an Adam step is about the rate whatever the
+    gradient's scale, so either way one step is ``lr / W0`` of the clip
+    half-range. Clipping to ``[-W0, W0]`` and scaling as well made one step
+    ``lr / W0**2``: the whole range in a 784-input layer at lr 0.003.)
+    The forward pass uses
     ``W_int * alpha``, where ``W_int`` is sampled (training, stochastic) or
     deterministic (training, deterministic; and always at evaluation), and the
     gradient computed w.r.t. these weights is applied to the shadow weights
@@ -78,7 +83,7 @@ class Dense:
             self.alpha = 2.0 ** np.round(np.log2(self.w0)) if alpha_pow2 else self.w0
         else:
             self.alpha = 1.0
-        self._W = Parameter("W", w, lr_scale=1.0 / self.w0 if quantized else 1.0)
+        self._W = Parameter("W", w)
         self._b = Parameter("b", np.zeros(self.n_out, np.float32)) if bias else None
         self.clip_weights()
         self._x = None

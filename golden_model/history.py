@@ -44,6 +44,19 @@ class History:
     def best_val_acc(self):
         return self.val_acc[self.best_epoch] if self.best_epoch >= 0 else float("nan")
 
+    @property
+    def longest_loss_rise(self):
+        """The most consecutive epochs whose training loss rose over the epoch before.
+
+        0 when the loss never rose: a stability figure (a run that diverges
+        while the learning rate decays shows a long rise).
+        """
+        longest = run = 0
+        for before, after in zip(self.train_loss[:-1], self.train_loss[1:], strict=True):
+            run = run + 1 if after > before else 0
+            longest = max(longest, run)
+        return longest
+
     def to_dict(self):
         return asdict(self)
 

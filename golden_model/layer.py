@@ -47,8 +47,8 @@ class Parameter:
     grad : numpy.ndarray
         Gradient of the loss, written by the layer's backward pass.
     lr_scale : float
-        Multiplies the learning rate for this array (BinaryConnect scales
-        binary/ternary shadow weights by ``1 / W0``).
+        Multiplies the learning rate for this array (1.0 for every layer
+        here; see :class:`~golden_model.dense.Dense` for why not ``1 / W0``).
     """
 
     def __init__(self, name, value, lr_scale=1.0):

@@ -75,3 +75,35 @@ def exponential_decay(lr_start, lr_end, epochs):
     if epochs <= 1:
         return np.array([lr_start] * max(epochs, 0), dtype=np.float64)
     return lr_start * (lr_end / lr_start) ** (np.arange(epochs) / (epochs - 1))
+
+
+#: The default starting rate: ``DEFAULT_LR`` for a run of ``DEFAULT_LR_UPDATES`` updates
+#: (about 30 epochs of 54,000 images in batches of 64).
+DEFAULT_LR, DEFAULT_LR_UPDATES = 0.003, 25000
+#: The default starting rate never exceeds this (very short runs).
+MAX_DEFAULT_LR = 0.03
+#: The default rate decays by this factor over the run.
+DEFAULT_LR_DECAY = 100.0
+
+
+def default_learning_rates(updates):
+    """The default ``(lr_start, lr_end)`` for a run of ``updates`` optimizer steps.
+
+    The starting rate scales as ``1 / sqrt(updates)`` (the step size that suits
+    a fixed horizon of stochastic gradient steps), at most ``MAX_DEFAULT_LR``,
+    and decays ``DEFAULT_LR_DECAY`` times. A binary/ternary shadow weight moves
+    about ``lr / W0`` of its range per update: a short run needs large steps to
+    learn at all, a long one small steps, or the weights keep flipping.
+
+    Parameters
+    ----------
+    updates : int
+        Optimizer steps in the whole run (batches per epoch times epochs).
+
+    Returns
+    -------
+    (float, float)
+    """
+    lr_start = min(DEFAULT_LR * np.sqrt(DEFAULT_LR_UPDATES / max(int(updates), 1)),
+                   MAX_DEFAULT_LR)
+    return float(lr_start), float(lr_start / DEFAULT_LR_DECAY)

@@ -13,7 +13,7 @@ from .history import History
 from .layer import EVAL, RunMode
 from .losses import get_loss
 from .network import build_network
-from .optimizers import exponential_decay, make_optimizer
+from .optimizers import DEFAULT_LR_DECAY, default_learning_rates, exponential_decay, make_optimizer
 
 
 @dataclass
@@ -25,9 +25,11 @@ class TrainConfig:
     epochs : int
     batch_size : int
     optimizer : {"adam", "sgd"}
-    lr_start, lr_end : float
+    lr_start, lr_end : float or None
         The learning rate decays exponentially from ``lr_start`` (first
-        epoch) to ``lr_end`` (last epoch).
+        epoch) to ``lr_end`` (last epoch). None: from the run's number of
+        updates (:func:`~golden_model.optimizers.default_learning_rates`;
+        0.003 -> 0.00003 for 25,000 updates, larger for shorter runs).
     momentum : float
         SGD momentum.
     loss : {"hinge", "xent"}
@@ -54,8 +56,8 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 64
     optimizer: str = "adam"
-    lr_start: float = 0.003
-    lr_end: float = 0.00003
+    lr_start: float | None = None
+    lr_end: float | None = None
     momentum: float = 0.9
     loss: str = "hinge"
     seed: int = 0
@@ -119,7 +121,8 @@ def train_epochs(network, dataset, config):
     calibration = None
     if config.bn_calibration > 0:
         calibration = x_train[np.sort(rng.permutation(n)[:config.bn_calibration])]
-    for epoch, lr in enumerate(exponential_decay(config.lr_start, config.lr_end, config.epochs)):
+    lr_start, lr_end = learning_rates(config, n)
+    for epoch, lr in enumerate(exponential_decay(lr_start, lr_end, config.epochs)):
         start = time.perf_counter()
         order = rng.permutation(n)
         batches = range(0, n, config.batch_size)
@@ -154,6 +157,18 @@ def train_epochs(network, dataset, config):
     if best_state is not None:
         network.load_state(best_state)
     return history
+
+
+def learning_rates(config, n_train):
+    """``(lr_start, lr_end)`` of ``config`` for ``n_train`` images, the defaults filled in.
+
+    A missing ``lr_start`` comes from the run's number of updates; a missing
+    ``lr_end`` is ``lr_start / DEFAULT_LR_DECAY``.
+    """
+    updates = config.epochs * -(-int(n_train) // config.batch_size)
+    lr_start = default_learning_rates(updates)[0] if config.lr_start is None else config.lr_start
+    lr_end = lr_start / DEFAULT_LR_DECAY if config.lr_end is None else config.lr_end
+    return float(lr_start), float(lr_end)
 
 
 def calibrate_batchnorm(network, x, batch_size=1024):

@@ -24,3 +24,10 @@ def test_bad_file(tmp_path):
     with pytest.raises(MulfreeError, match="bad.json"):
         History.load(tmp_path / "bad.json")
     assert History().best_val_acc != History().best_val_acc  # nan before any epoch
+
+
+def test_longest_loss_rise_counts_consecutive_rising_epochs():
+    h = History(train_loss=[2.0, 1.0, 1.1, 1.2, 0.9, 1.0, 0.8, 0.8])
+    assert h.longest_loss_rise == 2  # 1.0 -> 1.1 -> 1.2; equal losses are not a rise
+    assert History(train_loss=[3.0, 2.0, 1.0]).longest_loss_rise == 0
+    assert History().longest_loss_rise == 0 and History(train_loss=[1.0]).longest_loss_rise == 0

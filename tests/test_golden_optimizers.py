@@ -5,7 +5,13 @@ import pytest
 
 from golden_model.errors import MulfreeError
 from golden_model.layer import Parameter
-from golden_model.optimizers import SGD, Adam, exponential_decay, make_optimizer
+from golden_model.optimizers import (
+    SGD,
+    Adam,
+    default_learning_rates,
+    exponential_decay,
+    make_optimizer,
+)
 
 
 def test_sgd_momentum_by_hand():
@@ -47,3 +53,13 @@ def test_exponential_decay():
 def test_unknown_optimizer():
     with pytest.raises(MulfreeError, match="optimizer 'rmsprop'"):
         make_optimizer("rmsprop", [])
+
+
+def test_default_learning_rates_follow_the_number_of_updates():
+    start, end = default_learning_rates(25000)
+    assert start == pytest.approx(0.003) and end == pytest.approx(0.00003)
+    # 1 / sqrt(updates): 100 times fewer updates, 10 times the rate (but at most 0.03)
+    assert default_learning_rates(2500)[0] == pytest.approx(0.003 * np.sqrt(10))
+    assert default_learning_rates(250) == pytest.approx((0.03, 0.0003))
+    assert default_learning_rates(10) == default_learning_rates(0) == pytest.approx((0.03, 0.0003))
+    assert default_learning_rates(100000)[0] == pytest.approx(0.0015)

@@ -6,11 +6,17 @@ import numpy as np
 import pytest
 
 from golden_model.batchnorm import BatchNorm
-from golden_model.datasets import load_dataset
+from golden_model.datasets import default_data_dirs, load_dataset
 from golden_model.errors import MulfreeError
 from golden_model.layer import EVAL
 from golden_model.network import NetworkConfig, build_network
-from golden_model.train import TrainConfig, calibrate_batchnorm, train, train_model
+from golden_model.train import (
+    TrainConfig,
+    calibrate_batchnorm,
+    learning_rates,
+    train,
+    train_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +68,28 @@ def test_history_rows_and_learning_rate_decay(digits):
     assert history.train_loss[-1] < history.train_loss[0]
 
 
+def test_default_learning_rates_come_from_the_number_of_updates(digits):
+    # 54,000 images in batches of 64 for 30 epochs: 844 * 30 updates, about 25,000
+    start, end = learning_rates(TrainConfig(epochs=30), 54000)
+    assert start == pytest.approx(0.003 * np.sqrt(25000 / 25320)) and end == start / 100
+    assert learning_rates(TrainConfig(epochs=3), 1000) == pytest.approx((0.03, 0.0003))
+    assert learning_rates(TrainConfig(epochs=3, lr_start=0.01), 1000) == (0.01, 0.0001)
+    assert learning_rates(TrainConfig(lr_start=0.01, lr_end=0.002), 10) == (0.01, 0.002)
+    # what the run used is in its history
+    config = NetworkConfig(sizes=(64, 8, 10), weight_mode="float")
+    _, history = train_model(digits, config, TrainConfig(epochs=2, quiet=True))
+    updates = 2 * -(-len(digits.y_train) // 64)
+    assert history.lr[0] == pytest.approx(min(0.03, 0.003 * np.sqrt(25000 / updates)))
+
+
+def test_a_short_ternary_run_on_digits_learns_at_the_default_rates(digits):
+    """3 epochs of ~20 updates (the demo test's budget): a weight step of lr / W0 must be large."""
+    config = NetworkConfig(sizes=(64, 16, 10), weight_mode="ternary", quantized_backprop=True,
+                           act_quant="int", act_bits=4, act_frac_bits=2)
+    _, history = train_model(digits, config, TrainConfig(epochs=3, quiet=True))
+    assert history.final["test_acc"] > 0.7  # 0.3 at a fixed 0.003 -> 0.00003
+
+
 def test_learns_a_tiny_problem_exactly():
     """Two separable classes on 2 pixels: training must reach 100 %."""
     x = np.array([[0, 3], [1, 3], [3, 0], [3, 1]] * 8, np.uint8)
@@ -91,3 +119,31 @@ def test_batchnorm_calibration_uses_the_evaluation_forward():
             np.testing.assert_allclose(layer.running_mean, h.mean(axis=0), rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(layer.running_var, h.var(axis=0), rtol=1e-4, atol=1e-7)
         h = layer.forward(h, EVAL)
+
+
+@pytest.fixture(scope="module")
+def fashion_slice():
+    if not any((d / "train-images-idx3-ubyte.gz").is_file()
+               for d in default_data_dirs("fashion-mnist")):
+        pytest.skip("the dataset-fashion-mnist Debian package is not installed")
+    return load_dataset("fashion-mnist", max_train=10000, max_val=2000, max_test=2000)
+
+
+def test_ternary_qb_holds_at_the_starting_rate_on_a_fashion_slice(fashion_slice):
+    """784-input layers at a constant lr 0.003 (the first epochs of a long run).
+
+    With the rate also scaled by 1 / W0, one Adam step spanned the whole clip
+    range: weights flipped at random, and only a fast-decaying rate (few
+    epochs) hid it; at this rate ternary + QB stayed 10 points below full
+    precision (75 % vs 85 %), and on the whole training set it diverged.
+    """
+    def run(**options):
+        config = NetworkConfig(sizes=(784, 256, 256, 10), **options)
+        train_config = TrainConfig(epochs=5, lr_start=0.003, lr_end=0.003, quiet=True)
+        return train_model(fashion_slice, config, train_config)[1]
+
+    ternary = run(weight_mode="ternary", quantized_backprop=True, act_quant="int")
+    full = run(weight_mode="float", shift_based=False)
+    assert ternary.train_loss[-1] < ternary.train_loss[1]
+    assert ternary.longest_loss_rise == 0
+    assert ternary.final["test_acc"] >= full.final["test_acc"] - 0.04  # measured: 2.6 points
