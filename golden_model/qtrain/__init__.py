@@ -1,0 +1,23 @@
+"""QTrain: the integer, multiplier-free training step and its golden model.
+
+The contract is ``docs/qtrain.md``.
+
+Members
+-------
+QTrainConfig, QTrainLayer, QTrainState, QTrainError, init_state
+    The state (:mod:`.state`).
+train_step
+    One sample (:mod:`.step`).
+run_epoch, fit, accuracy
+    Epochs over a dataset (:mod:`.epochs`).
+compute_widths
+    Worst-case bounds (:mod:`.widths`).
+"""
+
+from .epochs import accuracy, fit, run_epoch
+from .state import QTrainConfig, QTrainError, QTrainLayer, QTrainState, init_state
+from .step import train_step
+from .widths import compute_widths
+
+__all__ = ["QTrainConfig", "QTrainError", "QTrainLayer", "QTrainState", "init_state",
+           "train_step", "run_epoch", "fit", "accuracy", "compute_widths"]
