@@ -5,16 +5,18 @@ Written from ``docs/qtrain.md`` alone, to check the vectorised golden model
 """
 
 M32 = 0xFFFFFFFF
-CONSTANTS = (0x9E3779B9, 0x7F4A7C15, 0x85EBCA6B, 0xC2B2AE35)
 
 
 def mix(x):
     x &= M32
-    for c in CONSTANTS:
-        x ^= (x << 13) & M32
-        x ^= x >> 17
-        x ^= (x << 5) & M32
-        x = (x + c) & M32
+    for _ in range(2):
+        x = ((x << 15) + (M32 - x)) & M32
+        x ^= x >> 12
+        x = (x + (x << 2)) & M32
+        x ^= x >> 4
+        x = (x * 2057) & M32
+        x ^= x >> 16
+        x = (x + 0x9E3779B9) & M32
     return x
 
 

@@ -1,22 +1,31 @@
 """The contract's random bits: a multiplier-free function of (seed, step, layer, row, column).
 
 ``R(j, i) = u_j ^ v_i`` with a row word ``u_j`` and a column word ``v_i``, each
-the ``mix`` of a per-(seed, step, layer) key and its index. ``mix`` is four
-rounds of xorshift32 plus a constant: xors, constant shifts and additions only,
-so a hardware lane needs one xor and any folding regenerates the same bits in
-any order. See ``docs/qtrain.md``, "Random bits".
+the ``mix`` of a per-(seed, step, layer) key and its index. ``mix`` is two
+rounds of Thomas Wang's 32-bit integer hash (``hash32shift``, its one constant
+multiplication written as shifts and adds) plus a constant: xors, constant
+shifts and additions only, so a hardware lane needs one xor and any folding
+regenerates the same bits in any order. See ``docs/qtrain.md``, "Random bits".
 """
 
 import numpy as np
 
-#: Round constants of :func:`mix` (added, never multiplied).
-MIX_CONSTANTS = (0x9E3779B9, 0x7F4A7C15, 0x85EBCA6B, 0xC2B2AE35)
+#: Constant added after each round of :func:`mix`.
+MIX_CONSTANT = 0x9E3779B9
+MIX_ROUNDS = 2
 
 _MASK32 = 0xFFFFFFFF
 
 
 def mix(x):
-    """The 32-bit bijection ``mix``: four rounds of xorshift32 then add a constant.
+    """The 32-bit bijection ``mix``: two rounds of ``hash32shift`` then add a constant.
+
+    One round, all mod 2**32: ``x = (x << 15) + ~x; x ^= x >> 12;
+    x += x << 2; x ^= x >> 4; x += (x << 3) + (x << 11); x ^= x >> 16``. Each
+    step is invertible, so ``mix`` permutes the 32-bit words. (Four rounds of
+    xorshift32 plus constants, being nearly linear, left the low bits of
+    ``mix(k ^ 1)`` and ``mix(k ^ 3)`` correlated; the additions of shifted
+    copies of ``x`` here are what breaks the linearity.)
 
     Parameters
     ----------
@@ -29,11 +38,14 @@ def mix(x):
     """
     x = (np.asarray(x, dtype=np.int64) & _MASK32).astype(np.uint32)
     with np.errstate(over="ignore"):  # the additions are mod 2**32 by design
-        for constant in MIX_CONSTANTS:
-            x = x ^ (x << np.uint32(13))
-            x = x ^ (x >> np.uint32(17))
-            x = x ^ (x << np.uint32(5))
-            x = x + np.uint32(constant)
+        for _ in range(MIX_ROUNDS):
+            x = (x << np.uint32(15)) + ~x
+            x = x ^ (x >> np.uint32(12))
+            x = x + (x << np.uint32(2))
+            x = x ^ (x >> np.uint32(4))
+            x = x + (x << np.uint32(3)) + (x << np.uint32(11))
+            x = x ^ (x >> np.uint32(16))
+            x = x + np.uint32(MIX_CONSTANT)
     return x
 
 
