@@ -4,7 +4,7 @@ The contract is ``docs/qtrain.md``.
 
 Members
 -------
-QTrainConfig, QTrainLayer, QTrainState, QTrainError, init_state
+QTrainConfig, QTrainLayer, QTrainState, QTrainError, init_state, state_from_qnet
     The state (:mod:`.state`).
 train_step
     One sample (:mod:`.step`).
@@ -15,9 +15,16 @@ compute_widths
 """
 
 from .epochs import accuracy, fit, run_epoch
-from .state import QTrainConfig, QTrainError, QTrainLayer, QTrainState, init_state
+from .state import (
+    QTrainConfig,
+    QTrainError,
+    QTrainLayer,
+    QTrainState,
+    init_state,
+    state_from_qnet,
+)
 from .step import train_step
 from .widths import compute_widths
 
 __all__ = ["QTrainConfig", "QTrainError", "QTrainLayer", "QTrainState", "init_state",
-           "train_step", "run_epoch", "fit", "accuracy", "compute_widths"]
+           "state_from_qnet", "train_step", "run_epoch", "fit", "accuracy", "compute_widths"]

@@ -68,7 +68,7 @@ def accuracy(state, x, y):
     return float(np.mean(state.to_qnet(meta={}).predict(x) == np.asarray(y)))
 
 
-def fit(state, dataset, epochs, progress_factory=None):
+def fit(state, dataset, epochs, progress_factory=None, on_epoch=None):
     """Train ``state`` in place for ``epochs`` epochs on ``dataset``; returns a :class:`History`.
 
     Parameters
@@ -76,6 +76,8 @@ def fit(state, dataset, epochs, progress_factory=None):
     progress_factory : callable, optional
         ``progress_factory(epoch, n_samples)`` returns a per-sample callback
         with a ``close()`` method (e.g. a tqdm bar), or None.
+    on_epoch : callable, optional
+        Called with the history after every epoch.
     """
     history = History()
     for _ in range(epochs):
@@ -90,5 +92,7 @@ def fit(state, dataset, epochs, progress_factory=None):
                        train_acc=float(train_acc),
                        val_acc=accuracy(state, dataset.x_val, dataset.y_val),
                        val_acc_shadow=None, seconds=time.perf_counter() - start)
+        if on_epoch is not None:
+            on_epoch(history)
     history.best_epoch = len(history.epoch) - 1
     return history

@@ -220,7 +220,16 @@ def _check_shifts(name, values, n_layers, lo, hi):
 
 
 def _validate(state):
+    _check_int("step", state.step, 0, (1 << 62))
+    _check_int("epoch", state.epoch, 0, 1 << 30)
+    if not state.layers:
+        _fail("layers", "at least one layer", "none")
     config = state.config
+    _validate_config(config, len(state.layers))
+    _validate_layers(state)
+
+
+def _validate_config(config, n):
     if not isinstance(config, QTrainConfig):
         _fail("config", "a QTrainConfig", type(config).__name__)
     if config.weight_mode not in WEIGHT_MODES:
@@ -234,14 +243,13 @@ def _validate(state):
     _check_int("config.target", config.target, 1, config.delta_limit)
     _check_int("config.decay_epochs", config.decay_epochs, 0, 1 << 20)
     _check_int("config.seed", config.seed, 0, (1 << 32) - 1)
-    _check_int("step", state.step, 0, (1 << 62))
-    _check_int("epoch", state.epoch, 0, 1 << 30)
-    if not state.layers:
-        _fail("layers", "at least one layer", "none")
-    n = len(state.layers)
     _check_shifts("config.eta", config.eta, n, 0, MAX_ETA)
     _check_shifts("config.eta_bias", config.eta_bias, n, 0, MAX_ETA)
     _check_shifts("config.backward_shift", config.backward_shift, n, 0, MAX_BACKWARD_SHIFT)
+
+
+def _validate_layers(state):
+    config = state.config
     for k, layer in enumerate(state.layers):
         if not isinstance(layer, QTrainLayer):
             _fail(f"layers[{k}]", "a QTrainLayer", type(layer).__name__)
@@ -302,6 +310,7 @@ def init_state(sizes, input_bits, config, shift, activation="relu", out_bits=8, 
     shifts = [int(shift)] * n if np.ndim(shift) == 0 else [int(s) for s in shift]
     if len(shifts) != n:
         raise QTrainError(f"shift: expected {n} shifts (one per layer), got {len(shifts)}")
+    _validate_config(config, n)
     rng = np.random.default_rng(config.seed if init_seed is None else init_seed)
     w0 = config.w0
     layers = []
@@ -316,3 +325,36 @@ def init_state(sizes, input_bits, config, shift, activation="relu", out_bits=8, 
     return QTrainState(input=InputSpec(n_inputs=sizes[0], bits=input_bits, dataset=dataset,
                                        image_shape=tuple(image_shape)),
                        layers=layers, config=config)
+
+
+def state_from_qnet(qnet, config):
+    """A state whose deterministic export is ``qnet`` (fine-tuning a quantized float model).
+
+    Ternary weights ``w`` become shadows ``w * 3 W0 / 4`` (half-way inside the
+    deterministic threshold ``W0 / 2``); binary weights ``w * W0 / 2``.
+    Biases, shifts, activations and codes are the QNet's.
+
+    Raises
+    ------
+    QTrainError
+        If the QNet's weight mode is not ``config.weight_mode`` or a bias does
+        not fit ``[-B0, B0]``.
+    """
+    modes = {layer.weight_mode for layer in qnet.layers}
+    if modes != {config.weight_mode}:
+        raise QTrainError(f"QNet weight mode {sorted(modes)}: expected "
+                          f"{config.weight_mode!r} throughout (the QTrain weight mode)")
+    magnitude = 3 * config.w0 // 4 if config.weight_mode == "ternary" else config.w0 // 2
+    layers = []
+    for k, layer in enumerate(qnet.layers):
+        largest = int(np.abs(layer.bias).max()) if layer.bias.size else 0
+        if largest > config.bias_limit:
+            raise QTrainError(f"QNet layer {k} bias {largest}: expected at most "
+                              f"2**bias_log2 = {config.bias_limit}; raise bias_log2")
+        layers.append(QTrainLayer(
+            shadow=layer.weights.astype(np.int64) * magnitude,
+            bias=layer.bias.astype(np.int64), shift=layer.shift.astype(np.int64),
+            activation=layer.activation, threshold=layer.threshold.astype(np.int64),
+            out_bits=int(layer.out_bits), pow2=bool(layer.pow2), e_max=int(layer.e_max)))
+    return QTrainState(input=qnet.input, layers=layers, config=config,
+                       meta={"init": {"qnet": qnet.source, "fingerprint": qnet.fingerprint()}})
