@@ -13,7 +13,7 @@ from .cmd_train import parse_arch
 from .errors import MulfreeError
 
 #: Defaults tuned on the digits validation split (64-64-10).
-DEFAULTS = {"shift": "1,2", "eta": "2,4", "eta_bias": "4", "backward_shift": "4"}
+DEFAULTS = {"shift": "0,2", "eta": "2,4", "eta_bias": "4", "backward_shift": "4"}
 
 
 def parse_per_layer(option, text, n_layers, lo, hi):
