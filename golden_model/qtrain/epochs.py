@@ -14,6 +14,9 @@ from golden_model.history import History
 from .random_bits import layer_words
 from .step import train_step
 
+#: Steps whose random words are computed together (bounds the memory on large sets).
+_WORD_CHUNK = 256
+
 
 def epoch_order(seed, epoch, n):
     """The order in which epoch ``epoch`` visits ``n`` training samples."""
@@ -43,13 +46,15 @@ def run_epoch(state, x, y, order=None, progress=None):
     y = np.asarray(y, dtype=np.int64)
     if order is None:
         order = epoch_order(state.config.seed, state.epoch, len(y))
-    steps = state.step + np.arange(len(order), dtype=np.int64)
-    # The words of every step at once: they depend only on (seed, step, layer).
-    words = [layer_words(state.config.seed, steps, k, layer.n_out, layer.n_in)
-             for k, layer in enumerate(state.layers)]
     total_loss, correct = 0, 0
     for position, index in enumerate(order):
-        step_words = [(rows[position], columns[position]) for rows, columns in words]
+        if position % _WORD_CHUNK == 0:
+            # The words of many steps at once: they depend only on (seed, step, layer).
+            steps = state.step + np.arange(min(_WORD_CHUNK, len(order) - position))
+            words = [layer_words(state.config.seed, steps, k, layer.n_out, layer.n_in)
+                     for k, layer in enumerate(state.layers)]
+        step_words = [(rows[position % _WORD_CHUNK], columns[position % _WORD_CHUNK])
+                      for rows, columns in words]
         result = train_step(state, x[index], y[index], step_words)
         total_loss += result["loss"]
         hit = result["predicted"] == y[index]
