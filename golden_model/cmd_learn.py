@@ -47,7 +47,9 @@ def configure(parser):
     net.add_argument("--e-max", type=int, default=7, help="largest pow2 exponent")
     net.add_argument("--init-qnet", default=None,
                      help="start from this QNet file (fine-tuning) instead of a random init")
-    net.add_argument("--resume", default=None, help="continue from this QTrain state file")
+    net.add_argument("--resume", default=None,
+                     help="continue from this QTrain state file (its network and contract "
+                          "parameters; the options here are ignored)")
     rule = parser.add_argument_group("QTrain contract parameters")
     rule.add_argument("--deterministic", action="store_true",
                       help="deterministic weight sampling and input rounding "
@@ -175,6 +177,14 @@ def main(args):
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, seed=args.seed,
                            max_train=args.max_train)
     state = build_state(args, dataset)
+    source = args.resume or args.init_qnet
+    n_classes = state.layers[-1].n_out
+    if (state.input.n_inputs, n_classes) != (dataset.n_inputs, dataset.n_classes) \
+            or state.input.bits < dataset.input_bits:
+        raise MulfreeError(
+            f"{source}: {state.input.n_inputs} inputs of {state.input.bits} bits and "
+            f"{n_classes} classes; dataset {dataset.name!r} needs {dataset.n_inputs} inputs of "
+            f"{dataset.input_bits} bits and {dataset.n_classes} classes")
     print(f"{dataset!r}")
     first = state.epoch
 

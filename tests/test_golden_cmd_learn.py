@@ -56,6 +56,22 @@ def test_fine_tuning_starts_from_the_qnet_exactly(tmp_path):
     assert QNet.load(again).fingerprint() == QNet.load(qnet_path).fingerprint()
 
 
+def test_a_qnet_for_other_inputs_is_refused(tmp_path, capsys):
+    from golden_model.qnet import InputSpec
+
+    first = tmp_path / "a.qtrain.npz"
+    qnet_path = tmp_path / "a.qnet.npz"
+    assert main(["learn", "--epochs", "0", *QUICK, "--out", str(first),
+                 "--export-qnet", str(qnet_path)]) == 0
+    qnet = QNet.load(qnet_path)
+    narrow = QNet(input=InputSpec(n_inputs=64, bits=4), layers=qnet.layers)
+    narrow.save(qnet_path)
+    assert main(["learn", "--epochs", "1", *QUICK, "--init-qnet", str(qnet_path),
+                 "--out", str(tmp_path / "b.qtrain.npz")]) == 2
+    assert "needs 64 inputs of 5 bits" in capsys.readouterr().err
+    assert not (tmp_path / "b.qtrain.npz").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--arch", "64-x-10"], "--arch '64-x-10': expected layer sizes"),
     (["--arch", "60-32-10"], "needs 64 inputs and 10 outputs"),

@@ -12,6 +12,7 @@ import numpy as np
 from golden_model.history import History
 
 from .random_bits import layer_words
+from .state import QTrainError
 from .step import train_step
 
 #: Steps whose random words are computed together (bounds the memory on large sets).
@@ -44,6 +45,7 @@ def run_epoch(state, x, y, order=None, progress=None):
     """
     x = np.asarray(x, dtype=np.int64)
     y = np.asarray(y, dtype=np.int64)
+    _check_data(state, x, y)
     if order is None:
         order = epoch_order(state.config.seed, state.epoch, len(y))
     total_loss, correct = 0, 0
@@ -64,6 +66,20 @@ def run_epoch(state, x, y, order=None, progress=None):
     state.epoch += 1
     n = max(1, len(order))
     return total_loss / n, correct / n
+
+
+def _check_data(state, x, y):
+    """Refuse samples outside the state's input width or classes (the widths assume them)."""
+    n, bits, classes = state.input.n_inputs, state.input.bits, state.layers[-1].n_out
+    if x.ndim != 2 or x.shape[1] != n or y.shape != x.shape[:1]:
+        raise QTrainError(f"training data: expected x of shape (n, {n}) and y of shape (n,), "
+                          f"got {x.shape} and {y.shape}")
+    if x.size and (x.min() < 0 or x.max() >= 1 << bits):
+        raise QTrainError(f"training data: expected pixels in [0, {(1 << bits) - 1}] "
+                          f"({bits} bits), got [{x.min()}, {x.max()}]")
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        raise QTrainError(f"training data: expected labels in [0, {classes - 1}], "
+                          f"got [{y.min()}, {y.max()}]")
 
 
 def accuracy(state, x, y):
