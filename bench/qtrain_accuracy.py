@@ -34,8 +34,10 @@ ROWS = {
     # tuned on the mnist5k validation split (one seed, 8 epochs).
     "mnist5k-128": ("mnist5k", 128, 10, (0.01, 0.001),
                     dict(shift=(6, 3), eta=(6, 4), decay_epochs=3)),
+    # Slower updates: (7, 5) was best of five on the fashion-mnist validation split
+    # (4 epochs, one seed), though all were within noise of each other.
     "fashion-mnist-128": ("fashion-mnist", 128, 10, (0.01, 0.001),
-                          dict(shift=(6, 3), eta=(6, 4), decay_epochs=3)),
+                          dict(shift=(6, 3), eta=(7, 5), decay_epochs=3)),
 }
 
 #: The ``mulfree learn`` defaults (golden_model/cmd_learn.py).
