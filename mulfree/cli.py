@@ -16,6 +16,7 @@ from golden_model.errors import MulfreeError
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS = {
     "train": ("golden_model.cmd_train", "train a float/BC/TC/QB network"),
+    "learn": ("golden_model.cmd_learn", "integer, multiplier-free training (QTrain) on a dataset"),
     "quantize": ("golden_model.cmd_quantize", "quantize a trained model to a QNet file"),
     "inspect": ("golden_model.cmd_inspect", "print a QNet file's layers, widths and costs"),
     "generate": ("hdl.cmd_generate", "generate the accelerator's Verilog/RTLIL from a QNet"),
