@@ -150,3 +150,52 @@ def test_missing_and_extra_arrays(tmp_path):
     _fails(bad, "layer1.bias", "missing")
     _write(bad, head, {**arrays, "layer9.bias": np.zeros(2, np.int64)})
     _fails(bad, "unexpected")
+
+
+def test_hostile_headers_are_refused_before_parsing_or_allocating(tmp_path):
+    """Bounded like the QNet file: deep nesting, huge integers, and layers that would need
+    gigabytes are refused from the header alone, quickly and without allocating them."""
+    import tracemalloc
+
+    state = _state()
+    path = tmp_path / "s.qtrain.npz"
+    save_state(state, path)
+    head, arrays = _parts(path)
+
+    text = json.dumps(dict(head, meta={})).replace('"meta": {}', '"meta": ' + "[" * 5000
+                                                    + "]" * 5000)
+    buffer = io.BytesIO()
+    np.savez(buffer, header=np.frombuffer(text.encode(), dtype=np.uint8), **arrays)
+    path.write_bytes(buffer.getvalue())
+    _fails(path, "header", "nest")
+
+    digits = json.dumps(dict(head, step=0)).replace('"step": 0', '"step": ' + "9" * 5000)
+    buffer = io.BytesIO()
+    np.savez(buffer, header=np.frombuffer(digits.encode(), dtype=np.uint8), **arrays)
+    path.write_bytes(buffer.getvalue())
+    _fails(path, "header", "digits")
+
+    huge = json.loads(json.dumps(head))
+    huge["layers"][0]["n_in"] = 1 << 19
+    huge["layers"][0]["n_out"] = 1 << 19
+    _write(path, huge, arrays)
+    tracemalloc.start()
+    _fails(path, "header.layers", "weights in all")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 << 20
+
+
+def test_an_array_declaring_more_than_its_layer_needs_is_refused_before_reading(tmp_path):
+    state = _state()
+    path = tmp_path / "s.qtrain.npz"
+    save_state(state, path)
+    head, arrays = _parts(path)
+    # a highly compressible member far larger than layer 0's bias needs (a small file)
+    arrays["layer0.bias"] = np.zeros(8 << 20, dtype=np.int64)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, header=np.frombuffer(json.dumps(head).encode(), np.uint8),
+                        **arrays)
+    path.write_bytes(buffer.getvalue())
+    assert path.stat().st_size < 1 << 20
+    _fails(path, "layer0.bias", "declares")

@@ -45,7 +45,7 @@ class LayerWidths:
                 for name, v in self.__dict__.items()}
 
 
-def _activation_range(layer, z_lo, z_hi):
+def activation_range(layer, z_lo, z_hi):
     """Inclusive bounds of the saturated activation for ``z`` in ``[z_lo, z_hi]``."""
     if layer.activation == "linear":
         lo, hi = z_lo, z_hi
@@ -122,7 +122,7 @@ def compute_widths(qnet):
         if k == last:
             out_min, out_max = int(z_min.min()), int(z_max.max())
         else:
-            y_lo, y_hi = _activation_range(layer, int(z_min.min()), int(z_max.max()))
+            y_lo, y_hi = activation_range(layer, int(z_min.min()), int(z_max.max()))
             if layer.pow2:
                 out_min = int(pow2_decode(*pow2_encode(y_lo, layer.e_max)))
                 out_max = int(pow2_decode(*pow2_encode(y_hi, layer.e_max)))

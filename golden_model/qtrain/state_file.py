@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from golden_model import bounded_json
 from golden_model.errors import QNetFormatError
-from golden_model.qnet import InputSpec, _read_npz
+from golden_model.limits import MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_LAYERS, MAX_UNITS, MAX_WEIGHTS
+from golden_model.npz_archive import ArchiveError, NpzArchive
+from golden_model.qnet import InputSpec
 
 from .state import QTrainConfig, QTrainError, QTrainLayer, QTrainState
 
@@ -103,22 +106,16 @@ def _load(path):
     if not path.is_file():
         what = "no such file" if not path.exists() else "not a file"
         raise QTrainError(f"{path}: {what} (expected a .qtrain.npz QTrain state file)")
-    arrays = _read_npz(path)
-    if "header" not in arrays:
-        _fail("field 'header'", "the JSON header", "missing")
-    raw = arrays.pop("header")
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        _fail("header", "a 1-D uint8 array of JSON bytes", raw.dtype)
+    # Bounded like the QNet file: the header is size- and depth-limited before it is
+    # parsed, and each array is refused before decompression if it declares more than
+    # the header's (limited) layer sizes need.
     try:
-        head = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        _fail("header", "valid JSON", f"{type(error).__name__}: {error}")
-    if not isinstance(head, dict):
-        _fail("header", "a JSON object", type(head).__name__)
-    if head.get("format") != FORMAT_NAME:
-        _fail("header.format", repr(FORMAT_NAME), repr(head.get("format")))
-    if head.get("version") != FORMAT_VERSION:
-        _fail("header.version", FORMAT_VERSION, repr(head.get("version")))
+        with NpzArchive(path, max_file_bytes=MAX_FILE_BYTES,
+                        max_members=1 + len(_ARRAYS) * MAX_LAYERS) as archive:
+            head = _read_header(archive)
+            arrays = _read_arrays(archive, head)
+    except ArchiveError as error:
+        raise QTrainError(f"{path}: not a readable .qtrain.npz archive ({error})") from None
     spec = _get(head, "input", dict, "header")
     image_shape = spec.get("image_shape", [])
     if not isinstance(image_shape, list) or not all(
@@ -167,6 +164,52 @@ def _load(path):
             _fail(f"header.layers[{k}].widths", f"{widths.to_json()} (recomputed)",
                   entry.get("widths"))
     return state
+
+
+def _read_header(archive):
+    if "header" not in archive.names():
+        _fail("field 'header'", "the JSON header", "missing")
+    member = archive.open_member("header", MAX_HEADER_BYTES)
+    if member.dtype != np.uint8 or len(member.shape) != 1:
+        _fail("header", "a 1-D uint8 array of JSON bytes", member.dtype)
+    try:
+        head = bounded_json.loads(member.read().tobytes(), max_bytes=MAX_HEADER_BYTES)
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError, JSONLimitError
+        _fail("header", "valid JSON within the size limits", f"{type(error).__name__}: {error}")
+    if not isinstance(head, dict):
+        _fail("header", "a JSON object", type(head).__name__)
+    if head.get("format") != FORMAT_NAME:
+        _fail("header.format", repr(FORMAT_NAME), repr(head.get("format")))
+    if head.get("version") != FORMAT_VERSION:
+        _fail("header.version", FORMAT_VERSION, repr(head.get("version")))
+    return head
+
+
+def _read_arrays(archive, head):
+    """The layer arrays, each bounded by the sizes the header declares (themselves limited)."""
+    entries = _get(head, "layers", list, "header")
+    if len(entries) > MAX_LAYERS:
+        _fail("header.layers", f"at most {MAX_LAYERS} layers", len(entries))
+    total, arrays = 0, {}
+    for k, entry in enumerate(entries):
+        where = f"header.layers[{k}]"
+        if not isinstance(entry, dict):
+            _fail(where, "a JSON object", type(entry).__name__)
+        n_out, n_in = _get(entry, "n_out", int, where), _get(entry, "n_in", int, where)
+        for name, value in (("n_out", n_out), ("n_in", n_in)):
+            if not 1 <= value <= MAX_UNITS:
+                _fail(f"{where}.{name}", f"1..{MAX_UNITS}", value)
+        total += n_out * n_in
+        if total > MAX_WEIGHTS:
+            _fail("header.layers", f"at most {MAX_WEIGHTS} weights in all", total)
+        for name in _ARRAYS:
+            key = f"layer{k}.{name}"
+            if key in archive.names():
+                count = n_out * n_in if name == "shadow" else n_out
+                arrays[key] = archive.open_member(key, 8 * count).read()
+    for key in archive.names() - set(arrays) - {"header"}:
+        arrays[key] = None  # reported as unexpected below, never read
+    return arrays
 
 
 def _config(data):

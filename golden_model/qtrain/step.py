@@ -6,7 +6,8 @@ over layers. ``docs/qtrain.md`` is the contract this module implements.
 
 import numpy as np
 
-from golden_model.qnet import _shift, pow2_decode, pow2_encode
+from golden_model.qnet import pow2_decode, pow2_encode
+from golden_model.qnet.codes import arithmetic_shift
 
 from .random_bits import layer_words
 from .sampling import round_input, sample_weights, shift_round
@@ -45,7 +46,7 @@ def forward(state, x, weights):
     last = len(state.layers) - 1
     for k, layer in enumerate(state.layers):
         acc = weights[k] @ a
-        z = _shift(acc + layer.bias, layer.shift)
+        z = arithmetic_shift(acc + layer.bias, layer.shift)
         entry = {"input": a, "acc": acc, "z": z}
         if k == last:
             entry["y"] = entry["out"] = z

@@ -9,13 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden_model.qnet import (
-    _activation_range,
-    _shift,
-    pow2_decode,
-    pow2_encode,
-    signed_bits,
-)
+from golden_model.qnet import pow2_decode, pow2_encode, signed_bits
+from golden_model.qnet.codes import arithmetic_shift
+from golden_model.qnet.widths import activation_range
 
 #: Order of the bounds in :class:`QTrainWidths` (forward, error, backward, update).
 NAMES = ("input", "acc", "sum", "z", "out", "error", "delta", "backward", "exponent",
@@ -57,8 +53,8 @@ def compute_widths(state):
         r = {"input": (lo, hi)}
         r["acc"] = (n_in * min(lo, -hi), n_in * max(hi, -lo))
         r["sum"] = (r["acc"][0] - b0, r["acc"][1] + b0)
-        z_lo = int(_shift(r["sum"][0], layer.shift).min())
-        z_hi = int(_shift(r["sum"][1], layer.shift).max())
+        z_lo = int(arithmetic_shift(r["sum"][0], layer.shift).min())
+        z_hi = int(arithmetic_shift(r["sum"][1], layer.shift).max())
         r["z"] = (z_lo, z_hi)
         if k == last:
             r["out"] = r["z"]
@@ -66,7 +62,7 @@ def compute_widths(state):
             r["error"] = (-margin, margin)
         else:
             qlayer = layer.qlayer(np.zeros((n_out, n_in), dtype=np.int8), config.weight_mode)
-            y_lo, y_hi = _activation_range(qlayer, z_lo, z_hi)
+            y_lo, y_hi = activation_range(qlayer, z_lo, z_hi)
             if layer.pow2:
                 y_lo = int(pow2_decode(*pow2_encode(y_lo, layer.e_max)))
                 y_hi = int(pow2_decode(*pow2_encode(y_hi, layer.e_max)))
