@@ -9,8 +9,10 @@ validation split.
 
 from pathlib import Path
 
+from .cli_args import integer, nonnegative_int, positive_int, seed
 from .cmd_train import parse_arch
 from .errors import MulfreeError
+from .output_files import check_output_file
 
 #: Defaults tuned on the digits validation split (64-64-10).
 DEFAULTS = {"shift": "0,2", "eta": "2,4", "eta_bias": "4", "backward_shift": "4"}
@@ -34,7 +36,7 @@ def configure(parser):
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", default="digits", help="dataset name (default digits)")
     data.add_argument("--data-dir", default=None, help="folder with the dataset's files")
-    data.add_argument("--max-train", type=int, default=None,
+    data.add_argument("--max-train", type=positive_int, default=None,
                       help="keep at most this many training images (quick runs)")
     net = parser.add_argument_group("network (fixed during learning)")
     net.add_argument("--arch", default=None,
@@ -42,9 +44,10 @@ def configure(parser):
     net.add_argument("--weights", choices=("ternary", "binary"), default="ternary")
     net.add_argument("--shift", default=DEFAULTS["shift"],
                      help="requantization shift per layer, e.g. 1,2 (default %(default)s)")
-    net.add_argument("--out-bits", type=int, default=8, help="hidden activation width")
+    net.add_argument("--out-bits", type=integer(1, 32, "a bit width"), default=8,
+                     help="hidden activation width")
     net.add_argument("--pow2", action="store_true", help="power-of-two hidden activations")
-    net.add_argument("--e-max", type=int, default=7, help="largest pow2 exponent")
+    net.add_argument("--e-max", type=nonnegative_int, default=7, help="largest pow2 exponent")
     net.add_argument("--init-qnet", default=None,
                      help="start from this QNet file (fine-tuning) instead of a random init")
     net.add_argument("--resume", default=None,
@@ -54,42 +57,39 @@ def configure(parser):
     rule.add_argument("--deterministic", action="store_true",
                       help="deterministic weight sampling and input rounding "
                            "(default stochastic)")
-    rule.add_argument("--w0-log2", type=int, default=10, help="W0 = 2**W0_LOG2")
-    rule.add_argument("--bias-log2", type=int, default=12, help="biases in [-2**B, 2**B]")
-    rule.add_argument("--target", type=int, default=64, help="squared-hinge target T")
-    rule.add_argument("--delta-bits", type=int, default=16, help="error width")
+    rule.add_argument("--w0-log2", type=positive_int, default=10, help="W0 = 2**W0_LOG2")
+    rule.add_argument("--bias-log2", type=positive_int, default=12, help="biases in [-2**B, 2**B]")
+    rule.add_argument("--target", type=positive_int, default=64, help="squared-hinge target T")
+    rule.add_argument("--delta-bits", type=positive_int, default=16, help="error width")
     rule.add_argument("--eta", default=DEFAULTS["eta"],
                       help="weight update shift per layer (default %(default)s)")
     rule.add_argument("--eta-bias", default=DEFAULTS["eta_bias"],
                       help="bias update shift per layer (default %(default)s)")
     rule.add_argument("--backward-shift", default=DEFAULTS["backward_shift"],
                       help="backward shift r_k per layer after the first (default %(default)s)")
-    rule.add_argument("--decay-epochs", type=int, default=5,
+    rule.add_argument("--decay-epochs", type=nonnegative_int, default=5,
                       help="update shifts grow by one every this many epochs (0: never)")
     run = parser.add_argument_group("run")
-    run.add_argument("--epochs", type=int, default=20)
-    run.add_argument("--seed", type=int, default=0, help="seed of the random bits, init, order")
+    run.add_argument("--epochs", type=nonnegative_int, default=20)
+    run.add_argument("--seed", type=seed, default=0, help="seed of the random bits, init, order")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--out", default="build/learn.qtrain.npz", help="state file to write")
     parser.add_argument("--export-qnet", default=None,
                         help="also write the deterministic QNet (.qnet.npz) here")
 
 
-def _check_output(option, path):
-    path = Path(path)
-    if path.is_dir():
-        raise MulfreeError(f"{option} {path}: is a directory (expected a file path)")
-    parent = next((p for p in path.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise MulfreeError(f"{option} {path}: {parent} is a file, not a folder")
+def _output_paths(args):
+    """Every file ``main`` writes, with the option that names it."""
+    stem = Path(str(args.out).removesuffix(".npz").removesuffix(".qtrain"))
+    paths = [(args.out, "--out"), (f"{stem}.history.json", "--out"),
+             (f"{stem}.curves.png", "--out")]
+    if args.export_qnet:
+        paths.append((args.export_qnet, "--export-qnet"))
+    return paths
 
 
 def check_arguments(args):
     """Reject bad arguments and unusable output paths before any slow work."""
-    if args.epochs < 0:
-        raise MulfreeError(f"--epochs {args.epochs}: expected at least 0")
-    if not 0 <= args.seed < 1 << 32:
-        raise MulfreeError(f"--seed {args.seed}: expected 0 <= seed < 2**32")
     if args.init_qnet and args.resume:
         raise MulfreeError("--init-qnet and --resume: expected at most one of them")
     if args.arch is not None:
@@ -98,9 +98,8 @@ def check_arguments(args):
         parse_per_layer("--eta", args.eta, n, 0, 16)
         parse_per_layer("--eta-bias", args.eta_bias, n, 0, 16)
         parse_per_layer("--backward-shift", args.backward_shift, max(1, n - 1), 0, 32)
-    _check_output("--out", args.out)
-    if args.export_qnet:
-        _check_output("--export-qnet", args.export_qnet)
+    for path, option in _output_paths(args):
+        check_output_file(path, option)
 
 
 def build_state(args, dataset):

@@ -78,9 +78,13 @@ def test_a_qnet_for_other_inputs_is_refused(tmp_path, capsys):
     (["--eta", "1,2,3"], "--eta '1,2,3': expected one integer in [0, 16] or 2 of them"),
     (["--shift", "a"], "--shift 'a'"),
     (["--epochs", "-1"], "--epochs -1"),
+    (["--epochs", "nan"], "--epochs nan: expected an integer >= 0"),
+    (["--max-train", "-3"], "--max-train -3: expected an integer >= 1"),
+    (["--decay-epochs", "-1"], "--decay-epochs -1"),
     (["--seed", "-3"], "--seed -3"),
     (["--w0-log2", "20"], "config.w0_log2"),
-    (["--target", "0"], "config.target"),
+    (["--target", "0"], "--target 0: expected an integer >= 1"),
+    (["--target", "40000"], "config.target"),
     (["--dataset", "nosuchset"], "nosuchset"),
     (["--init-qnet", "missing.qnet.npz"], "missing.qnet.npz: no such file"),
     (["--resume", "missing.qtrain.npz"], "missing.qtrain.npz: no such file"),
@@ -99,10 +103,11 @@ def test_unusable_output_paths_are_refused_before_training(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     for args, message in (
-            (["--out", str(tmp_path)], f"--out {tmp_path}: is a directory"),
-            (["--out", str(blocker / "s.qtrain.npz")], f"{blocker} is a file, not a folder"),
+            (["--out", str(tmp_path)], f"--out: {tmp_path}: is a folder"),
+            (["--out", str(blocker / "s.qtrain.npz")], "file is a file, not a folder"),
+            (["--out", "/proc/s.qtrain.npz"], "--out: /proc/s.qtrain.npz: is under /proc"),
             (["--out", str(tmp_path / "s.qtrain.npz"), "--export-qnet", str(tmp_path)],
-             f"--export-qnet {tmp_path}: is a directory")):
+             f"--export-qnet: {tmp_path}: is a folder")):
         assert main(["learn", "--epochs", "1", *QUICK, *args]) == 2
         assert message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -7,8 +7,6 @@ leaves no file and never a half-written one.
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from golden_model import bounded_json
 from golden_model.errors import QNetFormatError
 from golden_model.limits import MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_LAYERS, MAX_UNITS, MAX_WEIGHTS
 from golden_model.npz_archive import ArchiveError, NpzArchive
+from golden_model.output_files import atomic_output
 from golden_model.qnet import InputSpec
 
 from .state import QTrainConfig, QTrainError, QTrainLayer, QTrainState
@@ -53,21 +52,13 @@ def save_state(state, path):
     state : QTrainState
     path : str or Path
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"header": np.frombuffer(json.dumps(header(state), sort_keys=True).encode(),
                                       dtype=np.uint8)}
     for k, layer in enumerate(state.layers):
         for name in _ARRAYS:
             arrays[f"layer{k}.{name}"] = getattr(layer, name).astype(np.int64)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as handle:
+        np.savez(handle, **arrays)
 
 
 def load_state(path):
