@@ -110,7 +110,6 @@ def test_help_shows_the_defaults(capsys):
     assert info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo the line wrapping
     for option, default in [("--epochs EPOCHS", "30"), ("--batch-size BATCH_SIZE", "64"),
-                            ("--lr-start LR_START", "0.003"), ("--lr-end LR_END", "3e-05"),
                             ("--loss {hinge,xent}", "hinge"), ("--weights {float,binary,ternary}",
                                                                "ternary"),
                             ("--act-bits ACT_BITS", "8"), ("--threads THREADS", "1"),
@@ -118,6 +117,9 @@ def test_help_shows_the_defaults(capsys):
         after = text.split(f" {option} ", 1)[1]
         assert f"(default: {default})" in after.split(" --", 1)[0], option
     assert "TRec/TLin threshold (default: 0.5 with batch norm" in text
+    # the learning rates follow the run's number of updates; the help says how
+    assert "first epoch's learning rate (default: 0.003 for 25,000 updates" in text
+    assert "last epoch's learning rate (default: the start / 100" in text
     assert "(default: False)" not in text and "(default: None)" not in text
 
 

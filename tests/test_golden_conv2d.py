@@ -5,6 +5,7 @@ import pytest
 from golden_gradcheck import numeric_grad
 
 from golden_model.conv2d import Conv2D, conv_geometry
+from golden_model.dense import Dense
 from golden_model.errors import MulfreeError
 from golden_model.layer import EVAL, RunMode
 from golden_model.weight_quant import pow2_round
@@ -112,7 +113,9 @@ def test_shadow_weights_clip_and_learning_rate_scale_as_dense():
     conv = Conv2D((6, 6, 3), 4, 3, "binary")
     assert conv.W.shape == (4, 27)
     assert conv.w0 == pytest.approx(np.sqrt(1.5 / (27 + 4)))
-    assert conv.parameters()[0].lr_scale == pytest.approx(1 / conv.w0)
+    # the base rate, as Dense (a 1/W0 scale made each step span the clip range)
+    dense = Dense(27, 4, "binary")
+    assert conv.parameters()[0].lr_scale == dense.parameters()[0].lr_scale == 1.0
     conv.W[...] = 5.0
     conv.clip_weights()
     assert np.all(conv.W == np.float32(conv.w0))
