@@ -14,6 +14,7 @@ Example::
     # SchemaError: header.n: expected an integer in [1, 10], got 0
 """
 
+import abc
 import math
 
 __all__ = ["SchemaError", "check", "Any", "Bool", "Const", "Either", "Int", "List",
@@ -53,11 +54,12 @@ def _join(where, key):
     return f"{where}.{key}" if where else str(key)
 
 
-class _Schema:
+class _Schema(abc.ABC):
     optional = False
 
+    @abc.abstractmethod
     def check(self, value, where):
-        raise NotImplementedError
+        """``value`` if it fits the schema at ``where``; else ``fail``."""
 
     def fail(self, where, got):
         raise SchemaError(where, self.expected(), got)
