@@ -68,7 +68,8 @@ class Activation:
             on = None
         if mode.train:
             self._on = on
-        return z if on is None else np.where(on, z, np.float32(0))
+        # A product with the mask, not np.where: the same values, several times faster.
+        return z if on is None else z * on
 
     def backward(self, grad):
         return grad if self._on is None else grad * self._on

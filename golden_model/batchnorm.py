@@ -103,29 +103,53 @@ class BatchNorm:
         return self.applied_scale(self.running_var)
 
     def forward(self, x, mode):
-        if x.ndim > 2:
-            # Feature maps (N, H, W, C): one feature per channel, every position a sample.
-            return self.forward(x.reshape(-1, self.n), mode).reshape(x.shape)
+        rows, r = _wide_rows(x.reshape(-1, self.n))
         if not mode.train:
-            return (x - self.running_mean) * self.eval_scale() + self.beta
-        mean = x.mean(axis=0)
-        centred = x - mean
-        var = np.mean(centred * centred, axis=0)
+            scale = np.tile(self.eval_scale(), r)
+            return ((rows - np.tile(self.running_mean, r)) * scale
+                    + np.tile(self.beta, r)).reshape(x.shape)
+        count = len(rows) * r
+        mean = _column_sums(rows, r) / count
+        centred = rows - np.tile(mean, r)
+        var = _column_sums(centred * centred, r) / count
         m = self.momentum
         self.running_mean = ((1 - m) * self.running_mean + m * mean).astype(np.float32)
         self.running_var = ((1 - m) * self.running_var + m * var).astype(np.float32)
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(np.float32)
         scale = self.applied_scale(var)
-        x_hat = centred * inv_std
-        self._cache = (x_hat, inv_std, scale)
-        return centred * scale + self.beta
+        x_hat = centred * np.tile(inv_std, r)
+        self._cache = (x_hat, inv_std, scale, r)
+        return (centred * np.tile(scale, r) + np.tile(self.beta, r)).reshape(x.shape)
 
     def backward(self, grad):
-        if grad.ndim > 2:
-            return self.backward(grad.reshape(-1, self.n)).reshape(grad.shape)
-        x_hat, inv_std, scale = self._cache
-        self._gamma.grad[...] = np.sum(grad * x_hat, axis=0)
-        self._beta.grad[...] = grad.sum(axis=0)
+        x_hat, inv_std, scale, r = self._cache
+        rows = grad.reshape(x_hat.shape)
+        count = len(rows) * r
+        grad_sum = _column_sums(rows, r)
+        grad_x_hat = _column_sums(rows * x_hat, r)
+        self._gamma.grad[...] = grad_x_hat
+        self._beta.grad[...] = grad_sum
         # Centring path with the applied (possibly rounded) scale; variance path with gamma.
-        return (scale * (grad - grad.mean(axis=0))
-                - (self.gamma * inv_std) * x_hat * np.mean(grad * x_hat, axis=0))
+        dx = rows * np.tile(scale, r)
+        dx -= np.tile(scale * grad_sum / count, r)
+        dx -= x_hat * np.tile(self.gamma * inv_std * grad_x_hat / count, r)
+        return dx.reshape(grad.shape)
+
+
+# Per-feature arithmetic on an (M, n) array with few features runs NumPy's inner loop
+# over only n elements per row, which on conv feature maps (M = N*H*W, n = C = 16)
+# costs ten times the memory traffic. Viewing r consecutive rows as one row of r*n
+# elements, with the per-feature vectors tiled r times, gives the same values.
+_WIDE_ROW = 512
+
+
+def _wide_rows(x):
+    """``x`` (M, n) as ``(M / r, r * n)`` for the largest ``r <= 512 / n`` dividing M."""
+    m, n = x.shape
+    r = next(d for d in range(max(1, _WIDE_ROW // n), 0, -1) if m % d == 0)
+    return x.reshape(m // r, r * n), r
+
+
+def _column_sums(rows, r):
+    """Per-feature sums of a wide view from :func:`_wide_rows`."""
+    return rows.sum(axis=0).reshape(r, -1).sum(axis=0)

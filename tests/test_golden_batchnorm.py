@@ -129,3 +129,31 @@ def test_max_scale_caps_the_rounded_shift_based_scale():
     scale = norm.applied_scale(np.ones(3, np.float32)) * 0.25
     np.testing.assert_allclose(scale, [2.0, round_pow2(0.25 * 0.01 / np.sqrt(1 + 1e-4)), -2.0],
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("rows, n", [(1, 16), (7, 16), (96, 16), (3 * 28 * 28, 16), (50, 3),
+                                     (64, 256), (4, 1000)])
+def test_statistics_equal_the_per_feature_formulas_for_every_row_count(rows, n):
+    """Rows are grouped side by side for speed; the grouping must not change a value."""
+    rng = np.random.default_rng(rows + n)
+    x = (rng.standard_normal((rows, n)) * rng.uniform(0.5, 3, n) + rng.uniform(-2, 2, n))
+    x = x.astype(np.float32)
+    g = rng.standard_normal((rows, n)).astype(np.float32)
+    bn = BatchNorm(n)
+    bn.gamma[...] = rng.uniform(0.5, 2, n)
+    y = bn.forward(x, TRAIN)
+    dx = bn.backward(g)
+    x64, g64, gamma = x.astype(np.float64), g.astype(np.float64), bn.gamma.astype(np.float64)
+    mean, var = x64.mean(axis=0), x64.var(axis=0)
+    x_hat = (x64 - mean) / np.sqrt(var + bn.eps)
+    np.testing.assert_allclose(y, gamma * x_hat, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bn.running_mean, 0.1 * mean, rtol=1e-4, atol=1e-6)
+    expected = gamma / np.sqrt(var + bn.eps) * (
+        g64 - g64.mean(axis=0) - x_hat * (g64 * x_hat).mean(axis=0))
+    np.testing.assert_allclose(dx, expected, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(bn.parameters()[0].grad, (g64 * x_hat).sum(axis=0), rtol=1e-3,
+                               atol=1e-3)
+    np.testing.assert_allclose(bn.parameters()[1].grad, g64.sum(axis=0), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(bn.forward(x, EVAL),
+                               gamma * (x64 - bn.running_mean) / np.sqrt(bn.running_var + bn.eps),
+                               rtol=1e-4, atol=1e-4)

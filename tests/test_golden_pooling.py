@@ -57,3 +57,32 @@ def test_flatten_is_channels_last_and_backward_restores_the_shape():
     np.testing.assert_array_equal(y[1], x[1].reshape(-1))
     assert y[0, 1] == x[0, 0, 0, 1]  # the channel varies fastest
     np.testing.assert_array_equal(flat.backward(y), x)
+
+
+def test_max_pool_tie_across_columns_goes_to_the_earlier_row_major_position():
+    """Row 1 of column 0 ties with row 0 of column 1: (0, 1) comes first in row-major order."""
+    pool = MaxPool2D((2, 2, 1), 2)
+    y = pool.forward(np.array([3.0, 5.0, 5.0, 1.0]).reshape(1, 2, 2, 1), RunMode(train=True))
+    dx = pool.backward(np.ones((1, 1, 1, 1)))
+    assert y.item() == 5
+    np.testing.assert_array_equal(dx[0, :, :, 0], [[0, 1], [0, 0]])
+
+
+@pytest.mark.parametrize("shape, size", [((4, 4, 3), 2), ((5, 7, 2), 2), ((7, 6, 1), 3),
+                                         ((3, 3, 4), 3), ((6, 5, 2), 1)])
+def test_max_pool_equals_a_loop_over_windows_with_many_ties(shape, size):
+    """Small integers make ties common; each window's gradient goes to its first maximum."""
+    rng = np.random.default_rng(size + shape[0])
+    x = rng.integers(0, 3, (3,) + shape).astype(np.float32)
+    pool = MaxPool2D(shape, size)
+    y = pool.forward(x, RunMode(train=True))
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    dx = pool.backward(g)
+    expected_y, expected_dx = np.zeros(y.shape, np.float32), np.zeros(x.shape, np.float32)
+    for b, r, c, ch in np.ndindex(*y.shape):
+        window = x[b, r * size:(r + 1) * size, c * size:(c + 1) * size, ch]
+        i, j = np.unravel_index(np.argmax(window), window.shape)  # the first maximum
+        expected_y[b, r, c, ch] = window[i, j]
+        expected_dx[b, r * size + i, c * size + j, ch] = g[b, r, c, ch]
+    np.testing.assert_array_equal(y, expected_y)
+    np.testing.assert_array_equal(dx, expected_dx)
