@@ -199,28 +199,35 @@ def _hardware(qnet, point, work, write, result):
         bram_budget = {board.family: block_ram_budget(qnet, board)}
     accelerator = Accelerator(qnet, folding=folding, lut_budget=lut_budget,
                               bram_budget=bram_budget, weight_store=weight_store)
+    # Refused or not written, it is never elaborated: its plan and estimate are what count.
+    accelerator._MustUse__used = True
     estimate = accelerator.estimate()
+    _record_estimate(point, board, accelerator, estimate, result)
+    if board is not None:
+        from boards.precheck import precheck
+
+        precheck(estimate, board)  # before the netlist: a refused design costs no Verilog
     if write:
         write_text(work / "accel.v", verilog.convert(accelerator, name=TOP_NAME,
                                                      emit_src=False))
         write_report(estimate, work / "accel.estimate.json")
-    else:
-        accelerator._MustUse__used = True  # only its plan is needed, not its netlist
+    stores = list(getattr(accelerator, "weight_stores", [])) or weight_store
+    return {"folding": [tuple(f) for f in result["folding"]], "weight_store": stores,
+            "lut_budget": lut_budget}
+
+
+def _record_estimate(point, board, accelerator, estimate, result):
+    """The generator's figures (a build, if it runs, replaces them with measured ones)."""
     totals = estimate["totals"]
-    folding = [[int(pe), int(simd)] for pe, simd in accelerator.folding]
     clock_mhz = _clock_mhz(point, board)
-    result.update(folding=folding, resources_from="estimate", lut=int(totals["lut"]),
-                  ff=int(totals["ff"]), spram=int(totals.get("spram_blocks", 0)), dsp=0,
+    result.update(folding=[[int(pe), int(simd)] for pe, simd in accelerator.folding],
+                  resources_from="estimate", lut=int(totals["lut"]), ff=int(totals["ff"]),
+                  spram=int(totals.get("spram_blocks", 0)), dsp=0,
                   cycles_per_image=int(estimate["cycles_per_image"]), clock_mhz=clock_mhz)
     if board is not None:
-        from boards.precheck import precheck
-
         result["bram"] = int(totals["block_rams"][board.family])
+    if clock_mhz is not None:
         result["images_per_s"] = round(clock_mhz * 1e6 / estimate["cycles_per_image"], 1)
-        precheck(estimate, board)
-    stores = list(getattr(accelerator, "weight_stores", [])) or weight_store
-    return {"folding": [tuple(f) for f in folding], "weight_store": stores,
-            "lut_budget": lut_budget}
 
 
 def _board(point):
