@@ -37,7 +37,7 @@ __all__ = ["SweepError", "SweepReport", "run_sweep"]
 #: Seconds to wait for an existing scheduler to answer.
 CONNECT_TIMEOUT_S = 10
 OUTPUT_FILES = ("results.csv", "results.json", "pareto.md")
-_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$")
+_ADDRESS = re.compile(r"^[a-z]+://\S+$")
 
 
 class SweepError(MulfreeError):
