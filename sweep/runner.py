@@ -160,9 +160,10 @@ def _client(scheduler, n_workers):
             yield client
         return
     # One single-threaded process per worker: each tool (training with one BLAS thread,
-    # Yosys, nextpnr) uses one core, and a crash takes only its own point with it.
+    # Yosys, nextpnr) uses one core, and a crash takes only its own point with it. The
+    # scheduler's HTTP server takes any free port (8787 may be another cluster's).
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         yield client
 
 

@@ -115,7 +115,7 @@ def test_an_existing_scheduler_runs_the_sweep_and_stays_up(tmp_path):
     spec.write_text('[sweep]\nstages = ["train", "quantize"]\n[axes]\narch = "64-8-10"\n'
                     'epochs = 2\nseed = [3, 4]\n')
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         report = run_sweep(spec, tmp_path / "out", scheduler=cluster.scheduler_address,
                            progress=False, log=lambda line: None)
         assert [row["status"] for row in report.rows] == ["ok", "ok"]
@@ -178,3 +178,36 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "out").write_text("")
     with pytest.raises(OutputFileError, match="out: is a file; expected a folder"):
         run_sweep(spec, tmp_path / "out", progress=False, log=lambda line: None)
+
+
+def test_a_point_that_raises_is_retried_by_dask_then_recorded_as_error(tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    import sweep.point
+
+    calls = tmp_path / "calls"
+    real_run_point = sweep.point.run_point
+
+    def flaky(point, work_dir, log=None):
+        with open(calls, "a") as handle:
+            handle.write(f"{point['seed']}\n")
+        if point["seed"] == 6:
+            raise RuntimeError("worker out of memory")
+        return real_run_point(point, work_dir, log)
+
+    monkeypatch.setattr(sweep.point, "run_point", flaky)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[sweep]\nstages = ["train", "quantize"]\n[axes]\narch = "64-8-10"\n'
+                    'epochs = 2\nseed = [5, 6]\n')
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster:
+        report = run_sweep(spec, tmp_path / "out", scheduler=cluster.scheduler_address,
+                           retries=2, progress=False, log=lambda line: None)
+    assert [row["status"] for row in report.rows] == ["ok", "error"]
+    assert report.rows[1]["reason"] == "RuntimeError: worker out of memory"
+    assert sorted(calls.read_text().split()) == ["5", "6", "6", "6"]  # 1 try + 2 retries
+    points = load_spec(spec).points()
+    assert not (point_dir(tmp_path / "out", points[1]) / "result.json").exists()
+    monkeypatch.setattr(sweep.point, "run_point", real_run_point)
+    again = run_sweep(spec, tmp_path / "out", workers=1, progress=False, log=lambda line: None)
+    assert (again.cached, again.ran, again.failed) == (1, 1, 0)
