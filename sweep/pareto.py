@@ -140,7 +140,7 @@ def plot_fronts(rows, out_dir):
                 axis.set_xscale("log")
             axis.grid(True, alpha=0.3)
         axes[0].set_ylabel("QNet test accuracy")
-        axes[0].legend(loc="lower right")
+        axes[0].legend(loc="best")
         fig.suptitle(f"{board}: {len(members)} points")
         fig.tight_layout()
         path = Path(out_dir) / f"pareto-{board}.png"
