@@ -108,6 +108,8 @@ def run_sweep(spec, out, *, scheduler=None, workers=None, retries=1, progress=Tr
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     out = Path(out)
     _check_arguments(out, scheduler, workers, retries)
+    for board in spec.axes["board"]:
+        check_output_file(out / f"pareto-{board}.png", "--out")
     points = spec.points()
     keys = [point_key(point) for point in points]
     rows = [None] * len(points)

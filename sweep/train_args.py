@@ -6,16 +6,18 @@ the same rules (:func:`golden_model.cmd_train.check_arguments`).
 """
 
 import argparse
+import functools
 
 from golden_model.cli_args import OptionParser
 
 
+@functools.cache
 def _defaults():
     from golden_model import cmd_train
 
     parser = OptionParser(prog="mulfree train")
     cmd_train.configure(parser)
-    return parser.parse_args([])
+    return parser.parse_args([])  # never handed out: train_arguments copies it
 
 
 def train_arguments(point):

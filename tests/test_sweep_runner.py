@@ -211,3 +211,14 @@ def test_a_point_that_raises_is_retried_by_dask_then_recorded_as_error(tmp_path,
     monkeypatch.setattr(sweep.point, "run_point", real_run_point)
     again = run_sweep(spec, tmp_path / "out", workers=1, progress=False, log=lambda line: None)
     assert (again.cached, again.ran, again.failed) == (1, 1, 0)
+
+
+def test_a_plot_path_that_is_a_folder_is_refused_before_any_point(tmp_path, monkeypatch):
+    from golden_model.output_files import OutputFileError
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\narch = "64-8-10"\nboard = ["icesugar", "icebreaker"]\n')
+    (tmp_path / "out" / "pareto-icebreaker.png").mkdir(parents=True)
+    monkeypatch.setattr(runner, "_client", None)  # would fail if any point were to run
+    with pytest.raises(OutputFileError, match="pareto-icebreaker.png: is a folder"):
+        run_sweep(spec, tmp_path / "out", progress=False, log=lambda line: None)
