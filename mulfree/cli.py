@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "build": ("boards.cmd_build", "build a bitstream for a board, with reports"),
     "program": ("boards.cmd_program", "program a built bitstream onto a board"),
     "run": ("boards.cmd_run", "stream a test set through a board and check every answer"),
+    "sweep": ("sweep.cmd_sweep", "run a grid of networks and boards on Dask; Pareto fronts"),
     "demo": ("mulfree.demo", "the whole flow on the built-in digits dataset"),
 }
 

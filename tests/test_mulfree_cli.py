@@ -25,7 +25,7 @@ def _fake_module(monkeypatch, name, main):
 
 
 def test_every_subcommand_module_is_named_in_its_owning_package():
-    owners = {"golden_model", "hdl", "sim", "boards", "mulfree"}
+    owners = {"golden_model", "hdl", "sim", "boards", "sweep", "mulfree"}
     for name, (module_name, help_text) in cli.SUBCOMMANDS.items():
         assert module_name.split(".")[0] in owners, name
         assert help_text
