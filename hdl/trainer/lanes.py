@@ -1,0 +1,99 @@
+"""The trainer's per-lane arithmetic as Amaranth expressions (``docs/qtrain.md``).
+
+Every function takes and returns Amaranth values: the weight sample (a pair of
+select bits, never a weight times a value), the sign-select, the power-of-two
+rounding of a layer input, and the shadow and bias updates (a barrel shift of
+the error by the input's exponent, stochastic rounding, saturating clip).
+"""
+
+from amaranth.hdl import Const, Mux, unsigned
+
+__all__ = ["clip", "sample_weight", "sign_select", "leading_one", "pow2_code", "round_input",
+           "update_shadow", "update_bias"]
+
+
+def clip(value, lo, hi):
+    """``value`` saturated to ``[lo, hi]``."""
+    return Mux(value < lo, lo, Mux(value > hi, hi, value))
+
+
+def sample_weight(plan, shadow, word):
+    """``(plus, minus)``: the sampled weight of ``shadow`` is +1, -1 or (neither) 0.
+
+    Deterministic thresholds, or a compare of the low bits of ``word``
+    (``R(j, i)``) with the shadow ("Sampling the weights").
+    """
+    w0 = 1 << plan.w0_log2
+    stochastic = plan.sampling == "stochastic"
+    if plan.weight_mode == "binary":
+        plus = (word[:plan.w0_log2 + 1] < shadow + w0) if stochastic else (shadow >= 0)
+        return plus, ~plus
+    if stochastic:
+        rho = word[:plan.w0_log2]
+        return (shadow > 0) & (rho < shadow), (shadow < 0) & (rho < -shadow)
+    return shadow > w0 // 2, shadow < -(w0 // 2)
+
+
+def sign_select(plus, minus, value):
+    """``W * value`` for a weight given by its select bits."""
+    return Mux(plus, value, Mux(minus, -value, 0))
+
+
+def leading_one(magnitude):
+    """Position of the highest set bit of unsigned ``magnitude`` (0 for 0)."""
+    width = len(magnitude)
+    lead = Const(0, unsigned(max(1, (width - 1).bit_length())))
+    for bit in range(1, width):
+        lead = Mux(magnitude[bit], bit, lead)
+    return lead
+
+
+def round_input(plan, value, word):
+    """Power-of-two rounding of a layer input for the update ("Update").
+
+    Returns
+    -------
+    negative, nonzero, exponent
+        ``sign(value)`` as two bits and ``e``; deterministic: leading one plus
+        the next bit; stochastic: leading one ``p`` plus one if the low ``p``
+        bits of ``word`` are below those of ``|value|``.
+    """
+    negative = value < 0
+    magnitude = Mux(negative, -value, value).as_unsigned()
+    lead = leading_one(magnitude)
+    if plan.input_rounding == "stochastic":
+        below = ((Const(1, unsigned(len(magnitude) + 1)) << lead) - 1)[:len(magnitude)]
+        up = (word & below) < (magnitude & below)
+    else:
+        up = ((magnitude << 1) >> lead)[0]   # bit lead-1; 0 when lead is 0
+    return negative, value != 0, lead + up
+
+
+def pow2_code(value, e_max):
+    """The QNet power-of-two code of ``value``: ``(negative, nonzero, e)``,
+    ``e = min(leading one + next bit, e_max)`` (ties round up)."""
+    negative = value < 0
+    magnitude = Mux(negative, -value, value).as_unsigned()
+    lead = leading_one(magnitude)
+    exponent = lead + ((magnitude << 1) >> lead)[0]
+    return negative, value != 0, Mux(exponent > e_max, e_max, exponent)
+
+
+def _rounding_field(word, bits):
+    return word[16:16 + bits] if bits else 0
+
+
+def update_shadow(plan, lp, shadow, delta, negative, nonzero, exponent, word):
+    """``clip(S - ((sigma (delta << e) + rho) >> eta), -W0, W0)``, ``rho`` from ``R >> 16``."""
+    shifted = delta << exponent
+    value = Mux(nonzero, Mux(negative, -shifted, shifted), 0)
+    change = (value + _rounding_field(word, lp.eta)) >> lp.eta
+    w0 = 1 << plan.w0_log2
+    return clip(shadow - change, -w0, w0)
+
+
+def update_bias(plan, lp, bias, delta, word):
+    """``clip(b - ((delta + rho_b) >> eta_b), -B0, B0)``, ``rho_b`` from ``R(j, n_in) >> 16``."""
+    change = (delta + _rounding_field(word, lp.eta_bias)) >> lp.eta_bias
+    b0 = 1 << plan.bias_log2
+    return clip(bias - change, -b0, b0)
