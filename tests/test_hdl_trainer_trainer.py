@@ -128,3 +128,13 @@ def test_no_multiplier_after_proc_and_opt():
     assert counts.get("$add", 0) > 0
     assert {cell: n for cell, n in counts.items() if "mul" in cell or "div" in cell
             or "mod" in cell} == {}
+
+
+def test_tied_logits_give_the_lowest_class_like_argmax():
+    rng = np.random.default_rng(10)
+    state = random_state(rng, sizes=(4, 4, 3), sampling="deterministic")
+    state.layers[1].shadow[:] = 0
+    state.layers[1].bias[:] = 5
+    images, labels = _samples(rng, state, 2)
+    result = _check(state, [(2, 2), (3, 1)], images, np.array([2, 1]))
+    assert result["classes"][0] == 0
