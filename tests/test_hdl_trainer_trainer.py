@@ -14,7 +14,7 @@ from qtrain_states import random_input, random_state
 
 import hdl.trainer.trainer as trainer_module
 from golden_model.datasets import load_dataset
-from golden_model.qtrain import QTrainConfig, init_state, train_step
+from golden_model.qtrain import QTrainConfig, QTrainState, init_state, train_step
 from hdl.trainer.export import TRAINER_TOP, trainer_rtlil
 from hdl.trainer.lanes import update_shadow
 from hdl.trainer.plan import plan_trainer
@@ -135,6 +135,8 @@ def test_tied_logits_give_the_lowest_class_like_argmax():
     state = random_state(rng, sizes=(4, 4, 3), sampling="deterministic")
     state.layers[1].shadow[:] = 0
     state.layers[1].bias[:] = 5
-    images, labels = _samples(rng, state, 2)
+    state.layers[1].shift[:] = 0
+    state = QTrainState(input=state.input, layers=state.layers, config=state.config)
+    images, _ = _samples(rng, state, 2)
     result = _check(state, [(2, 2), (3, 1)], images, np.array([2, 1]))
     assert result["classes"][0] == 0
