@@ -105,8 +105,8 @@ def test_digits_64_16_10_from_the_learn_defaults(mode):
 
 
 def test_off_by_one_update_shift_is_caught(monkeypatch):
-    def broken(plan, lp, shadow, delta, negative, nonzero, exponent, word):
-        return update_shadow(plan, lp, shadow, delta, negative, nonzero, exponent + 1, word)
+    def broken(m, plan, lp, shadow, delta, negative, nonzero, exponent, word):
+        return update_shadow(m, plan, lp, shadow, delta, negative, nonzero, exponent + 1, word)
 
     monkeypatch.setattr(trainer_module, "update_shadow", broken)
     rng = np.random.default_rng(8)

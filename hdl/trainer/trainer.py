@@ -191,23 +191,54 @@ class Trainer(wiring.Component):
             with m.Else():
                 m.d.sync += index.eq(index + 1)
 
-        def lane_words(k, lp):
-            """Per PE row ``u_j`` and per SIMD column ``v_i`` of the tile being processed."""
-            u = [_pick([rows[k][rgi * lp.pe + p] for rgi in range(lp.row_groups)], prg)
-                 for p in range(lp.pe)]
-            v = [_pick([cols[k][cgi * lp.simd + s] for cgi in range(lp.column_groups)], pcg)
-                 for s in range(lp.simd)]
-            return u, v
-
         def by_row(values, lp, p):
             return [values[rgi * lp.pe + p] for rgi in range(lp.row_groups)]
 
         def by_column(values, lp, s):
             return [values[cgi * lp.simd + s] for cgi in range(lp.column_groups)]
 
-        def weights(lp, sr, u, v):
-            return [[sample_weight(plan, _lane(sr.data, p * lp.simd + s, lp.shadow_bits),
-                                   u[p] ^ v[s]) for s in range(lp.simd)] for p in range(lp.pe)]
+        def lane_signals(k, lp):
+            """The values every lane of the tile being processed sees, selected once per layer."""
+            sr, _, br, _ = ports[k]
+
+            def row(values, name):
+                out = []
+                for p in range(lp.pe):
+                    sig = Signal.like(values[0], name=f"{name}{k}_p{p}")
+                    m.d.comb += sig.eq(_pick(by_row(values, lp, p), prg))
+                    out.append(sig)
+                return out
+
+            def column(values, name):
+                out = []
+                for s in range(lp.simd):
+                    sig = Signal.like(values[0], name=f"{name}{k}_s{s}")
+                    m.d.comb += sig.eq(_pick(by_column(values, lp, s), pcg))
+                    out.append(sig)
+                return out
+
+            lanes = {"u": row(rows[k][:lp.n_out], "lane_u"), "delta": row(deltas[k], "lane_d"),
+                     "v": column(cols[k][:lp.n_in], "lane_v"),
+                     "a": column(acts[k], "lane_a"), "neg": column(r_neg[k], "lane_neg"),
+                     "nz": column(r_nz[k], "lane_nz"), "exp": column(r_exp[k], "lane_exp")}
+            lanes["shadow"] = [[_lane(sr.data, p * lp.simd + s, lp.shadow_bits)
+                                for s in range(lp.simd)] for p in range(lp.pe)]
+            lanes["bias"] = [_lane(br.data, p, lp.bias_bits) for p in range(lp.pe)]
+            lanes["word"] = [[Signal(32, name=f"lane_r{k}_p{p}_s{s}") for s in range(lp.simd)]
+                             for p in range(lp.pe)]
+            lanes["plus"] = [[Signal(name=f"lane_plus{k}_p{p}_s{s}") for s in range(lp.simd)]
+                             for p in range(lp.pe)]
+            lanes["minus"] = [[Signal(name=f"lane_minus{k}_p{p}_s{s}") for s in range(lp.simd)]
+                              for p in range(lp.pe)]
+            for p in range(lp.pe):
+                for s in range(lp.simd):
+                    word = lanes["word"][p][s]
+                    plus, minus = sample_weight(m, plan, lanes["shadow"][p][s], word)
+                    m.d.comb += [word.eq(lanes["u"][p] ^ lanes["v"][s]),
+                                 lanes["plus"][p][s].eq(plus), lanes["minus"][p][s].eq(minus)]
+            return lanes
+
+        tile_lanes = [lane_signals(k, lp) for k, lp in enumerate(layers)]
 
         m.d.comb += self.busy.eq(1)
         with m.FSM():
@@ -227,14 +258,15 @@ class Trainer(wiring.Component):
                     for n, (value, _) in enumerate(jobs):
                         with m.Case(n):
                             m.d.comb += source.eq(value)
-                m.d.sync += mixed.eq(mix_round(source))
+                m.d.sync += mixed.eq(mix_round(m, source, "mix_a"))
                 m.next = "MIX_B"
 
             with m.State("MIX_B"):
+                result = mix_round(m, mixed, "mix_b")
                 with m.Switch(job):
                     for n, (_, target) in enumerate(jobs):
                         with m.Case(n):
-                            m.d.sync += target.eq(mix_round(mixed))
+                            m.d.sync += target.eq(result)
                 with m.If(job == len(jobs) - 1):
                     m.d.sync += job.eq(0)
                     m.next = "FWD_TILE_0"
@@ -245,16 +277,14 @@ class Trainer(wiring.Component):
             for k, lp in enumerate(layers):
                 with m.State(f"FWD_TILE_{k}"):
                     def forward(lp, port, k=k):
-                        sr, _, br, _ = port
-                        u, v = lane_words(k, lp)
-                        w = weights(lp, sr, u, v)
+                        lanes = tile_lanes[k]
                         for p in range(lp.pe):
                             partial = 0
                             for s in range(lp.simd):
-                                a = _pick(by_column(acts[k], lp, s), pcg)
-                                partial = partial + sign_select(*w[p][s], a)
+                                partial = partial + sign_select(
+                                    lanes["plus"][p][s], lanes["minus"][p][s], lanes["a"][s])
                             target = _pick(by_row(sums[k], lp, p), prg)
-                            start = Mux(pcg == 0, _lane(br.data, p, lp.bias_bits), target)
+                            start = Mux(pcg == 0, lanes["bias"][p], target)
                             m.d.sync += target.eq(start + partial)
                     tile_loop(k, f"FWD_POST_{k}", forward)
                 with m.State(f"FWD_POST_{k}"):
@@ -268,14 +298,12 @@ class Trainer(wiring.Component):
                 lp = layers[k]
                 with m.State(f"BWD_TILE_{k}"):
                     def backward(lp, port, k=k):
-                        sr = port[0]
-                        u, v = lane_words(k, lp)
-                        w = weights(lp, sr, u, v)
+                        lanes = tile_lanes[k]
                         for s in range(lp.simd):
                             partial = 0
                             for p in range(lp.pe):
-                                d = _pick(by_row(deltas[k], lp, p), prg)
-                                partial = partial + sign_select(*w[p][s], d)
+                                partial = partial + sign_select(
+                                    lanes["plus"][p][s], lanes["minus"][p][s], lanes["delta"][p])
                             target = _pick(by_column(grads[k], lp, s), pcg)
                             m.d.sync += target.eq(Mux(prg == 0, 0, target) + partial)
                     tile_loop(k, f"BWD_POST_{k}", backward)
@@ -283,7 +311,7 @@ class Trainer(wiring.Component):
                     r = lp.backward_shift
                     word = rows[k][lp.n_out + 1] ^ _pick(cols[k][:lp.n_in], index)
                     rho = word[:r] if r else 0
-                    back = clip((_pick(grads[k], index) + rho) >> r,
+                    back = clip(m, (_pick(grads[k], index) + rho) >> r,
                                 -plan.delta_limit, plan.delta_limit)
                     m.d.sync += _pick(deltas[k - 1], index).eq(
                         Mux(_pick(masks[k - 1], index), back, 0))
@@ -292,7 +320,7 @@ class Trainer(wiring.Component):
             for k, lp in enumerate(layers):
                 with m.State(f"UPD_PRE_{k}"):
                     word = rows[k][lp.n_out] ^ _pick(cols[k][:lp.n_in], index)
-                    negative, nonzero, exponent = round_input(plan, _pick(acts[k], index), word)
+                    negative, nonzero, exponent = round_input(m, plan, _pick(acts[k], index), word)
                     m.d.sync += [_pick(r_neg[k], index).eq(negative),
                                  _pick(r_nz[k], index).eq(nonzero),
                                  _pick(r_exp[k], index).eq(exponent)]
@@ -300,27 +328,21 @@ class Trainer(wiring.Component):
                 with m.State(f"UPD_TILE_{k}"):
                     def update(lp, port, k=k):
                         sr, sw, br, bw = port
-                        u, v = lane_words(k, lp)
-                        lanes = []
-                        for p in range(lp.pe):
-                            d = _pick(by_row(deltas[k], lp, p), prg)
-                            for s in range(lp.simd):
-                                lanes.append(update_shadow(
-                                    plan, lp, _lane(sr.data, p * lp.simd + s, lp.shadow_bits), d,
-                                    _pick(by_column(r_neg[k], lp, s), pcg),
-                                    _pick(by_column(r_nz[k], lp, s), pcg),
-                                    _pick(by_column(r_exp[k], lp, s), pcg),
-                                    u[p] ^ v[s]))
+                        lanes = tile_lanes[k]
                         new_word = Signal(lp.shadow_word_bits, name=f"upd_word{k}")
-                        for n, value in enumerate(lanes):
-                            m.d.comb += new_word[n * lp.shadow_bits:(n + 1) * lp.shadow_bits] \
-                                .eq(value)
+                        for p in range(lp.pe):
+                            for s in range(lp.simd):
+                                n = p * lp.simd + s
+                                m.d.comb += new_word[n * lp.shadow_bits:(n + 1) * lp.shadow_bits] \
+                                    .eq(update_shadow(m, plan, lp, lanes["shadow"][p][s],
+                                                      lanes["delta"][p], lanes["neg"][s],
+                                                      lanes["nz"][s], lanes["exp"][s],
+                                                      lanes["word"][p][s]))
                         new_bias = Signal(lp.bias_word_bits, name=f"upd_bias{k}")
                         for p in range(lp.pe):
-                            d = _pick(by_row(deltas[k], lp, p), prg)
                             m.d.comb += new_bias[p * lp.bias_bits:(p + 1) * lp.bias_bits].eq(
-                                update_bias(plan, lp, _lane(br.data, p, lp.bias_bits), d,
-                                            u[p] ^ cols[k][lp.n_in]))
+                                update_bias(m, plan, lp, lanes["bias"][p], lanes["delta"][p],
+                                            lanes["u"][p] ^ cols[k][lp.n_in]))
                         m.d.comb += [sw.addr.eq(paddr), sw.data.eq(new_word), sw.en.eq(1),
                                      bw.addr.eq(prg), bw.data.eq(new_bias),
                                      bw.en.eq(pcg == 0)]
@@ -359,10 +381,11 @@ class Trainer(wiring.Component):
                                      threshold.eq(lp.threshold[j])]
         if lp.last:
             is_label = index == label
-            margin = Mux(is_label, plan.target - z, plan.target + z)
+            margin = Signal(signed(lp.bits["z"] + 2), name="margin")
+            m.d.comb += margin.eq(Mux(is_label, plan.target - z, plan.target + z))
             margin = Mux(margin < 0, 0, margin)
             error = Mux(is_label, -margin, margin)
-            m.d.sync += _pick(deltas[k], index).eq(clip(error, -plan.delta_limit,
+            m.d.sync += _pick(deltas[k], index).eq(clip(m, error, -plan.delta_limit,
                                                         plan.delta_limit))
             wins = (index == 0) | (z > best)
             winner = Mux(wins, index, cls)
@@ -381,11 +404,11 @@ class Trainer(wiring.Component):
             y = z
         lo, hi = lp.saturation
         y_sat = Signal(signed(max(lp.bits["z"], lp.out_bits + 1)), name=f"y{k}")
-        m.d.comb += y_sat.eq(clip(y, lo, hi))
+        m.d.comb += y_sat.eq(clip(m, y, lo, hi))
         mask = (y_sat == z) & ((y_sat != 0) | (lp.activation == "linear"))
         out = y_sat
         if lp.pow2:
-            negative, nonzero, exponent = pow2_code(y_sat, lp.e_max)
+            negative, nonzero, exponent = pow2_code(m, y_sat, lp.e_max)
             power = Const(1, unsigned(lp.e_max + 1)) << exponent
             out = Mux(nonzero, Mux(negative, -power, power), 0)
         m.d.sync += [_pick(masks[k], index).eq(mask), _pick(acts[k + 1], index).eq(out)]
