@@ -18,8 +18,10 @@ from golden_model.output_files import write_text
 from golden_model.qtrain import train_step
 from hdl.trainer.export import TRAINER_TOP, trainer_verilog
 from hdl.trainer.plan import (
+    TrainerPlanError,
     bias_from_words,
     bias_words,
+    check_samples,
     plan_trainer,
     shadow_from_words,
     shadow_words,
@@ -107,6 +109,11 @@ def check_trainer(segments, folding, simulator="verilator", build_root=DEFAULT_B
     TrainerCheck
     """
     plan = plan_trainer(segments[0].state, folding)
+    for n, segment in enumerate(segments):
+        if plan_trainer(segment.state, folding) != plan:
+            raise TrainerPlanError(f"segments[{n}]: expected the sizes, codes and "
+                                   "hyper-parameters of segments[0] (one design)")
+        segment.images, segment.labels = check_samples(plan, segment.images, segment.labels)
     key = (f"trainer-{'-'.join(str(lp.n_in) for lp in plan.layers)}-{plan.n_classes}"
            f"-{plan.weight_mode}-{plan.sampling}")
     data_dir = Path(build_root).resolve() / "data"

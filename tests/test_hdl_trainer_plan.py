@@ -10,6 +10,7 @@ from hdl.trainer.plan import (
     TrainerPlanError,
     bias_from_words,
     bias_words,
+    check_samples,
     plan_trainer,
     shadow_from_words,
     shadow_words,
@@ -90,3 +91,25 @@ def test_tile_layout_puts_lane_p_s_at_its_offset(state):
     mask = (1 << lp.shadow_bits) - 1
     assert words[address] == mask << (lane * lp.shadow_bits)
     assert all(w == 0 for a, w in enumerate(words) if a != address)
+
+
+@pytest.mark.parametrize("images,labels,message", [
+    (np.zeros((2, 7), int), [0, 1], "images of shape \\(n, 8\\) and n labels, got \\(2, 7\\)"),
+    (np.zeros((2, 8), int), [0], "got \\(2, 8\\) and \\(1,\\)"),
+    (np.full((1, 8), 16), [0], "images as integers in \\[0, 16\\), got int64 in \\[16, 16\\]"),
+    (np.full((1, 8), -1), [0], "images as integers in \\[0, 16\\)"),
+    (np.full((1, 8), 0.5), [0], "images as integers in \\[0, 16\\), got float64"),
+    (np.zeros((1, 8), int), [4], "labels as integers in \\[0, 4\\), got int64 in \\[4, 4\\]"),
+])
+def test_bad_samples_are_one_clear_error(state, images, labels, message):
+    plan = plan_trainer(state, [(1, 1), (1, 1)])
+    assert plan.input_bits == 4
+    with pytest.raises(TrainerPlanError, match=message):
+        check_samples(plan, images, labels)
+
+
+def test_good_samples_come_back_as_int64(state):
+    plan = plan_trainer(state, [(1, 1), (1, 1)])
+    images, labels = check_samples(plan, np.full((2, 8), 15, dtype=np.uint8), [3, 0])
+    assert images.dtype == labels.dtype == np.int64
+    assert labels.tolist() == [3, 0]

@@ -17,7 +17,7 @@ from golden_model.datasets import load_dataset
 from golden_model.qtrain import QTrainConfig, QTrainState, init_state, train_step
 from hdl.trainer.export import TRAINER_TOP, trainer_rtlil
 from hdl.trainer.lanes import update_shadow
-from hdl.trainer.plan import plan_trainer
+from hdl.trainer.plan import TrainerPlanError, plan_trainer
 from hdl.trainer.simulate import simulate_training, state_mismatches
 from hdl.yosys_check import cell_counts, run_yosys
 
@@ -140,3 +140,20 @@ def test_tied_logits_give_the_lowest_class_like_argmax():
     images, _ = _samples(rng, state, 2)
     result = _check(state, [(2, 2), (3, 1)], images, np.array([2, 1]))
     assert result["classes"][0] == 0
+
+
+def test_single_layer_network_has_no_backward():
+    rng = np.random.default_rng(12)
+    state = random_state(rng, sizes=(6, 3))
+    folding = [(3, 2)]
+    result = _check(state, folding, *_samples(rng, state, 3))
+    plan = plan_trainer(state, folding)
+    assert result["busy_cycles"][0] == plan.compute_cycles == \
+        2 * (1 + 1 + 5 + 7) + 1 + (3 + 1 + 3) + (6 + 3 + 1)
+
+
+def test_samples_are_checked_before_simulating():
+    rng = np.random.default_rng(13)
+    state = random_state(rng, sizes=(4, 2, 2), input_bits=3)
+    with pytest.raises(TrainerPlanError, match="images as integers in \\[0, 8\\)"):
+        simulate_training(state, [(1, 1), (1, 1)], np.full((1, 4), 8), [0])

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden_model.qnet import code_range, signed_bits
+from golden_model.qnet import code_range
 from golden_model.qtrain.random_bits import mix
 from hdl.errors import HardwareGenerationError
 
 __all__ = ["TrainerPlanError", "TrainerLayerPlan", "TrainerPlan", "plan_trainer",
-           "shadow_words", "shadow_from_words", "bias_words", "bias_from_words"]
+           "check_samples", "shadow_words", "shadow_from_words", "bias_words",
+           "bias_from_words"]
 
 
 class TrainerPlanError(HardwareGenerationError):
@@ -261,6 +262,30 @@ def bias_from_words(layer_plan, words):
                     dtype=np.int64)
 
 
-def max_signed_bits(*ranges):
-    """Width that holds every one of several inclusive ranges."""
-    return max(signed_bits(lo, hi) for lo, hi in ranges)
+
+def check_samples(plan, images, labels):
+    """Check samples for the trainer's input stream before any simulation.
+
+    Returns
+    -------
+    images, labels : ndarray of int64
+
+    Raises
+    ------
+    TrainerPlanError
+        Naming what is wrong: the shapes, a pixel outside ``[0, 2**input_bits)``
+        (the stream carries ``input_bits``), or a label outside the classes.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.ndim != 2 or images.shape[1] != plan.n_inputs \
+            or labels.shape != (images.shape[0],):
+        raise TrainerPlanError(f"samples: expected images of shape (n, {plan.n_inputs}) and "
+                               f"n labels, got {images.shape} and {labels.shape}")
+    for name, values, hi in (("images", images, 1 << plan.input_bits),
+                             ("labels", labels, plan.n_classes)):
+        if values.size and (not np.issubdtype(values.dtype, np.integer)
+                            or values.min() < 0 or values.max() >= hi):
+            raise TrainerPlanError(f"samples: expected {name} as integers in [0, {hi}), got "
+                                   f"{values.dtype} in [{values.min()}, {values.max()}]")
+    return images.astype(np.int64), labels.astype(np.int64)

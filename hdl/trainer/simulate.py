@@ -7,7 +7,14 @@ weight and bias (layer, row, column, expected, got).
 import numpy as np
 from amaranth.sim import Simulator
 
-from .plan import bias_from_words, bias_words, plan_trainer, shadow_from_words, shadow_words
+from .plan import (
+    bias_from_words,
+    bias_words,
+    check_samples,
+    plan_trainer,
+    shadow_from_words,
+    shadow_words,
+)
 from .trainer import Trainer
 
 __all__ = ["simulate_training", "state_mismatches"]
@@ -73,6 +80,7 @@ def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=N
         the update) and ``busy_cycles`` (cycles not idle, per sample).
     """
     plan = plan_trainer(state, folding)
+    images, labels = check_samples(plan, images, labels)
     dut = (trainer or Trainer)(plan)
     rng = np.random.default_rng(seed)
     n = len(labels)
