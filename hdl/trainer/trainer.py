@@ -1,0 +1,415 @@
+"""The hardware trainer: QTrain steps on a stream of labelled images, no multiplier.
+
+One layer at a time, one PE x SIMD tile of shadow weights per cycle from block
+RAM (:class:`amaranth.lib.memory.Memory`, laid out as :mod:`hdl.trainer.plan`
+says). Per sample: the random words (one ``mix`` round per cycle), the forward
+(weights sampled from the shadows on the fly; sums, then one unit per cycle
+through shift, activation, saturation and power-of-two code; masks kept), the
+output error and class, the backward ``W^T delta`` (the same samples: the
+bits are a function of the indices), and the update as a read-modify-write of
+every tile. The class goes out before the update.
+
+Ports
+-----
+i : stream of ``n_inputs`` pixel beats, then one label beat.
+o : stream of one class per sample (the forward before the update).
+state_* : while ``idle``, read (``state_rdata`` one cycle after the address)
+    and write whole memory words: ``state_sel`` is ``2k`` for layer ``k``'s
+    shadows, ``2k + 1`` for its biases.
+step_wdata, step_we, step : the step counter ``t`` (written while ``idle``).
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .lanes import (
+    clip,
+    pow2_code,
+    round_input,
+    sample_weight,
+    sign_select,
+    update_bias,
+    update_shadow,
+)
+from .mix import mix_round
+
+__all__ = ["Trainer"]
+
+
+def _pick(values, index):
+    """``values[index]`` for a run-time index (a multiplexer; direct for one value)."""
+    return values[0] if len(values) == 1 else Array(values)[index]
+
+
+def _lane(word, lane, bits):
+    return word[lane * bits:(lane + 1) * bits].as_signed()
+
+
+def _arith_shift(value, shift):
+    return value >> shift if shift >= 0 else value << -shift
+
+
+class Trainer(wiring.Component):
+    """The trainer of a :class:`~hdl.trainer.plan.TrainerPlan`.
+
+    Parameters
+    ----------
+    plan : TrainerPlan
+    """
+
+    def __init__(self, plan):
+        self.plan = plan
+        layers = plan.layers
+        self.word_bits = max(max(lp.shadow_word_bits, lp.bias_word_bits) for lp in layers)
+        self.max_depth = max(max(lp.depth, lp.row_groups) for lp in layers)
+        self.class_bits = max(1, (plan.n_classes - 1).bit_length())
+        super().__init__({
+            "i": In(stream.Signature(unsigned(max(plan.input_bits, self.class_bits)))),
+            "o": Out(stream.Signature(unsigned(self.class_bits))),
+            "state_sel": In(range(2 * len(layers))),
+            "state_addr": In(range(self.max_depth)),
+            "state_wdata": In(self.word_bits),
+            "state_we": In(1),
+            "state_rdata": Out(self.word_bits),
+            "step_wdata": In(32),
+            "step_we": In(1),
+            "step": Out(32),
+            "idle": Out(1),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        plan = self.plan
+        layers = plan.layers
+        n_layers = len(layers)
+
+        # Registers of one sample, per layer.
+        acts = [[Signal(signed(lp.bits["input"]), name=f"a{k}_{i}") for i in range(lp.n_in)]
+                for k, lp in enumerate(layers)]
+        sums = [[Signal(signed(lp.bits["sum"]), name=f"sum{k}_{j}") for j in range(lp.n_out)]
+                for k, lp in enumerate(layers)]
+        masks = [[Signal(name=f"mask{k}_{j}") for j in range(lp.n_out)]
+                 for k, lp in enumerate(layers)]
+        deltas = [[Signal(signed(plan.delta_bits), name=f"delta{k}_{j}")
+                   for j in range(lp.n_out)] for k, lp in enumerate(layers)]
+        grads = [[Signal(signed(lp.bits["backward"]), name=f"g{k}_{i}") for i in range(lp.n_in)]
+                 for k, lp in enumerate(layers)]
+        exp_bits = [max(1, lp.input_exponent_max.bit_length()) for lp in layers]
+        r_neg = [[Signal(name=f"rneg{k}_{i}") for i in range(lp.n_in)]
+                 for k, lp in enumerate(layers)]
+        r_nz = [[Signal(name=f"rnz{k}_{i}") for i in range(lp.n_in)]
+                for k, lp in enumerate(layers)]
+        r_exp = [[Signal(exp_bits[k], name=f"rexp{k}_{i}") for i in range(lp.n_in)]
+                 for k, lp in enumerate(layers)]
+        rows = [[Signal(32, name=f"u{k}_{j}") for j in range(lp.n_out + 2)]
+                for k, lp in enumerate(layers)]
+        cols = [[Signal(32, name=f"v{k}_{i}") for i in range(lp.n_in + 1)]
+                for k, lp in enumerate(layers)]
+        key0 = Signal(32)
+        keys = [Signal(32, name=f"key{k}") for k in range(n_layers)]
+        step = Signal(32)
+        label = Signal(self.class_bits)
+        best = Signal(signed(layers[-1].bits["z"]))
+        cls = Signal(self.class_bits)
+        o_valid = Signal()
+        o_class = Signal(self.class_bits)
+        m.d.comb += [self.step.eq(step), self.o.valid.eq(o_valid),
+                     self.o.payload.eq(o_class)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += o_valid.eq(0)
+
+        # Memories; outside a sample the state port drives them.
+        ports = []
+        sel_d = Signal.like(self.state_sel)
+        m.d.sync += sel_d.eq(self.state_sel)
+        readback = []
+        for k, lp in enumerate(layers):
+            shadow = Memory(shape=unsigned(lp.shadow_word_bits), depth=lp.depth, init=[])
+            bias = Memory(shape=unsigned(lp.bias_word_bits), depth=lp.row_groups, init=[])
+            m.submodules[f"shadow{k}"], m.submodules[f"bias{k}"] = shadow, bias
+            sr, sw = shadow.read_port(), shadow.write_port()
+            br, bw = bias.read_port(), bias.write_port()
+            ports.append((sr, sw, br, bw))
+            for index, (read, write, width) in enumerate(((sr, sw, lp.shadow_word_bits),
+                                                          (br, bw, lp.bias_word_bits))):
+                m.d.comb += [read.addr.eq(self.state_addr), write.addr.eq(self.state_addr),
+                             write.data.eq(self.state_wdata[:width]),
+                             write.en.eq(self.idle & self.state_we
+                                         & (self.state_sel == 2 * k + index))]
+                readback.append(read.data)
+        with m.Switch(sel_d):
+            for index, data in enumerate(readback):
+                with m.Case(index):
+                    m.d.comb += self.state_rdata.eq(data)
+        with m.If(self.idle & self.step_we):
+            m.d.sync += step.eq(self.step_wdata)
+
+        # Counters shared by the phases.
+        pixel = Signal(range(plan.n_inputs + 1))
+        jobs = self._mix_jobs(step, key0, keys, rows, cols)
+        job = Signal(range(len(jobs)))
+        mixed = Signal(32)
+        max_rg = max(lp.row_groups for lp in layers)
+        max_cg = max(lp.column_groups for lp in layers)
+        rg, prg = Signal(range(max_rg)), Signal(range(max_rg))
+        cg, pcg = Signal(range(max_cg)), Signal(range(max_cg))
+        addr, paddr = Signal(range(self.max_depth + 1)), Signal(range(self.max_depth + 1))
+        issued, pvalid = Signal(), Signal()
+        index = Signal(range(max(max(lp.n_in, lp.n_out) for lp in layers) + 1))
+
+        def tile_loop(k, next_state, process):
+            """Issue one tile address per cycle; process its word one cycle later."""
+            lp = layers[k]
+            sr, sw, br, bw = ports[k]
+            with m.If(~issued):
+                m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg)]
+                m.d.sync += [pvalid.eq(1), prg.eq(rg), pcg.eq(cg), paddr.eq(addr),
+                             addr.eq(addr + 1)]
+                with m.If(cg == lp.column_groups - 1):
+                    m.d.sync += cg.eq(0)
+                    with m.If(rg == lp.row_groups - 1):
+                        m.d.sync += [rg.eq(0), issued.eq(1)]
+                    with m.Else():
+                        m.d.sync += rg.eq(rg + 1)
+                with m.Else():
+                    m.d.sync += cg.eq(cg + 1)
+            with m.Else():
+                m.d.sync += pvalid.eq(0)
+            with m.If(pvalid):
+                process(lp, ports[k])
+                with m.If(issued):
+                    m.d.sync += [issued.eq(0), addr.eq(0)]
+                    m.next = next_state
+
+        def serial_loop(count, next_state):
+            with m.If(index == count - 1):
+                m.d.sync += index.eq(0)
+                m.next = next_state
+            with m.Else():
+                m.d.sync += index.eq(index + 1)
+
+        def by_row(values, lp, p):
+            return [values[rgi * lp.pe + p] for rgi in range(lp.row_groups)]
+
+        def by_column(values, lp, s):
+            return [values[cgi * lp.simd + s] for cgi in range(lp.column_groups)]
+
+        def lane_signals(k, lp):
+            """The values every lane of the tile being processed sees, selected once per layer."""
+            sr, _, br, _ = ports[k]
+
+            def row(values, name):
+                out = []
+                for p in range(lp.pe):
+                    sig = Signal.like(values[0], name=f"{name}{k}_p{p}")
+                    m.d.comb += sig.eq(_pick(by_row(values, lp, p), prg))
+                    out.append(sig)
+                return out
+
+            def column(values, name):
+                out = []
+                for s in range(lp.simd):
+                    sig = Signal.like(values[0], name=f"{name}{k}_s{s}")
+                    m.d.comb += sig.eq(_pick(by_column(values, lp, s), pcg))
+                    out.append(sig)
+                return out
+
+            lanes = {"u": row(rows[k][:lp.n_out], "lane_u"), "delta": row(deltas[k], "lane_d"),
+                     "v": column(cols[k][:lp.n_in], "lane_v"),
+                     "a": column(acts[k], "lane_a"), "neg": column(r_neg[k], "lane_neg"),
+                     "nz": column(r_nz[k], "lane_nz"), "exp": column(r_exp[k], "lane_exp")}
+            lanes["shadow"] = [[_lane(sr.data, p * lp.simd + s, lp.shadow_bits)
+                                for s in range(lp.simd)] for p in range(lp.pe)]
+            lanes["bias"] = [_lane(br.data, p, lp.bias_bits) for p in range(lp.pe)]
+            lanes["word"] = [[Signal(32, name=f"lane_r{k}_p{p}_s{s}") for s in range(lp.simd)]
+                             for p in range(lp.pe)]
+            lanes["plus"] = [[Signal(name=f"lane_plus{k}_p{p}_s{s}") for s in range(lp.simd)]
+                             for p in range(lp.pe)]
+            lanes["minus"] = [[Signal(name=f"lane_minus{k}_p{p}_s{s}") for s in range(lp.simd)]
+                              for p in range(lp.pe)]
+            for p in range(lp.pe):
+                for s in range(lp.simd):
+                    word = lanes["word"][p][s]
+                    plus, minus = sample_weight(m, plan, lanes["shadow"][p][s], word)
+                    m.d.comb += [word.eq(lanes["u"][p] ^ lanes["v"][s]),
+                                 lanes["plus"][p][s].eq(plus), lanes["minus"][p][s].eq(minus)]
+            return lanes
+
+        tile_lanes = [lane_signals(k, lp) for k, lp in enumerate(layers)]
+
+        m.d.comb += self.busy.eq(1)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.busy.eq(0), self.idle.eq(pixel == 0), self.i.ready.eq(1)]
+                with m.If(self.i.valid):
+                    with m.If(pixel == plan.n_inputs):
+                        m.d.sync += [label.eq(self.i.payload), pixel.eq(0)]
+                        m.next = "MIX_A"
+                    with m.Else():
+                        m.d.sync += [_pick(acts[0], pixel).eq(self.i.payload[:plan.input_bits]),
+                                     pixel.eq(pixel + 1)]
+
+            with m.State("MIX_A"):
+                source = Signal(32)
+                with m.Switch(job):
+                    for n, (value, _) in enumerate(jobs):
+                        with m.Case(n):
+                            m.d.comb += source.eq(value)
+                m.d.sync += mixed.eq(mix_round(m, source, "mix_a"))
+                m.next = "MIX_B"
+
+            with m.State("MIX_B"):
+                result = mix_round(m, mixed, "mix_b")
+                with m.Switch(job):
+                    for n, (_, target) in enumerate(jobs):
+                        with m.Case(n):
+                            m.d.sync += target.eq(result)
+                with m.If(job == len(jobs) - 1):
+                    m.d.sync += job.eq(0)
+                    m.next = "FWD_TILE_0"
+                with m.Else():
+                    m.d.sync += job.eq(job + 1)
+                    m.next = "MIX_A"
+
+            for k, lp in enumerate(layers):
+                with m.State(f"FWD_TILE_{k}"):
+                    def forward(lp, port, k=k):
+                        lanes = tile_lanes[k]
+                        for p in range(lp.pe):
+                            partial = 0
+                            for s in range(lp.simd):
+                                partial = partial + sign_select(
+                                    lanes["plus"][p][s], lanes["minus"][p][s], lanes["a"][s])
+                            target = _pick(by_row(sums[k], lp, p), prg)
+                            start = Mux(pcg == 0, lanes["bias"][p], target)
+                            m.d.sync += target.eq(start + partial)
+                    tile_loop(k, f"FWD_POST_{k}", forward)
+                with m.State(f"FWD_POST_{k}"):
+                    self._forward_unit(m, k, lp, sums, acts, masks, deltas, index, label,
+                                       best, cls, o_valid, o_class)
+                    following = f"FWD_TILE_{k + 1}" if not lp.last else \
+                        (f"BWD_TILE_{n_layers - 1}" if n_layers > 1 else "UPD_PRE_0")
+                    serial_loop(lp.n_out, following)
+
+            for k in range(n_layers - 1, 0, -1):
+                lp = layers[k]
+                with m.State(f"BWD_TILE_{k}"):
+                    def backward(lp, port, k=k):
+                        lanes = tile_lanes[k]
+                        for s in range(lp.simd):
+                            partial = 0
+                            for p in range(lp.pe):
+                                partial = partial + sign_select(
+                                    lanes["plus"][p][s], lanes["minus"][p][s], lanes["delta"][p])
+                            target = _pick(by_column(grads[k], lp, s), pcg)
+                            m.d.sync += target.eq(Mux(prg == 0, 0, target) + partial)
+                    tile_loop(k, f"BWD_POST_{k}", backward)
+                with m.State(f"BWD_POST_{k}"):
+                    r = lp.backward_shift
+                    word = rows[k][lp.n_out + 1] ^ _pick(cols[k][:lp.n_in], index)
+                    rho = word[:r] if r else 0
+                    back = clip(m, (_pick(grads[k], index) + rho) >> r,
+                                -plan.delta_limit, plan.delta_limit)
+                    m.d.sync += _pick(deltas[k - 1], index).eq(
+                        Mux(_pick(masks[k - 1], index), back, 0))
+                    serial_loop(lp.n_in, f"BWD_TILE_{k - 1}" if k > 1 else "UPD_PRE_0")
+
+            for k, lp in enumerate(layers):
+                with m.State(f"UPD_PRE_{k}"):
+                    word = rows[k][lp.n_out] ^ _pick(cols[k][:lp.n_in], index)
+                    negative, nonzero, exponent = round_input(m, plan, _pick(acts[k], index), word)
+                    m.d.sync += [_pick(r_neg[k], index).eq(negative),
+                                 _pick(r_nz[k], index).eq(nonzero),
+                                 _pick(r_exp[k], index).eq(exponent)]
+                    serial_loop(lp.n_in, f"UPD_TILE_{k}")
+                with m.State(f"UPD_TILE_{k}"):
+                    def update(lp, port, k=k):
+                        sr, sw, br, bw = port
+                        lanes = tile_lanes[k]
+                        new_word = Signal(lp.shadow_word_bits, name=f"upd_word{k}")
+                        for p in range(lp.pe):
+                            for s in range(lp.simd):
+                                n = p * lp.simd + s
+                                m.d.comb += new_word[n * lp.shadow_bits:(n + 1) * lp.shadow_bits] \
+                                    .eq(update_shadow(m, plan, lp, lanes["shadow"][p][s],
+                                                      lanes["delta"][p], lanes["neg"][s],
+                                                      lanes["nz"][s], lanes["exp"][s],
+                                                      lanes["word"][p][s]))
+                        new_bias = Signal(lp.bias_word_bits, name=f"upd_bias{k}")
+                        for p in range(lp.pe):
+                            m.d.comb += new_bias[p * lp.bias_bits:(p + 1) * lp.bias_bits].eq(
+                                update_bias(m, plan, lp, lanes["bias"][p], lanes["delta"][p],
+                                            lanes["u"][p] ^ cols[k][lp.n_in]))
+                        m.d.comb += [sw.addr.eq(paddr), sw.data.eq(new_word), sw.en.eq(1),
+                                     bw.addr.eq(prg), bw.data.eq(new_bias),
+                                     bw.en.eq(pcg == 0)]
+                    following = f"UPD_PRE_{k + 1}" if not lp.last else "DONE"
+                    tile_loop(k, following, update)
+
+            with m.State("DONE"):
+                with m.If(~o_valid | self.o.ready):
+                    m.d.sync += step.eq(step + 1)
+                    m.next = "IDLE"
+        return m
+
+    def _mix_jobs(self, step, key0, keys, rows, cols):
+        """``(input, destination)`` of every ``mix`` of a sample, in order."""
+        jobs = [(step ^ self.plan.seed_mix, key0)]
+        for k, lp in enumerate(self.plan.layers):
+            jobs.append((key0 ^ k, keys[k]))
+            jobs += [(keys[k] ^ (2 * j), rows[k][j]) for j in range(lp.n_out + 2)]
+            jobs += [(keys[k] ^ (2 * i + 1), cols[k][i]) for i in range(lp.n_in + 1)]
+        return jobs
+
+    def _forward_unit(self, m, k, lp, sums, acts, masks, deltas, index, label, best, cls,
+                      o_valid, o_class):
+        """One unit per cycle: shift, activation, saturation, mask, code; or error and class."""
+        plan = self.plan
+        z = Signal(signed(lp.bits["z"]), name=f"z{k}")
+        total = _pick(sums[k], index)
+        threshold = Signal(range(max(lp.threshold) + 1), name=f"threshold{k}")
+        if len(set(lp.shift)) == 1 and len(set(lp.threshold)) == 1:
+            m.d.comb += [z.eq(_arith_shift(total, lp.shift[0])), threshold.eq(lp.threshold[0])]
+        else:
+            with m.Switch(index):
+                for j in range(lp.n_out):
+                    with m.Case(j):
+                        m.d.comb += [z.eq(_arith_shift(total, lp.shift[j])),
+                                     threshold.eq(lp.threshold[j])]
+        if lp.last:
+            is_label = index == label
+            margin = Signal(signed(lp.bits["z"] + 2), name="margin")
+            m.d.comb += margin.eq(Mux(is_label, plan.target - z, plan.target + z))
+            margin = Mux(margin < 0, 0, margin)
+            error = Mux(is_label, -margin, margin)
+            m.d.sync += _pick(deltas[k], index).eq(clip(m, error, -plan.delta_limit,
+                                                        plan.delta_limit))
+            wins = (index == 0) | (z > best)
+            winner = Mux(wins, index, cls)
+            with m.If(wins):
+                m.d.sync += [best.eq(z), cls.eq(index)]
+            with m.If(index == lp.n_out - 1):
+                m.d.sync += [o_valid.eq(1), o_class.eq(winner)]
+            return
+        if lp.activation == "relu":
+            y = Mux(z > 0, z, 0)
+        elif lp.activation == "trec":
+            y = Mux(z > threshold, z, 0)
+        elif lp.activation == "tlin":
+            y = Mux((z > threshold) | (z < -threshold), z, 0)
+        else:
+            y = z
+        lo, hi = lp.saturation
+        y_sat = Signal(signed(max(lp.bits["z"], lp.out_bits + 1)), name=f"y{k}")
+        m.d.comb += y_sat.eq(clip(m, y, lo, hi))
+        mask = (y_sat == z) & ((y_sat != 0) | (lp.activation == "linear"))
+        out = y_sat
+        if lp.pow2:
+            negative, nonzero, exponent = pow2_code(m, y_sat, lp.e_max)
+            power = Const(1, unsigned(lp.e_max + 1)) << exponent
+            out = Mux(nonzero, Mux(negative, -power, power), 0)
+        m.d.sync += [_pick(masks[k], index).eq(mask), _pick(acts[k + 1], index).eq(out)]
+

@@ -1,0 +1,159 @@
+"""The hardware trainer equals the QTrain golden model bit for bit (Amaranth simulator).
+
+Every test trains from a given state over a few samples with random valid/ready
+gaps, reads every shadow weight and bias back through the state port and
+compares them, the step and the classes (before the update) with
+:func:`golden_model.qtrain.train_step`.
+"""
+
+import re
+
+import numpy as np
+import pytest
+from qtrain_states import random_input, random_state
+
+import hdl.trainer.trainer as trainer_module
+from golden_model.datasets import load_dataset
+from golden_model.qtrain import QTrainConfig, QTrainState, init_state, train_step
+from hdl.trainer.export import TRAINER_TOP, trainer_rtlil
+from hdl.trainer.lanes import update_shadow
+from hdl.trainer.plan import TrainerPlanError, plan_trainer
+from hdl.trainer.simulate import simulate_training, state_mismatches
+from hdl.yosys_check import cell_counts, run_yosys
+
+MODES = [("ternary", "deterministic"), ("ternary", "stochastic"),
+         ("binary", "deterministic"), ("binary", "stochastic")]
+
+
+def _golden(state, images, labels):
+    expected = state.copy()
+    classes = [train_step(expected, x, y)["predicted"] for x, y in zip(images, labels,
+                                                                       strict=True)]
+    return expected, classes
+
+
+def _samples(rng, state, n):
+    images = np.array([random_input(rng, state) for _ in range(n)])
+    return images, rng.integers(0, state.layers[-1].n_out, n)
+
+
+def _check(state, folding, images, labels, gap=0.3, seed=0):
+    expected, classes = _golden(state, images, labels)
+    result = simulate_training(state, folding, images, labels, gap=gap, seed=seed)
+    assert state_mismatches(expected, result["state"]) == []
+    assert result["classes"] == classes
+    return result
+
+
+@pytest.mark.parametrize("folding", [[(2, 4), (2, 2)], [(8, 1), (1, 8)]],
+                         ids=["pe2x4", "pe8x1"])
+@pytest.mark.parametrize("weight_mode,mode", MODES)
+def test_16_8_4_equals_golden_model(weight_mode, mode, folding):
+    rng = np.random.default_rng(len(folding[0]) + MODES.index((weight_mode, mode)))
+    state = random_state(rng, sizes=(16, 8, 4), weight_mode=weight_mode, sampling=mode,
+                         input_rounding=mode)
+    _check(state, folding, *_samples(rng, state, 4), seed=3)
+
+
+@pytest.mark.parametrize("sampling,rounding", [("deterministic", "stochastic"),
+                                               ("stochastic", "deterministic")])
+def test_three_layers_with_mixed_modes_per_unit_shifts_and_pow2(sampling, rounding):
+    rng = np.random.default_rng(11)
+    state = random_state(rng, sizes=(6, 4, 6, 3), sampling=sampling, input_rounding=rounding,
+                         pow2=True, activation="tlin")
+    assert len(set(state.layers[0].shift)) > 1
+    _check(state, [(2, 3), (3, 2), (3, 3)], *_samples(rng, state, 4))
+
+
+def test_step_counter_wraps_modulo_2_to_32():
+    rng = np.random.default_rng(5)
+    state = random_state(rng, sizes=(4, 4, 2), step=(1 << 32) - 2)
+    result = _check(state, [(2, 2), (1, 2)], *_samples(rng, state, 4), gap=0.0)
+    assert result["state"].step == 2
+
+
+def test_state_port_reads_back_what_it_loaded_at_the_range_ends():
+    rng = np.random.default_rng(6)
+    state = random_state(rng, sizes=(4, 2, 2))
+    state.layers[0].shadow[0, 0] = -state.config.w0
+    state.layers[1].shadow[1, 1] = state.config.w0
+    state.layers[1].bias[0] = -state.config.bias_limit
+    result = simulate_training(state, [(1, 2), (2, 1)], np.zeros((0, 4), int), [])
+    assert state_mismatches(state, result["state"]) == []
+
+
+def test_busy_cycles_per_sample_equal_the_plan():
+    rng = np.random.default_rng(7)
+    state = random_state(rng, sizes=(8, 4, 2))
+    folding = [(2, 2), (1, 4)]
+    result = _check(state, folding, *_samples(rng, state, 3), gap=0.5)
+    assert result["busy_cycles"] == [plan_trainer(state, folding).compute_cycles] * 3
+
+
+def _digits_state(mode, input_bits):
+    config = QTrainConfig(weight_mode="ternary", sampling=mode, input_rounding=mode,
+                          w0_log2=10, bias_log2=12, target=64, delta_bits=16, eta=(2, 4),
+                          eta_bias=(4, 4), backward_shift=(0, 4), decay_epochs=5, seed=3)
+    return init_state((64, 16, 10), input_bits, config, shift=(0, 2))
+
+
+@pytest.mark.parametrize("mode", ["deterministic", "stochastic"])
+def test_digits_64_16_10_from_the_learn_defaults(mode):
+    dataset = load_dataset("digits", seed=0, max_train=6)
+    state = _digits_state(mode, dataset.input_bits)
+    _check(state, [(4, 8), (2, 4)], dataset.x_train, dataset.y_train)
+
+
+def test_off_by_one_update_shift_is_caught(monkeypatch):
+    def broken(m, plan, lp, shadow, delta, negative, nonzero, exponent, word):
+        return update_shadow(m, plan, lp, shadow, delta, negative, nonzero, exponent + 1, word)
+
+    monkeypatch.setattr(trainer_module, "update_shadow", broken)
+    rng = np.random.default_rng(8)
+    state = random_state(rng, sizes=(4, 4, 2))
+    images, labels = _samples(rng, state, 2)
+    expected, _ = _golden(state, images, labels)
+    result = simulate_training(state, [(2, 2), (1, 2)], images, labels)
+    messages = state_mismatches(expected, result["state"])
+    assert messages
+    assert all(re.fullmatch(r"layer \d shadow row \d column \d: expected -?\d+, got -?\d+", m)
+               for m in messages)
+
+
+def test_no_multiplier_after_proc_and_opt():
+    rng = np.random.default_rng(9)
+    state = random_state(rng, sizes=(8, 4, 2), pow2=True, input_rounding="stochastic")
+    design = trainer_rtlil(plan_trainer(state, [(2, 4), (2, 2)]))
+    counts = cell_counts(run_yosys(design, "proc; opt", top=TRAINER_TOP))
+    assert counts.get("$add", 0) > 0
+    assert {cell: n for cell, n in counts.items() if "mul" in cell or "div" in cell
+            or "mod" in cell} == {}
+
+
+def test_tied_logits_give_the_lowest_class_like_argmax():
+    rng = np.random.default_rng(10)
+    state = random_state(rng, sizes=(4, 4, 3), sampling="deterministic")
+    state.layers[1].shadow[:] = 0
+    state.layers[1].bias[:] = 5
+    state.layers[1].shift[:] = 0
+    state = QTrainState(input=state.input, layers=state.layers, config=state.config)
+    images, _ = _samples(rng, state, 2)
+    result = _check(state, [(2, 2), (3, 1)], images, np.array([2, 1]))
+    assert result["classes"][0] == 0
+
+
+def test_single_layer_network_has_no_backward():
+    rng = np.random.default_rng(12)
+    state = random_state(rng, sizes=(6, 3))
+    folding = [(3, 2)]
+    result = _check(state, folding, *_samples(rng, state, 3))
+    plan = plan_trainer(state, folding)
+    assert result["busy_cycles"][0] == plan.compute_cycles == \
+        2 * (1 + 1 + 5 + 7) + 1 + (3 + 1 + 3) + (6 + 3 + 1)
+
+
+def test_samples_are_checked_before_simulating():
+    rng = np.random.default_rng(13)
+    state = random_state(rng, sizes=(4, 2, 2), input_bits=3)
+    with pytest.raises(TrainerPlanError, match="images as integers in \\[0, 8\\)"):
+        simulate_training(state, [(1, 1), (1, 1)], np.full((1, 4), 8), [0])
