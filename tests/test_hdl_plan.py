@@ -1,0 +1,63 @@
+"""Planning is pure data, and splitting it from elaboration changed nothing.
+
+The digests below were recorded from the generator before planning moved
+out of the components: the same QNets and options must give byte-identical
+Verilog, identical estimates and the same automatic foldings.
+"""
+
+import pytest
+
+from tests.hdl_nets import random_qnet
+from tests.hdl_plan_cases import CASES, fingerprint
+
+#: Recorded before the split (sha256 of the Verilog and of the estimate's sorted JSON).
+RECORDED = {
+    "demo_auto_icebreaker": (
+        "8880f194ea7737b38ea09d760671ad5644de8511f35b6bba9a4f7dcbd110121b",
+        "7b8c072b213bdc9641b1bec66ab11f9d7e24f7f09ae436e52f8757b940635619",
+        [[1, 16], [1, 3]]),
+    "pow2_trec_tlin": (
+        "1d455d02ee33046253d4c8d105d0cd75b9b7b8e406aeb75e76879e18919b4617",
+        "ab4cc2f30e8cc18431eb78f33d13a886999c39d92a6557f75648ee87d8a8e041",
+        [[4, 8], [2, 4], [1, 2]]),
+    "spram": (
+        "4f4304211c2e934750387e071f0ced7a12817c69cccb3873375acd4faf79d32e",
+        "de2dcac6b191d465a324285592ee31c1928d2ed4bb814e9fcdc60e14d64ca013",
+        [[2, 8], [2, 4]]),
+    "ram_binary_uneven": (
+        "999e1e5afc1e03e64c82c9e1dcf2056c819cba95bb6a67bb751634d79f1f5218",
+        "4d27ed7d07325462571afc258c0a6845630185341cb29cd4aeb59242b014b3d1",
+        [[3, 5], [4, 3]]),
+    "baseline": (
+        "8e6066e07075f26f71c60b33a1828a8902bec967d218bfbb526e40fd7c3f4d59",
+        "45da2295db6300060eca585580c5e0a7b2f6316c5863f20aae71bffe1841d159",
+        [[2, 4], [1, 4]]),
+    "auto_target": (
+        "3f13f4836fe172d25fae6d4f049b7fd3864ef8186ce5412d62ad404b1efa91f5",
+        "73b98c54ad22753dd86c5cb37cb11e149ed98be104b3b862ffd750dfe54d6527",
+        [[1, 32], [1, 6]]),
+}
+
+
+def test_every_case_has_a_recording():
+    assert set(RECORDED) == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_generated_design_unchanged(name):
+    verilog, estimate, folding = RECORDED[name]
+    got = fingerprint(name)
+    assert got["folding"] == folding
+    assert got["estimate"] == estimate
+    assert got["verilog"] == verilog
+
+
+def test_memory_plan_unchanged():
+    from boards.memory_plan import plan_memory
+    from boards.registry import get_board
+
+    qnet = random_qnet(6, sizes=(784, 128, 10))
+    plan = plan_memory(qnet, get_board("icebreaker"), "auto", lut_budget=2112)
+    assert plan.weight_store == ["spram", "rom"]
+    assert plan.folding == [(1, 40), (1, 1)]
+    assert "213,415 bits in 56 blocks" in plan.reason
