@@ -13,9 +13,16 @@ memory shape (:func:`block_rams`), which is what a device runs out of.
 
 
 from golden_model.output_files import write_json
-from hdl import adder_tree, argmax, regroup, requantize, stream_register, weight_memory
-from hdl.mvu import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
-from hdl.pow2 import estimate_decoder
+from hdl import (
+    adder_tree_plan,
+    argmax_plan,
+    regroup_plan,
+    requantize_plan,
+    stream_register_plan,
+    weight_memory_plan,
+)
+from hdl.mvu_plan import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
+from hdl.pow2_plan import estimate_decoder
 
 __all__ = ["layer_estimate", "accelerator_estimate", "write_report"]
 
@@ -70,26 +77,27 @@ def layer_estimate(plan):
     leaf_width = plan.leaf_shape.width + 1
     if plan.datapath == "multiply":
         # A shift-and-add array multiplier of leaf x 8 bits, in LUT4 without DSPs.
-        tree = adder_tree.estimate(plan.simd, leaf_width + plan.weight_bits, plan.acc_width + 1)
+        tree = adder_tree_plan.estimate(plan.simd, leaf_width + plan.weight_bits,
+                                        plan.acc_width + 1)
         tree["lut"] += plan.simd * leaf_width * plan.weight_bits
     else:
-        tree = adder_tree.estimate(plan.simd, leaf_width, plan.acc_width + 1)
-    unit = requantize.estimate(plan.requantize)
+        tree = adder_tree_plan.estimate(plan.simd, leaf_width, plan.acc_width + 1)
+    unit = requantize_plan.estimate(plan.requantize)
     if uses_lane_writes(plan):
         # In-place lane writes: lane enables from a one-hot group register, a beat counter.
         group = {"lut": plan.simd + 12,
                  "ff": plan.simd // plan.in_lanes + max(1, beats_in.bit_length()) + 4,
                  "cycles": beats_in}
     else:
-        group = regroup.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
-    register = (stream_register.estimate(plan.in_lanes * plan.element_width)
+        group = regroup_plan.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
+    register = (stream_register_plan.estimate(plan.in_lanes * plan.element_width)
                 if input_registered(plan) else {"lut": 0, "ff": 0, "cycles": 0})
     decoders = plan.simd * estimate_decoder(plan.in_e_max)["lut"] if plan.in_pow2 else 0
     out_bits = plan.pe * plan.out_element_width
     depth = fifo_depth(plan)
     memories = [
         memory_cost(plan.simd * plan.element_width, 2 * plan.input_folds),
-        weight_memory.estimate(plan) if plan.loadable
+        weight_memory_plan.estimate(plan) if plan.loadable
         else memory_cost(plan.lanes * plan.weight_bits, len(plan.weight_words)),
         memory_cost(plan.param_width, len(plan.param_words)),
         memory_cost(out_bits, depth),
@@ -153,7 +161,7 @@ def accelerator_estimate(plans, n_classes):
     """Estimate of the whole pipeline: per layer, the argmax stage and totals."""
     layers = [layer_estimate(plan) for plan in plans]
     last = plans[-1]
-    collect = argmax.estimate(n_classes, last.pe, last.requantize.z_width)
+    collect = argmax_plan.estimate(n_classes, last.pe, last.requantize.z_width)
     stages = [entry["cycles_per_image"] for entry in layers] + [collect["cycles"]]
     memory = sum(sum(entry["memory_bits"].values()) for entry in layers)
     return {
