@@ -5,10 +5,19 @@ out of the components: the same QNets and options must give byte-identical
 Verilog, identical estimates and the same automatic foldings.
 """
 
+import dataclasses
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.hdl_nets import random_qnet
-from tests.hdl_plan_cases import CASES, fingerprint
+from tests.hdl_plan_cases import CASES, build, fingerprint
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: Recorded before the split (sha256 of the Verilog and of the estimate's sorted JSON).
 RECORDED = {
@@ -61,3 +70,96 @@ def test_memory_plan_unchanged():
     assert plan.weight_store == ["spram", "rom"]
     assert plan.folding == [(1, 40), (1, 1)]
     assert "213,415 bits in 56 blocks" in plan.reason
+
+
+#: Planning code: everything automatic folding, the pre-check and reports need.
+PLANNING_MODULES = (
+    "hdl.accelerator_plan", "hdl.layer_plan", "hdl.estimate", "hdl.folding",
+    "hdl.weight_load_plan", "hdl.mvu_plan", "hdl.adder_tree_plan", "hdl.argmax_plan",
+    "hdl.barrel_shifter_plan", "hdl.pow2_plan", "hdl.regroup_plan", "hdl.requantize_plan",
+    "hdl.stream_register_plan", "hdl.weight_memory_plan", "boards.memory_plan",
+    "boards.precheck",
+)
+#: Component modules, which planning must never import.
+COMPONENT_MODULES = ("hdl.accelerator", "hdl.mvu", "hdl.baseline", "hdl.multiply_tree",
+                     "hdl.adder_tree", "hdl.requantize", "hdl.weight_memory", "hdl.weight_load")
+
+
+def _modules_after(statements):
+    """Modules loaded by a fresh interpreter after running ``statements``."""
+    code = statements + "\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=env, timeout=120, check=True)
+    return set(result.stdout.split())
+
+
+def test_planning_imports_no_amaranth_and_no_component():
+    loaded = _modules_after("\n".join(f"import {name}" for name in PLANNING_MODULES))
+    assert set(PLANNING_MODULES) <= loaded
+    assert sorted(name for name in loaded if name.split(".")[0] == "amaranth") == []
+    assert sorted(loaded & set(COMPONENT_MODULES)) == []
+
+
+def test_planning_and_estimating_a_design_stays_pure():
+    # Not only the imports: planning, folding and estimating run without Amaranth too.
+    loaded = _modules_after(
+        "from tests.boards_qnets import make_qnet\n"
+        "from hdl.accelerator_plan import plan_accelerator\n"
+        "plan = plan_accelerator(make_qnet(pow2=True), 'auto', weight_store=['spram', 'rom'])\n"
+        "assert plan.report()['totals']['lut'] > 0 and plan.load_map.loadable")
+    assert sorted(name for name in loaded if name.split(".")[0] == "amaranth") == []
+
+
+def test_baseline_mvu_needs_no_accelerator():
+    # The circle mvu -> baseline -> accelerator -> mvu: an MVU of the multiplier
+    # baseline is built from the tree's own module.
+    loaded = _modules_after(
+        "from tests.hdl_nets import random_qnet\n"
+        "from hdl.layer_plan import plan_layer\n"
+        "from hdl.mvu import MVU\n"
+        "from amaranth.back import rtlil\n"
+        "plan = plan_layer(random_qnet(0), 0, 2, 4, 1, datapath='multiply')\n"
+        "rtlil.convert(MVU(plan))")
+    assert "hdl.multiply_tree" in loaded
+    assert sorted(loaded & {"hdl.baseline", "hdl.accelerator"}) == []
+
+
+def test_accelerator_from_plan_is_the_same_design():
+    from amaranth.back import verilog
+
+    from hdl.accelerator import Accelerator
+    from hdl.accelerator_plan import plan_accelerator
+    from hdl.export import TOP_NAME
+
+    qnet, options = build("spram")
+    plan = plan_accelerator(qnet, **options)
+    accelerator = Accelerator.from_plan(plan)
+    assert accelerator.plan is plan and accelerator.plans == list(plan.layers)
+    text = verilog.convert(accelerator, name=TOP_NAME, emit_src=False)
+    assert hashlib.sha256(text.encode()).hexdigest() == RECORDED["spram"][0]
+    assert accelerator.estimate() == plan.report()
+
+
+def test_plan_is_frozen_data():
+    from hdl.accelerator_plan import plan_accelerator
+
+    plan = plan_accelerator(random_qnet(0), [(2, 4), (1, 2)], weight_store="ram")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.folding = ((1, 1), (1, 1))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.layers[0].pe = 3
+    assert plan.folding == ((2, 4), (1, 2)) and plan.weight_stores == ("ram", "ram")
+    assert [(layer.pe, layer.simd) for layer in plan.layers] == [(2, 4), (1, 2)]
+    assert plan.loadable and plan.load_map.layers == [0, 1]
+    assert plan.cycles_per_image == plan.estimate["cycles_per_image"] == 8 * 16
+
+
+def test_plan_of_another_qnet_is_refused():
+    from hdl.accelerator import Accelerator
+    from hdl.accelerator_plan import plan_accelerator
+    from hdl.errors import HardwareGenerationError
+
+    plan = plan_accelerator(random_qnet(0))
+    with pytest.raises(HardwareGenerationError, match="plan: expected a plan of the given qnet"):
+        Accelerator(random_qnet(1), plan=plan)
