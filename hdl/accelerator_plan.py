@@ -11,7 +11,7 @@ plan. Planning imports no Amaranth, so none of it imports a component.
 
 from dataclasses import dataclass, field
 
-from hdl.estimate import accelerator_estimate
+from hdl.estimate import accelerator_estimate, layer_memories
 from hdl.folding import resolve_folding
 from hdl.layer_plan import plan_layers, resolve_weight_stores
 from hdl.supported import check_supported
@@ -63,6 +63,12 @@ class AcceleratorPlan:
     def logit_width(self):
         """Bits of one logit of the output (the last layer's ``z``)."""
         return self.qnet.widths[-1].z_bits
+
+    @property
+    def memories(self):
+        """Per layer, its memories (:class:`~hdl.estimate.PlannedMemory`: name, kind
+        ``logic``/``block_ram``/``spram``, width, depth, block RAMs per family)."""
+        return tuple(layer_memories(layer) for layer in self.layers)
 
     @property
     def load_map(self):

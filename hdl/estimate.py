@@ -12,6 +12,8 @@ memory shape (:func:`block_rams`), which is what a device runs out of.
 """
 
 
+from dataclasses import dataclass
+
 from golden_model.output_files import write_json
 from hdl import (
     adder_tree_plan,
@@ -21,10 +23,12 @@ from hdl import (
     stream_register_plan,
     weight_memory_plan,
 )
+from hdl.layer_plan import TRITS_PER_BYTE
 from hdl.mvu_plan import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
 from hdl.pow2_plan import estimate_decoder
 
-__all__ = ["layer_estimate", "accelerator_estimate", "write_report"]
+__all__ = ["layer_estimate", "accelerator_estimate", "write_report", "PlannedMemory",
+           "layer_memories"]
 
 #: Counters, flags and address muxes of one MVU's control (LUT4 and FFs).
 _CONTROL_LUT = 40
@@ -68,6 +72,48 @@ def memory_cost(width, depth):
     if depth > LOGIC_MEMORY_DEPTH:
         return {"lut": 0, "ff": 0}
     return {"lut": width * max(0, depth - 1), "ff": width * depth}
+
+
+@dataclass(frozen=True)
+class PlannedMemory:
+    """One memory of a layer as synthesis will build it.
+
+    Members
+    -------
+    name : str
+        ``input_buffer``, ``weights``, ``parameters``, ``output_fifo`` or
+        ``weight_decode<b>`` (the base-3 decode table of packed byte ``b``).
+    kind : str
+        ``logic`` (up to :data:`LOGIC_MEMORY_DEPTH` words), ``block_ram`` or ``spram``.
+    width, depth : int
+        Bits per word and words.
+    block_rams : dict
+        ``family -> blocks`` (:func:`block_rams`; 0 for logic and SPRAM).
+    """
+
+    name: str
+    kind: str
+    width: int
+    depth: int
+    block_rams: dict
+
+
+def layer_memories(plan):
+    """The memories of the MVU of ``plan``, as :class:`PlannedMemory` (a tuple)."""
+    shapes = [("input_buffer", plan.simd * plan.element_width, 2 * plan.input_folds),
+              ("weights", plan.weight_word_bits, plan.weight_depth),
+              ("parameters", plan.param_width, len(plan.param_words)),
+              ("output_fifo", plan.pe * plan.out_element_width, fifo_depth(plan))]
+    shapes += [(f"weight_decode{b}", 2 * TRITS_PER_BYTE, 256) for b in range(plan.packed_bytes)]
+    memories = []
+    for name, width, depth in shapes:
+        if name == "weights" and plan.weight_store == "spram":
+            kind, blocks = "spram", {family: 0 for family in BLOCK_RAM_SHAPES}
+        else:
+            kind = "logic" if depth <= LOGIC_MEMORY_DEPTH or width == 0 else "block_ram"
+            blocks = block_rams(width, depth)
+        memories.append(PlannedMemory(name, kind, int(width), int(depth), blocks))
+    return tuple(memories)
 
 
 def layer_estimate(plan):
@@ -139,21 +185,16 @@ def layer_estimate(plan):
             # One 256-entry decode table per packed byte; each takes a block RAM of its own.
             "weight_decode": int(plan.packed_bytes * DECODE_TABLE_BITS),
         },
-        "block_rams": _layer_block_rams(plan, depth, out_bits),
+        "block_rams": _layer_block_rams(plan),
         "acc_width": int(plan.acc_width),
     }
 
 
-def _layer_block_rams(plan, fifo_words, out_bits):
+def _layer_block_rams(plan):
     """Block RAMs of one layer per family: its buffer, ROM or ram weights, parameters,
     output FIFO and decode tables (SPRAM weights take none)."""
-    shapes = [(plan.simd * plan.element_width, 2 * plan.input_folds),
-              (plan.param_width, len(plan.param_words)),
-              (out_bits, fifo_words)]
-    if plan.weight_store != "spram":
-        shapes.append((plan.weight_word_bits, plan.weight_depth))
-    counts = [block_rams(width, depth) for width, depth in shapes]
-    return {family: int(sum(count[family] for count in counts) + plan.packed_bytes)
+    memories = layer_memories(plan)
+    return {family: int(sum(memory.block_rams[family] for memory in memories))
             for family in BLOCK_RAM_SHAPES}
 
 

@@ -163,3 +163,25 @@ def test_plan_of_another_qnet_is_refused():
     plan = plan_accelerator(random_qnet(0))
     with pytest.raises(HardwareGenerationError, match="plan: expected a plan of the given qnet"):
         Accelerator(random_qnet(1), plan=plan)
+
+
+def test_plan_lists_each_layers_memories():
+    from hdl.accelerator_plan import plan_accelerator
+
+    qnet, options = build("spram")  # 64-32-10, folding (2, 8), (2, 4), weights in SPRAM
+    plan = plan_accelerator(qnet, **options)
+    first = {memory.name: memory for memory in plan.memories[0]}
+    assert sorted(first) == ["input_buffer", "output_fifo", "parameters", "weight_decode0",
+                             "weight_decode1", "weight_decode2", "weight_decode3", "weights"]
+    weights = first["weights"]
+    # 16 lanes of ternary weights packed five to a byte: 4 bytes, 64/8 * 32/2 words.
+    assert (weights.kind, weights.width, weights.depth) == ("spram", 32, 128)
+    assert weights.block_rams == {"ice40": 0, "ecp5": 0}
+    buffer = first["input_buffer"]
+    assert (buffer.kind, buffer.width, buffer.depth) == ("block_ram", 8 * 5, 2 * 8)
+    assert first["weight_decode0"].block_rams == {"ice40": 1, "ecp5": 1}
+    for memories, entry in zip(plan.memories, plan.estimate["layers"], strict=True):
+        for family, blocks in entry["block_rams"].items():
+            assert sum(memory.block_rams[family] for memory in memories) == blocks
+    fifo = first["output_fifo"]
+    assert fifo.kind == "logic" and fifo.depth <= 8
