@@ -3,13 +3,13 @@
 Each case is a QNet and the options of :class:`hdl.accelerator.Accelerator`;
 :func:`fingerprint` digests what the generator makes of it. The digests in
 ``tests/test_hdl_plan.py`` were recorded before planning was split from
-elaboration.
+elaboration; print them with ``PYTHONPATH=. python tests/hdl_plan_cases.py``.
 """
 
 import hashlib
 import json
 
-from tests.hdl_nets import random_qnet
+from hdl_nets import random_qnet
 
 #: name -> (QNet arguments, Accelerator options); "board" asks for the demo's budgets.
 CASES = {

@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.hdl_nets import random_qnet
-from tests.hdl_plan_cases import CASES, build, fingerprint
+from hdl_nets import random_qnet
+from hdl_plan_cases import CASES, build, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +87,7 @@ COMPONENT_MODULES = ("hdl.accelerator", "hdl.mvu", "hdl.baseline", "hdl.multiply
 def _modules_after(statements):
     """Modules loaded by a fresh interpreter after running ``statements``."""
     code = statements + "\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, env=env, timeout=120, check=True)
     return set(result.stdout.split())
@@ -104,7 +103,7 @@ def test_planning_imports_no_amaranth_and_no_component():
 def test_planning_and_estimating_a_design_stays_pure():
     # Not only the imports: planning, folding and estimating run without Amaranth too.
     loaded = _modules_after(
-        "from tests.boards_qnets import make_qnet\n"
+        "from boards_qnets import make_qnet\n"
         "from hdl.accelerator_plan import plan_accelerator\n"
         "plan = plan_accelerator(make_qnet(pow2=True), 'auto', weight_store=['spram', 'rom'])\n"
         "assert plan.report()['totals']['lut'] > 0 and plan.load_map.loadable")
@@ -115,7 +114,7 @@ def test_baseline_mvu_needs_no_accelerator():
     # The circle mvu -> baseline -> accelerator -> mvu: an MVU of the multiplier
     # baseline is built from the tree's own module.
     loaded = _modules_after(
-        "from tests.hdl_nets import random_qnet\n"
+        "from hdl_nets import random_qnet\n"
         "from hdl.layer_plan import plan_layer\n"
         "from hdl.mvu import MVU\n"
         "from amaranth.back import rtlil\n"
