@@ -5,6 +5,7 @@ out of the components: the same QNets and options must give byte-identical
 Verilog, identical estimates and the same automatic foldings.
 """
 
+import ast
 import dataclasses
 import hashlib
 import os
@@ -184,3 +185,41 @@ def test_plan_lists_each_layers_memories():
             assert sum(memory.block_rams[family] for memory in memories) == blocks
     fifo = first["output_fifo"]
     assert fifo.kind == "logic" and fifo.depth <= 8
+
+
+def _hdl_imports():
+    """``module -> hdl modules it imports`` for every ``hdl/*.py``, lazy imports included."""
+    graph = {}
+    for path in sorted((ROOT / "hdl").glob("*.py")):
+        name = f"hdl.{path.stem}"
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = "hdl" if node.level == 1 else node.module
+                if node.level == 1 and node.module:
+                    base = f"hdl.{node.module}"
+                targets.add(base)
+                targets.update(f"{base}.{alias.name}" for alias in node.names)
+        graph[name] = {target for target in targets if target.startswith("hdl.")}
+    return {name: {target for target in targets if target in graph and target != name}
+            for name, targets in graph.items()}
+
+
+def test_hdl_has_no_import_circle():
+    graph = _hdl_imports()
+    assert "hdl.multiply_tree" in graph["hdl.mvu"]
+
+    def circle_from(start, path):
+        for target in sorted(graph[path[-1]]):
+            if target == start:
+                return path + [start]
+            if target not in path:
+                found = circle_from(start, path + [target])
+                if found:
+                    return found
+        return None
+
+    circles = [circle_from(name, [name]) for name in sorted(graph)]
+    assert [circle for circle in circles if circle] == []
