@@ -74,6 +74,9 @@ class Accelerator(wiring.Component):
     def __init__(self, qnet=None, folding=None, in_lanes=1, *, target_cycles=None,
                  lut_budget=None, bram_budget=None, datapath="signselect", weight_store=None,
                  plan=None):
+        if plan is None and qnet is None:
+            self._MustUse__silence = True
+            raise HardwareGenerationError("qnet: expected a QNet (or plan=), got neither")
         if plan is None:
             try:
                 plan = plan_accelerator(qnet, folding, in_lanes, target_cycles=target_cycles,

@@ -163,6 +163,8 @@ def test_plan_of_another_qnet_is_refused():
     plan = plan_accelerator(random_qnet(0))
     with pytest.raises(HardwareGenerationError, match="plan: expected a plan of the given qnet"):
         Accelerator(random_qnet(1), plan=plan)
+    with pytest.raises(HardwareGenerationError, match="qnet: expected a QNet"):
+        Accelerator()
 
 
 def test_plan_lists_each_layers_memories():
