@@ -72,7 +72,7 @@ class BoardModel:
         self.load_map = None
         if any(layer.loadable for layer in self.layers):
             from hdl.layer_plan import plan_layers
-            from hdl.weight_load import LoadMap
+            from hdl.weight_load_plan import LoadMap
             self.load_map = LoadMap(plan_layers(qnet, folding, 1, "signselect", stores))
         self.slices = {}
         self.loaded = self.load_map is None

@@ -196,15 +196,20 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
 
     if accelerator is None:
         from hdl.accelerator import Accelerator
+        from hdl.accelerator_plan import plan_accelerator
         if isinstance(weight_store, str) and weight_store == "auto":
             memory = plan_memory(qnet, board, folding, lut_budget=lut_budget)
             weight_store, folding = memory.weight_store, memory.folding
             log(f"{board.name}: weights: {memory.reason}")
-        accelerator = Accelerator(qnet, folding=folding, lut_budget=lut_budget,
-                                  bram_budget={board.family: block_ram_budget(qnet, board)},
-                                  weight_store=weight_store)
-    estimate = accelerator.estimate()
-    precheck(estimate, board)
+        plan = plan_accelerator(qnet, folding=folding, lut_budget=lut_budget,
+                                bram_budget={board.family: block_ram_budget(qnet, board)},
+                                weight_store=weight_store)
+        estimate = plan.report()
+        precheck(estimate, board)
+        accelerator = Accelerator.from_plan(plan)
+    else:
+        estimate = accelerator.estimate()
+        precheck(estimate, board)
 
     top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator)
     log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "

@@ -23,16 +23,11 @@ spram_folding
 import itertools
 from dataclasses import dataclass
 
+from hdl.accelerator_plan import plan_accelerator
 from hdl.errors import HardwareGenerationError
-from hdl.estimate import accelerator_estimate, block_rams
+from hdl.estimate import block_rams
 from hdl.folding import auto_folding, resolve_folding
-from hdl.layer_plan import (
-    SLICE_BITS,
-    SPRAM_DEPTH,
-    TRITS_PER_BYTE,
-    plan_layers,
-    stored_word_bits,
-)
+from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH, TRITS_PER_BYTE, stored_word_bits
 
 __all__ = ["MemoryPlan", "plan_memory", "spram_folding", "bram_bits_needed",
            "block_ram_budget", "SPRAM_CYCLE_SLACK"]
@@ -178,7 +173,7 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
     resolved = resolve_folding(qnet, folding, lut_budget=lut_budget,
                                target_cycles=target_cycles, bram_budget=bram_budget)
     chosen = resolved if folding == "auto" else folding
-    estimate = accelerator_estimate(plan_layers(qnet, resolved), qnet.n_classes)
+    estimate = plan_accelerator(qnet, resolved).estimate
     rom_bits, rom_blocks = (bram_bits_needed(estimate),
                             estimate["totals"]["block_rams"][board.family])
     if _fits(estimate, board, budget):
@@ -205,10 +200,10 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
         else:
             candidate = resolved
         try:
-            plans = plan_layers(qnet, candidate, weight_store=stores)
+            plan = plan_accelerator(qnet, candidate, weight_store=stores)
         except HardwareGenerationError:
             continue
-        if _fits(accelerator_estimate(plans, qnet.n_classes), board, budget):
+        if _fits(plan.estimate, board, budget):
             names = ", ".join(str(j) for j in sorted(moved))
             return MemoryPlan(list(stores), candidate if folding == "auto" else folding,
                               f"layer(s) {names} in SPRAM: all in block RAM would need "

@@ -1,4 +1,4 @@
-"""The whole QNet as a dataflow pipeline of MVUs.
+"""The whole QNet as a dataflow pipeline of MVUs, elaborated from its plan.
 
 ``pixels -> MVU 0 -> MVU 1 -> ... -> argmax -> class + logits``
 
@@ -17,14 +17,11 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hdl.accelerator_plan import plan_accelerator
 from hdl.argmax import ArgmaxCollector, output_layout
 from hdl.errors import HardwareGenerationError
-from hdl.estimate import accelerator_estimate
-from hdl.folding import resolve_folding
-from hdl.layer_plan import plan_layers, resolve_weight_stores
 from hdl.mvu import MVU
-from hdl.supported import check_supported
-from hdl.weight_load import LoadMap, wload_layout
+from hdl.weight_load import wload_layout
 
 __all__ = ["Accelerator"]
 
@@ -50,6 +47,9 @@ class Accelerator(wiring.Component):
     weight_store : None, str or list of str
         Where the weights live (:data:`hdl.layer_plan.WEIGHT_STORES`): None
         for all ``rom``, one store for every layer, or one per layer.
+    plan : AcceleratorPlan, optional
+        A plan made by :func:`hdl.accelerator_plan.plan_accelerator`, built
+        as it is (the planning options are then not used); see :meth:`from_plan`.
 
     Members
     -------
@@ -71,48 +71,59 @@ class Accelerator(wiring.Component):
         Before elaboration, for a folding or layer the generator cannot build.
     """
 
-    def __init__(self, qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_budget=None,
-                 bram_budget=None,
-                 datapath="signselect", weight_store=None):
-        self._qnet = qnet
-        self._in_lanes = in_lanes
-        try:
-            check_supported(qnet, "qnet")
-            self._stores = resolve_weight_stores(qnet, weight_store)
-            self._folding = resolve_folding(qnet, folding, in_lanes=in_lanes,
-                                            target_cycles=target_cycles, lut_budget=lut_budget,
-                                            bram_budget=bram_budget,
-                                            datapath=datapath, weight_store=self._stores)
-            self._plans = plan_layers(qnet, self._folding, in_lanes, datapath, self._stores)
-        except HardwareGenerationError:
-            self._MustUse__silence = True  # rejected before elaboration: no "unused" warning
-            raise
-        self._estimate = accelerator_estimate(self._plans, qnet.n_classes)
-        self._load_map = LoadMap(self._plans)
+    def __init__(self, qnet=None, folding=None, in_lanes=1, *, target_cycles=None,
+                 lut_budget=None, bram_budget=None, datapath="signselect", weight_store=None,
+                 plan=None):
+        if plan is None and qnet is None:
+            self._MustUse__silence = True
+            raise HardwareGenerationError("qnet: expected a QNet (or plan=), got neither")
+        if plan is None:
+            try:
+                plan = plan_accelerator(qnet, folding, in_lanes, target_cycles=target_cycles,
+                                        lut_budget=lut_budget, bram_budget=bram_budget,
+                                        datapath=datapath, weight_store=weight_store)
+            except HardwareGenerationError:
+                self._MustUse__silence = True  # rejected before elaboration: no "unused" warning
+                raise
+        elif qnet is not None and qnet is not plan.qnet:
+            self._MustUse__silence = True
+            raise HardwareGenerationError("plan: expected a plan of the given qnet, got another's")
+        self._plan = plan
+        self._load_map = plan.load_map
         members = {
-            "i": In(stream.Signature(data.ArrayLayout(unsigned(qnet.input.bits),
-                                                      int(in_lanes)))),
-            "o": Out(stream.Signature(output_layout(qnet.n_classes,
-                                                    qnet.widths[-1].z_bits))),
+            "i": In(stream.Signature(data.ArrayLayout(unsigned(plan.input_bits),
+                                                      int(plan.in_lanes)))),
+            "o": Out(stream.Signature(output_layout(plan.n_classes, plan.logit_width))),
         }
         if self._load_map.loadable:
             members["wload"] = In(wload_layout(self._load_map.address_width))
             members["weights_ready"] = In(1)
         super().__init__(members)
 
+    @classmethod
+    def from_plan(cls, plan):
+        """The accelerator that elaborates ``plan``, an
+        :class:`~hdl.accelerator_plan.AcceleratorPlan`."""
+        return cls(plan=plan)
+
+    @property
+    def plan(self):
+        """The :class:`~hdl.accelerator_plan.AcceleratorPlan` this accelerator elaborates."""
+        return self._plan
+
     @property
     def qnet(self):
-        return self._qnet
+        return self._plan.qnet
 
     @property
     def folding(self):
         """The resolved folding: one ``(pe, simd)`` per layer."""
-        return list(self._folding)
+        return list(self._plan.folding)
 
     @property
     def weight_stores(self):
         """The resolved weight store of each layer."""
-        return list(self._stores)
+        return list(self._plan.weight_stores)
 
     @property
     def loadable(self):
@@ -126,40 +137,36 @@ class Accelerator(wiring.Component):
 
     @property
     def in_lanes(self):
-        return int(self._in_lanes)
+        return int(self._plan.in_lanes)
 
     @property
     def plans(self):
-        return list(self._plans)
+        """The layers' :class:`~hdl.layer_plan.LayerPlan`."""
+        return list(self._plan.layers)
 
     @property
     def cycles_per_image(self):
         """Steady-state initiation interval (estimate)."""
-        return self._estimate["cycles_per_image"]
+        return self._plan.cycles_per_image
 
     @property
     def latency_cycles(self):
         """Cycles from an image's first input beat to its output (estimate)."""
-        return self._estimate["latency_cycles"]
+        return self._plan.latency_cycles
 
     def estimate(self):
         """Per-layer cycles, LUT, FF and memory bits, and totals, as a JSON-able dict."""
-        report = dict(self._estimate)
-        report["folding"] = [list(pair) for pair in self._folding]
-        report["in_lanes"] = self.in_lanes
-        report["weight_store"] = list(self._stores)
-        report["fingerprint"] = self._qnet.fingerprint()
-        return report
+        return self._plan.report()
 
     def __repr__(self):
-        return (f"Accelerator(<QNet {self._qnet.fingerprint()[:12]}>, folding={self._folding!r}, "
-                f"in_lanes={self._in_lanes})")
+        return (f"Accelerator(<QNet {self.qnet.fingerprint()[:12]}>, "
+                f"folding={list(self._plan.folding)!r}, in_lanes={self._plan.in_lanes})")
 
     def elaborate(self, platform):
         m = Module()
         upstream = wiring.flipped(self.i)
         load_map = self._load_map
-        for plan in self._plans:
+        for plan in self._plan.layers:
             mvu = MVU(plan, load_map.word_width)
             m.submodules[f"layer{plan.index}"] = mvu
             if plan.loadable:
@@ -176,9 +183,9 @@ class Accelerator(wiring.Component):
             # Layer k's input element is exactly layer k-1's output lane (the pixel for k = 0).
             wiring.connect(m, upstream, mvu.i)
             upstream = mvu.o
-        last = self._plans[-1]
+        last = self._plan.layers[-1]
         m.submodules.argmax = collector = ArgmaxCollector(
-            self._qnet.n_classes, last.pe, self._qnet.widths[-1].z_bits)
+            self._plan.n_classes, last.pe, self._plan.logit_width)
         wiring.connect(m, upstream, collector.i)
         wiring.connect(m, collector.o, wiring.flipped(self.o))
         return m

@@ -27,6 +27,8 @@ from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from hdl.adder_tree_plan import estimate, level_widths, tree_latency
+
 __all__ = ["SignSelectAdderTree", "add_with_carry", "registered_tree", "reference", "estimate",
            "tree_latency"]
 
@@ -36,32 +38,6 @@ def reference(x, nonzero, negative):
     x = np.asarray(x, dtype=np.int64)
     terms = np.where(np.asarray(nonzero) != 0, np.where(np.asarray(negative) != 0, -x, x), 0)
     return terms.sum(axis=-1)
-
-
-def tree_latency(lanes):
-    """Cycles from ``valid_in`` to ``valid_out``: input and leaf registers plus one per level."""
-    return 2 + max(0, int(lanes - 1).bit_length())
-
-
-def _level_widths(lanes, leaf_width, out_width):
-    widths, n, width = [], lanes, leaf_width
-    while n > 1:
-        n = (n + 1) // 2
-        width = min(width + 1, out_width)
-        widths.append((n, width))
-    return widths
-
-
-def estimate(lanes, leaf_width, out_width):
-    """Resource estimate of one tree (LUT4 + carry fabric, FFs)."""
-    # One LUT per leaf bit for the xor-and-gate, one per adder bit.
-    lut = lanes * leaf_width
-    # The input register (value, nonzero, negative) and the leaf register (value, carry).
-    ff = lanes * (leaf_width + 1) + lanes * (leaf_width + 1)
-    for n, width in _level_widths(lanes, leaf_width, out_width):
-        lut += (n if lanes > 1 else 0) * (width + 1)
-        ff += n * (width + 1)
-    return {"lut": lut, "ff": ff, "cycles": tree_latency(lanes)}
 
 
 def add_with_carry(a, b, carry, width):
@@ -89,7 +65,7 @@ def registered_tree(m, leaves, leaf_width, out_width, valid_in):
     nodes = list(leaves)
     valid = Signal(name="valid_leaf")
     m.d.sync += valid.eq(valid_in)
-    for level, (_, width) in enumerate(_level_widths(len(nodes), leaf_width, out_width)):
+    for level, (_, width) in enumerate(level_widths(len(nodes), leaf_width, out_width)):
         nxt = []
         for pair in range(0, len(nodes), 2):
             value = Signal(signed(width), name=f"l{level}_n{pair // 2}")

@@ -16,12 +16,9 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hdl.argmax_plan import class_width, estimate
+
 __all__ = ["ArgmaxCollector", "output_layout", "class_width", "reference", "estimate"]
-
-
-def class_width(n_classes):
-    """Width of the class index: ``max(1, ceil(log2(n_classes)))``."""
-    return max(1, (int(n_classes) - 1).bit_length())
 
 
 def output_layout(n_classes, logit_width):
@@ -35,27 +32,6 @@ def output_layout(n_classes, logit_width):
 def reference(logits):
     """NumPy behaviour: ``argmax`` over the last axis (lowest index on ties)."""
     return np.argmax(np.asarray(logits), axis=-1)
-
-
-def estimate(n_classes, lanes, logit_width):
-    """Resources, cycles per image and latency.
-
-    One beat per cycle, one cycle for the last beat's merge, one to hand on;
-    the class is ready :data:`LATENCY` cycles after the last beat.
-    """
-    beats = -(-n_classes // lanes)
-    index = class_width(n_classes)
-    return {
-        "lut": lanes * (2 * logit_width + index) + n_classes,
-        # logits, running maximum, the beat's maximum, flags
-        "ff": n_classes * logit_width + 2 * (logit_width + index) + 8,
-        "cycles": beats + LATENCY,
-        "latency": LATENCY,
-    }
-
-
-#: Cycles from the last input beat to the output: the beat's maximum, then the merge.
-LATENCY = 2
 
 
 class ArgmaxCollector(wiring.Component):

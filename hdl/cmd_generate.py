@@ -99,17 +99,20 @@ def check_outputs(args):
 
 
 def main(args):
+    from hdl.accelerator import Accelerator
+    from hdl.accelerator_plan import plan_accelerator
     from hdl.estimate import write_report
-    from hdl.export import TOP_NAME, build_accelerator
+    from hdl.export import TOP_NAME
 
     check_outputs(args)
     check_auto_folding_options(args)
     qnet = QNet.load(args.model)
     check_supported(qnet, args.model)
-    accelerator = build_accelerator(
+    plan = plan_accelerator(
         qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,
         target_cycles=args.target_cycles, lut_budget=args.lut_budget,
         weight_store=parse_weight_store(args.weight_store))
+    accelerator = Accelerator.from_plan(plan)
     out = Path(args.out)
     from amaranth.back import rtlil, verilog
     if out.suffix == ".il":
@@ -119,7 +122,7 @@ def main(args):
     if args.rtlil:
         write_text(args.rtlil, rtlil.convert(accelerator, name=TOP_NAME, emit_src=False),
                    "--rtlil")
-    report = accelerator.estimate()
+    report = plan.report()
     write_report(report, report_path(args))
     print(f"{out}: {TOP_NAME}, folding {json.dumps(report['folding'])}, "
           f"{report['cycles_per_image']} cycles/image (estimate), "

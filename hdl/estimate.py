@@ -12,12 +12,23 @@ memory shape (:func:`block_rams`), which is what a device runs out of.
 """
 
 
-from golden_model.output_files import write_json
-from hdl import adder_tree, argmax, regroup, requantize, stream_register, weight_memory
-from hdl.mvu import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
-from hdl.pow2 import estimate_decoder
+from dataclasses import dataclass
 
-__all__ = ["layer_estimate", "accelerator_estimate", "write_report"]
+from golden_model.output_files import write_json
+from hdl import (
+    adder_tree_plan,
+    argmax_plan,
+    regroup_plan,
+    requantize_plan,
+    stream_register_plan,
+    weight_memory_plan,
+)
+from hdl.layer_plan import TRITS_PER_BYTE
+from hdl.mvu_plan import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
+from hdl.pow2_plan import estimate_decoder
+
+__all__ = ["layer_estimate", "accelerator_estimate", "write_report", "PlannedMemory",
+           "layer_memories"]
 
 #: Counters, flags and address muxes of one MVU's control (LUT4 and FFs).
 _CONTROL_LUT = 40
@@ -63,6 +74,48 @@ def memory_cost(width, depth):
     return {"lut": width * max(0, depth - 1), "ff": width * depth}
 
 
+@dataclass(frozen=True)
+class PlannedMemory:
+    """One memory of a layer as synthesis will build it.
+
+    Members
+    -------
+    name : str
+        ``input_buffer``, ``weights``, ``parameters``, ``output_fifo`` or
+        ``weight_decode<b>`` (the base-3 decode table of packed byte ``b``).
+    kind : str
+        ``logic`` (up to :data:`LOGIC_MEMORY_DEPTH` words), ``block_ram`` or ``spram``.
+    width, depth : int
+        Bits per word and words.
+    block_rams : dict
+        ``family -> blocks`` (:func:`block_rams`; 0 for logic and SPRAM).
+    """
+
+    name: str
+    kind: str
+    width: int
+    depth: int
+    block_rams: dict
+
+
+def layer_memories(plan):
+    """The memories of the MVU of ``plan``, as :class:`PlannedMemory` (a tuple)."""
+    shapes = [("input_buffer", plan.simd * plan.element_width, 2 * plan.input_folds),
+              ("weights", plan.weight_word_bits, plan.weight_depth),
+              ("parameters", plan.param_width, len(plan.param_words)),
+              ("output_fifo", plan.pe * plan.out_element_width, fifo_depth(plan))]
+    shapes += [(f"weight_decode{b}", 2 * TRITS_PER_BYTE, 256) for b in range(plan.packed_bytes)]
+    memories = []
+    for name, width, depth in shapes:
+        if name == "weights" and plan.weight_store == "spram":
+            kind, blocks = "spram", {family: 0 for family in BLOCK_RAM_SHAPES}
+        else:
+            kind = "logic" if depth <= LOGIC_MEMORY_DEPTH or width == 0 else "block_ram"
+            blocks = block_rams(width, depth)
+        memories.append(PlannedMemory(name, kind, int(width), int(depth), blocks))
+    return tuple(memories)
+
+
 def layer_estimate(plan):
     """Estimate of one MVU from its :class:`~hdl.layer_plan.LayerPlan`."""
     beats_in = -(-plan.n_in // plan.in_lanes)
@@ -70,26 +123,27 @@ def layer_estimate(plan):
     leaf_width = plan.leaf_shape.width + 1
     if plan.datapath == "multiply":
         # A shift-and-add array multiplier of leaf x 8 bits, in LUT4 without DSPs.
-        tree = adder_tree.estimate(plan.simd, leaf_width + plan.weight_bits, plan.acc_width + 1)
+        tree = adder_tree_plan.estimate(plan.simd, leaf_width + plan.weight_bits,
+                                        plan.acc_width + 1)
         tree["lut"] += plan.simd * leaf_width * plan.weight_bits
     else:
-        tree = adder_tree.estimate(plan.simd, leaf_width, plan.acc_width + 1)
-    unit = requantize.estimate(plan.requantize)
+        tree = adder_tree_plan.estimate(plan.simd, leaf_width, plan.acc_width + 1)
+    unit = requantize_plan.estimate(plan.requantize)
     if uses_lane_writes(plan):
         # In-place lane writes: lane enables from a one-hot group register, a beat counter.
         group = {"lut": plan.simd + 12,
                  "ff": plan.simd // plan.in_lanes + max(1, beats_in.bit_length()) + 4,
                  "cycles": beats_in}
     else:
-        group = regroup.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
-    register = (stream_register.estimate(plan.in_lanes * plan.element_width)
+        group = regroup_plan.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
+    register = (stream_register_plan.estimate(plan.in_lanes * plan.element_width)
                 if input_registered(plan) else {"lut": 0, "ff": 0, "cycles": 0})
     decoders = plan.simd * estimate_decoder(plan.in_e_max)["lut"] if plan.in_pow2 else 0
     out_bits = plan.pe * plan.out_element_width
     depth = fifo_depth(plan)
     memories = [
         memory_cost(plan.simd * plan.element_width, 2 * plan.input_folds),
-        weight_memory.estimate(plan) if plan.loadable
+        weight_memory_plan.estimate(plan) if plan.loadable
         else memory_cost(plan.lanes * plan.weight_bits, len(plan.weight_words)),
         memory_cost(plan.param_width, len(plan.param_words)),
         memory_cost(out_bits, depth),
@@ -131,21 +185,16 @@ def layer_estimate(plan):
             # One 256-entry decode table per packed byte; each takes a block RAM of its own.
             "weight_decode": int(plan.packed_bytes * DECODE_TABLE_BITS),
         },
-        "block_rams": _layer_block_rams(plan, depth, out_bits),
+        "block_rams": _layer_block_rams(plan),
         "acc_width": int(plan.acc_width),
     }
 
 
-def _layer_block_rams(plan, fifo_words, out_bits):
+def _layer_block_rams(plan):
     """Block RAMs of one layer per family: its buffer, ROM or ram weights, parameters,
     output FIFO and decode tables (SPRAM weights take none)."""
-    shapes = [(plan.simd * plan.element_width, 2 * plan.input_folds),
-              (plan.param_width, len(plan.param_words)),
-              (out_bits, fifo_words)]
-    if plan.weight_store != "spram":
-        shapes.append((plan.weight_word_bits, plan.weight_depth))
-    counts = [block_rams(width, depth) for width, depth in shapes]
-    return {family: int(sum(count[family] for count in counts) + plan.packed_bytes)
+    memories = layer_memories(plan)
+    return {family: int(sum(memory.block_rams[family] for memory in memories))
             for family in BLOCK_RAM_SHAPES}
 
 
@@ -153,7 +202,7 @@ def accelerator_estimate(plans, n_classes):
     """Estimate of the whole pipeline: per layer, the argmax stage and totals."""
     layers = [layer_estimate(plan) for plan in plans]
     last = plans[-1]
-    collect = argmax.estimate(n_classes, last.pe, last.requantize.z_width)
+    collect = argmax_plan.estimate(n_classes, last.pe, last.requantize.z_width)
     stages = [entry["cycles_per_image"] for entry in layers] + [collect["cycles"]]
     memory = sum(sum(entry["memory_bits"].values()) for entry in layers)
     return {

@@ -16,16 +16,15 @@ the padding lanes of the last beat.
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import Shape, signed, unsigned
 
 from golden_model.qnet import signed_bits, unsigned_bits
 from hdl.errors import HardwareGenerationError
-from hdl.pow2 import pow2_layout
-from hdl.requantize import RequantizeConfig
+from hdl.pow2_plan import code_width
+from hdl.requantize_plan import RequantizeConfig
 
-__all__ = ["LayerPlan", "plan_layers", "DATAPATHS", "WEIGHT_STORES", "MAX_DATAPATH_WIDTH",
-           "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES", "SLICE_BITS", "SPRAM_DEPTH",
-           "TRITS_PER_BYTE", "trit_decode_table", "stored_word_bits"]
+__all__ = ["LayerPlan", "ValueShape", "plan_layers", "DATAPATHS", "WEIGHT_STORES",
+           "MAX_DATAPATH_WIDTH", "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES", "SLICE_BITS",
+           "SPRAM_DEPTH", "TRITS_PER_BYTE", "trit_decode_table", "stored_word_bits"]
 
 #: ``signselect``: the multiplier-free datapath; ``multiply``: the int8 baseline.
 DATAPATHS = ("signselect", "multiply")
@@ -105,7 +104,15 @@ def _twos(value, width):
     return int(value) & ((1 << width) - 1)
 
 
-@dataclass
+@dataclass(frozen=True)
+class ValueShape:
+    """Width and signedness of a value in the datapath (the components make it a shape)."""
+
+    width: int
+    signed: bool = False
+
+
+@dataclass(frozen=True)
 class LayerPlan:
     """The hardware numbers of one layer (see the module docstring).
 
@@ -116,8 +123,9 @@ class LayerPlan:
     n_in, n_out, input_folds, neuron_folds : int
         ``N``, ``M``, ``F = ceil(N/SIMD)``, ``NF = ceil(M/PE)``.
     in_pow2, in_e_max, in_shape, element_width :
-        Incoming value code: plain values of ``in_shape`` or pow2 codes.
-    leaf_shape : Shape
+        Incoming value code: plain values of ``in_shape`` or pow2 codes
+        (``in_shape`` then the code's raw bits).
+    leaf_shape : ValueShape
         Shape of the adder tree's input value (the pow2 magnitude for pow2 input).
     weight_bits, acc_width, out_shape, out_element_width, last, datapath
     requantize : RequantizeConfig
@@ -230,9 +238,8 @@ def _element(qnet, k):
     widths = qnet.widths[k]
     if k > 0 and qnet.layers[k - 1].pow2:
         e_max = qnet.layers[k - 1].e_max
-        return True, e_max, pow2_layout(e_max), Shape.cast(pow2_layout(e_max)).width
-    shape = signed(widths.in_bits) if widths.in_signed else unsigned(widths.in_bits)
-    return False, 0, shape, widths.in_bits
+        return True, e_max, ValueShape(code_width(e_max)), code_width(e_max)
+    return False, 0, ValueShape(widths.in_bits, bool(widths.in_signed)), widths.in_bits
 
 
 def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store="rom"):
@@ -260,7 +267,7 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
 
     lo, hi = widths.in_min, widths.in_max
     magnitude = max(abs(lo), abs(hi))
-    leaf_shape = unsigned(unsigned_bits(magnitude)) if in_pow2 else Shape.cast(in_shape)
+    leaf_shape = ValueShape(unsigned_bits(magnitude)) if in_pow2 else in_shape
 
     # The accumulator holds every partial sum, over any subset of the terms.
     w = layer.weights.astype(np.int64)
@@ -294,10 +301,10 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
             _fail(k, name, f"at most {MAX_DATAPATH_WIDTH} bits", value)
 
     if last:
-        out_shape = signed(widths.z_bits)
+        out_shape = ValueShape(widths.z_bits, True)
     else:
         _, _, out_shape, _ = _element(qnet, k + 1)
-    out_element_width = Shape.cast(out_shape).width
+    out_element_width = out_shape.width
 
     # Weight memory: word (nf, f) holds lane (p, s) = W[nf*PE + p, f*SIMD + s].
     if datapath == "multiply":

@@ -27,28 +27,18 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hdl.adder_tree import SignSelectAdderTree, add_with_carry, tree_latency
+from hdl.adder_tree import SignSelectAdderTree, add_with_carry
 from hdl.layer_plan import SLICE_BITS, TRITS_PER_BYTE, trit_decode_table
+from hdl.multiply_tree import MultiplyAdderTree
+from hdl.mvu_plan import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
 from hdl.pow2 import Pow2Decoder, pow2_layout
-from hdl.regroup import Regroup, is_passthrough
+from hdl.regroup import Regroup
 from hdl.requantize import Requantizer
 from hdl.stream_register import StreamRegister
 from hdl.weight_memory import LoadableWeightMemory
 
 __all__ = ["MVU", "fifo_depth", "pipeline_latency", "output_lane_shape", "uses_lane_writes",
-           "wload_port_layout"]
-
-
-def pipeline_latency(plan):
-    """Cycles from issuing a neuron fold's last input word to its FIFO write."""
-    # memory read, (base-3 decode), tree, accumulator/parameter read, requantize
-    decode = 1 if plan.weight_packing == "base3" else 0
-    return 1 + decode + tree_latency(plan.simd) + 1 + plan.requantize.latency
-
-
-def fifo_depth(plan):
-    """Output FIFO depth: enough reserved results to cover the pipeline at full rate."""
-    return max(2, -(-(pipeline_latency(plan) + 2) // plan.input_folds) + 2)
+           "wload_port_layout", "value_shape"]
 
 
 def wload_port_layout(plan, word_width):
@@ -57,9 +47,14 @@ def wload_port_layout(plan, word_width):
                               "word": unsigned(word_width), "data": unsigned(SLICE_BITS)})
 
 
+def value_shape(shape):
+    """The Amaranth shape of a planned :class:`~hdl.layer_plan.ValueShape`."""
+    return signed(shape.width) if shape.signed else unsigned(shape.width)
+
+
 def output_lane_shape(plan):
     """Shape of one output lane: the logit for the last layer, else the raw element bits."""
-    return plan.out_shape if plan.last else unsigned(plan.out_element_width)
+    return value_shape(plan.out_shape) if plan.last else unsigned(plan.out_element_width)
 
 
 class MVU(wiring.Component):
@@ -69,7 +64,7 @@ class MVU(wiring.Component):
     ----------
     plan : LayerPlan
         ``plan.datapath`` picks the tree: the sign-select one, or the
-        multiplier baseline's (:func:`hdl.baseline.multiply_tree`).
+        multiplier baseline's (:class:`hdl.multiply_tree.MultiplyAdderTree`).
     load_word_width : int, optional
         Width of ``wload.word`` for a loadable layer (default: the layer's
         own address width).
@@ -367,29 +362,8 @@ class MVU(wiring.Component):
         return m
 
 
-def input_registered(plan):
-    """Whether the input stream passes a :class:`~hdl.stream_register.StreamRegister` first.
-
-    Only the first layer's: later layers read their producer's FIFO, whose
-    output is already a register.
-    """
-    return plan.index == 0
-
-
-def uses_lane_writes(plan):
-    """Whether the input beats go straight into the buffer with lane write enables.
-
-    That is the case when SIMD is a multiple of the incoming lanes (and the two
-    differ or the vector ends in a partial word): a beat then never straddles
-    two words, so it is written in place; otherwise a :class:`Regroup` forms
-    whole words first.
-    """
-    return plan.simd % plan.in_lanes == 0 and not is_passthrough(
-        plan.in_lanes, plan.simd, plan.n_in)
-
-
 def _tree(plan):
+    leaf = value_shape(plan.leaf_shape)
     if plan.datapath == "multiply":
-        from hdl.baseline import multiply_tree
-        return multiply_tree(plan)
-    return SignSelectAdderTree(plan.simd, plan.leaf_shape, plan.acc_width + 1)
+        return MultiplyAdderTree(plan.simd, leaf, plan.acc_width + 1)
+    return SignSelectAdderTree(plan.simd, leaf, plan.acc_width + 1)

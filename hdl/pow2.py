@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.qnet import pow2_decode, pow2_encode
 from hdl.barrel_shifter import BarrelShifter
+from hdl.pow2_plan import estimate_decoder, estimate_encoder, exponent_bits
 
 __all__ = ["pow2_layout", "Pow2Encoder", "Pow2Decoder", "reference_encode",
            "reference_decode", "estimate_encoder", "estimate_decoder"]
@@ -27,7 +28,7 @@ def pow2_layout(e_max):
     return data.StructLayout({
         "nonzero": unsigned(1),
         "sign": unsigned(1),
-        "exponent": unsigned(max(1, int(e_max).bit_length())),
+        "exponent": unsigned(exponent_bits(e_max)),
     })
 
 
@@ -41,18 +42,6 @@ def reference_decode(nonzero, sign, exponent):
     """NumPy behaviour of :class:`Pow2Decoder`: the signed value of a code."""
     s = np.where(np.asarray(nonzero) != 0, np.where(np.asarray(sign) != 0, -1, 1), 0)
     return pow2_decode(s, exponent)
-
-
-def estimate_encoder(width, e_max):
-    """LUT estimate: absolute value, a priority chain over the bits, a clamp."""
-    e_bits = max(1, int(e_max).bit_length())
-    return {"lut": width + width * e_bits // 2 + e_bits, "ff": 0, "cycles": 0}
-
-
-def estimate_decoder(e_max):
-    """LUT estimate: a barrel shift of a one (``e_max + 1`` output bits)."""
-    e_bits = max(1, int(e_max).bit_length())
-    return {"lut": (int(e_max) + 1) * e_bits // 2 + 1, "ff": 0, "cycles": 0}
 
 
 class Pow2Encoder(wiring.Component):

@@ -15,6 +15,8 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hdl.regroup_plan import estimate, is_passthrough
+
 __all__ = ["Regroup", "reference", "estimate"]
 
 
@@ -26,24 +28,6 @@ def reference(vectors, out_lanes):
     padded = np.zeros(vectors.shape[:-1] + (words * out_lanes,), dtype=np.int64)
     padded[..., :length] = vectors
     return padded.reshape(vectors.shape[:-1] + (words, out_lanes))
-
-
-def is_passthrough(in_lanes, out_lanes, length):
-    return in_lanes == out_lanes and length % out_lanes == 0
-
-
-def estimate(element_width, in_lanes, out_lanes, length):
-    """Resources and cycles per vector (one input beat per cycle at best)."""
-    beats_in = -(-length // in_lanes)
-    words_out = -(-length // out_lanes)
-    if is_passthrough(in_lanes, out_lanes, length):
-        return {"lut": 0, "ff": 0, "cycles": beats_in}
-    slots = -(-(in_lanes + out_lanes) // out_lanes) * out_lanes
-    return {
-        "lut": slots * element_width * (1 + in_lanes // 2) + 16,
-        "ff": slots * element_width + 16,
-        "cycles": max(beats_in, words_out),
-    }
 
 
 class Regroup(wiring.Component):

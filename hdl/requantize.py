@@ -23,74 +23,24 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.qnet import UNSIGNED_ACTIVATIONS, pow2_encode
 from hdl.barrel_shifter import BarrelShifter
-from hdl.barrel_shifter import estimate as estimate_shifter
-from hdl.pow2 import Pow2Encoder, estimate_encoder, pow2_layout
+from hdl.pow2 import Pow2Encoder, pow2_layout
+from hdl.requantize_plan import RequantizeConfig, estimate
 
-__all__ = ["Requantizer", "RequantizeConfig", "reference", "estimate"]
+__all__ = ["Requantizer", "RequantizeConfig", "reference", "estimate", "y_shape", "out_shape"]
 
 
-class RequantizeConfig:
-    """Static description of a requantize unit (same for all neurons of a layer).
+def y_shape(config):
+    """Shape of the saturated activation ``y`` of a :class:`RequantizeConfig`."""
+    return signed(config.out_bits) if config.signed_out else unsigned(config.out_bits)
 
-    Parameters
-    ----------
-    acc_width : int
-        Width of the signed accumulator input.
-    bias_width, threshold_width : int
-        Widths of the per-neuron parameters (bias signed, threshold unsigned).
-    sum_width : int
-        Signed width that holds ``acc + b`` for every neuron.
-    lead, max_amount : int
-        Constant left shift and largest right shift (``s + lead``).
-    z_width : int
-        Signed width of ``z``.
-    activation : str or None
-        None for the output layer (the unit outputs ``z``).
-    out_bits : int
-    pow2 : bool
-    e_max : int
-    """
 
-    def __init__(self, *, acc_width, bias_width, threshold_width, sum_width, lead, max_amount,
-                 z_width, activation=None, out_bits=8, pow2=False, e_max=7):
-        self.acc_width = int(acc_width)
-        self.bias_width = int(bias_width)
-        self.threshold_width = int(threshold_width)
-        self.sum_width = int(sum_width)
-        self.lead = int(lead)
-        self.max_amount = int(max_amount)
-        self.z_width = int(z_width)
-        self.activation = activation
-        self.out_bits = int(out_bits)
-        self.pow2 = bool(pow2)
-        self.e_max = int(e_max)
-
-    @property
-    def signed_out(self):
-        return self.activation not in UNSIGNED_ACTIVATIONS
-
-    @property
-    def y_shape(self):
-        return signed(self.out_bits) if self.signed_out else unsigned(self.out_bits)
-
-    @property
-    def out_shape(self):
-        """Shape of what the unit hands on: ``z``, ``y`` or the pow2 code."""
-        if self.activation is None:
-            return signed(self.z_width)
-        if self.pow2:
-            return pow2_layout(self.e_max)
-        return self.y_shape
-
-    @property
-    def latency(self):
-        """Cycles from ``valid_in`` to ``valid_out``."""
-        if self.activation is None:
-            return 3
-        return 4 + int(self.pow2)
-
-    def __repr__(self):
-        return f"RequantizeConfig({self.__dict__!r})"
+def out_shape(config):
+    """Shape of what the unit hands on: ``z``, ``y`` or the pow2 code."""
+    if config.activation is None:
+        return signed(config.z_width)
+    if config.pow2:
+        return pow2_layout(config.e_max)
+    return y_shape(config)
 
 
 def reference(acc, bias, shift, threshold, activation, out_bits, pow2=False, e_max=7):
@@ -120,22 +70,6 @@ def reference(acc, bias, shift, threshold, activation, out_bits, pow2=False, e_m
     return pow2_encode(y, e_max) if pow2 else y
 
 
-def estimate(config):
-    """Resource estimate of one unit (LUT4, FFs) and its latency."""
-    shifter = estimate_shifter(config.sum_width + config.lead, config.max_amount)
-    lut = config.sum_width + shifter["lut"]
-    # input register, sum, z
-    ff = (config.acc_width + config.bias_width + config.max_amount.bit_length()
-          + config.threshold_width + config.sum_width + config.z_width)
-    if config.activation is not None:
-        lut += 2 * config.z_width + config.out_bits
-        ff += config.out_bits
-        if config.pow2:
-            lut += estimate_encoder(config.out_bits, config.e_max)["lut"]
-            ff += max(1, config.e_max.bit_length()) + 2
-    return {"lut": lut, "ff": ff, "cycles": config.latency}
-
-
 class Requantizer(wiring.Component):
     """Pipelined requantize unit for one neuron lane.
 
@@ -152,7 +86,7 @@ class Requantizer(wiring.Component):
         ``s + lead`` for this neuron.
     threshold : In(unsigned(threshold_width))
     valid_out : Out(1)
-    out : Out(config.out_shape)
+    out : Out(out_shape(config))
     """
 
     def __init__(self, config):
@@ -164,7 +98,7 @@ class Requantizer(wiring.Component):
             "amount": In(unsigned(max(1, config.max_amount.bit_length()))),
             "threshold": In(unsigned(max(1, config.threshold_width))),
             "valid_out": Out(1),
-            "out": Out(config.out_shape),
+            "out": Out(out_shape(config)),
         })
 
     @property
@@ -234,7 +168,7 @@ class Requantizer(wiring.Component):
             lo, hi = -(1 << (cfg.out_bits - 1)), (1 << (cfg.out_bits - 1)) - 1
         else:
             lo, hi = 0, (1 << cfg.out_bits) - 1
-        y = Signal(cfg.y_shape)
+        y = Signal(y_shape(cfg))
         valid3 = Signal()
         saturated = Mux(z > hi, hi, Mux(z < lo, lo, z))
         m.d.sync += [y.eq(Mux(active, saturated, 0)), valid3.eq(valid2)]
@@ -243,7 +177,7 @@ class Requantizer(wiring.Component):
             return m
 
         # Stage 4: power-of-two code.
-        m.submodules.encoder = encoder = Pow2Encoder(cfg.y_shape, cfg.e_max)
+        m.submodules.encoder = encoder = Pow2Encoder(y_shape(cfg), cfg.e_max)
         code = Signal(pow2_layout(cfg.e_max))
         valid4 = Signal()
         m.d.comb += encoder.y.eq(y)

@@ -14,12 +14,9 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hdl.stream_register_plan import estimate
+
 __all__ = ["StreamRegister", "estimate"]
-
-
-def estimate(width):
-    """Resources (LUT4, FFs) and latency (cycles) of a register on ``width`` payload bits."""
-    return {"lut": 2, "ff": width + 1, "cycles": 1}
 
 
 class StreamRegister(wiring.Component):

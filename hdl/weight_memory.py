@@ -22,18 +22,9 @@ from amaranth.lib.wiring import In, Out
 
 from hdl.layer_plan import SLICE_BITS, SPRAM_DEPTH
 from hdl.spram import SPRAM256KA
+from hdl.weight_memory_plan import estimate
 
 __all__ = ["LoadableWeightMemory", "estimate"]
-
-
-def estimate(plan):
-    """LUTs around the storage: the shared address multiplexer, slice write
-    enables and, with several banks, the read multiplexer."""
-    address_bits = max(1, (plan.weight_depth - 1).bit_length())
-    lut = address_bits + plan.weight_slices
-    if plan.spram_banks > 1:
-        lut += plan.weight_word_bits * (plan.spram_banks - 1)
-    return {"lut": lut, "ff": 1 if plan.spram_banks > 1 else 0}
 
 
 class LoadableWeightMemory(wiring.Component):

@@ -177,6 +177,7 @@ def run_demo(config=None, log=print):
     from amaranth.back import verilog
 
     from hdl.accelerator import Accelerator
+    from hdl.accelerator_plan import plan_accelerator
     from hdl.export import TOP_NAME
 
     lut_budget = bram_budget = None
@@ -189,20 +190,21 @@ def run_demo(config=None, log=print):
         # share: 40 % of the device keeps the accelerator well inside it.
         lut_budget = int(DEMO_LUT_SHARE * board.capacity.lut)
         bram_budget = {board.family: block_ram_budget(qnet, board)}
-    accelerator = Accelerator(qnet, folding=config.folding, lut_budget=lut_budget,
-                              bram_budget=bram_budget)
-    folding = accelerator.folding
+    plan = plan_accelerator(qnet, folding=config.folding, lut_budget=lut_budget,
+                            bram_budget=bram_budget)
+    folding = list(plan.folding)
     verilog_path = out / "accel.v"
-    write_text(verilog_path, verilog.convert(accelerator, name=TOP_NAME, emit_src=False))
-    estimate = accelerator.estimate()
+    write_text(verilog_path, verilog.convert(Accelerator.from_plan(plan), name=TOP_NAME,
+                                             emit_src=False))
+    estimate = plan.report()
     estimate_path = out / "accel.estimate.json"
     write_json(estimate_path, estimate, indent=2, default=str)
     artefacts.update(verilog=verilog_path, estimate=estimate_path)
     summary["folding"] = [list(map(int, f)) for f in folding]
-    summary["cycles_per_image_estimate"] = int(accelerator.cycles_per_image)
+    summary["cycles_per_image_estimate"] = int(plan.cycles_per_image)
     times["generate"] = time.perf_counter() - t0
     log(f"      folding (PE, SIMD) {summary['folding']}, "
-        f"{accelerator.cycles_per_image} cycles/image estimated")
+        f"{plan.cycles_per_image} cycles/image estimated")
 
     # 4. simulate
     t0 = _stage(log, 4, total, f"verify {config.sim_images} test images on "

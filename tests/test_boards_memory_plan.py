@@ -13,7 +13,7 @@ from boards.memory_plan import (
 from boards.precheck import DoesNotFit, precheck
 from boards.registry import get_board
 from golden_model.errors import MulfreeError
-from hdl.accelerator import Accelerator
+from hdl.accelerator_plan import plan_accelerator
 from hdl.cmd_generate import parse_weight_store
 from hdl.folding import auto_folding
 from hdl.layer_plan import SPRAM_DEPTH, plan_layers
@@ -67,14 +67,14 @@ def test_up5k_puts_the_784_256_256_10_weights_in_spram_and_fits():
     plan = plan_memory(qnet, board, "auto", lut_budget=3000)
     assert plan.weight_store == ["spram", "spram", "rom"]
     assert "layer(s) 0, 1 in SPRAM" in plan.reason
-    acc = Accelerator(qnet, folding=plan.folding, weight_store=plan.weight_store)
-    estimate = acc.estimate()
+    planned = plan_accelerator(qnet, folding=plan.folding, weight_store=plan.weight_store)
+    estimate = planned.report()
     assert estimate["totals"]["spram_blocks"] == 4
     assert bram_bits_needed(estimate) <= 30 * 4096
     needs = precheck(estimate, board)
     assert needs["SPRAM blocks"] == (4, 4)
     # The SPRAM layers are the bottleneck: at most 30 lanes on 3 blocks, 10 on 1.
-    plans = acc.plans
+    plans = planned.layers
     assert [p.weight_packing for p in plans] == ["base3", "base3", "plain"]
     assert plans[0].lanes <= 30 and plans[1].lanes <= 10
     assert plans[0].weight_slices == 3 and plans[1].weight_slices == 1
@@ -97,8 +97,8 @@ def test_a_folding_the_sprams_cannot_feed_is_refused_naming_spram():
     qnet = make_qnet(sizes=(784, 256, 256, 10), in_bits=8)
     board = get_board("icebreaker")
     plan = plan_memory(qnet, board, None)     # PE = SIMD = 1 everywhere: far too deep
-    estimate = Accelerator(qnet, folding=plan.folding,
-                           weight_store=plan.weight_store).estimate()
+    estimate = plan_accelerator(qnet, folding=plan.folding,
+                                weight_store=plan.weight_store).report()
     with pytest.raises(DoesNotFit, match="SPRAM blocks but the iCE40UP5K has 4"):
         precheck(estimate, board)
 
@@ -106,8 +106,8 @@ def test_a_folding_the_sprams_cannot_feed_is_refused_naming_spram():
 def test_ram_weights_count_as_block_ram():
     qnet = make_qnet(sizes=(64, 32, 10), in_bits=5)
     plans = plan_layers(qnet, [(2, 8), (2, 4)], weight_store=["ram", "rom"])
-    estimate = Accelerator(qnet, folding=[(2, 8), (2, 4)],
-                           weight_store=["ram", "rom"]).estimate()
+    estimate = plan_accelerator(qnet, folding=[(2, 8), (2, 4)],
+                                weight_store=["ram", "rom"]).report()
     assert bram_bits_needed(estimate) == (estimate["totals"]["memory_bits"]
                                           + plans[0].weight_memory_bits)
 
@@ -127,12 +127,12 @@ def test_auto_folding_keeps_a_digits_network_within_the_up5k_block_rams():
     than their bits suggest (bench/boards.py's digits net at (1,16),(1,26),(1,2): 31
     blocks estimated and 31 after synth_ice40, against 59,161 bits = 15 blocks)."""
     qnet = make_qnet(sizes=(64, 128, 128, 10), in_bits=5, out_bits=8)
-    wide = Accelerator(qnet, folding=[(1, 16), (1, 26), (1, 2)]).estimate()
+    wide = plan_accelerator(qnet, folding=[(1, 16), (1, 26), (1, 2)]).report()
     assert wide["totals"]["block_rams"]["ice40"] > 30
     assert wide["totals"]["memory_bits"] < 20 * 4096
     board = get_board("icebreaker")
     assert block_ram_budget(qnet, board) == 29          # the board top's image takes one
     plan = plan_memory(qnet, board, "auto", lut_budget=3000)
     assert plan.weight_store == ["rom"] * 3
-    chosen = Accelerator(qnet, folding=plan.folding).estimate()
+    chosen = plan_accelerator(qnet, folding=plan.folding).report()
     assert chosen["totals"]["block_rams"]["ice40"] <= 29

@@ -3,7 +3,7 @@ from boards_qnets import make_qnet
 
 from boards.precheck import ENGINE_COST, DoesNotFit, precheck
 from boards.registry import get_board
-from hdl.accelerator import Accelerator
+from hdl.accelerator_plan import plan_accelerator
 
 
 def _estimate(lut=100, ff=100, memory_bits=1000):
@@ -29,7 +29,7 @@ def test_refuses_naming_the_resource(estimate, resource):
 
 def test_a_large_ternary_network_does_not_fit_an_up5k_but_fits_an_85f():
     qnet = make_qnet(sizes=(784, 256, 256, 10), in_bits=8)
-    estimate = Accelerator(qnet).estimate()
+    estimate = plan_accelerator(qnet).report()
     with pytest.raises(DoesNotFit, match="block RAM bits"):
         precheck(estimate, get_board("icebreaker"))
     precheck(estimate, get_board("ulx3s-85f"))

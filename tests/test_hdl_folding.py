@@ -2,6 +2,7 @@ import pytest
 from hdl_nets import random_qnet
 
 from hdl.accelerator import Accelerator
+from hdl.accelerator_plan import plan_accelerator
 from hdl.errors import HardwareGenerationError
 from hdl.estimate import accelerator_estimate
 from hdl.folding import auto_folding, resolve_folding
@@ -49,10 +50,11 @@ def test_auto_respects_lut_budget():
 
 def test_multiplier_baseline_auto_folding_is_sized_with_its_own_estimates():
     qnet = random_qnet(1)
-    acc = Accelerator(qnet, folding="auto", in_lanes=8, lut_budget=3000, datapath="multiply")
-    acc._MustUse__silence = True
-    assert acc.folding == auto_folding(qnet, in_lanes=8, lut_budget=3000, datapath="multiply")
-    assert acc.estimate()["totals"]["lut"] <= 3000
+    plan = plan_accelerator(qnet, folding="auto", in_lanes=8, lut_budget=3000,
+                            datapath="multiply")
+    assert list(plan.folding) == auto_folding(qnet, in_lanes=8, lut_budget=3000,
+                                              datapath="multiply")
+    assert plan.report()["totals"]["lut"] <= 3000
 
 
 def test_accelerator_auto():

@@ -1,0 +1,227 @@
+"""Planning is pure data, and splitting it from elaboration changed nothing.
+
+The digests below were recorded from the generator before planning moved
+out of the components: the same QNets and options must give byte-identical
+Verilog, identical estimates and the same automatic foldings.
+"""
+
+import ast
+import dataclasses
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hdl_nets import random_qnet
+from hdl_plan_cases import CASES, build, fingerprint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Recorded before the split (sha256 of the Verilog and of the estimate's sorted JSON).
+RECORDED = {
+    "demo_auto_icebreaker": (
+        "8880f194ea7737b38ea09d760671ad5644de8511f35b6bba9a4f7dcbd110121b",
+        "7b8c072b213bdc9641b1bec66ab11f9d7e24f7f09ae436e52f8757b940635619",
+        [[1, 16], [1, 3]]),
+    "pow2_trec_tlin": (
+        "1d455d02ee33046253d4c8d105d0cd75b9b7b8e406aeb75e76879e18919b4617",
+        "ab4cc2f30e8cc18431eb78f33d13a886999c39d92a6557f75648ee87d8a8e041",
+        [[4, 8], [2, 4], [1, 2]]),
+    "spram": (
+        "4f4304211c2e934750387e071f0ced7a12817c69cccb3873375acd4faf79d32e",
+        "de2dcac6b191d465a324285592ee31c1928d2ed4bb814e9fcdc60e14d64ca013",
+        [[2, 8], [2, 4]]),
+    "ram_binary_uneven": (
+        "999e1e5afc1e03e64c82c9e1dcf2056c819cba95bb6a67bb751634d79f1f5218",
+        "4d27ed7d07325462571afc258c0a6845630185341cb29cd4aeb59242b014b3d1",
+        [[3, 5], [4, 3]]),
+    "baseline": (
+        "8e6066e07075f26f71c60b33a1828a8902bec967d218bfbb526e40fd7c3f4d59",
+        "45da2295db6300060eca585580c5e0a7b2f6316c5863f20aae71bffe1841d159",
+        [[2, 4], [1, 4]]),
+    "auto_target": (
+        "3f13f4836fe172d25fae6d4f049b7fd3864ef8186ce5412d62ad404b1efa91f5",
+        "73b98c54ad22753dd86c5cb37cb11e149ed98be104b3b862ffd750dfe54d6527",
+        [[1, 32], [1, 6]]),
+}
+
+
+def test_every_case_has_a_recording():
+    assert set(RECORDED) == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_generated_design_unchanged(name):
+    verilog, estimate, folding = RECORDED[name]
+    got = fingerprint(name)
+    assert got["folding"] == folding
+    assert got["estimate"] == estimate
+    assert got["verilog"] == verilog
+
+
+def test_memory_plan_unchanged():
+    from boards.memory_plan import plan_memory
+    from boards.registry import get_board
+
+    qnet = random_qnet(6, sizes=(784, 128, 10))
+    plan = plan_memory(qnet, get_board("icebreaker"), "auto", lut_budget=2112)
+    assert plan.weight_store == ["spram", "rom"]
+    assert plan.folding == [(1, 40), (1, 1)]
+    assert "213,415 bits in 56 blocks" in plan.reason
+
+
+#: Planning code: everything automatic folding, the pre-check and reports need.
+PLANNING_MODULES = (
+    "hdl.accelerator_plan", "hdl.layer_plan", "hdl.estimate", "hdl.folding",
+    "hdl.weight_load_plan", "hdl.mvu_plan", "hdl.adder_tree_plan", "hdl.argmax_plan",
+    "hdl.barrel_shifter_plan", "hdl.pow2_plan", "hdl.regroup_plan", "hdl.requantize_plan",
+    "hdl.stream_register_plan", "hdl.weight_memory_plan", "boards.memory_plan",
+    "boards.precheck",
+)
+#: Component modules, which planning must never import.
+COMPONENT_MODULES = ("hdl.accelerator", "hdl.mvu", "hdl.baseline", "hdl.multiply_tree",
+                     "hdl.adder_tree", "hdl.requantize", "hdl.weight_memory", "hdl.weight_load")
+
+
+def _modules_after(statements):
+    """Modules loaded by a fresh interpreter after running ``statements``."""
+    code = statements + "\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=env, timeout=120, check=True)
+    return set(result.stdout.split())
+
+
+def test_planning_imports_no_amaranth_and_no_component():
+    loaded = _modules_after("\n".join(f"import {name}" for name in PLANNING_MODULES))
+    assert set(PLANNING_MODULES) <= loaded
+    assert sorted(name for name in loaded if name.split(".")[0] == "amaranth") == []
+    assert sorted(loaded & set(COMPONENT_MODULES)) == []
+
+
+def test_planning_and_estimating_a_design_stays_pure():
+    # Not only the imports: planning, folding and estimating run without Amaranth too.
+    loaded = _modules_after(
+        "from boards_qnets import make_qnet\n"
+        "from hdl.accelerator_plan import plan_accelerator\n"
+        "plan = plan_accelerator(make_qnet(pow2=True), 'auto', weight_store=['spram', 'rom'])\n"
+        "assert plan.report()['totals']['lut'] > 0 and plan.load_map.loadable")
+    assert sorted(name for name in loaded if name.split(".")[0] == "amaranth") == []
+
+
+def test_baseline_mvu_needs_no_accelerator():
+    # The circle mvu -> baseline -> accelerator -> mvu: an MVU of the multiplier
+    # baseline is built from the tree's own module.
+    loaded = _modules_after(
+        "from hdl_nets import random_qnet\n"
+        "from hdl.layer_plan import plan_layer\n"
+        "from hdl.mvu import MVU\n"
+        "from amaranth.back import rtlil\n"
+        "plan = plan_layer(random_qnet(0), 0, 2, 4, 1, datapath='multiply')\n"
+        "rtlil.convert(MVU(plan))")
+    assert sorted(loaded & {"hdl.baseline", "hdl.accelerator"}) == []
+    assert "hdl.multiply_tree" in loaded
+
+
+def test_accelerator_from_plan_is_the_same_design():
+    from amaranth.back import verilog
+
+    from hdl.accelerator import Accelerator
+    from hdl.accelerator_plan import plan_accelerator
+    from hdl.export import TOP_NAME
+
+    qnet, options = build("spram")
+    plan = plan_accelerator(qnet, **options)
+    accelerator = Accelerator.from_plan(plan)
+    assert accelerator.plan is plan and accelerator.plans == list(plan.layers)
+    text = verilog.convert(accelerator, name=TOP_NAME, emit_src=False)
+    assert hashlib.sha256(text.encode()).hexdigest() == RECORDED["spram"][0]
+    assert accelerator.estimate() == plan.report()
+
+
+def test_plan_is_frozen_data():
+    from hdl.accelerator_plan import plan_accelerator
+
+    plan = plan_accelerator(random_qnet(0), [(2, 4), (1, 2)], weight_store="ram")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.folding = ((1, 1), (1, 1))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.layers[0].pe = 3
+    assert plan.folding == ((2, 4), (1, 2)) and plan.weight_stores == ("ram", "ram")
+    assert [(layer.pe, layer.simd) for layer in plan.layers] == [(2, 4), (1, 2)]
+    assert plan.loadable and plan.load_map.layers == [0, 1]
+    assert plan.cycles_per_image == plan.estimate["cycles_per_image"] == 8 * 16
+
+
+def test_plan_of_another_qnet_is_refused():
+    from hdl.accelerator import Accelerator
+    from hdl.accelerator_plan import plan_accelerator
+    from hdl.errors import HardwareGenerationError
+
+    plan = plan_accelerator(random_qnet(0))
+    with pytest.raises(HardwareGenerationError, match="plan: expected a plan of the given qnet"):
+        Accelerator(random_qnet(1), plan=plan)
+    with pytest.raises(HardwareGenerationError, match="qnet: expected a QNet"):
+        Accelerator()
+
+
+def test_plan_lists_each_layers_memories():
+    from hdl.accelerator_plan import plan_accelerator
+
+    qnet, options = build("spram")  # 64-32-10, folding (2, 8), (2, 4), weights in SPRAM
+    plan = plan_accelerator(qnet, **options)
+    first = {memory.name: memory for memory in plan.memories[0]}
+    assert sorted(first) == ["input_buffer", "output_fifo", "parameters", "weight_decode0",
+                             "weight_decode1", "weight_decode2", "weight_decode3", "weights"]
+    weights = first["weights"]
+    # 16 lanes of ternary weights packed five to a byte: 4 bytes, 64/8 * 32/2 words.
+    assert (weights.kind, weights.width, weights.depth) == ("spram", 32, 128)
+    assert weights.block_rams == {"ice40": 0, "ecp5": 0}
+    buffer = first["input_buffer"]
+    assert (buffer.kind, buffer.width, buffer.depth) == ("block_ram", 8 * 5, 2 * 8)
+    assert first["weight_decode0"].block_rams == {"ice40": 1, "ecp5": 1}
+    for memories, entry in zip(plan.memories, plan.estimate["layers"], strict=True):
+        for family, blocks in entry["block_rams"].items():
+            assert sum(memory.block_rams[family] for memory in memories) == blocks
+    fifo = first["output_fifo"]
+    assert fifo.kind == "logic" and fifo.depth <= 8
+
+
+def _hdl_imports():
+    """``module -> hdl modules it imports`` for every ``hdl/*.py``, lazy imports included."""
+    graph = {}
+    for path in sorted((ROOT / "hdl").glob("*.py")):
+        name = f"hdl.{path.stem}"
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = "hdl" if node.level == 1 else node.module
+                if node.level == 1 and node.module:
+                    base = f"hdl.{node.module}"
+                targets.add(base)
+                targets.update(f"{base}.{alias.name}" for alias in node.names)
+        graph[name] = {target for target in targets if target.startswith("hdl.")}
+    return {name: {target for target in targets if target in graph and target != name}
+            for name, targets in graph.items()}
+
+
+def test_hdl_has_no_import_circle():
+    graph = _hdl_imports()
+    assert "hdl.multiply_tree" in graph["hdl.mvu"]
+
+    def circle_from(start, path):
+        for target in sorted(graph[path[-1]]):
+            if target == start:
+                return path + [start]
+            if target not in path:
+                found = circle_from(start, path + [target])
+                if found:
+                    return found
+        return None
+
+    circles = [circle_from(name, [name]) for name in sorted(graph)]
+    assert [circle for circle in circles if circle] == []
