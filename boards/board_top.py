@@ -177,6 +177,10 @@ class BoardTop(wiring.Component):
     leds : Out(n_leds)
     """
 
+    #: One image per request: INFER_BATCH and BENCH (version 3) are not built yet,
+    #: and a host talks to this version one image at a time.
+    PROTOCOL_VERSION = 2
+
     def __init__(self, qnet, *, divisor, clock_hz, timeout_cycles, accelerator=None,
                  folding=None, weight_store=None, n_leds=2):
         self._qnet = qnet
@@ -223,7 +227,8 @@ class BoardTop(wiring.Component):
     @property
     def info(self):
         """What ``INFO`` answers (with the loaded flag clear)."""
-        return p.BoardInfo.of(self._qnet, self._clock_hz, self._layers, loaded=False)
+        return p.BoardInfo.of(self._qnet, self._clock_hz, self._layers, loaded=False,
+                              version=self.PROTOCOL_VERSION)
 
     def __repr__(self):
         return (f"BoardTop(qnet=<{self._qnet.fingerprint()[:12]}>, divisor={self._divisor}, "

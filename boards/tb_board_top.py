@@ -22,6 +22,7 @@ from cocotbext.uart import UartSink, UartSource
 
 from boards import protocol as p
 from boards.board_model import BoardModel
+from boards.board_top import BoardTop
 from boards.tb_load_session import load_session
 from golden_model.qnet import QNet
 
@@ -35,7 +36,8 @@ def _config():
 def _model(config, qnet):
     """The board model of the bitstream under test (its INFO reports the folding)."""
     return BoardModel(qnet, clock_hz=config["clock_hz"], folding=config.get("folding"),
-                      weight_store=config.get("weight_store"))
+                      weight_store=config.get("weight_store"),
+                      version=BoardTop.PROTOCOL_VERSION)
 
 
 async def _start(dut, config):

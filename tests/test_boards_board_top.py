@@ -81,7 +81,7 @@ def test_answers_equal_the_model_including_malformed_requests():
     got = simulate(make_top(qnet), chunks)
     answers = p.FrameReader(p.RESPONSE_SYNC).feed(got)
 
-    model = BoardModel(qnet, clock_hz=1_000_000)
+    model = BoardModel(qnet, clock_hz=1_000_000, version=BoardTop.PROTOCOL_VERSION)
     expected = []
     for chunk in chunks:
         expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
