@@ -23,6 +23,7 @@ from pathlib import Path
 from boards.bounded_run import run_bounded
 from boards.build_bounds import BuildBounds
 from boards.build_script import script_steps
+from boards.link_rate import link_bound
 from boards.memory_plan import block_ram_budget, plan_memory
 from boards.netlist_fixups import tie_unused_write_clocks
 from boards.platform_top import PlatformTop
@@ -294,7 +295,8 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         clock_hz=top.clock_hz, baud=baud,
         cycles_per_image=estimate["cycles_per_image"],
         latency_cycles=estimate["latency_cycles"], estimate=estimate,
-        fingerprint=qnet.fingerprint(), tools=tools)
+        fingerprint=qnet.fingerprint(), tools=tools,
+        link=link_bound(top.engine.layout, baud, batch=top.engine.info.max_batch))
     load_map = getattr(accelerator, "load_map", None)
     slices = load_map.total_slices if load_map is not None else 0
     report["nextpnr_seed"] = current
