@@ -32,7 +32,7 @@ def configure(parser):
     parser.add_argument("--board", default=None,
                         help=f"board, for its default baud rate ({', '.join(BOARDS)})")
     parser.add_argument("--baud", type=positive_int, default=None,
-                        help="UART rate (default: the board's, else 1000000)")
+                        help="UART rate (default: the board's, else 3000000)")
     parser.add_argument("--limit", type=positive_int, default=None,
                         help="at most this many test images")
     parser.add_argument("--timeout", type=ANSWER_TIMEOUT, default=2.0,
@@ -53,7 +53,7 @@ def main(args):
     from boards.host import BoardClient, bench_board, load_weights, open_port, run_test_set
     from golden_model.datasets.registry import load_dataset
 
-    baud = args.baud or (get_board(args.board).baud if args.board else 1_000_000)
+    baud = args.baud or (get_board(args.board).baud if args.board else 3_000_000)
     qnet = QNet.load(args.model)
     check_supported(qnet, args.model)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, test_only=True)

@@ -33,7 +33,7 @@ def test_run_streams_the_test_set_and_checks_every_answer(tmp_path, monkeypatch,
     code = main(["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
                  "--board", "icebreaker", "--limit", "25"])
     out = capsys.readouterr().out
-    assert code == 0 and opened == [("/dev/ttyUSB1", 1_000_000)]
+    assert code == 0 and opened == [("/dev/ttyUSB1", 3_000_000)]
     dataset = load_dataset("digits")
     labels = dataset.y_test[:25]
     correct = int(np.sum(qnet.predict(dataset.x_test[:25]) == labels))
