@@ -155,6 +155,8 @@ class BoardModel:
                 self._state = "payload" if length else "check"
                 if cmd == p.CMD_LOAD:
                     self.loaded = False      # the slices may change from here on
+                if cmd in (p.CMD_INFER, p.CMD_INFER_LOGITS, p.CMD_INFER_BATCH):
+                    self.held = None         # the image memory is being overwritten
             return b""
         if self._state == "payload":
             self._payload.append(byte)
@@ -223,6 +225,8 @@ class BoardModel:
             return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_NO_IMAGES)
         if not self.loaded:
             return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_NOT_LOADED)
+        if replays == 0:
+            return p.encode_frame(p.RESPONSE_SYNC, p.CMD_BENCH, p.BenchResult(0, 0, 0).encode())
         logits, classes = self._forward(self.held)
         answers = [self.layout.answer_bytes(c, z) for c, z in zip(classes, logits, strict=True)]
         result = p.BenchResult(replays, replays * self.cycles,

@@ -42,20 +42,22 @@ slices)
 
 Version 3 adds (INFO then ends with ``max_batch``, u16):
 
-``INFER_BATCH`` (a flags byte, bit 0: with logits; then 1 to ``max_batch``
-images back to back)
+``INFER_BATCH`` (a flags byte, bit 0: with logits, the others reserved: sent
+as 0, ignored; then 1 to ``max_batch`` images back to back)
     One answer per image, in order, back to back, each as the answer of
     ``INFER`` / ``INFER_LOGITS``. The board may start on an image before
     the request's checksum has arrived and answer while the host sends the
     next batch, so a host keeps two batches in flight and the link and the
     engine overlap; a bad checksum still answers ``BAD_CHECKSUM`` alone.
-``BENCH`` (replays, u32, at least 1)
+``BENCH`` (replays, u32)
     Runs the images of the last ``INFER`` / ``INFER_BATCH`` again, in turn,
     ``replays`` times in all, back to back at the engine's rate without the
     link, and answers the count (u32), the cycles from the first pixel to
     the last answer (u64) and :func:`answer_checksum` of every answer's
-    class and logits. ``NO_IMAGES`` (empty) when no image was sent since
-    power-up.
+    class and logits (all 0 for 0 replays). ``NO_IMAGES`` (empty) when no
+    image request was answered since power-up or since an image request
+    began that was not (damaged, cut short, weights not loaded): its pixels
+    may be in the board's memory. ``NOT_LOADED`` as for ``INFER``.
 
 A host talks to a version 2 board (no ``max_batch``, no ``INFER_BATCH``
 or ``BENCH``) one image per request.
@@ -287,9 +289,7 @@ class Layout:
             raise ProtocolError(f"INFER_BATCH payload of {len(payload)} bytes; expected "
                                 f"{BATCH_HEADER_BYTES} + a whole number of "
                                 f"{self.image_bytes}-byte images")
-        flags = payload[0]
-        if flags & ~BATCH_FLAG_LOGITS:
-            raise ProtocolError(f"INFER_BATCH flags 0x{flags:02x}: expected only bit 0")
+        flags = payload[0]          # the reserved bits are ignored
         images = self.decode_image(payload[BATCH_HEADER_BYTES:]).reshape(-1, self.n_inputs)
         return bool(flags & BATCH_FLAG_LOGITS), images
 
@@ -524,13 +524,11 @@ def encode_bench(replays):
 
 
 def decode_bench(payload):
-    """The replay count of a ``BENCH`` payload."""
+    """The replay count of a ``BENCH`` payload (0 is valid: a board answers zeros)."""
     payload = bytes(payload)
     if len(payload) != 4:
         raise ProtocolError(f"BENCH payload of {len(payload)} bytes; expected 4")
     replays, = struct.unpack("<I", payload)
-    if replays < 1:
-        raise ProtocolError("BENCH of 0 replays; expected at least 1")
     return replays
 
 

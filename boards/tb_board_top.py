@@ -39,7 +39,7 @@ def _model(config, qnet):
     """The board model of the bitstream under test (its INFO reports the folding)."""
     return BoardModel(qnet, clock_hz=config["clock_hz"], folding=config.get("folding"),
                       weight_store=config.get("weight_store"),
-                      version=BoardTop.PROTOCOL_VERSION)
+                      version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
 
 
 async def _start(dut, config):
@@ -163,7 +163,8 @@ async def weight_load_session(dut):
 async def end_to_end_rate(dut):
     """The images as a host sends them, each request as soon as the last answer is in:
     every answer equal to the QNet's (class and logits), and the clock cycles from the
-    first request byte to the last answer byte written to ``rate.json``."""
+    first request byte to the last answer byte written to ``rate.json``; then a BENCH
+    of the last image, its checksum equal to the QNet's, its cycles written too."""
     config, qnet, images = _config()
     layout = p.Layout.of(qnet)
     model = _model(config, qnet)
@@ -180,6 +181,20 @@ async def end_to_end_rate(dut):
             frames = reader.feed(await sink.read())
         _check(frames, expected, layout, f"image {k}", cycles_seen)
     elapsed = (get_sim_time("ns") - start_ns) / config["clock_period_ns"]
+    # BENCH: the last image again, back to back, checked by the answers' checksum.
+    replays = config["bench_replays"]
+    request = p.encode_frame(p.REQUEST_SYNC, p.CMD_BENCH, p.encode_bench(replays))
+    [(_, want)] = p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(request))
+    await source.write(request)
+    frames = []
+    while not frames:
+        frames = reader.feed(await sink.read())
+    [(status, payload)] = frames
+    assert status == p.CMD_BENCH, f"BENCH answered status 0x{status:02x}"
+    bench, expected = p.BenchResult.decode(payload), p.BenchResult.decode(want)
+    assert (bench.count, bench.checksum) == (expected.count, expected.checksum), (
+        f"BENCH {bench}, the QNet's {expected}")
     Path("rate.json").write_text(json.dumps({"images": len(images), "cycles": elapsed,
-                                             "engine_cycles": cycles_seen}))
+                                             "engine_cycles": cycles_seen,
+                                             "bench_cycles": bench.cycles}))
     await Timer(1, "ns")

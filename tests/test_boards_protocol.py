@@ -282,6 +282,7 @@ def test_batch_payload_round_trip_at_the_bounds():
     assert logits is True and decoded.tolist() == images.tolist()
     one = layout.encode_batch(images[:1], logits=False)
     assert one[0] == 0 and layout.decode_batch(one)[1].tolist() == images[:1].tolist()
+    assert layout.decode_batch(b"\xfe" + one[1:])[0] is False    # reserved bits ignored
     assert layout.batch_length_ok(1 + 784, 1) and not layout.batch_length_ok(1 + 2 * 784, 1)
     assert not layout.batch_length_ok(1, 83) and not layout.batch_length_ok(784, 83)
 
@@ -294,7 +295,6 @@ def test_encode_batch_rejects_empty_and_oversized_batches(count):
 
 
 @pytest.mark.parametrize("payload, message", [
-    (b"\x02" + bytes(16), "flags 0x02"),
     (b"\x00" + bytes(17), "whole number of 16-byte images"),
     (b"\x00", "whole number"),
 ])
@@ -342,8 +342,7 @@ def test_bench_request_and_answer_round_trip():
     assert p.decode_bench(p.encode_bench(2**32 - 1)) == 2**32 - 1
     with pytest.raises(p.ProtocolError, match="expected 4"):
         p.decode_bench(b"\x01\x00\x00")
-    with pytest.raises(p.ProtocolError, match="at least 1"):
-        p.decode_bench(bytes(4))
+    assert p.decode_bench(bytes(4)) == 0                    # a board answers zeros
     result = p.BenchResult(7, 2**40 + 3, 0xDEADBEEF)      # cycles past 32 bits
     assert len(result.encode()) == p.BENCH_ANSWER_BYTES == 16
     assert p.BenchResult.decode(result.encode()) == result
