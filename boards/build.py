@@ -140,7 +140,7 @@ def _pnr_plan(seed, placement_attempts, routers):
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
                     weight_store="auto", lut_budget=None, accelerator=None, seed=None,
                     placement_attempts=3, routers=("router1", "router2"), bounds=None,
-                    log=print):
+                    bench=True, log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -176,6 +176,9 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     bounds : BuildBounds, optional
         Time bounds of synthesis, each place-and-route attempt, routing
         without progress, and packing (default :class:`BuildBounds`).
+    bench : bool
+        Build the board's ``BENCH`` (protocol version 3); False saves its
+        LUTs for a design that is near full.
     log : callable
         Receives progress lines.
 
@@ -207,7 +210,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     estimate = accelerator.estimate()
     precheck(estimate, board)
 
-    top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator)
+    top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator, bench=bench)
     log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "
         f"folding {getattr(accelerator, 'folding', '?')}, "
         f"~{estimate['totals']['lut']} LUT estimated")

@@ -186,7 +186,30 @@ def test_batch_of_one_and_bench_equal_the_model():
         (m.count, m.checksum) for _, m in benches]
     assert [b.count for b, _ in benches] == [5, 0, 3]
     assert benches[1][0] == p.BenchResult(0, 0, 0)
-    # The first image as INFER counts it (7), then 8 cycles per replay: the table
-    # accelerator takes an image once it answered the last, and the 5 answer bytes
-    # are checksummed a byte a cycle while it waits.
-    assert [b.cycles for b, _ in benches] == [7 + 4 * 8, 0, 7 + 2 * 8]
+    # The first image as INFER counts it (7), then 12 cycles per replay: the table
+    # accelerator takes an image once its answer was taken, and the 5 answer bytes are
+    # checksummed a byte a cycle before that.
+    assert [b.cycles for b, _ in benches] == [7 + 4 * 12, 0, 7 + 2 * 12]
+
+
+def test_without_bench_the_top_speaks_version_2():
+    qnet = tiny_qnet()
+    layout = p.Layout.of(qnet)
+    top = BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
+                   accelerator=TableAccelerator(qnet), n_leds=3, bench=False)
+    assert top.protocol_version == 2 and top.info.version == 2
+    image = np.array([1, 2, 3])
+    chunks = [p.encode_frame(p.REQUEST_SYNC, p.CMD_INFO),
+              p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER, layout.encode_image(image)),
+              p.encode_frame(p.REQUEST_SYNC, p.CMD_BENCH, p.encode_bench(2)),
+              p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_BATCH,
+                             layout.encode_batch(image[None, :], logits=False))]
+    answers = p.FrameReader(p.RESPONSE_SYNC).feed(simulate(top, chunks))
+    model = BoardModel(qnet, clock_hz=1_000_000, version=2)
+    expected = []
+    for chunk in chunks:
+        expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
+    assert [status for status, _ in answers] == [p.CMD_INFO, p.CMD_INFER,
+                                                 p.STATUS_BAD_COMMAND, p.STATUS_BAD_COMMAND]
+    assert answers[0] == expected[0] and p.BoardInfo.decode(answers[0][1]).version == 2
+    assert layout.decode_result(answers[1][1], False).cls == qnet.forward(image)[1][0]

@@ -122,6 +122,23 @@ def test_run_needs_only_the_test_files_of_an_idx_dataset(tmp_path, monkeypatch, 
     assert f"({correct}/3)" in out and "mismatches  0" in out
 
 
+def test_build_no_bench_reaches_the_board_top(tmp_path, monkeypatch, capsys):
+    import boards.build
+
+    seen = []
+
+    def fake_build(qnet, board, out, **kwargs):
+        seen.append(kwargs["bench"])
+        return {"bitstream": str(tmp_path / "mulfree.bin")}
+
+    monkeypatch.setattr(boards.build, "build_bitstream", fake_build)
+    _, path = digits_qnet(tmp_path)
+    for extra in ([], ["--no-bench"]):
+        assert main(["build", "--board", "icebreaker", "--model", str(path),
+                     "--out", str(tmp_path / "out"), *extra]) == 0
+    assert seen == [True, False]
+
+
 @pytest.mark.parametrize("out, message", [
     ("{file}", "--out: {file}: is a file; expected a folder"),
     ("{file}/board", "file.txt is a file, not a folder"),
