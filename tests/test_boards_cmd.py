@@ -39,7 +39,8 @@ def test_run_streams_the_test_set_and_checks_every_answer(tmp_path, monkeypatch,
     correct = int(np.sum(qnet.predict(dataset.x_test[:25]) == labels))
     assert f"accuracy    {correct / 25:.2%} ({correct}/25)" in out
     assert "mismatches  0 (board vs QNet.forward)" in out
-    assert "engine      142,857 images/s from the board's cycle counts (210..210 cycles" in out
+    assert ("engine      142,857 images/s one at a time, from the board's cycle counts "
+            "(210..210 cycles from first pixel to answer at 30 MHz") in out
     assert "images/s measured over the serial link (batches of 16, pipelined" in out
 
 

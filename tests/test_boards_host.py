@@ -272,7 +272,7 @@ def test_batched_run_gives_the_answers_of_one_image_per_request():
         assert (report.batch, report.version) == (batch, version)
     assert "batches of 4, pipelined, protocol version 3" in batched.summary()
     assert "one image per round trip, protocol version 2" in single.summary()
-    assert "engine      100,000 images/s from the board's cycle counts" in single.summary()
+    assert "engine      100,000 images/s one at a time, from the board's cycle" in single.summary()
 
 
 class _OrderedPort(FakeSerial):
