@@ -47,6 +47,11 @@ class BoardModel:
     weight_store : None, str or list of str
         As for :func:`hdl.layer_plan.plan_layers`; ``ram``/``spram`` layers
         must be loaded before an image is answered.
+    version : int
+        The protocol version: 2 has no ``INFER_BATCH`` and ``BENCH``.
+    max_batch : int, optional
+        Images per ``INFER_BATCH`` (version 3; default as
+        :meth:`boards.protocol.BoardInfo.of`).
 
     Members
     -------
@@ -58,7 +63,8 @@ class BoardModel:
         The loaded flag.
     """
 
-    def __init__(self, qnet, clock_hz=12_000_000, cycles=0, folding=None, weight_store=None):
+    def __init__(self, qnet, clock_hz=12_000_000, cycles=0, folding=None, weight_store=None,
+                 version=p.VERSION, max_batch=None):
         from hdl.layer_plan import resolve_weight_stores
 
         self.qnet = qnet
@@ -76,12 +82,17 @@ class BoardModel:
             self.load_map = LoadMap(plan_layers(qnet, folding, 1, "signselect", stores))
         self.slices = {}
         self.loaded = self.load_map is None
+        self.version = int(version)
+        self.max_batch = p.BoardInfo.of(qnet, clock_hz, version=version,
+                                        max_batch=max_batch).max_batch
+        self.held = None             # the images BENCH replays: the last ones sent
         self._reset()
 
     @property
     def info(self):
         """What ``INFO`` answers now."""
-        return p.BoardInfo.of(self.qnet, self.clock_hz, self.layers, self.loaded)
+        return p.BoardInfo.of(self.qnet, self.clock_hz, self.layers, self.loaded,
+                              self.version, self.max_batch)
 
     def _reset(self):
         self._state = "sync"
@@ -106,15 +117,21 @@ class BoardModel:
         return p.encode_frame(p.RESPONSE_SYNC, status)
 
     def _commands(self):
-        if self.load_map is None:
-            return (p.CMD_INFO, p.CMD_INFER, p.CMD_INFER_LOGITS)
-        return p.COMMANDS
+        commands = p.COMMANDS if self.load_map is not None else (
+            p.CMD_INFO, p.CMD_INFER, p.CMD_INFER_LOGITS)
+        if self.version >= p.BATCH_VERSION:
+            commands += p.BATCH_COMMANDS
+        return commands
 
     def _length_ok(self, cmd, length):
         if cmd == p.CMD_LOAD:
             return p.load_length_ok(length)
         if cmd in (p.CMD_INFER, p.CMD_INFER_LOGITS):
             return length == self.layout.image_bytes
+        if cmd == p.CMD_INFER_BATCH:
+            return self.layout.batch_length_ok(length, self.max_batch)
+        if cmd == p.CMD_BENCH:
+            return length == 4
         return length == 0
 
     def _step(self, byte):
@@ -138,6 +155,8 @@ class BoardModel:
                 self._state = "payload" if length else "check"
                 if cmd == p.CMD_LOAD:
                     self.loaded = False      # the slices may change from here on
+                if cmd in (p.CMD_INFER, p.CMD_INFER_LOGITS, p.CMD_INFER_BATCH):
+                    self.held = None         # the image memory is being overwritten
             return b""
         if self._state == "payload":
             self._payload.append(byte)
@@ -175,21 +194,44 @@ class BoardModel:
         if cmd == p.CMD_LOAD_DONE:
             self.loaded = True
             return p.encode_frame(p.RESPONSE_SYNC, cmd)
+        if cmd == p.CMD_BENCH:
+            return self._bench(p.decode_bench(payload))
         if not self.loaded:
             return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_NOT_LOADED)
+        if cmd == p.CMD_INFER_BATCH:
+            with_logits, images = self.layout.decode_batch(payload)
+        else:
+            with_logits = cmd == p.CMD_INFER_LOGITS
+            images = self.layout.decode_image(payload)[None, :]
+        # The image memory is in_bits wide: higher bits of a pixel are dropped.
+        images = images & ((1 << self.layout.in_bits) - 1)
+        logits, classes = self._forward(images)
+        self.held = images
+        answer = b"".join(self.layout.encode_result(c, self.cycles, z if with_logits else None)
+                          for c, z in zip(classes, logits, strict=True))
+        return p.encode_frame(p.RESPONSE_SYNC, cmd, answer)
+
+    def _forward(self, images):
         wrong = self.wrong_slices()
         if wrong:
             address, want, got = wrong[0]
             raise WrongWeights(f"board model: INFER with {len(wrong)} wrong weight slices; "
                                f"the first at load address {address}: {got}, expected {want}")
-        image = self.layout.decode_image(payload)
-        # The image memory is in_bits wide: higher bits of a pixel are dropped.
-        image = image & ((1 << self.layout.in_bits) - 1)
-        logits, classes = self.qnet.forward(image[None, :])
-        with_logits = cmd == p.CMD_INFER_LOGITS
-        result = self.layout.encode_result(classes[0], self.cycles,
-                                           logits[0] if with_logits else None)
-        return p.encode_frame(p.RESPONSE_SYNC, cmd, result)
+        return self.qnet.forward(images)
+
+    def _bench(self, replays):
+        """Replay the held images: count, cycles (``cycles`` per image) and checksum."""
+        if self.held is None:
+            return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_NO_IMAGES)
+        if not self.loaded:
+            return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_NOT_LOADED)
+        if replays == 0:
+            return p.encode_frame(p.RESPONSE_SYNC, p.CMD_BENCH, p.BenchResult(0, 0, 0).encode())
+        logits, classes = self._forward(self.held)
+        answers = [self.layout.answer_bytes(c, z) for c, z in zip(classes, logits, strict=True)]
+        result = p.BenchResult(replays, replays * self.cycles,
+                               p.replay_checksum(answers, replays))
+        return p.encode_frame(p.RESPONSE_SYNC, p.CMD_BENCH, result.encode())
 
     def wrong_slices(self):
         """``[(address, expected, written or None)]`` of every slice the network

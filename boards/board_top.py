@@ -169,6 +169,9 @@ class BoardTop(wiring.Component):
         loaded over the UART).
     n_leds : int
         LED 0 blinks on each answer; the others show the last class in binary.
+    bench : bool
+        Build ``BENCH`` and ``INFER_BATCH`` (protocol version 3); False gives
+        the version 2 engine, about 700 iCE40 LUTs smaller.
 
     Members
     -------
@@ -177,8 +180,16 @@ class BoardTop(wiring.Component):
     leds : Out(n_leds)
     """
 
+    #: INFER_BATCH of one image and BENCH: the engine holds one image, and
+    #: answers nothing while a request comes in, so a host sends one at a time.
+    #: Without BENCH (``bench=False``) the top speaks version 2.
+    PROTOCOL_VERSION = 3
+    MAX_BATCH = 1
+    #: Bits of the BENCH cycle counter (2**40 cycles: 3 hours at 100 MHz).
+    BENCH_CYCLE_BITS = 40
+
     def __init__(self, qnet, *, divisor, clock_hz, timeout_cycles, accelerator=None,
-                 folding=None, weight_store=None, n_leds=2):
+                 folding=None, weight_store=None, n_leds=2, bench=True):
         self._qnet = qnet
         self._layout = p.Layout.of(qnet)
         self._layout.check()
@@ -201,6 +212,8 @@ class BoardTop(wiring.Component):
         plans = getattr(accelerator, "plans", None)
         self._layers = None if plans is None else p.layer_infos(plans)
         self._n_leds = operator.index(n_leds)
+        self._bench = bool(bench)
+        self.protocol_version = self.PROTOCOL_VERSION if self._bench else 2
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),
@@ -223,7 +236,8 @@ class BoardTop(wiring.Component):
     @property
     def info(self):
         """What ``INFO`` answers (with the loaded flag clear)."""
-        return p.BoardInfo.of(self._qnet, self._clock_hz, self._layers, loaded=False)
+        return p.BoardInfo.of(self._qnet, self._clock_hz, self._layers, loaded=False,
+                              version=self.protocol_version, max_batch=self.MAX_BATCH)
 
     def __repr__(self):
         return (f"BoardTop(qnet=<{self._qnet.fingerprint()[:12]}>, divisor={self._divisor}, "
@@ -256,8 +270,9 @@ class BoardTop(wiring.Component):
         # (the length), a wait state gives the flag its cycle.
         state = _OneHot(m, ["SYNC", "CMD", "LEN_LO", "LEN_HI", "HEADER", "VALIDATE",
                             "PAYLOAD", *(["LOAD_ADDR", "LOAD_DATA"] if self._loadable else []),
-                            "CHECK", "DECIDE", "DISCARD", "RUN", "PREPARE", "SEND", "SELECT",
-                            "OFFER"])
+                            "CHECK", "DECIDE", "DISCARD", "RUN",
+                            *(["BENCH"] if self._bench else []), "PREPARE", "SEND",
+                            "SELECT", "OFFER"])
 
         # -- line idle timer: an open request is dropped after timeout cycles of silence
         # timed_out is registered: it equals idle == timeout (idle saturates
@@ -290,19 +305,41 @@ class BoardTop(wiring.Component):
         length_zero = Signal()
         last_byte = Signal()           # remaining == 1
         sum_ok = Signal()              # the received byte equals the checksum
-        is_infer = Signal()
+        is_infer = Signal()            # INFER, INFER_LOGITS or INFER_BATCH
+        # Without BENCH the version 3 flags are constants and their logic goes away.
+        is_batch = Signal() if self._bench else Const(0, 1)
+        is_bench = Signal() if self._bench else Const(0, 1)
         run_ok = Signal()              # sum_ok for an INFER that may run: DECIDE's branch
+        bench_ok = Signal()            # sum_ok for a BENCH that may run
+        # -- BENCH and INFER_BATCH registers
+        have_image = Signal()          # the image memory holds an image that was answered
+        flags_pending = Signal()       # the next payload byte is INFER_BATCH's flags
+        batch_logits = Signal()
+        replays = Signal(32)
+        replays_zero = Signal()
         commands = p.COMMANDS if self._loadable else (p.CMD_INFO, p.CMD_INFER,
                                                       p.CMD_INFER_LOGITS)
+        if self._bench:
+            commands += p.BATCH_COMMANDS
+            m.d.sync += [bench_ok.eq((byte == total) & is_bench & have_image & loaded
+                                     & ~replays_zero),
+                         replays_zero.eq(replays == 0),
+                         is_batch.eq(cmd == p.CMD_INFER_BATCH),
+                         is_bench.eq(cmd == p.CMD_BENCH)]
         m.d.sync += [is_info.eq(cmd == p.CMD_INFO), is_logits.eq(cmd == p.CMD_INFER_LOGITS),
                      is_load.eq(cmd == p.CMD_LOAD), is_load_done.eq(cmd == p.CMD_LOAD_DONE),
                      known.eq(Cat(*(cmd == c for c in commands)).any()),
                      length_zero.eq(length == 0), last_byte.eq(remaining == 1),
                      sum_ok.eq(byte == total), run_ok.eq((byte == total) & is_infer & loaded),
-                     is_infer.eq((cmd == p.CMD_INFER) | (cmd == p.CMD_INFER_LOGITS))]
+                     is_infer.eq((cmd == p.CMD_INFER) | (cmd == p.CMD_INFER_LOGITS)
+                                 | (is_batch & (cmd == p.CMD_INFER_BATCH)))]
         with m.Switch(cmd):
             with m.Case(p.CMD_INFER, p.CMD_INFER_LOGITS):
                 m.d.sync += length_ok.eq(length == layout.image_bytes)
+            with m.Case(p.CMD_INFER_BATCH):
+                m.d.sync += length_ok.eq(length == p.BATCH_HEADER_BYTES + layout.image_bytes)
+            with m.Case(p.CMD_BENCH):
+                m.d.sync += length_ok.eq(length == 4)
             if self._loadable:
                 with m.Case(p.CMD_LOAD):
                     m.d.sync += length_ok.eq((length >= p.MIN_LOAD_BYTES)
@@ -326,10 +363,12 @@ class BoardTop(wiring.Component):
 
         # -- answer bytes
         # "empty": an error, or a LOAD / LOAD_DONE acknowledgement
-        kinds = {"empty": 0, "info": 1, "result": 2, "result_logits": 3}
+        kinds = {"empty": 0, "info": 1, "result": 2, "result_logits": 3,
+                 **({"bench": 4} if self._bench else {})}
         kind = Signal(range(len(kinds)))
         is_kind = Signal(len(kinds))   # kind, one-hot, for the answer multiplexer
-        frames = self._answer_frames(status, result, result_cycles, loaded)
+        bench = self._bench_registers(m, replays)
+        frames = self._answer_frames(status, result, result_cycles, loaded, bench)
         longest = max(len(frame) for frame in frames.values())
         tx_index = Signal(range(longest + 1))
         tx_sum = Signal(8)
@@ -409,7 +448,10 @@ class BoardTop(wiring.Component):
             with m.Elif(length_zero):
                 receiving_enter.append(state.go("VALIDATE", "CHECK"))
             with m.Else():
-                m.d.sync += remaining.eq(length)
+                m.d.sync += [remaining.eq(length), flags_pending.eq(is_batch)]
+                with m.If(is_infer):
+                    # From the first pixel on the memory holds no answered image.
+                    m.d.sync += have_image.eq(0)
                 if self._loadable:
                     with m.If(is_load):
                         # From the first slice on the memory may change.
@@ -421,18 +463,25 @@ class BoardTop(wiring.Component):
                     receiving_enter.append(state.go("VALIDATE", "PAYLOAD"))
         with m.If(state.PAYLOAD):
             with m.If(got):
-                m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte),
-                             high_half.eq(~high_half)]
-                if layout.pixel_bytes == 1:
-                    m.d.comb += [write.addr.eq(pixel), write.data.eq(byte), write.en.eq(1)]
-                    m.d.sync += pixel.eq(pixel + 1)
-                else:
-                    with m.If(~high_half):
-                        m.d.sync += low_byte.eq(byte)
-                    with m.Else():
-                        m.d.comb += [write.addr.eq(pixel),
-                                     write.data.eq(Cat(low_byte, byte)), write.en.eq(1)]
+                m.d.sync += [remaining.eq(remaining - 1), total.eq(total + byte)]
+                with m.If(flags_pending):
+                    m.d.sync += [batch_logits.eq(byte & p.BATCH_FLAG_LOGITS),
+                                 flags_pending.eq(0)]
+                with m.Elif(is_bench):
+                    m.d.sync += replays.eq(Cat(replays[8:], byte))
+                with m.Else():
+                    m.d.sync += high_half.eq(~high_half)
+                    if layout.pixel_bytes == 1:
+                        m.d.comb += [write.addr.eq(pixel), write.data.eq(byte),
+                                     write.en.eq(1)]
                         m.d.sync += pixel.eq(pixel + 1)
+                    else:
+                        with m.If(~high_half):
+                            m.d.sync += low_byte.eq(byte)
+                        with m.Else():
+                            m.d.comb += [write.addr.eq(pixel),
+                                         write.data.eq(Cat(low_byte, byte)), write.en.eq(1)]
+                            m.d.sync += pixel.eq(pixel + 1)
                 with m.If(last_byte):
                     state.go("PAYLOAD", "CHECK")
             or_timeout("PAYLOAD")
@@ -445,16 +494,27 @@ class BoardTop(wiring.Component):
                 receiving_leave.append(state.go("CHECK", "DECIDE"))
             or_timeout("CHECK")
         with m.If(state.DECIDE):
+            m.d.sync += [bench.cycles.eq(0), bench.checksum.eq(0)]
             with m.If(run_ok):
                 m.d.sync += [feed_addr.eq(0), feeding.eq(1), have_result.eq(0),
-                             counting.eq(0), cycles.eq(0)]
+                             counting.eq(0), cycles.eq(0), have_image.eq(1)]
                 state.go("DECIDE", "RUN")
+            if self._bench:
+                with m.Elif(bench_ok):
+                    m.d.sync += [feed_addr.eq(0), feeding.eq(1), counting.eq(0)]
+                    self._bench_start(m, bench, replays)
+                    state.go("DECIDE", "BENCH")
             with m.Else():
                 state.go("DECIDE", "PREPARE")
                 with m.If(~sum_ok):
                     answer("empty", p.STATUS_BAD_CHECKSUM)
                 with m.Elif(is_info):
                     answer("info", p.CMD_INFO)
+                if self._bench:
+                    with m.Elif(is_bench & ~have_image):
+                        answer("empty", p.STATUS_NO_IMAGES)
+                    with m.Elif(is_bench & loaded):       # zero replays: zero counts
+                        answer("bench", p.CMD_BENCH)
                 if self._loadable:
                     with m.Elif(is_load):
                         answer("empty", Mux(load.bad, p.STATUS_BAD_ADDRESS, p.CMD_LOAD))
@@ -482,10 +542,16 @@ class BoardTop(wiring.Component):
                              result_cycles.eq(cycles)]
             with m.If(have_result & ~feeding & ~acc.i.valid):
                 state.go("RUN", "PREPARE")
-                with m.If(is_logits):
-                    answer("result_logits", p.CMD_INFER_LOGITS)
+                with m.If(is_logits | (is_batch & batch_logits)):
+                    answer("result_logits", Mux(is_batch, p.CMD_INFER_BATCH,
+                                                p.CMD_INFER_LOGITS))
                 with m.Else():
-                    answer("result", p.CMD_INFER)
+                    answer("result", Mux(is_batch, p.CMD_INFER_BATCH, p.CMD_INFER))
+        if self._bench:
+            with m.If(state.BENCH):
+                with m.If(self._bench_state(m, bench, feed_addr, feeding, counting, advance)):
+                    state.go("BENCH", "PREPARE")
+                    answer("bench", p.CMD_BENCH)
         with m.If(state.SEND):
             # The answer multiplexer is split over two registered stages (see
             # _answer_mux), so neither it nor the checksum adder is one long path.
@@ -613,7 +679,87 @@ class BoardTop(wiring.Component):
                     state.go("LOAD_DATA", "CHECK")
             or_timeout("LOAD_DATA")
 
-    def _answer_frames(self, status, result, result_cycles, loaded):
+    def _answer_bytes(self, result):
+        """The bytes ``BENCH`` checksums of one result: class (u16), then the logits."""
+        layout = self._layout
+        out = _le_bytes(_extend(result.cls, 16), 2)
+        for c in range(layout.n_classes):
+            out += _le_bytes(_extend(result.logits[c], 8 * layout.logit_bytes),
+                             layout.logit_bytes)
+        return out
+
+    def _bench_registers(self, m, replays):
+        """The BENCH counters; a flag that compares one is registered every cycle."""
+        n_bytes = len(self._answer_bytes(self._accelerator.o.payload))
+        bench = SimpleNamespace(
+            count=replays,
+            to_feed=Signal(32),            # images still to start
+            last_image=Signal(),           # to_feed == 1
+            in_flight=Signal(8),           # images started and not yet answered
+            stopped=Signal(),              # the last answer came: the cycle count is final
+            cycles=Signal(self.BENCH_CYCLE_BITS),
+            checksum=Signal(32),
+            position=Signal(range(n_bytes)),   # the answer byte being checksummed
+            byte=Signal(8),                    # that byte, registered
+            byte_valid=Signal(),
+            n_bytes=n_bytes)
+        # to_feed changes once per image of at least 2 pixels: the flag is current.
+        m.d.sync += bench.last_image.eq(bench.to_feed == 1)
+        return bench
+
+    @staticmethod
+    def _bench_start(m, bench, replays):
+        m.d.sync += [bench.to_feed.eq(replays), bench.in_flight.eq(0), bench.stopped.eq(0),
+                     bench.position.eq(0), bench.byte_valid.eq(0)]
+
+    def _bench_state(self, m, bench, feed_addr, feeding, counting, advance):
+        """BENCH: the held image fed again and again at the accelerator's pace, every
+        answer checksummed (``h = 31 h + byte``) a byte a cycle from the accelerator's
+        output, which holds it until taken (the byte is registered before the adders:
+        the byte multiplexer and the 32-bit sum in one cycle missed 30 MHz on the
+        UP5K); returns the flag that it is done."""
+        acc = self._accelerator
+        n_inputs = self._layout.n_inputs
+        last_image = bench.to_feed == 1 if n_inputs < 2 else bench.last_image
+        started = Signal()             # an image's last pixel is scheduled this cycle
+        with m.If(advance):
+            m.d.sync += acc.i.valid.eq(feeding)
+            with m.If(feeding):
+                with m.If(feed_addr == n_inputs - 1):
+                    m.d.comb += started.eq(1)
+                    m.d.sync += [feed_addr.eq(0), bench.to_feed.eq(bench.to_feed - 1),
+                                 feeding.eq(~last_image)]
+                with m.Else():
+                    m.d.sync += feed_addr.eq(feed_addr + 1)
+        last_byte = bench.position == bench.n_bytes - 1
+        taken = Signal()
+        m.d.comb += [taken.eq(acc.o.valid & last_byte), acc.o.ready.eq(last_byte)]
+        m.d.sync += bench.byte_valid.eq(acc.o.valid)
+        with m.If(acc.o.valid):
+            m.d.sync += [bench.byte.eq(_select(bench.position,
+                                               self._answer_bytes(acc.o.payload))),
+                         bench.position.eq(Mux(last_byte, 0, bench.position + 1))]
+        with m.If(bench.byte_valid):
+            h = bench.checksum
+            m.d.sync += h.eq((h << 5) - h + bench.byte)
+        with m.If(started & ~taken):
+            m.d.sync += bench.in_flight.eq(bench.in_flight + 1)
+        with m.Elif(taken & ~started):
+            m.d.sync += bench.in_flight.eq(bench.in_flight - 1)
+        with m.If(acc.i.valid):
+            m.d.sync += counting.eq(1)
+        # Cycles from the first pixel offered to the last answer valid, as INFER counts.
+        last_answer = acc.o.valid & ~feeding & (bench.in_flight == 1) & (bench.position == 0)
+        with m.If(last_answer):
+            m.d.sync += bench.stopped.eq(1)
+        with m.If((counting | acc.i.valid) & ~bench.stopped & ~last_answer):
+            m.d.sync += bench.cycles.eq(bench.cycles + 1)
+        done = Signal()
+        m.d.comb += done.eq(~feeding & ~acc.i.valid & (bench.in_flight == 0)
+                            & ~bench.byte_valid)
+        return done
+
+    def _answer_frames(self, status, result, result_cycles, loaded, bench):
         """Per answer kind, its bytes before the checksum (Values, LSB first)."""
         layout = self._layout
         info = [Const(b, 8) for b in self.info.encode()]
@@ -630,9 +776,13 @@ class BoardTop(wiring.Component):
         for c in range(layout.n_classes):
             logit_bytes += _le_bytes(_extend(result.logits[c], 8 * layout.logit_bytes),
                                      layout.logit_bytes)
+        bench_body = (_le_bytes(bench.count, 4) + _le_bytes(_extend(bench.cycles, 64), 8)
+                      + _le_bytes(bench.checksum, 4))
+        assert len(bench_body) == p.BENCH_ANSWER_BYTES
         return {
             "empty": header(0),
             "info": header(len(info)) + info,
+            **({"bench": header(len(bench_body)) + bench_body} if self._bench else {}),
             "result": header(len(body)) + body,
             "result_logits": header(len(body) + len(logit_bytes)) + body + logit_bytes,
         }

@@ -23,6 +23,7 @@ from pathlib import Path
 from boards.bounded_run import run_bounded
 from boards.build_bounds import BuildBounds
 from boards.build_script import script_steps
+from boards.link_rate import link_bound
 from boards.memory_plan import block_ram_budget, plan_memory
 from boards.netlist_fixups import tie_unused_write_clocks
 from boards.platform_top import PlatformTop
@@ -139,7 +140,7 @@ def _pnr_plan(seed, placement_attempts, routers):
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
                     weight_store="auto", lut_budget=None, accelerator=None, seed=None,
                     placement_attempts=3, routers=("router1", "router2"), bounds=None,
-                    log=print):
+                    bench=True, log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -175,6 +176,9 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     bounds : BuildBounds, optional
         Time bounds of synthesis, each place-and-route attempt, routing
         without progress, and packing (default :class:`BuildBounds`).
+    bench : bool
+        Build the board's ``BENCH`` (protocol version 3); False saves its
+        LUTs for a design that is near full.
     log : callable
         Receives progress lines.
 
@@ -211,7 +215,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         estimate = accelerator.estimate()
         precheck(estimate, board)
 
-    top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator)
+    top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator, bench=bench)
     log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "
         f"folding {getattr(accelerator, 'folding', '?')}, "
         f"~{estimate['totals']['lut']} LUT estimated")
@@ -299,7 +303,8 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         clock_hz=top.clock_hz, baud=baud,
         cycles_per_image=estimate["cycles_per_image"],
         latency_cycles=estimate["latency_cycles"], estimate=estimate,
-        fingerprint=qnet.fingerprint(), tools=tools)
+        fingerprint=qnet.fingerprint(), tools=tools,
+        link=link_bound(top.engine.layout, baud, batch=top.engine.info.max_batch))
     load_map = getattr(accelerator, "load_map", None)
     slices = load_map.total_slices if load_map is not None else 0
     report["nextpnr_seed"] = current

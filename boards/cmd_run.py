@@ -3,16 +3,25 @@
 A bitstream whose weights live in RAM/SPRAM is loaded first (when INFO says
 it is not loaded, or with ``--reload``): the load map is rebuilt from the
 QNet and the folding and weight stores INFO reports.
+
+A protocol version 3 board gets the images in pipelined batches; a version 2
+board one per request. The summary gives the end-to-end images/s measured
+over the link and the engine's images/s from the board's cycle counts;
+``--bench N`` then has the board replay the last batch N times (``BENCH``)
+for the engine's rate on the board itself, its answers checked by checksum.
 """
 
+from boards import protocol as p
 from boards.registry import BOARDS, get_board
-from golden_model.cli_args import number, positive_int
+from golden_model.cli_args import integer, number, positive_int
 from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
 from hdl.supported import check_supported
 
 #: Seconds to wait for one answer: finite, or a dead board would hang the run.
 ANSWER_TIMEOUT = number(0, 3600, low_open=True, what="a finite number of seconds")
+#: BENCH replays: the count is a u32 on the wire.
+BENCH_REPLAYS = integer(1, 0xFFFFFFFF, what="a number of images")
 
 
 def configure(parser):
@@ -23,7 +32,7 @@ def configure(parser):
     parser.add_argument("--board", default=None,
                         help=f"board, for its default baud rate ({', '.join(BOARDS)})")
     parser.add_argument("--baud", type=positive_int, default=None,
-                        help="UART rate (default: the board's, else 1000000)")
+                        help="UART rate (default: the board's, else 3000000)")
     parser.add_argument("--limit", type=positive_int, default=None,
                         help="at most this many test images")
     parser.add_argument("--timeout", type=ANSWER_TIMEOUT, default=2.0,
@@ -32,13 +41,19 @@ def configure(parser):
                         help="compare classes only (shorter answers)")
     parser.add_argument("--reload", action="store_true",
                         help="load the weights even if the board reports them loaded")
+    parser.add_argument("--batch", type=positive_int, default=None,
+                        help="images per request (default: the most the board takes; a "
+                             "protocol version 2 board takes 1)")
+    parser.add_argument("--bench", type=BENCH_REPLAYS, default=None, metavar="N",
+                        help="then have the board replay the last batch N times at the "
+                             "engine's rate (BENCH) and check the answers' checksum")
 
 
 def main(args):
-    from boards.host import BoardClient, load_weights, open_port, run_test_set
+    from boards.host import BoardClient, bench_board, load_weights, open_port, run_test_set
     from golden_model.datasets.registry import load_dataset
 
-    baud = args.baud or (get_board(args.board).baud if args.board else 1_000_000)
+    baud = args.baud or (get_board(args.board).baud if args.board else 3_000_000)
     qnet = QNet.load(args.model)
     check_supported(qnet, args.model)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, test_only=True)
@@ -59,9 +74,17 @@ def main(args):
             print(load.summary())
         elif args.reload:
             print("weights     built into the bitstream: nothing to load")
+        if args.batch is not None or args.bench is not None:
+            client.batch_size(args.batch)       # refuse a batch or BENCH before the run
+            if args.bench is not None and info.version < p.BATCH_VERSION:
+                client.bench(args.bench)        # names the board's version
         report = run_test_set(client, qnet, images, labels, logits=not args.no_logits,
-                              progress=lambda it: tqdm(it, desc="board", unit="img"))
+                              progress=lambda it: tqdm(it, desc="board", unit="img"),
+                              batch=args.batch)
+        bench = bench_board(client, qnet, args.bench) if args.bench is not None else None
     finally:
         port.close()
     print(report.summary())
-    return 0 if not report.mismatches else 1
+    if bench is not None:
+        print(bench.summary())
+    return 0 if not report.mismatches and (bench is None or bench.ok) else 1

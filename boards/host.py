@@ -14,10 +14,16 @@ load_weights
     Write a loadable bitstream's weights over the serial link.
 LoadReport
     What :func:`load_weights` sent.
+bench_board
+    Replay the images the board holds at the engine's rate (``BENCH``) and
+    check the answers' checksum against the QNet.
+BenchReport
+    What :func:`bench_board` measured.
 """
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,6 +99,9 @@ class BoardClient:
         self.timeout = _answer_timeout(timeout)
         self.name = name
         self.layout = None
+        self.board_info = None
+        #: The images of the last request sent: what ``BENCH`` replays.
+        self.held = None
 
     def request(self, cmd, payload=b""):
         """Send one request; return ``(status, payload)`` of the answer.
@@ -103,12 +112,18 @@ class BoardClient:
         self.port.reset_input_buffer()
         self.port.write(p.encode_frame(p.REQUEST_SYNC, cmd, payload))
         reader = p.FrameReader(p.RESPONSE_SYNC, self._answer_header_check(cmd))
+        return self._receive(reader, [])
+
+    def _receive(self, reader, queue):
+        """The next answer frame from ``reader`` (``queue`` keeps frames read ahead)."""
         deadline = time.monotonic() + self.timeout
         while True:
+            if queue:
+                return queue.pop(0)
             chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 1))
-            frames = reader.feed(chunk)
-            if frames:
-                return frames[0]
+            queue += reader.feed(chunk)
+            if queue:
+                continue
             if not chunk and reader.damaged and not reader.pending:
                 # The line went idle after a damaged answer: nothing valid is coming.
                 raise HostError(f"{self.name}: a damaged answer from the board (bad "
@@ -130,9 +145,13 @@ class BoardClient:
         A shorter own answer passes, so that decoding it names what is wrong.
         """
         if cmd == p.CMD_INFO:
-            longest = p.INFO_FLAGS_OFFSET + 2 + 0xFF * p.INFO_LAYER_BYTES
+            longest = p.INFO_FLAGS_OFFSET + 2 + 0xFF * p.INFO_LAYER_BYTES + 2
         elif cmd in (p.CMD_INFER, p.CMD_INFER_LOGITS) and self.layout is not None:
             longest = self.layout.result_bytes(cmd == p.CMD_INFER_LOGITS)
+        elif cmd == p.CMD_INFER_BATCH and self.layout is not None:
+            longest = self.layout.frame_batch * self.layout.result_bytes(True)
+        elif cmd == p.CMD_BENCH:
+            longest = p.BENCH_ANSWER_BYTES
         elif cmd in (p.CMD_LOAD, p.CMD_LOAD_DONE):
             longest = 0
         else:
@@ -171,6 +190,7 @@ class BoardClient:
                 f"the model given is {expected.hex()}…; rebuild the bitstream for this model "
                 "(mulfree build) or pass the model it was built from")
         self.layout = p.Layout.of(qnet)
+        self.board_info = info
         return info
 
     def infer(self, image, logits=False):
@@ -179,10 +199,94 @@ class BoardClient:
             raise HostError("BoardClient.infer: call attach(qnet) first")
         cmd = p.CMD_INFER_LOGITS if logits else p.CMD_INFER
         answer = self._checked(cmd, self.layout.encode_image(image))
+        self.held = np.asarray(image)[None, :]
         try:
             return self.layout.decode_result(answer, logits)
         except p.ProtocolError as error:
             raise HostError(f"{self.name}: {error}") from None
+
+    def batch_size(self, batch=None):
+        """Images per request: ``batch`` if the board takes it, else the most it takes.
+
+        Raises
+        ------
+        HostError
+            When ``batch`` is more than the board's ``max_batch`` (1 for a
+            version 2 board).
+        """
+        if self.board_info is None:
+            raise HostError("BoardClient.batch_size: call attach(qnet) first")
+        most = min(self.board_info.max_batch, self.layout.frame_batch)
+        if batch is None:
+            return most
+        if not 1 <= int(batch) <= most:
+            raise HostError(f"--batch {batch}: the board (protocol version "
+                            f"{self.board_info.version}) takes 1 to {most} images per request")
+        return int(batch)
+
+    def infer_stream(self, images, logits=False, batch=None):
+        """Classify ``images``; yields an :class:`~boards.protocol.InferenceResult` each.
+
+        A version 3 board gets ``INFER_BATCH`` requests of ``batch`` images
+        (default: its ``max_batch``), :data:`IN_FLIGHT` of them sent ahead of
+        their answers so the link and the engine overlap. A version 2
+        board, or ``batch=1``, gets one ``INFER`` per image.
+        """
+        batch = self.batch_size(batch)
+        images = np.asarray(images)
+        if batch == 1:
+            for image in images:
+                yield self.infer(image, logits)
+            return
+        self.port.reset_input_buffer()
+        reader = p.FrameReader(p.RESPONSE_SYNC, self._answer_header_check(p.CMD_INFER_BATCH))
+        queue, in_flight = [], deque()
+        for start in range(0, len(images), batch):
+            chunk = images[start:start + batch]
+            self.port.write(p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_BATCH,
+                                           self.layout.encode_batch(chunk, logits)))
+            self.held = chunk
+            in_flight.append(len(chunk))
+            if len(in_flight) == IN_FLIGHT:
+                yield from self._batch_answer(reader, queue, in_flight.popleft(), logits)
+        while in_flight:
+            yield from self._batch_answer(reader, queue, in_flight.popleft(), logits)
+
+    def _batch_answer(self, reader, queue, count, logits):
+        status, answer = self._receive(reader, queue)
+        if status != p.CMD_INFER_BATCH:
+            reason = p.STATUS_NAMES.get(status, f"status 0x{status:02x}")
+            raise HostError(f"{self.name}: the board rejected a batch of {count} images "
+                            f"({reason})")
+        try:
+            return self.layout.decode_results(answer, logits, count)
+        except p.ProtocolError as error:
+            raise HostError(f"{self.name}: {error}") from None
+
+    def bench(self, replays):
+        """``BENCH``: the board replays the images it holds; a
+        :class:`~boards.protocol.BenchResult`.
+
+        Raises
+        ------
+        HostError
+            When the board speaks protocol version 2 (no ``BENCH``) or holds no images.
+        """
+        if self.board_info is None:
+            raise HostError("BoardClient.bench: call attach(qnet) first")
+        if self.board_info.version < p.BATCH_VERSION:
+            raise HostError(f"{self.name}: the board speaks protocol version "
+                            f"{self.board_info.version}, which has no BENCH; rebuild the "
+                            f"bitstream with this mulfree (version {p.VERSION})")
+        try:
+            return p.BenchResult.decode(self._checked(p.CMD_BENCH, p.encode_bench(replays)))
+        except p.ProtocolError as error:
+            raise HostError(f"{self.name}: {error}") from None
+
+
+#: INFER_BATCH requests sent ahead of their answers: one computing or
+#: answering while the next one arrives.
+IN_FLIGHT = 2
 
 
 @dataclass
@@ -195,6 +299,8 @@ class RunReport:
     seconds: float = 0.0
     cycles: list = field(default_factory=list)
     clock_hz: int = 0
+    batch: int = 1
+    version: int = p.VERSION
 
     @property
     def accuracy(self):
@@ -202,12 +308,13 @@ class RunReport:
 
     @property
     def images_per_second(self):
-        """Measured over the serial link, round trips included."""
+        """End to end: measured over the serial link, every byte and wait included."""
         return self.n_images / self.seconds if self.seconds else 0.0
 
     @property
     def compute_images_per_second(self):
-        """What the accelerator's cycle counts allow at the board clock."""
+        """The engine's rate: what the accelerator's cycle counts allow at the board
+        clock (one image at a time; ``BENCH`` measures it with images overlapping)."""
         mean = float(np.mean(self.cycles)) if self.cycles else 0.0
         if not mean or not self.clock_hz:       # no answers, or a board reporting 0 cycles
             return 0.0
@@ -218,18 +325,26 @@ class RunReport:
             f"images      {self.n_images}",
             f"accuracy    {self.accuracy:.2%} ({self.n_correct}/{self.n_images})",
             f"mismatches  {len(self.mismatches)} (board vs QNet.forward)",
-            f"images/s    {self.images_per_second:,.1f} over the serial link",
+            f"end to end  {self.images_per_second:,.1f} images/s measured over the serial "
+            f"link ({self._how_sent()})",
         ]
         if self.cycles:
-            lines.append(f"cycles      {min(self.cycles)}..{max(self.cycles)} per image "
-                         f"({self.compute_images_per_second:,.0f} images/s of compute at "
-                         f"{self.clock_hz / 1e6:g} MHz)")
+            # An INFER's count is its latency: images that overlap (BENCH) go faster.
+            lines.append(f"engine      {self.compute_images_per_second:,.0f} images/s one at a "
+                         f"time, from the board's cycle counts ({min(self.cycles)}.."
+                         f"{max(self.cycles)} cycles from first pixel to answer at "
+                         f"{self.clock_hz / 1e6:g} MHz; --bench N for images overlapping)")
         for index, board, model in self.mismatches[:10]:
             lines.append(f"  image {index}: board {board}, QNet {model}")
         return "\n".join(lines)
 
+    def _how_sent(self):
+        if self.batch > 1:
+            return f"batches of {self.batch}, pipelined, protocol version {self.version}"
+        return f"one image per round trip, protocol version {self.version}"
 
-def run_test_set(client, qnet, images, labels, logits=True, progress=None):
+
+def run_test_set(client, qnet, images, labels, logits=True, progress=None, batch=None):
     """Classify every image on the board and compare with :meth:`QNet.forward`.
 
     Parameters
@@ -242,6 +357,9 @@ def run_test_set(client, qnet, images, labels, logits=True, progress=None):
         Also fetch and compare the logits (not only the class).
     progress : callable, optional
         Wraps the image iterator (e.g. ``tqdm``).
+    batch : int, optional
+        Images per request (see :meth:`BoardClient.infer_stream`); default
+        the most the board takes.
 
     Returns
     -------
@@ -258,12 +376,14 @@ def run_test_set(client, qnet, images, labels, logits=True, progress=None):
         raise WeightsNotLoaded(f"{client.name}: the bitstream needs its weights loaded before "
                                "it answers an image (load_weights; mulfree run does it)")
     images = np.asarray(images)
+    batch = client.batch_size(batch)
     want_logits, want_classes = qnet.forward(images)
-    report = RunReport(n_images=len(images), n_correct=0, clock_hz=info.clock_hz)
+    report = RunReport(n_images=len(images), n_correct=0, clock_hz=info.clock_hz,
+                       batch=batch, version=info.version)
     indices = range(len(images))
     start = time.monotonic()
-    for k in (progress(indices) if progress else indices):
-        result = client.infer(images[k], logits=logits)
+    results = client.infer_stream(images, logits=logits, batch=batch)
+    for k, result in zip(progress(indices) if progress else indices, results, strict=True):
         report.cycles.append(result.cycles)
         report.n_correct += int(result.cls == labels[k])
         if result.cls != want_classes[k]:
@@ -407,3 +527,71 @@ def _send_with_retries(client, cmd, payload, what, retries, report):
         last = reason
     raise LoadError(f"{client.name}: the {what} failed {retries + 1} times (last: {last}); "
                     "check the cable and the baud rate")
+
+
+@dataclass
+class BenchReport:
+    """Outcome of :func:`bench_board`."""
+
+    count: int
+    cycles: int
+    clock_hz: int
+    checksum: int
+    expected_checksum: int
+    seconds: float = 0.0
+
+    @property
+    def ok(self):
+        return self.checksum == self.expected_checksum
+
+    @property
+    def images_per_second(self):
+        """The engine's rate on the board: images over the cycles they took."""
+        return self.count * self.clock_hz / self.cycles if self.cycles else 0.0
+
+    def summary(self):
+        check = ("equal to the QNet's" if self.ok else
+                 f"0x{self.checksum:08x}, the QNet's 0x{self.expected_checksum:08x}: MISMATCH")
+        return (f"bench       {self.count:,} images replayed on the board in {self.cycles:,} "
+                f"cycles: {self.images_per_second:,.0f} images/s of engine at "
+                f"{self.clock_hz / 1e6:g} MHz; answers' checksum {check}")
+
+
+def bench_board(client, qnet, replays):
+    """Run ``BENCH``: the board replays the images last sent ``replays`` times.
+
+    The checksum of the board's answers is compared with the one of the
+    QNet's answers for the same images in the same order.
+
+    Parameters
+    ----------
+    client : BoardClient
+        Attached, after images were sent (:func:`run_test_set`).
+    qnet : QNet
+    replays : int
+
+    Returns
+    -------
+    BenchReport
+
+    Raises
+    ------
+    HostError
+        When the board has no ``BENCH`` (protocol version 2), no images were
+        sent through this client, or the board's count is not ``replays``.
+    """
+    if client.held is None:
+        raise HostError(f"{client.name}: BENCH replays the images last sent; send some first")
+    info = client.board_info
+    held = np.asarray(client.held)
+    start = time.monotonic()
+    result = client.bench(replays)
+    seconds = time.monotonic() - start
+    if result.count != replays:
+        raise HostError(f"{client.name}: BENCH ran {result.count} images; asked {replays}")
+    layout = client.layout
+    # The board holds in_bits-wide pixels, as it runs them.
+    logits, classes = qnet.forward(held & ((1 << layout.in_bits) - 1))
+    answers = [layout.answer_bytes(c, z) for c, z in zip(classes, logits, strict=True)]
+    return BenchReport(result.count, result.cycles, info.clock_hz, result.checksum,
+                       p.replay_checksum(answers, replays), seconds)

@@ -30,9 +30,12 @@ class PlatformTop(Elaboratable):
     accelerator : wiring.Component, optional
         Defaults to the ``hdl`` Accelerator with ``folding``.
     folding : optional
+    bench : bool
+        Build the board top's ``BENCH`` (see :class:`boards.board_top.BoardTop`).
     """
 
-    def __init__(self, board, qnet, target_hz, baud, accelerator=None, folding=None):
+    def __init__(self, board, qnet, target_hz, baud, accelerator=None, folding=None,
+                 bench=True):
         self.board = board
         self.clock = ClockReset(board.family, board.clock_hz, target_hz)
         self.clock_hz = self.clock.out_hz
@@ -41,7 +44,7 @@ class PlatformTop(Elaboratable):
         self.engine = BoardTop(
             qnet, divisor=self.divisor, clock_hz=round(self.clock_hz),
             timeout_cycles=int(REQUEST_TIMEOUT_S * self.clock_hz),
-            accelerator=accelerator, folding=folding, n_leds=len(board.leds))
+            accelerator=accelerator, folding=folding, n_leds=len(board.leds), bench=bench)
 
     @staticmethod
     def _request_led(platform, spec, requested):

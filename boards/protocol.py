@@ -40,6 +40,28 @@ slices)
     Sets the loaded flag (the board cannot check the weights: the host
     confirms with ``INFO``); an empty answer.
 
+Version 3 adds (INFO then ends with ``max_batch``, u16):
+
+``INFER_BATCH`` (a flags byte, bit 0: with logits, the others reserved: sent
+as 0, ignored; then 1 to ``max_batch`` images back to back)
+    One answer per image, in order, back to back, each as the answer of
+    ``INFER`` / ``INFER_LOGITS``. The board may start on an image before
+    the request's checksum has arrived and answer while the host sends the
+    next batch, so a host keeps two batches in flight and the link and the
+    engine overlap; a bad checksum still answers ``BAD_CHECKSUM`` alone.
+``BENCH`` (replays, u32)
+    Runs the images of the last ``INFER`` / ``INFER_BATCH`` again, in turn,
+    ``replays`` times in all, back to back at the engine's rate without the
+    link, and answers the count (u32), the cycles from the first pixel to
+    the last answer (u64) and :func:`answer_checksum` of every answer's
+    class and logits (all 0 for 0 replays). ``NO_IMAGES`` (empty) when no
+    image request was answered since power-up or since an image request
+    began that was not (damaged, cut short, weights not loaded): its pixels
+    may be in the board's memory. ``NOT_LOADED`` as for ``INFER``.
+
+A host talks to a version 2 board (no ``max_batch``, no ``INFER_BATCH``
+or ``BENCH``) one image per request.
+
 ``LOAD`` and ``LOAD_DONE`` to a bitstream whose weights are all built in
 answer ``BAD_COMMAND``, like any command it does not have. A malformed
 request gets an answer with one of the ``STATUS_*`` error codes and an
@@ -49,8 +71,12 @@ Members
 -------
 Layout
     The byte sizes that depend on the QNet.
-BoardInfo, LayerInfo, InferenceResult
+BoardInfo, LayerInfo, InferenceResult, BenchResult
     Decoded answers.
+encode_batch, decode_batch, decode_results
+    ``INFER_BATCH`` requests and answers.
+encode_bench, answer_checksum
+    ``BENCH`` requests and what their answers check.
 encode_load, decode_load
     The payload of a ``LOAD`` request.
 encode_frame, checksum, FrameReader
@@ -74,6 +100,10 @@ CMD_INFER_LOGITS = 0x03
 CMD_LOAD = 0x04
 CMD_LOAD_DONE = 0x05
 COMMANDS = (CMD_INFO, CMD_INFER, CMD_INFER_LOGITS, CMD_LOAD, CMD_LOAD_DONE)
+# Version 3.
+CMD_INFER_BATCH = 0x06
+CMD_BENCH = 0x07
+BATCH_COMMANDS = (CMD_INFER_BATCH, CMD_BENCH)
 
 STATUS_BAD_COMMAND = 0xE1
 STATUS_BAD_LENGTH = 0xE2
@@ -81,6 +111,7 @@ STATUS_BAD_CHECKSUM = 0xE3
 STATUS_TIMEOUT = 0xE4
 STATUS_NOT_LOADED = 0xE5
 STATUS_BAD_ADDRESS = 0xE6
+STATUS_NO_IMAGES = 0xE7
 STATUS_NAMES = {
     STATUS_BAD_COMMAND: "unknown command",
     STATUS_BAD_LENGTH: "wrong payload length",
@@ -88,10 +119,15 @@ STATUS_NAMES = {
     STATUS_TIMEOUT: "request cut short",
     STATUS_NOT_LOADED: "weights not loaded",
     STATUS_BAD_ADDRESS: "load address out of range",
+    STATUS_NO_IMAGES: "no images to replay",
 }
 
 MAGIC = b"MFQN"
-VERSION = 2
+VERSION = 3
+#: The versions this host talks to: 2 one image per request, 3 also batches and BENCH.
+VERSIONS = (2, 3)
+#: The first version with INFER_BATCH, BENCH and ``max_batch`` in INFO.
+BATCH_VERSION = 3
 FINGERPRINT_BYTES = 16
 #: The fixed part of an INFO answer; the flags byte follows it.
 INFO_FORMAT = "<4sBBIHBI16s"
@@ -113,6 +149,14 @@ MAX_LOAD_SLICES = 1024
 LOAD_ADDRESS_BYTES = 4
 MIN_LOAD_BYTES = LOAD_ADDRESS_BYTES + 2
 MAX_LOAD_BYTES = LOAD_ADDRESS_BYTES + 2 * MAX_LOAD_SLICES
+#: INFER_BATCH: the flags byte before the images; bit 0 asks for the logits.
+BATCH_HEADER_BYTES = 1
+BATCH_FLAG_LOGITS = 0x01
+#: BENCH answer: count (u32), cycles (u64), answer checksum (u32).
+BENCH_ANSWER_FORMAT = "<IQI"
+BENCH_ANSWER_BYTES = struct.calcsize(BENCH_ANSWER_FORMAT)
+#: Images per INFER_BATCH a version 3 board holds unless it says otherwise.
+DEFAULT_MAX_BATCH = 16
 
 
 def load_length_ok(length):
@@ -218,6 +262,51 @@ class Layout:
             logits = np.where(values >= sign, values - 2 * sign, values)
         return InferenceResult(cls, cycles, logits)
 
+    @property
+    def frame_batch(self):
+        """The most images one ``INFER_BATCH`` frame (and its answer) can hold."""
+        images = (MAX_PAYLOAD - BATCH_HEADER_BYTES) // self.image_bytes
+        return max(0, min(images, MAX_PAYLOAD // self.result_bytes(True)))
+
+    def encode_batch(self, images, logits):
+        """The payload of an ``INFER_BATCH`` request for ``images`` (n, n_inputs)."""
+        images = np.asarray(images, dtype=np.int64)
+        if images.ndim != 2 or not 1 <= len(images) <= self.frame_batch:
+            raise ProtocolError(f"INFER_BATCH of {len(images)} images; expected 1 to "
+                                f"{self.frame_batch} of {self.n_inputs} pixels")
+        flags = BATCH_FLAG_LOGITS if logits else 0
+        return bytes([flags]) + b"".join(self.encode_image(image) for image in images)
+
+    def batch_length_ok(self, length, max_batch):
+        """Whether ``length`` is an ``INFER_BATCH`` payload of 1 to ``max_batch`` images."""
+        images, rest = divmod(length - BATCH_HEADER_BYTES, self.image_bytes)
+        return length > BATCH_HEADER_BYTES and rest == 0 and 1 <= images <= max_batch
+
+    def decode_batch(self, payload):
+        """``(logits, images)`` of an ``INFER_BATCH`` payload."""
+        payload = bytes(payload)
+        if not self.batch_length_ok(len(payload), self.frame_batch):
+            raise ProtocolError(f"INFER_BATCH payload of {len(payload)} bytes; expected "
+                                f"{BATCH_HEADER_BYTES} + a whole number of "
+                                f"{self.image_bytes}-byte images")
+        flags = payload[0]          # the reserved bits are ignored
+        images = self.decode_image(payload[BATCH_HEADER_BYTES:]).reshape(-1, self.n_inputs)
+        return bool(flags & BATCH_FLAG_LOGITS), images
+
+    def decode_results(self, payload, with_logits, count):
+        """The ``count`` :class:`InferenceResult` of an ``INFER_BATCH`` answer."""
+        payload = bytes(payload)
+        size = self.result_bytes(with_logits)
+        if len(payload) != count * size:
+            raise ProtocolError(f"batch answer of {len(payload)} bytes; expected {count} "
+                                f"answers of {size}")
+        return [self.decode_result(payload[k * size:(k + 1) * size], with_logits)
+                for k in range(count)]
+
+    def answer_bytes(self, cls, logits):
+        """The bytes of one answer that ``BENCH`` checksums: class (u16) and logits."""
+        return struct.pack("<H", int(cls)) + self.encode_result(cls, 0, logits)[6:]
+
 
 @dataclass(frozen=True)
 class LayerInfo:
@@ -243,7 +332,8 @@ class BoardInfo:
     """What ``INFO`` reports: the network built into the bitstream.
 
     ``loaded`` is what the board said when asked; it is always True when
-    ``needs_load`` is False.
+    ``needs_load`` is False. ``max_batch`` is the most images of one
+    ``INFER_BATCH`` (1 for a version 2 board, which has none).
     """
 
     in_bits: int
@@ -256,9 +346,10 @@ class BoardInfo:
     needs_load: bool = False
     loaded: bool = True
     version: int = VERSION
+    max_batch: int = 1
 
     @classmethod
-    def of(cls, qnet, clock_hz, layers=None, loaded=False):
+    def of(cls, qnet, clock_hz, layers=None, loaded=False, version=VERSION, max_batch=None):
         """The INFO of a bitstream for ``qnet``.
 
         Parameters
@@ -267,15 +358,23 @@ class BoardInfo:
             Default: PE = SIMD = 1 and weights in ROM for every layer.
         loaded : bool
             The loaded flag (ignored, i.e. True, when no layer is loadable).
+        version : int
+            The protocol version the board speaks.
+        max_batch : int, optional
+            Default: 1 for version 2, else :data:`DEFAULT_MAX_BATCH` or what
+            fits a frame.
         """
         layout = Layout.of(qnet)
+        if max_batch is None:
+            max_batch = 1 if version < BATCH_VERSION else min(DEFAULT_MAX_BATCH,
+                                                               layout.frame_batch)
         if layers is None:
             layers = [LayerInfo(1, 1, "rom")] * len(qnet.layers)
         layers = tuple(layers)
         needs = any(layer.loadable for layer in layers)
         return cls(layout.in_bits, layout.n_inputs, layout.n_classes, layout.logit_bytes,
                    int(clock_hz), fingerprint_prefix(qnet), layers, needs,
-                   bool(loaded) or not needs)
+                   bool(loaded) or not needs, int(version), int(max_batch))
 
     @property
     def flags(self):
@@ -300,6 +399,8 @@ class BoardInfo:
         for layer in self.layers:
             out += struct.pack(INFO_LAYER_FORMAT, layer.pe, layer.simd,
                                WEIGHT_STORES.index(layer.store))
+        if self.version >= BATCH_VERSION:
+            out += struct.pack("<H", self.max_batch)
         return out
 
     @classmethod
@@ -312,12 +413,15 @@ class BoardInfo:
         if magic != MAGIC:
             raise ProtocolError(f"INFO answer starts with {magic!r}; expected {MAGIC!r} "
                                 "(is this a mulfree bitstream?)")
-        if version != VERSION:
+        if version not in VERSIONS:
             raise ProtocolError(f"the board speaks protocol version {version}; this host "
-                                f"expects {VERSION} (rebuild the bitstream with this mulfree)")
+                                f"talks versions {', '.join(map(str, VERSIONS))} (rebuild the "
+                                "bitstream with this mulfree, or use the mulfree it was "
+                                "built with)")
         fixed = INFO_FLAGS_OFFSET + 2
         n_layers = payload[fixed - 1] if len(payload) >= fixed else 0
-        expected = fixed + n_layers * INFO_LAYER_BYTES
+        tail = 2 if version >= BATCH_VERSION else 0
+        expected = fixed + n_layers * INFO_LAYER_BYTES + tail
         if len(payload) != expected:
             raise ProtocolError(f"INFO answer of {len(payload)} bytes; expected {expected}")
         _, _, in_bits, n_inputs, n_classes, logit_bytes, clock_hz, fingerprint = \
@@ -333,9 +437,12 @@ class BoardInfo:
                 raise ProtocolError(f"INFO layer {k}: weight store code {store}; expected 0 "
                                     f"to {len(WEIGHT_STORES) - 1} ({', '.join(WEIGHT_STORES)})")
             layers.append(LayerInfo(pe, simd, WEIGHT_STORES[store]))
+        max_batch = struct.unpack_from("<H", payload, expected - 2)[0] if tail else 1
+        if max_batch < 1:
+            raise ProtocolError("INFO max_batch 0: expected at least 1 image per batch")
         return cls(in_bits, n_inputs, n_classes, logit_bytes, clock_hz, fingerprint,
                    tuple(layers), bool(flags & FLAG_NEEDS_LOAD), bool(flags & FLAG_LOADED),
-                   version)
+                   version, max_batch)
 
 
 def encode_load(start, values):
@@ -368,6 +475,81 @@ class InferenceResult:
     cls: int
     cycles: int
     logits: np.ndarray = None
+
+
+CHECKSUM_MASK = 0xFFFFFFFF
+
+
+def answer_checksum(chunks, start=0):
+    """The ``BENCH`` checksum: ``h = 31 h + byte`` (mod 2**32) over every byte.
+
+    Order-sensitive, and cheap in gateware (``31 h`` is ``(h << 5) - h``).
+
+    Parameters
+    ----------
+    chunks : iterable of bytes
+        The answers' bytes (:meth:`Layout.answer_bytes`), in order.
+    start : int
+        The checksum so far.
+    """
+    h = int(start)
+    for chunk in chunks:
+        for byte in bytes(chunk):
+            h = (h * 31 + byte) & CHECKSUM_MASK
+    return h
+
+
+def replay_checksum(answers, count):
+    """:func:`answer_checksum` of ``count`` answers cycling through ``answers``.
+
+    Each answer is hashed once: appending ``n`` bytes whose own checksum is
+    ``c`` turns ``h`` into ``31**n h + c``.
+    """
+    parts = [(answer_checksum([a]), pow(31, len(a), 1 << 32)) for a in map(bytes, answers)]
+    if not parts:
+        raise ProtocolError("replay_checksum: no answers to replay")
+    h = 0
+    for k in range(int(count)):
+        own, scale = parts[k % len(parts)]
+        h = (h * scale + own) & CHECKSUM_MASK
+    return h
+
+
+def encode_bench(replays):
+    """The payload of a ``BENCH`` request."""
+    replays = int(replays)
+    if not 1 <= replays <= 0xFFFFFFFF:
+        raise ProtocolError(f"BENCH of {replays} replays; expected 1 to {0xFFFFFFFF}")
+    return struct.pack("<I", replays)
+
+
+def decode_bench(payload):
+    """The replay count of a ``BENCH`` payload (0 is valid: a board answers zeros)."""
+    payload = bytes(payload)
+    if len(payload) != 4:
+        raise ProtocolError(f"BENCH payload of {len(payload)} bytes; expected 4")
+    replays, = struct.unpack("<I", payload)
+    return replays
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """A ``BENCH`` answer: images run, cycles taken, checksum of their answers."""
+
+    count: int
+    cycles: int
+    checksum: int
+
+    def encode(self):
+        return struct.pack(BENCH_ANSWER_FORMAT, self.count, self.cycles, self.checksum)
+
+    @classmethod
+    def decode(cls, payload):
+        payload = bytes(payload)
+        if len(payload) != BENCH_ANSWER_BYTES:
+            raise ProtocolError(f"BENCH answer of {len(payload)} bytes; expected "
+                                f"{BENCH_ANSWER_BYTES}")
+        return cls(*struct.unpack(BENCH_ANSWER_FORMAT, payload))
 
 
 def fingerprint_prefix(qnet):

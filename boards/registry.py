@@ -103,6 +103,8 @@ class Board:
         runs.
     uart_note : str
         Where the UART is on the board.
+    baud_note : str
+        Why ``baud`` is the default (what limits it).
     leds : tuple of str
         LED resource names, first for activity, the rest for the last class.
     programmers : tuple of Programmer
@@ -125,6 +127,7 @@ class Board:
     programmers: tuple
     bitstream_ext: str
     extra_resources: tuple = field(default=())
+    baud_note: str = ""
 
     @property
     def capacity(self):
@@ -169,14 +172,25 @@ def _orangecrab_uart():
     return (UARTResource(0, rx="0", tx="1", conn=("io", 0), attrs=Attrs(IO_TYPE="LVCMOS33")),)
 
 
+# The UART has no flow control, so a default must be a rate the bridge makes
+# exactly and the gateware samples with margin (8 or more clocks per bit).
+_FT2232H_BAUD = (
+    "the FT2232H makes 12 Mbaud / n exactly; 3 Mbaud is 10 clocks per bit at 30 MHz (12 at "
+    "36 MHz), while the next rates, 4 and 6 Mbaud, need 7.5 and 5 clocks per bit at 30 MHz: "
+    "a 6.7 % rate error or a mid-bit sample within a clock of the bit's edge")
+_FT231X_BAUD = (
+    "3 Mbaud is the FT231X's highest rate (48 MHz / 16); at 100 MHz it is 33 clocks per "
+    "bit, 1 % off")
+
+
 def _make_boards():
     ice40_leds = ("led_g", "led_r")
     boards = [
         Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", "iCE40UP5K",
-              clock_hz=12e6, target_hz=30e6, baud=1_000_000,
+              clock_hz=12e6, target_hz=30e6, baud=3_000_000,
               uart_note="FT2232H channel B (the second /dev/ttyUSB of the board)",
               leds=ice40_leds, programmers=(_ICEPROG, _ofl("ice40_generic")),
-              bitstream_ext="bin"),
+              bitstream_ext="bin", baud_note=_FT2232H_BAUD),
         Board("icesugar", "amaranth_boards.icesugar:ICESugarPlatform", "iCE40UP5K",
               clock_hz=12e6, target_hz=30e6, baud=115_200,
               uart_note="iCELink USB CDC serial port",
@@ -186,10 +200,10 @@ def _make_boards():
     for size in ("12f", "25f", "45f", "85f"):
         boards.append(Board(
             f"ulx3s-{size}", f"amaranth_boards.ulx3s:ULX3S_{size.upper()}_Platform",
-            f"LFE5U-{size.upper()}", clock_hz=25e6, target_hz=100e6, baud=1_000_000,
+            f"LFE5U-{size.upper()}", clock_hz=25e6, target_hz=100e6, baud=3_000_000,
             uart_note="FT231X USB serial port",
             leds=tuple(f"led:{k}" for k in range(8)),
-            programmers=(_ofl("ulx3s"),), bitstream_ext="bit"))
+            programmers=(_ofl("ulx3s"),), bitstream_ext="bit", baud_note=_FT231X_BAUD))
     for size in ("25f", "85f"):
         boards.append(Board(
             f"orangecrab-{size}",

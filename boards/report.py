@@ -4,7 +4,8 @@ nextpnr writes ``--report`` JSON (utilisation per cell type, Fmax per clock);
 Yosys writes ``stat -json`` after synthesis (cells by type). From these the
 report takes LUT / FF / BRAM / SPRAM / DSP used and available, the achieved
 clock against the requested one, the multiplier cells (there must be none)
-and the throughput at the built clock.
+and the throughput at the built clock: the engine's, and the end-to-end rate
+the serial link leaves of it (:mod:`boards.link_rate`).
 
 Members
 -------
@@ -84,7 +85,7 @@ def clock_figures(pnr):
 
 
 def make_report(*, board, pnr, synth_counts, clock_hz, baud, cycles_per_image,
-                latency_cycles, estimate, fingerprint, tools):
+                latency_cycles, estimate, fingerprint, tools, link=None):
     """The build report.
 
     Parameters
@@ -104,11 +105,15 @@ def make_report(*, board, pnr, synth_counts, clock_hz, baud, cycles_per_image,
         The QNet's fingerprint.
     tools : dict
         Tool -> ``(command, source)``.
+    link : boards.link_rate.LinkBound, optional
+        The serial link's bound (at ``baud``); the report then has ``link``
+        and ``end_to_end_images_per_s``.
     """
     achieved_hz, constraint_hz = clock_figures(pnr)
     multipliers = multiplier_cells(synth_counts, board.family)
     resources = utilisation(pnr, synth_counts, board)
-    return {
+    images_per_s = clock_hz / cycles_per_image
+    report = {
         "board": board.name,
         "device": board.device,
         "qnet_fingerprint": fingerprint,
@@ -122,7 +127,7 @@ def make_report(*, board, pnr, synth_counts, clock_hz, baud, cycles_per_image,
         "uart_baud": int(baud),
         "cycles_per_image": int(cycles_per_image),
         "latency_cycles": int(latency_cycles),
-        "images_per_s": round(clock_hz / cycles_per_image, 1),
+        "images_per_s": round(images_per_s, 1),
         "images_per_s_at_fmax": round(achieved_hz / cycles_per_image, 1) if achieved_hz else None,
         "multiplier_free": {"hard_multiplier_cells": multipliers, "ok": not multipliers},
         "fits": all(entry["used"] <= entry["available"] for entry in resources.values()),
@@ -130,6 +135,11 @@ def make_report(*, board, pnr, synth_counts, clock_hz, baud, cycles_per_image,
         "tools": {tool: {"command": command, "source": source}
                   for tool, (command, source) in tools.items()},
     }
+    if link is not None:
+        report["link"] = link.as_dict()
+        report["end_to_end_images_per_s"] = round(
+            link.end_to_end(images_per_s, latency_cycles / clock_hz), 1)
+    return report
 
 
 def format_table(report):
@@ -151,6 +161,18 @@ def format_table(report):
                           else str(report["multiplier_free"]["hard_multiplier_cells"])),
         f"uart       {report['uart_baud']} baud",
     ]
+    link = report.get("link")
+    if link:
+        way = (f"batches of {link['batch']}, pipelined" if link["pipelined"]
+               else "one image per round trip")
+        lines += [
+            f"link       {link['image_bytes']} B per image, {link['answer_bytes']} B per "
+            f"answer (class only), {link['framing_bytes']:g} B framing per image, "
+            f"{link['bits_per_byte']} bits per byte: {link['images_per_s']:,.0f} images/s "
+            f"({way})",
+            f"end to end {report['end_to_end_images_per_s']:,.0f} images/s over the UART "
+            f"(engine {report['images_per_s']:,.0f})",
+        ]
     weights = report.get("weights")
     if weights and weights["load_slices"]:
         loaded = {k: store for k, store in enumerate(weights["store"]) if store != "rom"}

@@ -7,7 +7,8 @@ and points ``MULFREE_BOARD_TB`` at it: the QNet file, the images, the clock
 period, the UART divisor, the idle timeout in cycles, and the accelerator's
 ``folding`` and ``weight_store``. ``images_and_malformed_frames`` is for a
 bitstream with its weights built in, ``weight_load_session`` for one that
-loads them (:func:`boards.tb_load_session.load_session`).
+loads them (:func:`boards.tb_load_session.load_session`), and
+``end_to_end_rate`` times a run of images the way a host streams them.
 """
 
 import json
@@ -18,10 +19,12 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Timer
+from cocotb.utils import get_sim_time
 from cocotbext.uart import UartSink, UartSource
 
 from boards import protocol as p
 from boards.board_model import BoardModel
+from boards.board_top import BoardTop
 from boards.tb_load_session import load_session
 from golden_model.qnet import QNet
 
@@ -35,7 +38,8 @@ def _config():
 def _model(config, qnet):
     """The board model of the bitstream under test (its INFO reports the folding)."""
     return BoardModel(qnet, clock_hz=config["clock_hz"], folding=config.get("folding"),
-                      weight_store=config.get("weight_store"))
+                      weight_store=config.get("weight_store"),
+                      version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
 
 
 async def _start(dut, config):
@@ -152,4 +156,45 @@ async def weight_load_session(dut):
     assert model.wrong_slices() == []
     assert len(set(cycles_seen)) == 1, f"cycle counts differ: {sorted(set(cycles_seen))}"
     Path("cycles.json").write_text(json.dumps(cycles_seen))
+    await Timer(1, "ns")
+
+
+@cocotb.test()
+async def end_to_end_rate(dut):
+    """The images as a host sends them, each request as soon as the last answer is in:
+    every answer equal to the QNet's (class and logits), and the clock cycles from the
+    first request byte to the last answer byte written to ``rate.json``; then a BENCH
+    of the last image, its checksum equal to the QNet's, its cycles written too."""
+    config, qnet, images = _config()
+    layout = p.Layout.of(qnet)
+    model = _model(config, qnet)
+    source, sink = await _start(dut, config)
+    reader = p.FrameReader(p.RESPONSE_SYNC)
+    cycles_seen = []
+    start_ns = get_sim_time("ns")
+    for k, image in enumerate(images):
+        request = p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_LOGITS, layout.encode_image(image))
+        expected = p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(request))
+        await source.write(request)
+        frames = []
+        while not frames:
+            frames = reader.feed(await sink.read())
+        _check(frames, expected, layout, f"image {k}", cycles_seen)
+    elapsed = (get_sim_time("ns") - start_ns) / config["clock_period_ns"]
+    # BENCH: the last image again, back to back, checked by the answers' checksum.
+    replays = config["bench_replays"]
+    request = p.encode_frame(p.REQUEST_SYNC, p.CMD_BENCH, p.encode_bench(replays))
+    [(_, want)] = p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(request))
+    await source.write(request)
+    frames = []
+    while not frames:
+        frames = reader.feed(await sink.read())
+    [(status, payload)] = frames
+    assert status == p.CMD_BENCH, f"BENCH answered status 0x{status:02x}"
+    bench, expected = p.BenchResult.decode(payload), p.BenchResult.decode(want)
+    assert (bench.count, bench.checksum) == (expected.count, expected.checksum), (
+        f"BENCH {bench}, the QNet's {expected}")
+    Path("rate.json").write_text(json.dumps({"images": len(images), "cycles": elapsed,
+                                             "engine_cycles": cycles_seen,
+                                             "bench_cycles": bench.cycles}))
     await Timer(1, "ns")

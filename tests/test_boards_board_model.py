@@ -153,3 +153,62 @@ def test_only_loadable_layers_take_slices():
     assert model.load_map.total_slices == 8
     load_all(model)
     assert len(model.slices) == 8 and info(model).loaded
+
+
+def _frames(model, data):
+    return p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(data) + model.idle())
+
+
+def test_batch_answers_every_image_like_qnet_forward():
+    qnet = make_qnet()
+    model = BoardModel(qnet, cycles=9, max_batch=4)
+    layout = p.Layout.of(qnet)
+    images = random_images(qnet, 4, seed=3)
+    [(status, payload)] = _frames(model, request(p.CMD_INFER_BATCH,
+                                                 layout.encode_batch(images, logits=True)))
+    assert status == p.CMD_INFER_BATCH
+    logits, classes = qnet.forward(images)
+    results = layout.decode_results(payload, True, 4)
+    assert [r.cls for r in results] == classes.tolist()
+    assert [r.logits.tolist() for r in results] == logits.tolist()
+    assert {r.cycles for r in results} == {9}
+    assert model.held.tolist() == images.tolist()
+
+
+def test_batch_past_max_batch_is_a_bad_length_and_v2_has_no_batch():
+    qnet = make_qnet()
+    layout = p.Layout.of(qnet)
+    images = random_images(qnet, 3)
+    frame = request(p.CMD_INFER_BATCH, layout.encode_batch(images, logits=False))
+    assert _frames(BoardModel(qnet, max_batch=2), frame) == [(p.STATUS_BAD_LENGTH, b"")]
+    old = BoardModel(qnet, version=2)
+    assert _frames(old, frame) == [(p.STATUS_BAD_COMMAND, b"")]
+    assert _frames(old, request(p.CMD_BENCH, p.encode_bench(1))) == [
+        (p.STATUS_BAD_COMMAND, b"")]
+    assert p.BoardInfo.decode(_frames(old, request(p.CMD_INFO))[0][1]).version == 2
+
+
+def test_bench_replays_the_last_images_sent():
+    qnet = make_qnet()
+    model = BoardModel(qnet, cycles=9)
+    layout = p.Layout.of(qnet)
+    bench = request(p.CMD_BENCH, p.encode_bench(5))
+    assert _frames(model, bench) == [(p.STATUS_NO_IMAGES, b"")]      # nothing held yet
+    images = random_images(qnet, 3, seed=5)
+    _frames(model, request(p.CMD_INFER_BATCH, layout.encode_batch(images[:2], False)))
+    _frames(model, request(p.CMD_INFER, layout.encode_image(images[2])))
+    [(status, payload)] = _frames(model, bench)
+    assert status == p.CMD_BENCH
+    result = p.BenchResult.decode(payload)
+    logits, classes = qnet.forward(images[2:])                        # the last request's
+    answers = [layout.answer_bytes(classes[0], logits[0])] * 5
+    assert result == p.BenchResult(5, 45, p.answer_checksum(answers))
+
+
+def test_bench_needs_the_weights_loaded():
+    model = loadable_model()
+    layout = p.Layout.of(model.qnet)
+    model.held = random_images(model.qnet, 1)
+    assert _frames(model, request(p.CMD_BENCH, p.encode_bench(1))) == [
+        (p.STATUS_NOT_LOADED, b"")]
+    assert layout.n_inputs == 16

@@ -81,7 +81,8 @@ def test_answers_equal_the_model_including_malformed_requests():
     got = simulate(make_top(qnet), chunks)
     answers = p.FrameReader(p.RESPONSE_SYNC).feed(got)
 
-    model = BoardModel(qnet, clock_hz=1_000_000)
+    model = BoardModel(qnet, clock_hz=1_000_000, version=BoardTop.PROTOCOL_VERSION,
+                       max_batch=BoardTop.MAX_BATCH)
     expected = []
     for chunk in chunks:
         expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
@@ -136,3 +137,79 @@ def test_select_is_an_index_with_a_default_past_the_end():
 
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_batch_of_one_and_bench_equal_the_model():
+    qnet = tiny_qnet()
+    layout = p.Layout.of(qnet)
+    images = np.random.default_rng(6).integers(0, 4, size=(2, 3))
+
+    def request(cmd, payload=b""):
+        return p.encode_frame(p.REQUEST_SYNC, cmd, payload)
+
+    bench = [request(p.CMD_BENCH, p.encode_bench(n)) for n in (1, 3, 5)]
+    chunks = [
+        bench[0],                                                     # nothing held
+        request(p.CMD_INFER_BATCH, layout.encode_batch(images[:1], logits=True)),
+        bench[2],
+        request(p.CMD_INFER_BATCH, layout.encode_batch(images, logits=False)),  # 2 > 1
+        request(p.CMD_BENCH, bytes(4)),                               # 0 replays
+        request(p.CMD_BENCH, b"\x01"),                                # bad length
+        request(p.CMD_INFER, layout.encode_image(images[1]))[:-1] + b"\x00",  # damaged
+        bench[0],                                                     # nothing held again
+        request(p.CMD_INFER_BATCH, layout.encode_batch(images[1:], logits=False)),
+        bench[1],
+    ]
+    answers = p.FrameReader(p.RESPONSE_SYNC).feed(simulate(make_top(qnet), chunks))
+    model = BoardModel(qnet, clock_hz=1_000_000, version=BoardTop.PROTOCOL_VERSION,
+                       max_batch=BoardTop.MAX_BATCH)
+    expected = []
+    for chunk in chunks:
+        expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
+    assert [status for status, _ in answers] == [status for status, _ in expected] == [
+        p.STATUS_NO_IMAGES, p.CMD_INFER_BATCH, p.CMD_BENCH, p.STATUS_BAD_LENGTH, p.CMD_BENCH,
+        p.STATUS_BAD_LENGTH, p.STATUS_BAD_CHECKSUM, p.STATUS_NO_IMAGES, p.CMD_INFER_BATCH,
+        p.CMD_BENCH]
+    batches = [(payload, want) for (status, payload), (_, want) in zip(answers, expected,
+                                                                        strict=True)
+               if status == p.CMD_INFER_BATCH]
+    for (payload, want), logits in zip(batches, (True, False), strict=True):
+        board = layout.decode_results(payload, logits, 1)[0]
+        model_result = layout.decode_results(want, logits, 1)[0]
+        assert board.cls == model_result.cls and board.cycles == 3 + 1 + 3
+        if logits:
+            assert board.logits.tolist() == model_result.logits.tolist()
+    benches = [(p.BenchResult.decode(payload), p.BenchResult.decode(want))
+               for (status, payload), (_, want) in zip(answers, expected, strict=True)
+               if status == p.CMD_BENCH]
+    assert [(b.count, b.checksum) for b, _ in benches] == [
+        (m.count, m.checksum) for _, m in benches]
+    assert [b.count for b, _ in benches] == [5, 0, 3]
+    assert benches[1][0] == p.BenchResult(0, 0, 0)
+    # The first image as INFER counts it (7), then 12 cycles per replay: the table
+    # accelerator takes an image once its answer was taken, and the 5 answer bytes are
+    # checksummed a byte a cycle before that.
+    assert [b.cycles for b, _ in benches] == [7 + 4 * 12, 0, 7 + 2 * 12]
+
+
+def test_without_bench_the_top_speaks_version_2():
+    qnet = tiny_qnet()
+    layout = p.Layout.of(qnet)
+    top = BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
+                   accelerator=TableAccelerator(qnet), n_leds=3, bench=False)
+    assert top.protocol_version == 2 and top.info.version == 2
+    image = np.array([1, 2, 3])
+    chunks = [p.encode_frame(p.REQUEST_SYNC, p.CMD_INFO),
+              p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER, layout.encode_image(image)),
+              p.encode_frame(p.REQUEST_SYNC, p.CMD_BENCH, p.encode_bench(2)),
+              p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_BATCH,
+                             layout.encode_batch(image[None, :], logits=False))]
+    answers = p.FrameReader(p.RESPONSE_SYNC).feed(simulate(top, chunks))
+    model = BoardModel(qnet, clock_hz=1_000_000, version=2)
+    expected = []
+    for chunk in chunks:
+        expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
+    assert [status for status, _ in answers] == [p.CMD_INFO, p.CMD_INFER,
+                                                 p.STATUS_BAD_COMMAND, p.STATUS_BAD_COMMAND]
+    assert answers[0] == expected[0] and p.BoardInfo.decode(answers[0][1]).version == 2
+    assert layout.decode_result(answers[1][1], False).cls == qnet.forward(image)[1][0]

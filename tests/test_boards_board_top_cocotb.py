@@ -15,6 +15,7 @@ from amaranth.back import verilog
 from boards_qnets import make_qnet, random_images
 
 from boards.board_top import BoardTop
+from hdl.accelerator import Accelerator
 from sim.runner import run_cocotb
 from sim.vendor_models import spram_model, uses_spram
 
@@ -75,3 +76,74 @@ def test_board_top_loads_weights_then_answers_equal_qnet_forward(tmp_path, simul
                                                                  weight_store):
     cycles = run_board_top(tmp_path, simulator, "weight_load_session", weight_store)
     assert len(cycles) == 5 + 1                       # the loaded images and the last INFER
+
+
+#: The digits network of the README's UP5K row (64-128-128-10, 5-bit pixels), its folding
+#: and clock; random weights, as the rate does not depend on them.
+DIGITS_SIZES = (64, 128, 128, 10)
+DIGITS_FOLDING = [(1, 8), (1, 16), (1, 2)]
+DIGITS_CLOCK_HZ = 30_000_000
+
+
+def digits_end_to_end_rate(tmp_path, baud, n_images=3, bench_replays=6, simulator="icarus"):
+    """Run ``end_to_end_rate`` on the digits board top with the UART at ``baud`` for a
+    30 MHz clock (the simulated clock period does not matter: everything counts
+    cycles). Returns ``(measured images/s, the link bound, engine cycles, the rate
+    file)``."""
+    from boards import protocol as p
+    from boards.link_rate import link_bound
+    from boards.uart import uart_divisor
+
+    qnet = make_qnet(sizes=DIGITS_SIZES, in_bits=5, seed=3)
+    divisor = uart_divisor(DIGITS_CLOCK_HZ, baud)
+    timeout = 20 * 10 * divisor                     # 20 idle byte times
+    top = BoardTop(qnet, divisor=divisor, clock_hz=DIGITS_CLOCK_HZ, timeout_cycles=timeout,
+                   folding=DIGITS_FOLDING)
+    text = verilog.convert(top, name="mulfree_board", emit_src=False)
+    qnet_path = tmp_path / "digits.qnet.npz"
+    qnet.save(qnet_path)
+    images = random_images(qnet, n_images, seed=9)
+    config = {
+        "qnet": str(qnet_path), "images": images.tolist(), "clock_period_ns": PERIOD_NS,
+        "clock_hz": DIGITS_CLOCK_HZ, "divisor": divisor, "timeout_cycles": timeout,
+        "folding": DIGITS_FOLDING, "weight_store": None, "bench_replays": bench_replays,
+    }
+    config_path = tmp_path / "tb.json"
+    config_path.write_text(json.dumps(config))
+    run = run_cocotb([text], toplevel="mulfree_board", test_module="boards.tb_board_top",
+                     simulator=simulator, build_key=f"board_top_digits_div{divisor}",
+                     testcase="end_to_end_rate",
+                     extra_env={"MULFREE_BOARD_TB": str(config_path)})
+    if run.status == "skipped":
+        pytest.skip(run.reason)
+    log = run.log_file.read_text()[-3000:] if run.log_file and run.log_file.exists() else ""
+    assert run.status == "passed", f"{run.reason}\n{log}"
+    rate = json.loads((run.run_dir / "rate.json").read_text())
+    assert rate["images"] == n_images and len(rate["engine_cycles"]) == n_images
+    measured = n_images * DIGITS_CLOCK_HZ / rate["cycles"]
+    bound = link_bound(p.Layout.of(qnet), baud, logits=True)
+    return measured, bound, rate["engine_cycles"], rate
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("baud", [1_000_000, 3_000_000])
+def test_board_top_end_to_end_rate_at_the_real_baud_is_the_link_bound(tmp_path, baud):
+    """Every answer bit-exact; the measured images/s is what report.json computes."""
+    measured, bound, engine_cycles, rate = digits_end_to_end_rate(tmp_path, baud)
+    latency_s = engine_cycles[0] / DIGITS_CLOCK_HZ
+    expected = bound.end_to_end(DIGITS_CLOCK_HZ / engine_cycles[0], latency_s)
+    # The board's own steps (checksum, answer set-up) add a few cycles per image.
+    assert measured == pytest.approx(expected, rel=0.02)
+    assert measured < bound.images_per_s
+    # BENCH (its checksum checked in the testbench): the images overlap in the engine,
+    # so six take one latency and five initiation intervals.
+    accelerator = Accelerator(make_qnet(sizes=DIGITS_SIZES, in_bits=5, seed=3),
+                              folding=DIGITS_FOLDING)
+    accelerator._MustUse__silence = True            # built only for its cycle figure
+    interval = accelerator.cycles_per_image
+    assert rate["bench_cycles"] == engine_cycles[0] + 5 * interval < 6 * engine_cycles[0]
+    print(f"\n{baud} baud: {measured:,.1f} images/s end to end measured, "
+          f"{expected:,.1f} computed, link {bound.images_per_s:,.1f}, "
+          f"latency {engine_cycles[0]} cycles; BENCH 6 images in {rate['bench_cycles']} "
+          f"cycles ({6 * DIGITS_CLOCK_HZ / rate['bench_cycles']:,.0f} images/s), "
+          f"{interval} cycles per image estimated")

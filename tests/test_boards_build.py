@@ -50,6 +50,10 @@ def test_build_writes_bitstream_and_report(name, tmp_path):
     assert report["cycles_per_image"] == accelerator.cycles_per_image
     assert report["images_per_s"] == round(board.target_hz / accelerator.cycles_per_image, 1)
     assert report["uart_baud"] == board.baud
+    # the board top answers one image per request: round trips of 64 + 5 and 6 + 5 bytes
+    assert report["link"]["baud"] == board.baud and report["link"]["batch"] == 1
+    assert report["link"]["request_bytes"] == 69 and report["link"]["reply_bytes"] == 11
+    assert 0 < report["end_to_end_images_per_s"] < report["link"]["images_per_s"]
     assert report["tools"]["yosys"]["source"] == "yowasp"
     assert any("images/s" in line for line in lines)  # the printed table
 

@@ -33,13 +33,48 @@ def test_run_streams_the_test_set_and_checks_every_answer(tmp_path, monkeypatch,
     code = main(["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
                  "--board", "icebreaker", "--limit", "25"])
     out = capsys.readouterr().out
-    assert code == 0 and opened == [("/dev/ttyUSB1", 1_000_000)]
+    assert code == 0 and opened == [("/dev/ttyUSB1", 3_000_000)]
     dataset = load_dataset("digits")
     labels = dataset.y_test[:25]
     correct = int(np.sum(qnet.predict(dataset.x_test[:25]) == labels))
     assert f"accuracy    {correct / 25:.2%} ({correct}/25)" in out
     assert "mismatches  0 (board vs QNet.forward)" in out
-    assert "cycles      210..210 per image" in out
+    assert ("engine      142,857 images/s one at a time, from the board's cycle counts "
+            "(210..210 cycles from first pixel to answer at 30 MHz") in out
+    assert "images/s measured over the serial link (batches of 16, pipelined" in out
+
+
+def test_run_bench_replays_the_last_batch_and_checks_it(tmp_path, monkeypatch, capsys):
+    qnet, path = digits_qnet(tmp_path)
+    model = BoardModel(qnet, clock_hz=30_000_000, cycles=200, max_batch=8)
+    monkeypatch.setattr(boards.host, "open_port", lambda port, baud, timeout=0.5:
+                        FakeSerial(model))
+    code = main(["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
+                 "--limit", "10", "--batch", "3", "--bench", "500"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "batches of 3, pipelined" in out
+    assert ("bench       500 images replayed on the board in 100,000 cycles: 150,000 "
+            "images/s of engine at 30 MHz; answers' checksum equal to the QNet's") in out
+    assert len(model.held) == 1                     # the last batch: image 9 alone
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bench", "5"], "protocol version 2, which has no BENCH"),
+    (["--batch", "2"], "--batch 2: the board (protocol version 2) takes 1 to 1 images"),
+    (["--bench", "0"], "--bench 0: expected a number of images in 1..4294967295"),
+])
+def test_run_refuses_batch_or_bench_an_old_board_lacks_before_the_run(
+        tmp_path, monkeypatch, capsys, args, message):
+    qnet, path = digits_qnet(tmp_path)
+    port = FakeSerial(BoardModel(qnet, version=2))
+    monkeypatch.setattr(boards.host, "open_port", lambda *a, **k: port)
+    code = main(["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
+                 "--limit", "4", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    frames = p.FrameReader(p.REQUEST_SYNC).feed(bytes(port.written))
+    assert {cmd for cmd, _ in frames} <= {p.CMD_INFO}    # no image was sent
 
 
 def test_run_refuses_a_board_built_for_another_model(tmp_path, monkeypatch, capsys):
@@ -86,6 +121,23 @@ def test_run_needs_only_the_test_files_of_an_idx_dataset(tmp_path, monkeypatch, 
     assert code == 0, out
     correct = int(np.sum(qnet.predict(images.reshape(3, 784)) == np.arange(3)))
     assert f"({correct}/3)" in out and "mismatches  0" in out
+
+
+def test_build_no_bench_reaches_the_board_top(tmp_path, monkeypatch, capsys):
+    import boards.build
+
+    seen = []
+
+    def fake_build(qnet, board, out, **kwargs):
+        seen.append(kwargs["bench"])
+        return {"bitstream": str(tmp_path / "mulfree.bin")}
+
+    monkeypatch.setattr(boards.build, "build_bitstream", fake_build)
+    _, path = digits_qnet(tmp_path)
+    for extra in ([], ["--no-bench"]):
+        assert main(["build", "--board", "icebreaker", "--model", str(path),
+                     "--out", str(tmp_path / "out"), *extra]) == 0
+    assert seen == [True, False]
 
 
 @pytest.mark.parametrize("out, message", [

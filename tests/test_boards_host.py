@@ -13,6 +13,7 @@ from boards.host import (
     LoadError,
     ModelMismatch,
     WeightsNotLoaded,
+    bench_board,
     load_weights,
     open_port,
     run_test_set,
@@ -79,19 +80,21 @@ def test_line_noise_with_sync_bytes_before_the_answer_is_skipped(noise):
     assert result.cls == qnet.forward(np.arange(16) % 16)[1][0]
 
 
-def test_wrong_answers_are_listed_as_mismatches():
+@pytest.mark.parametrize("version", [2, 3])
+def test_wrong_answers_are_listed_as_mismatches(version):
     qnet = make_qnet()
     images = random_images(qnet, 6)
-    model = BoardModel(qnet)
+    model = BoardModel(qnet, version=version, max_batch=4)
     layout = p.Layout.of(qnet)
 
     def wrong_class(data):
         frames = p.FrameReader(p.RESPONSE_SYNC).feed(data)
         status, payload = frames[0]
-        if status != p.CMD_INFER_LOGITS:
+        if status not in (p.CMD_INFER_LOGITS, p.CMD_INFER_BATCH):
             return data
-        result = layout.decode_result(payload, True)
-        bad = layout.encode_result((result.cls + 1) % qnet.n_classes, 0, result.logits)
+        results = layout.decode_results(payload, True, len(payload) // layout.result_bytes(True))
+        bad = b"".join(layout.encode_result((r.cls + 1) % qnet.n_classes, 0, r.logits)
+                       for r in results)
         return p.encode_frame(p.RESPONSE_SYNC, status, bad)
 
     client = BoardClient(FakeSerial(model, corrupt=wrong_class))
@@ -244,3 +247,128 @@ def test_a_timeout_that_would_hang_or_never_wait_is_refused(timeout):
     with pytest.raises(HostError, match=r"--timeout .*: expected a finite number of seconds > 0"):
         BoardClient(FakeSerial(None), timeout=timeout)
     assert BoardClient(FakeSerial(None), timeout=1e-3).timeout == 1e-3
+
+
+def _batch_sizes(written, layout):
+    frames = p.FrameReader(p.REQUEST_SYNC).feed(bytes(written))
+    return [(len(payload) - 1) // layout.image_bytes for cmd, payload in frames
+            if cmd == p.CMD_INFER_BATCH]
+
+
+def test_batched_run_gives_the_answers_of_one_image_per_request():
+    qnet = make_qnet()
+    layout = p.Layout.of(qnet)
+    images = random_images(qnet, 10, seed=6)
+    labels = qnet.forward(images)[1]
+    new = FakeSerial(BoardModel(qnet, clock_hz=30_000_000, cycles=300, max_batch=4))
+    batched = run_test_set(BoardClient(new), qnet, images, labels)
+    old = FakeSerial(BoardModel(qnet, clock_hz=30_000_000, cycles=300, version=2))
+    single = run_test_set(BoardClient(old), qnet, images, labels)
+    assert _batch_sizes(new.written, layout) == [4, 4, 2]
+    assert _batch_sizes(old.written, layout) == []               # INFER_LOGITS, one each
+    for report, batch, version in ((batched, 4, 3), (single, 1, 2)):
+        assert report.n_correct == 10 and report.mismatches == []
+        assert report.cycles == [300] * 10 and report.compute_images_per_second == 100_000
+        assert (report.batch, report.version) == (batch, version)
+    assert "batches of 4, pipelined, protocol version 3" in batched.summary()
+    assert "one image per round trip, protocol version 2" in single.summary()
+    assert "engine      100,000 images/s one at a time, from the board's cycle" in single.summary()
+
+
+class _OrderedPort(FakeSerial):
+    """Logs writes and reads in order, answering like the board model."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.events = []
+
+    def write(self, data):
+        self.events.append("write")
+        return super().write(data)
+
+    def read(self, size=1):
+        out = super().read(size)
+        if out:
+            self.events.append("read")
+        return out
+
+
+def test_two_batches_are_in_flight_before_the_first_answer_is_read():
+    qnet = make_qnet()
+    port = _OrderedPort(BoardModel(qnet, max_batch=2))
+    client = BoardClient(port)
+    client.attach(qnet)
+    port.events.clear()
+    images = random_images(qnet, 6)
+    results = list(client.infer_stream(images, logits=False))
+    assert [r.cls for r in results] == qnet.forward(images)[1].tolist()
+    writes = [k for k, event in enumerate(port.events) if event == "write"]
+    assert len(writes) == 3 and writes[1] < port.events.index("read")
+    assert client.held.tolist() == images[4:].tolist()
+
+
+def test_batch_size_defaults_to_the_board_and_refuses_more():
+    qnet = make_qnet()
+    client = BoardClient(FakeSerial(BoardModel(qnet, max_batch=5)))
+    with pytest.raises(HostError, match="call attach"):
+        client.batch_size()
+    client.attach(qnet)
+    assert client.batch_size() == 5 and client.batch_size(3) == 3
+    with pytest.raises(HostError, match="--batch 6: the board .protocol version 3. takes "
+                                        "1 to 5 images"):
+        client.batch_size(6)
+    old = BoardClient(FakeSerial(BoardModel(qnet, version=2)))
+    old.attach(qnet)
+    with pytest.raises(HostError, match="version 2. takes 1 to 1 images"):
+        old.batch_size(2)
+
+
+def test_a_rejected_batch_names_the_reason():
+    qnet = make_qnet()
+    model = BoardModel(qnet, weight_store="ram", max_batch=4)
+    client = BoardClient(FakeSerial(model))
+    client.attach(qnet)
+    with pytest.raises(HostError, match="rejected a batch of 2 images .weights not loaded"):
+        list(client.infer_stream(random_images(qnet, 2)))
+
+
+def test_bench_checks_the_answers_checksum_and_reports_the_engine_rate():
+    qnet = make_qnet()
+    images = random_images(qnet, 5, seed=8)
+    client = BoardClient(FakeSerial(BoardModel(qnet, clock_hz=30_000_000, cycles=250,
+                                               max_batch=2)))
+    with pytest.raises(HostError, match="send some first"):
+        bench_board(client, qnet, 10)
+    run_test_set(client, qnet, images, qnet.forward(images)[1])
+    bench = bench_board(client, qnet, 1000)                     # replays image 4 alone
+    assert (bench.count, bench.cycles, bench.ok) == (1000, 250_000, True)
+    assert bench.images_per_second == 120_000
+    assert "1,000 images replayed on the board in 250,000 cycles: 120,000 images/s" \
+        in bench.summary()
+    assert "checksum equal to the QNet's" in bench.summary()
+
+
+def test_bench_with_wrong_answers_is_a_mismatch():
+    qnet = make_qnet()
+    model = BoardModel(qnet, cycles=4)
+
+    def flip_checksum(data):
+        status, payload = p.FrameReader(p.RESPONSE_SYNC).feed(data)[0]
+        if status != p.CMD_BENCH:
+            return data
+        result = p.BenchResult.decode(payload)
+        wrong = p.BenchResult(result.count, result.cycles, result.checksum ^ 1)
+        return p.encode_frame(p.RESPONSE_SYNC, status, wrong.encode())
+
+    client = BoardClient(FakeSerial(model, corrupt=flip_checksum))
+    run_test_set(client, qnet, random_images(qnet, 3), np.zeros(3, dtype=int))
+    bench = bench_board(client, qnet, 7)
+    assert not bench.ok and "MISMATCH" in bench.summary()
+
+
+def test_bench_on_a_version_2_board_is_refused_clearly():
+    qnet = make_qnet()
+    client = BoardClient(FakeSerial(BoardModel(qnet, version=2)))
+    run_test_set(client, qnet, random_images(qnet, 2), np.zeros(2, dtype=int))
+    with pytest.raises(HostError, match="protocol version 2, which has no BENCH; rebuild"):
+        bench_board(client, qnet, 3)

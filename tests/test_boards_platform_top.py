@@ -37,3 +37,14 @@ def test_top_prepares_with_uart_leds_and_clock(name):
             assert f'LOCATE COMP "uart_0__tx__io" SITE "{tx}"' in constraints
     # every LED the registry lists is driven
     assert constraints.count("led") >= len(board.leds)
+
+
+def test_bench_can_be_left_out_for_a_near_full_design():
+    board = get_board("icebreaker")
+    qnet = make_qnet(sizes=(3, 4, 3), in_bits=2)
+    with_bench = PlatformTop(board, qnet, board.target_hz, board.baud,
+                             accelerator=TableAccelerator(qnet))
+    without = PlatformTop(board, qnet, board.target_hz, board.baud,
+                          accelerator=TableAccelerator(qnet), bench=False)
+    assert (with_bench.engine.info.version, with_bench.engine.info.max_batch) == (3, 1)
+    assert without.engine.info.version == 2

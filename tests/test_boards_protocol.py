@@ -175,17 +175,44 @@ def test_model_rejects_malformed_requests_then_recovers(frame, status):
 def test_info_v2_layers_and_flags_round_trip():
     qnet = make_qnet()
     layers = [p.LayerInfo(2, 4, "spram"), p.LayerInfo(300, 1, "rom")]
-    info = p.BoardInfo.of(qnet, 12_000_000, layers, loaded=False)
+    info = p.BoardInfo.of(qnet, 12_000_000, layers, loaded=False, version=2)
     raw = info.encode()
     # fixed part, flags (needs load, not loaded), 2 layers, then pe/simd/store per layer
     assert raw[p.INFO_FLAGS_OFFSET:] == bytes([0x01, 2, 2, 0, 4, 0, 2, 0x2C, 0x01, 1, 0, 0])
-    assert raw[4] == p.VERSION == 2
+    assert raw[4] == 2 and info.max_batch == 1
     decoded = p.BoardInfo.decode(raw)
     assert decoded == info
     assert decoded.folding == [(2, 4), (300, 1)] and decoded.stores == ["spram", "rom"]
     assert decoded.needs_load and not decoded.loaded
     loaded = p.BoardInfo.decode(p.BoardInfo.of(qnet, 1, layers, loaded=True).encode())
     assert loaded.flags == 0x03 and loaded.loaded
+
+
+def test_info_v3_ends_with_max_batch():
+    qnet = make_qnet()
+    layers = [p.LayerInfo(2, 4, "spram"), p.LayerInfo(300, 1, "rom")]
+    info = p.BoardInfo.of(qnet, 12_000_000, layers, max_batch=0x0102)
+    raw = info.encode()
+    assert raw[4] == p.VERSION == 3
+    assert raw[p.INFO_FLAGS_OFFSET:] == bytes([0x01, 2, 2, 0, 4, 0, 2, 0x2C, 0x01, 1, 0, 0,
+                                               0x02, 0x01])
+    decoded = p.BoardInfo.decode(raw)
+    assert decoded == info and decoded.version == 3 and decoded.max_batch == 0x0102
+    assert p.BoardInfo.of(qnet, 1).max_batch == p.DEFAULT_MAX_BATCH == 16
+
+
+@pytest.mark.parametrize("version, mutate, message", [
+    (3, lambda raw: raw[:4] + bytes([4]) + raw[5:], "protocol version 4; this host talks "
+                                                    "versions 2, 3"),
+    (3, lambda raw: raw[:-2] + b"\x00\x00", "max_batch 0"),
+    (3, lambda raw: raw[:-1], "expected 47"),       # a v3 answer without its max_batch
+    (2, lambda raw: raw[:4] + bytes([3]) + raw[5:], "expected 47"),
+])
+def test_info_decode_checks_the_version_and_its_length(version, mutate, message):
+    raw = p.BoardInfo.of(make_qnet(), 1, [p.LayerInfo(1, 1, "ram")] * 2,
+                         version=version).encode()
+    with pytest.raises(p.ProtocolError, match=message):
+        p.BoardInfo.decode(mutate(raw))
 
 
 def test_info_of_a_rom_only_bitstream_reads_loaded():
@@ -195,7 +222,8 @@ def test_info_of_a_rom_only_bitstream_reads_loaded():
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda raw: raw[:4] + bytes([1]) + raw[5:], "protocol version 1; this host expects 2"),
+    (lambda raw: raw[:4] + bytes([1]) + raw[5:], "protocol version 1; this host talks "
+                                                 "versions 2, 3"),
     (lambda raw: raw[:-1], "expected 45"),
     (lambda raw: raw + b"\x00", "expected 45"),
     (lambda raw: raw[:p.INFO_FLAGS_OFFSET] + b"\x04" + raw[p.INFO_FLAGS_OFFSET + 1:],
@@ -204,7 +232,7 @@ def test_info_of_a_rom_only_bitstream_reads_loaded():
     (lambda raw: raw[:3], "expected at least"),
 ])
 def test_info_decode_rejects_bad_answers(mutate, message):
-    raw = p.BoardInfo.of(make_qnet(), 1, [p.LayerInfo(1, 1, "ram")] * 2).encode()
+    raw = p.BoardInfo.of(make_qnet(), 1, [p.LayerInfo(1, 1, "ram")] * 2, version=2).encode()
     assert len(raw) == p.INFO_FLAGS_OFFSET + 2 + 2 * 5 == 45
     with pytest.raises(p.ProtocolError, match=message):
         p.BoardInfo.decode(mutate(raw))
@@ -242,3 +270,81 @@ def test_load_length_bounds(length, ok):
     if not ok:
         with pytest.raises(p.ProtocolError, match="even length from 6 to 2052"):
             p.decode_load(bytes(length))
+
+
+def test_batch_payload_round_trip_at_the_bounds():
+    layout = p.Layout(n_inputs=784, in_bits=8, n_classes=10, z_bits=12)
+    assert layout.frame_batch == 83                   # (65535 - 1) // 784
+    images = np.arange(83 * 784).reshape(83, 784) % 256
+    payload = layout.encode_batch(images, logits=True)
+    assert len(payload) == 1 + 83 * 784 and payload[0] == p.BATCH_FLAG_LOGITS
+    logits, decoded = layout.decode_batch(payload)
+    assert logits is True and decoded.tolist() == images.tolist()
+    one = layout.encode_batch(images[:1], logits=False)
+    assert one[0] == 0 and layout.decode_batch(one)[1].tolist() == images[:1].tolist()
+    assert layout.decode_batch(b"\xfe" + one[1:])[0] is False    # reserved bits ignored
+    assert layout.batch_length_ok(1 + 784, 1) and not layout.batch_length_ok(1 + 2 * 784, 1)
+    assert not layout.batch_length_ok(1, 83) and not layout.batch_length_ok(784, 83)
+
+
+@pytest.mark.parametrize("count", [0, 84])
+def test_encode_batch_rejects_empty_and_oversized_batches(count):
+    layout = p.Layout(n_inputs=784, in_bits=8, n_classes=10, z_bits=12)
+    with pytest.raises(p.ProtocolError, match="expected 1 to 83 of 784 pixels"):
+        layout.encode_batch(np.zeros((count, 784), dtype=int), logits=False)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"\x00" + bytes(17), "whole number of 16-byte images"),
+    (b"\x00", "whole number"),
+])
+def test_decode_batch_rejects(payload, message):
+    with pytest.raises(p.ProtocolError, match=message):
+        p.Layout.of(make_qnet()).decode_batch(payload)
+
+
+def test_decode_results_splits_a_batch_answer_and_checks_its_length():
+    layout = p.Layout.of(make_qnet())
+    answer = (layout.encode_result(1, 70, [-3, 4, 0, 1])
+              + layout.encode_result(0, 71, [5, -6, 2, -1]))
+    results = layout.decode_results(answer, True, 2)
+    assert [(r.cls, r.cycles, r.logits.tolist()) for r in results] == [
+        (1, 70, [-3, 4, 0, 1]), (0, 71, [5, -6, 2, -1])]
+    with pytest.raises(p.ProtocolError, match="expected 3 answers"):
+        layout.decode_results(answer, True, 3)
+
+
+def test_answer_checksum_is_31h_plus_byte_and_wraps():
+    assert p.answer_checksum([b"\x01\x02"]) == 31 + 2
+    assert p.answer_checksum([b"\x01", b"\x02"]) == 33            # chunks do not matter
+    assert p.answer_checksum([b"\xff" * 8]) == sum(255 * 31 ** k for k in range(8)) % 2**32
+    answers = [b"\x03\x00\x09", b"\x01\x00\xf0\xff"]
+    for count in (1, 2, 5):
+        cycled = [answers[k % 2] for k in range(count)]
+        assert p.replay_checksum(answers, count) == p.answer_checksum(cycled)
+
+
+def test_answer_bytes_are_class_then_logits():
+    layout = p.Layout.of(make_qnet())
+    logits = [-1, 2, 0, 3]
+    assert layout.answer_bytes(1, logits) == b"\x01\x00" + layout.encode_result(1, 0, logits)[6:]
+    assert len(layout.answer_bytes(1, logits)) == 2 + 4 * layout.logit_bytes
+
+
+@pytest.mark.parametrize("replays", [0, 2**32])
+def test_encode_bench_rejects_counts_outside_u32(replays):
+    with pytest.raises(p.ProtocolError, match="expected 1 to 4294967295"):
+        p.encode_bench(replays)
+
+
+def test_bench_request_and_answer_round_trip():
+    assert p.encode_bench(1) == b"\x01\x00\x00\x00"
+    assert p.decode_bench(p.encode_bench(2**32 - 1)) == 2**32 - 1
+    with pytest.raises(p.ProtocolError, match="expected 4"):
+        p.decode_bench(b"\x01\x00\x00")
+    assert p.decode_bench(bytes(4)) == 0                    # a board answers zeros
+    result = p.BenchResult(7, 2**40 + 3, 0xDEADBEEF)      # cycles past 32 bits
+    assert len(result.encode()) == p.BENCH_ANSWER_BYTES == 16
+    assert p.BenchResult.decode(result.encode()) == result
+    with pytest.raises(p.ProtocolError, match="expected 16"):
+        p.BenchResult.decode(result.encode()[:-1])

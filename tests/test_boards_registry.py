@@ -32,3 +32,14 @@ def test_capacities_follow_the_device():
 def test_unknown_board_names_the_choices():
     with pytest.raises(BoardError, match="--board: unknown board 'icebreaker2'.*icebreaker"):
         get_board("icebreaker2")
+
+
+def test_default_baud_rates_are_sampled_with_margin_at_the_default_clock():
+    from boards.uart import uart_divisor
+
+    for board in BOARDS.values():
+        assert uart_divisor(board.target_hz, board.baud) >= 8, board.name
+    assert get_board("icebreaker").baud == get_board("ulx3s-85f").baud == 3_000_000
+    assert uart_divisor(30e6, 3_000_000) == 10 and uart_divisor(100e6, 3_000_000) == 33
+    assert "FT2232H" in get_board("icebreaker").baud_note
+    assert "FT231X" in get_board("ulx3s-12f").baud_note

@@ -89,3 +89,27 @@ def test_nextpnr_out_of_resource_message_names_the_resource():
     assert _out_of_resource([line]) == "block RAM"
     assert _out_of_resource([line.replace("ICESTORM_RAM", "TRELLIS_COMB")]) == "LUT"
     assert _out_of_resource(["ERROR: something else about ICESTORM_LC"]) is None
+
+
+def test_report_puts_the_link_bound_and_end_to_end_rate_next_to_the_engine():
+    from boards import protocol as p
+    from boards.link_rate import link_bound
+
+    layout = p.Layout(n_inputs=784, in_bits=8, n_classes=10, z_bits=12)
+    link = link_bound(layout, 1_000_000)
+    report = make_report(board=get_board("icebreaker"), pnr=PNR_ICE40,
+                         synth_counts=synth_cell_counts(STAT), clock_hz=30e6, baud=1_000_000,
+                         cycles_per_image=6000, latency_cycles=12000, estimate={},
+                         fingerprint="ab" * 32, tools={}, link=link)
+    assert report["images_per_s"] == 5000.0
+    assert report["link"] == {"baud": 1_000_000, "batch": 1, "pipelined": False,
+                              "image_bytes": 784, "answer_bytes": 6, "framing_bytes": 10,
+                              "request_bytes": 789, "reply_bytes": 11, "images_per_s": 125.0,
+                              "bits_per_byte": 10}
+    # 8 ms on the line and 0.4 ms of latency per image
+    assert report["end_to_end_images_per_s"] == round(1 / 0.0084, 1) == 119.0
+    table = format_table(report)
+    assert ("link       784 B per image, 6 B per answer (class only), 10 B framing per "
+            "image, 10 bits per byte: 125 images/s (one image per round trip)") in table
+    assert "end to end 119 images/s over the UART (engine 5,000)" in table
+    assert "end to end" not in format_table(_report("icebreaker", PNR_ICE40, {}, 30e6))
