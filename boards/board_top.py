@@ -170,8 +170,8 @@ class BoardTop(wiring.Component):
     n_leds : int
         LED 0 blinks on each answer; the others show the last class in binary.
     bench : bool
-        Build ``BENCH`` and ``INFER_BATCH`` (protocol version 3); False gives
-        the version 2 engine, about 700 iCE40 LUTs smaller.
+        Build ``BENCH`` and ``INFER_BATCH`` (protocol version 3); False (the
+        default) gives the version 2 engine, about 700 iCE40 LUTs smaller.
 
     Members
     -------
@@ -189,7 +189,7 @@ class BoardTop(wiring.Component):
     BENCH_CYCLE_BITS = 40
 
     def __init__(self, qnet, *, divisor, clock_hz, timeout_cycles, accelerator=None,
-                 folding=None, weight_store=None, n_leds=2, bench=True):
+                 folding=None, weight_store=None, n_leds=2, bench=False):
         self._qnet = qnet
         self._layout = p.Layout.of(qnet)
         self._layout.check()

@@ -29,9 +29,10 @@ def configure(parser):
                              "rom/ram/spram per layer, e.g. spram,spram,rom")
     parser.add_argument("--lut-budget", type=positive_int, default=None,
                         help="with --folding auto: LUT estimate not to exceed")
-    parser.add_argument("--no-bench", action="store_true",
-                        help="leave out the board's BENCH command (protocol version 2, about "
-                             "700 fewer iCE40 LUTs)")
+    parser.add_argument("--bench", action="store_true",
+                        help="build the board's BENCH command, which replays images at the "
+                             "engine's rate ('mulfree run --bench N'; protocol version 3); "
+                             "about 700 more iCE40 LUTs, too many for a near-full UP5K design")
     parser.add_argument("--seed", type=integer(0, 2**31 - 1, "a placement seed"),
                         default=None, help="nextpnr placement seed")
     bounds = BuildBounds()
@@ -68,6 +69,6 @@ def main(args):
                              folding=parse_folding(args.folding),
                              weight_store=parse_weight_store(args.weight_store, allow_auto=True),
                              lut_budget=args.lut_budget, seed=args.seed,
-                             bounds=bounds, bench=not args.no_bench)
+                             bounds=bounds, bench=args.bench)
     print(f"bitstream: {report['bitstream']}")
     return 0

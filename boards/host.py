@@ -277,7 +277,8 @@ class BoardClient:
         if self.board_info.version < p.BATCH_VERSION:
             raise HostError(f"{self.name}: the board speaks protocol version "
                             f"{self.board_info.version}, which has no BENCH; rebuild the "
-                            f"bitstream with this mulfree (version {p.VERSION})")
+                            f"bitstream with 'mulfree build --bench' (protocol version "
+                            f"{p.VERSION})")
         try:
             return p.BenchResult.decode(self._checked(p.CMD_BENCH, p.encode_bench(replays)))
         except p.ProtocolError as error:

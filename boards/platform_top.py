@@ -35,7 +35,7 @@ class PlatformTop(Elaboratable):
     """
 
     def __init__(self, board, qnet, target_hz, baud, accelerator=None, folding=None,
-                 bench=True):
+                 bench=False):
         self.board = board
         self.clock = ClockReset(board.family, board.clock_hz, target_hz)
         self.clock_hz = self.clock.out_hz

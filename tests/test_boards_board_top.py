@@ -58,7 +58,7 @@ def simulate(top, chunks):
 
 def make_top(qnet):
     return BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
-                    accelerator=TableAccelerator(qnet), n_leds=3)
+                    accelerator=TableAccelerator(qnet), n_leds=3, bench=True)
 
 
 def test_answers_equal_the_model_including_malformed_requests():

@@ -31,7 +31,7 @@ def run_board_top(tmp_path, simulator, testcase, weight_store=None):
     qnet = make_qnet(sizes=(12, 6, 4), in_bits=4, seed=11, pow2=True)
     top = BoardTop(qnet, divisor=DIVISOR, clock_hz=int(1e9 / PERIOD_NS),
                    timeout_cycles=TIMEOUT_CYCLES, folding=FOLDING, weight_store=weight_store,
-                   n_leds=3)
+                   n_leds=3, bench=True)
     text = verilog.convert(top, name="mulfree_board", emit_src=False)
     sources = [text]
     if uses_spram(text):
@@ -98,7 +98,7 @@ def digits_end_to_end_rate(tmp_path, baud, n_images=3, bench_replays=6, simulato
     divisor = uart_divisor(DIGITS_CLOCK_HZ, baud)
     timeout = 20 * 10 * divisor                     # 20 idle byte times
     top = BoardTop(qnet, divisor=divisor, clock_hz=DIGITS_CLOCK_HZ, timeout_cycles=timeout,
-                   folding=DIGITS_FOLDING)
+                   folding=DIGITS_FOLDING, bench=True)
     text = verilog.convert(top, name="mulfree_board", emit_src=False)
     qnet_path = tmp_path / "digits.qnet.npz"
     qnet.save(qnet_path)

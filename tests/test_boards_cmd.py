@@ -123,7 +123,7 @@ def test_run_needs_only_the_test_files_of_an_idx_dataset(tmp_path, monkeypatch, 
     assert f"({correct}/3)" in out and "mismatches  0" in out
 
 
-def test_build_no_bench_reaches_the_board_top(tmp_path, monkeypatch, capsys):
+def test_build_bench_is_opt_in_and_reaches_the_board_top(tmp_path, monkeypatch, capsys):
     import boards.build
 
     seen = []
@@ -134,10 +134,10 @@ def test_build_no_bench_reaches_the_board_top(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(boards.build, "build_bitstream", fake_build)
     _, path = digits_qnet(tmp_path)
-    for extra in ([], ["--no-bench"]):
+    for extra in ([], ["--bench"]):
         assert main(["build", "--board", "icebreaker", "--model", str(path),
                      "--out", str(tmp_path / "out"), *extra]) == 0
-    assert seen == [True, False]
+    assert seen == [False, True]
 
 
 @pytest.mark.parametrize("out, message", [
