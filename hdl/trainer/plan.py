@@ -147,6 +147,25 @@ class TrainerPlan:
         """Compute cycles plus the input beats (one pixel each, then the label)."""
         return self.compute_cycles + self.n_inputs + 1
 
+    def random_bit_positions(self, layer_plan):
+        """Bit positions of a row or column random word that a layer's lanes read.
+
+        The per-sample row and column words are stored with only these bits
+        (block RAM width is scarce): the stochastic weight sample reads the low
+        ``w0_log2 + 1``, the backward rounding the low ``backward_shift``, the
+        stochastic input rounding the low ``input`` width plus one, and the
+        update's rounding fields ``eta`` and ``eta_bias`` bits from bit 16.
+        """
+        lp = layer_plan
+        low = lp.backward_shift
+        if self.sampling == "stochastic":
+            low = max(low, self.w0_log2 + 1)
+        if self.input_rounding == "stochastic":
+            low = max(low, lp.bits["input"] + 1)
+        high = max(lp.eta, lp.eta_bias)
+        positions = set(range(min(low, 32))) | set(range(16, min(16 + high, 32)))
+        return tuple(sorted(positions)) or (0,)
+
     @property
     def memory_bits(self):
         """Bits of shadow-weight and bias memory."""

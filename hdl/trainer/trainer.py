@@ -19,7 +19,7 @@ state_* : while ``idle``, read (``state_rdata`` one cycle after the address)
 step_wdata, step_we, step : the step counter ``t`` (written while ``idle``).
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -45,6 +45,19 @@ def _pick(values, index):
 
 def _lane(word, lane, bits):
     return word[lane * bits:(lane + 1) * bits].as_signed()
+
+
+def _compact(word, positions):
+    """The bits of a 32-bit random word at ``positions`` (the ones the lanes read)."""
+    return Cat(*[word[b] for b in positions])
+
+
+def _expand(compact, positions):
+    """A 32-bit word with the bits of ``compact`` back at ``positions``, zero elsewhere."""
+    bits = [Const(0, 1)] * 32
+    for n, b in enumerate(positions):
+        bits[b] = compact[n]
+    return Cat(*bits)
 
 
 def _arith_shift(value, shift):
@@ -104,12 +117,23 @@ class Trainer(wiring.Component):
                 for k, lp in enumerate(layers)]
         r_exp = [[Signal(exp_bits[k], name=f"rexp{k}_{i}") for i in range(lp.n_in)]
                  for k, lp in enumerate(layers)]
-        rows = [[Signal(32, name=f"u{k}_{j}") for j in range(lp.n_out + 2)]
-                for k, lp in enumerate(layers)]
-        cols = [[Signal(32, name=f"v{k}_{i}") for i in range(lp.n_in + 1)]
-                for k, lp in enumerate(layers)]
+        # Random words: rows u_j (j < n_out) and columns v_i (i < n_in) in block RAM, one
+        # PE- or SIMD-wide word per row or column group, only the bits the lanes read;
+        # u_{n_out}, u_{n_out + 1} and v_{n_in} (one each per layer) in registers.
+        positions = [plan.random_bit_positions(lp) for lp in layers]
+        row_extra = [[Signal(32, name=f"u{k}_{lp.n_out + j}") for j in range(2)]
+                     for k, lp in enumerate(layers)]
+        col_extra = [Signal(32, name=f"v{k}_{lp.n_in}") for k, lp in enumerate(layers)]
+        random_ports = []
+        for k, lp in enumerate(layers):
+            width = len(positions[k])
+            row_mem = Memory(shape=unsigned(width * lp.pe), depth=lp.row_groups, init=[])
+            col_mem = Memory(shape=unsigned(width * lp.simd), depth=lp.column_groups, init=[])
+            m.submodules[f"rows{k}"], m.submodules[f"cols{k}"] = row_mem, col_mem
+            random_ports.append((row_mem.read_port(), row_mem.write_port(granularity=width),
+                                 col_mem.read_port(), col_mem.write_port(granularity=width)))
         key0 = Signal(32)
-        keys = [Signal(32, name=f"key{k}") for k in range(n_layers)]
+        key = Signal(32)
         step = Signal(32)
         label = Signal(self.class_bits)
         best = Signal(signed(layers[-1].bits["z"]))
@@ -149,9 +173,17 @@ class Trainer(wiring.Component):
 
         # Counters shared by the phases.
         pixel = Signal(range(plan.n_inputs + 1))
-        jobs = self._mix_jobs(step, key0, keys, rows, cols)
-        job = Signal(range(len(jobs)))
-        mixed = Signal(32)
+        # One shared mix unit: a round per cycle, two per word.
+        mix_source, mixed, half = Signal(32), Signal(32), Signal()
+        m.d.sync += mixed.eq(mix_round(m, mix_source, "mix_a"))
+        mix_out = mix_round(m, mixed, "mix_b")
+        max_words = max(max(lp.n_in + 1, lp.n_out + 2) for lp in layers)
+        mix_index = Signal(range(max_words + 1))
+        mix_group = Signal(range(max(max(lp.row_groups, lp.column_groups) for lp in layers) + 1))
+        mix_lane = Signal(range(max(max(lp.pe, lp.simd) for lp in layers)))
+        # Column word i of the serial phases: group and lane of ``index``.
+        col_group = Signal(range(max(lp.column_groups for lp in layers) + 1))
+        col_lane = Signal(range(max(lp.simd for lp in layers)))
         max_rg = max(lp.row_groups for lp in layers)
         max_cg = max(lp.column_groups for lp in layers)
         rg, prg = Signal(range(max_rg)), Signal(range(max_rg))
@@ -164,8 +196,10 @@ class Trainer(wiring.Component):
             """Issue one tile address per cycle; process its word one cycle later."""
             lp = layers[k]
             sr, sw, br, bw = ports[k]
+            row_read, _, col_read, _ = random_ports[k]
             with m.If(~issued):
-                m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg)]
+                m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg), row_read.addr.eq(rg),
+                             col_read.addr.eq(cg)]
                 m.d.sync += [pvalid.eq(1), prg.eq(rg), pcg.eq(cg), paddr.eq(addr),
                              addr.eq(addr + 1)]
                 with m.If(cg == lp.column_groups - 1):
@@ -191,6 +225,25 @@ class Trainer(wiring.Component):
             with m.Else():
                 m.d.sync += index.eq(index + 1)
 
+        def column_word(k, extra):
+            """``extra ^ v_index`` in a serial phase over the inputs of layer ``k``.
+
+            The column memory is read one cycle ahead (the group of the next
+            index; group 0 while not in the phase, so the first is ready on entry).
+            """
+            lp = layers[k]
+            _, _, col_read, _ = random_ports[k]
+            width = len(positions[k])
+            last_lane = col_lane == lp.simd - 1
+            m.d.comb += col_read.addr.eq(Mux(last_lane, col_group + 1, col_group))
+            with m.If(last_lane | (index == lp.n_in - 1)):
+                m.d.sync += [col_lane.eq(0), col_group.eq(Mux(index == lp.n_in - 1, 0,
+                                                               col_group + 1))]
+            with m.Else():
+                m.d.sync += col_lane.eq(col_lane + 1)
+            lanes = [col_read.data[s * width:(s + 1) * width] for s in range(lp.simd)]
+            return extra ^ _expand(_pick(lanes, col_lane), positions[k])
+
         def by_row(values, lp, p):
             return [values[rgi * lp.pe + p] for rgi in range(lp.row_groups)]
 
@@ -200,6 +253,9 @@ class Trainer(wiring.Component):
         def lane_signals(k, lp):
             """The values every lane of the tile being processed sees, selected once per layer."""
             sr, _, br, _ = ports[k]
+
+            row_read, _, col_read, _ = random_ports[k]
+            width = len(positions[k])
 
             def row(values, name):
                 out = []
@@ -217,8 +273,11 @@ class Trainer(wiring.Component):
                     out.append(sig)
                 return out
 
-            lanes = {"u": row(rows[k][:lp.n_out], "lane_u"), "delta": row(deltas[k], "lane_d"),
-                     "v": column(cols[k][:lp.n_in], "lane_v"),
+            lanes = {"u": [_expand(row_read.data[p * width:(p + 1) * width], positions[k])
+                           for p in range(lp.pe)],
+                     "delta": row(deltas[k], "lane_d"),
+                     "v": [_expand(col_read.data[s * width:(s + 1) * width], positions[k])
+                           for s in range(lp.simd)],
                      "a": column(acts[k], "lane_a"), "neg": column(r_neg[k], "lane_neg"),
                      "nz": column(r_nz[k], "lane_nz"), "exp": column(r_exp[k], "lane_exp")}
             lanes["shadow"] = [[_lane(sr.data, p * lp.simd + s, lp.shadow_bits)
@@ -247,32 +306,66 @@ class Trainer(wiring.Component):
                 with m.If(self.i.valid):
                     with m.If(pixel == plan.n_inputs):
                         m.d.sync += [label.eq(self.i.payload), pixel.eq(0)]
-                        m.next = "MIX_A"
+                        m.next = "MIX_KEY"
                     with m.Else():
                         m.d.sync += [_pick(acts[0], pixel).eq(self.i.payload[:plan.input_bits]),
                                      pixel.eq(pixel + 1)]
 
-            with m.State("MIX_A"):
-                source = Signal(32)
-                with m.Switch(job):
-                    for n, (value, _) in enumerate(jobs):
-                        with m.Case(n):
-                            m.d.comb += source.eq(value)
-                m.d.sync += mixed.eq(mix_round(m, source, "mix_a"))
-                m.next = "MIX_B"
+            def mix_state(source, done, last, following):
+                """Two cycles per word: ``done(word)`` on the second; then the next word."""
+                m.d.comb += mix_source.eq(source)
+                m.d.sync += half.eq(~half)
+                with m.If(half):
+                    done(mix_out)
+                    with m.If(last):
+                        m.d.sync += [mix_index.eq(0), mix_group.eq(0), mix_lane.eq(0)]
+                        m.next = following
+                    with m.Else():
+                        m.d.sync += mix_index.eq(mix_index + 1)
 
-            with m.State("MIX_B"):
-                result = mix_round(m, mixed, "mix_b")
-                with m.Switch(job):
-                    for n, (_, target) in enumerate(jobs):
-                        with m.Case(n):
-                            m.d.sync += target.eq(result)
-                with m.If(job == len(jobs) - 1):
-                    m.d.sync += job.eq(0)
-                    m.next = "FWD_TILE_0"
+            def advance_lane(lanes):
+                with m.If(mix_lane == lanes - 1):
+                    m.d.sync += [mix_lane.eq(0), mix_group.eq(mix_group + 1)]
                 with m.Else():
-                    m.d.sync += job.eq(job + 1)
-                    m.next = "MIX_A"
+                    m.d.sync += mix_lane.eq(mix_lane + 1)
+
+            def store(port, lanes, k):
+                def done(word):
+                    m.d.comb += [port.addr.eq(mix_group), port.en.eq(1 << mix_lane),
+                                 port.data.eq(Cat(*[_compact(word, positions[k])] * lanes))]
+                    advance_lane(lanes)
+                return done
+
+            def load(register):
+                def done(word):
+                    m.d.sync += register.eq(word)
+                return done
+
+            with m.State("MIX_KEY"):
+                mix_state(step ^ plan.seed_mix, load(key0), 1, "MIX_KEY_0")
+            for k, lp in enumerate(layers):
+                _, row_write, _, col_write = random_ports[k]
+                with m.State(f"MIX_KEY_{k}"):
+                    mix_state(key0 ^ k, load(key), 1, f"MIX_ROW_{k}")
+                with m.State(f"MIX_ROW_{k}"):
+                    def row_done(word, k=k, lp=lp, row_write=row_write):
+                        with m.If(mix_index < lp.n_out):
+                            store(row_write, lp.pe, k)(word)
+                        with m.Elif(mix_index == lp.n_out):
+                            m.d.sync += row_extra[k][0].eq(word)
+                        with m.Else():
+                            m.d.sync += row_extra[k][1].eq(word)
+                    mix_state(key ^ Cat(Const(0, 1), mix_index), row_done,
+                              mix_index == lp.n_out + 1, f"MIX_COL_{k}")
+                with m.State(f"MIX_COL_{k}"):
+                    def col_done(word, k=k, lp=lp, col_write=col_write):
+                        with m.If(mix_index < lp.n_in):
+                            store(col_write, lp.simd, k)(word)
+                        with m.Else():
+                            m.d.sync += col_extra[k].eq(word)
+                    mix_state(key ^ Cat(Const(1, 1), mix_index), col_done,
+                              mix_index == lp.n_in,
+                              f"MIX_KEY_{k + 1}" if not lp.last else "FWD_TILE_0")
 
             for k, lp in enumerate(layers):
                 with m.State(f"FWD_TILE_{k}"):
@@ -309,7 +402,7 @@ class Trainer(wiring.Component):
                     tile_loop(k, f"BWD_POST_{k}", backward)
                 with m.State(f"BWD_POST_{k}"):
                     r = lp.backward_shift
-                    word = rows[k][lp.n_out + 1] ^ _pick(cols[k][:lp.n_in], index)
+                    word = column_word(k, row_extra[k][1])
                     rho = word[:r] if r else 0
                     back = clip(m, (_pick(grads[k], index) + rho) >> r,
                                 -plan.delta_limit, plan.delta_limit)
@@ -319,7 +412,7 @@ class Trainer(wiring.Component):
 
             for k, lp in enumerate(layers):
                 with m.State(f"UPD_PRE_{k}"):
-                    word = rows[k][lp.n_out] ^ _pick(cols[k][:lp.n_in], index)
+                    word = column_word(k, row_extra[k][0])
                     negative, nonzero, exponent = round_input(m, plan, _pick(acts[k], index), word)
                     m.d.sync += [_pick(r_neg[k], index).eq(negative),
                                  _pick(r_nz[k], index).eq(nonzero),
@@ -342,7 +435,7 @@ class Trainer(wiring.Component):
                         for p in range(lp.pe):
                             m.d.comb += new_bias[p * lp.bias_bits:(p + 1) * lp.bias_bits].eq(
                                 update_bias(m, plan, lp, lanes["bias"][p], lanes["delta"][p],
-                                            lanes["u"][p] ^ cols[k][lp.n_in]))
+                                            lanes["u"][p] ^ col_extra[k]))
                         m.d.comb += [sw.addr.eq(paddr), sw.data.eq(new_word), sw.en.eq(1),
                                      bw.addr.eq(prg), bw.data.eq(new_bias),
                                      bw.en.eq(pcg == 0)]
@@ -354,15 +447,6 @@ class Trainer(wiring.Component):
                     m.d.sync += step.eq(step + 1)
                     m.next = "IDLE"
         return m
-
-    def _mix_jobs(self, step, key0, keys, rows, cols):
-        """``(input, destination)`` of every ``mix`` of a sample, in order."""
-        jobs = [(step ^ self.plan.seed_mix, key0)]
-        for k, lp in enumerate(self.plan.layers):
-            jobs.append((key0 ^ k, keys[k]))
-            jobs += [(keys[k] ^ (2 * j), rows[k][j]) for j in range(lp.n_out + 2)]
-            jobs += [(keys[k] ^ (2 * i + 1), cols[k][i]) for i in range(lp.n_in + 1)]
-        return jobs
 
     def _forward_unit(self, m, k, lp, sums, acts, masks, deltas, index, label, best, cls,
                       o_valid, o_class):
