@@ -100,8 +100,6 @@ class Trainer(wiring.Component):
         n_layers = len(layers)
 
         # Registers of one sample, per layer.
-        acts = [[Signal(signed(lp.bits["input"]), name=f"a{k}_{i}") for i in range(lp.n_in)]
-                for k, lp in enumerate(layers)]
         sums = [[Signal(signed(lp.bits["sum"]), name=f"sum{k}_{j}") for j in range(lp.n_out)]
                 for k, lp in enumerate(layers)]
         masks = [[Signal(name=f"mask{k}_{j}") for j in range(lp.n_out)]
@@ -110,13 +108,19 @@ class Trainer(wiring.Component):
                    for j in range(lp.n_out)] for k, lp in enumerate(layers)]
         grads = [[Signal(signed(lp.bits["backward"]), name=f"g{k}_{i}") for i in range(lp.n_in)]
                  for k, lp in enumerate(layers)]
+        # Layer inputs (activations or pow2 codes) and their power-of-two rounding
+        # (negative, nonzero, exponent) in memories of SIMD-wide words per column group.
         exp_bits = [max(1, lp.input_exponent_max.bit_length()) for lp in layers]
-        r_neg = [[Signal(name=f"rneg{k}_{i}") for i in range(lp.n_in)]
-                 for k, lp in enumerate(layers)]
-        r_nz = [[Signal(name=f"rnz{k}_{i}") for i in range(lp.n_in)]
-                for k, lp in enumerate(layers)]
-        r_exp = [[Signal(exp_bits[k], name=f"rexp{k}_{i}") for i in range(lp.n_in)]
-                 for k, lp in enumerate(layers)]
+        act_bits = [lp.bits["input"] for lp in layers]
+        round_bits = [2 + exp_bits[k] for k in range(n_layers)]
+        input_ports = []
+        for k, lp in enumerate(layers):
+            ports_k = []
+            for name, width in (("acts", act_bits[k]), ("rounded", round_bits[k])):
+                memory = Memory(shape=unsigned(width * lp.simd), depth=lp.column_groups, init=[])
+                m.submodules[f"{name}{k}"] = memory
+                ports_k += [memory.read_port(), memory.write_port(granularity=width)]
+            input_ports.append(ports_k)
         # Random words: rows u_j (j < n_out) and columns v_i (i < n_in) in block RAM, one
         # PE- or SIMD-wide word per row or column group, only the bits the lanes read;
         # u_{n_out}, u_{n_out + 1} and v_{n_in} (one each per layer) in registers.
@@ -199,7 +203,8 @@ class Trainer(wiring.Component):
             row_read, _, col_read, _ = random_ports[k]
             with m.If(~issued):
                 m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg), row_read.addr.eq(rg),
-                             col_read.addr.eq(cg)]
+                             col_read.addr.eq(cg), input_ports[k][0].addr.eq(cg),
+                             input_ports[k][2].addr.eq(cg)]
                 m.d.sync += [pvalid.eq(1), prg.eq(rg), pcg.eq(cg), paddr.eq(addr),
                              addr.eq(addr + 1)]
                 with m.If(cg == lp.column_groups - 1):
@@ -225,24 +230,35 @@ class Trainer(wiring.Component):
             with m.Else():
                 m.d.sync += index.eq(index + 1)
 
-        def column_word(k, extra):
-            """``extra ^ v_index`` in a serial phase over the inputs of layer ``k``.
+        def write_column(port, value, width, simd):
+            """Write ``value`` at lane ``col_lane`` of word ``col_group`` of a SIMD-wide memory."""
+            lane = Signal(width)
+            m.d.comb += [lane.eq(value), port.addr.eq(col_group), port.en.eq(1 << col_lane),
+                         port.data.eq(Cat(*[lane] * simd))]
 
-            The column memory is read one cycle ahead (the group of the next
-            index; group 0 while not in the phase, so the first is ready on entry).
-            """
-            lp = layers[k]
-            _, _, col_read, _ = random_ports[k]
-            width = len(positions[k])
-            last_lane = col_lane == lp.simd - 1
-            m.d.comb += col_read.addr.eq(Mux(last_lane, col_group + 1, col_group))
-            with m.If(last_lane | (index == lp.n_in - 1)):
-                m.d.sync += [col_lane.eq(0), col_group.eq(Mux(index == lp.n_in - 1, 0,
-                                                               col_group + 1))]
+        def advance_column(simd, last):
+            with m.If((col_lane == simd - 1) | last):
+                m.d.sync += [col_lane.eq(0), col_group.eq(Mux(last, 0, col_group + 1))]
             with m.Else():
                 m.d.sync += col_lane.eq(col_lane + 1)
-            lanes = [col_read.data[s * width:(s + 1) * width] for s in range(lp.simd)]
-            return extra ^ _expand(_pick(lanes, col_lane), positions[k])
+
+        def serial_columns(k, read_ports):
+            """Walk the inputs of layer ``k`` one per cycle with ``index``.
+
+            The memories are read one cycle ahead (the group of the next index;
+            group 0 while not in the phase, so the first is ready on entry).
+            Returns ``lane(port, width)``, the current input's lane of a port.
+            """
+            lp = layers[k]
+            ahead = Mux(col_lane == lp.simd - 1, col_group + 1, col_group)
+            for port in read_ports:
+                m.d.comb += port.addr.eq(ahead)
+            advance_column(lp.simd, index == lp.n_in - 1)
+
+            def lane(port, width):
+                return _pick([port.data[s * width:(s + 1) * width] for s in range(lp.simd)],
+                             col_lane)
+            return lane
 
         def by_row(values, lp, p):
             return [values[rgi * lp.pe + p] for rgi in range(lp.row_groups)]
@@ -265,21 +281,17 @@ class Trainer(wiring.Component):
                     out.append(sig)
                 return out
 
-            def column(values, name):
-                out = []
-                for s in range(lp.simd):
-                    sig = Signal.like(values[0], name=f"{name}{k}_s{s}")
-                    m.d.comb += sig.eq(_pick(by_column(values, lp, s), pcg))
-                    out.append(sig)
-                return out
-
             lanes = {"u": [_expand(row_read.data[p * width:(p + 1) * width], positions[k])
                            for p in range(lp.pe)],
                      "delta": row(deltas[k], "lane_d"),
                      "v": [_expand(col_read.data[s * width:(s + 1) * width], positions[k])
                            for s in range(lp.simd)],
-                     "a": column(acts[k], "lane_a"), "neg": column(r_neg[k], "lane_neg"),
-                     "nz": column(r_nz[k], "lane_nz"), "exp": column(r_exp[k], "lane_exp")}
+                     "a": [_lane(input_ports[k][0].data, s, act_bits[k]) for s in range(lp.simd)]}
+            rounded = [input_ports[k][2].data[s * round_bits[k]:(s + 1) * round_bits[k]]
+                       for s in range(lp.simd)]
+            lanes["neg"] = [r[0] for r in rounded]
+            lanes["nz"] = [r[1] for r in rounded]
+            lanes["exp"] = [r[2:] for r in rounded]
             lanes["shadow"] = [[_lane(sr.data, p * lp.simd + s, lp.shadow_bits)
                                 for s in range(lp.simd)] for p in range(lp.pe)]
             lanes["bias"] = [_lane(br.data, p, lp.bias_bits) for p in range(lp.pe)]
@@ -308,8 +320,10 @@ class Trainer(wiring.Component):
                         m.d.sync += [label.eq(self.i.payload), pixel.eq(0)]
                         m.next = "MIX_KEY"
                     with m.Else():
-                        m.d.sync += [_pick(acts[0], pixel).eq(self.i.payload[:plan.input_bits]),
-                                     pixel.eq(pixel + 1)]
+                        write_column(input_ports[0][1], self.i.payload[:plan.input_bits],
+                                     act_bits[0], layers[0].simd)
+                        advance_column(layers[0].simd, pixel == plan.n_inputs - 1)
+                        m.d.sync += pixel.eq(pixel + 1)
 
             def mix_state(source, done, last, following):
                 """Two cycles per word: ``done(word)`` on the second; then the next word."""
@@ -381,8 +395,12 @@ class Trainer(wiring.Component):
                             m.d.sync += target.eq(start + partial)
                     tile_loop(k, f"FWD_POST_{k}", forward)
                 with m.State(f"FWD_POST_{k}"):
-                    self._forward_unit(m, k, lp, sums, acts, masks, deltas, index, label,
-                                       best, cls, o_valid, o_class)
+                    out = self._forward_unit(m, k, lp, sums, masks, deltas, index, label,
+                                             best, cls, o_valid, o_class)
+                    if not lp.last:
+                        write_column(input_ports[k + 1][1], out, act_bits[k + 1],
+                                     layers[k + 1].simd)
+                        advance_column(layers[k + 1].simd, index == lp.n_out - 1)
                     following = f"FWD_TILE_{k + 1}" if not lp.last else \
                         (f"BWD_TILE_{n_layers - 1}" if n_layers > 1 else "UPD_PRE_0")
                     serial_loop(lp.n_out, following)
@@ -402,7 +420,9 @@ class Trainer(wiring.Component):
                     tile_loop(k, f"BWD_POST_{k}", backward)
                 with m.State(f"BWD_POST_{k}"):
                     r = lp.backward_shift
-                    word = column_word(k, row_extra[k][1])
+                    lane = serial_columns(k, [random_ports[k][2]])
+                    word = row_extra[k][1] ^ _expand(lane(random_ports[k][2], len(positions[k])),
+                                                     positions[k])
                     rho = word[:r] if r else 0
                     back = clip(m, (_pick(grads[k], index) + rho) >> r,
                                 -plan.delta_limit, plan.delta_limit)
@@ -412,11 +432,16 @@ class Trainer(wiring.Component):
 
             for k, lp in enumerate(layers):
                 with m.State(f"UPD_PRE_{k}"):
-                    word = column_word(k, row_extra[k][0])
-                    negative, nonzero, exponent = round_input(m, plan, _pick(acts[k], index), word)
-                    m.d.sync += [_pick(r_neg[k], index).eq(negative),
-                                 _pick(r_nz[k], index).eq(nonzero),
-                                 _pick(r_exp[k], index).eq(exponent)]
+                    act_read, _, _, round_write = input_ports[k]
+                    lane = serial_columns(k, [random_ports[k][2], act_read])
+                    word = row_extra[k][0] ^ _expand(lane(random_ports[k][2], len(positions[k])),
+                                                     positions[k])
+                    negative, nonzero, exponent = round_input(
+                        m, plan, lane(act_read, act_bits[k]).as_signed(), word)
+                    exponent_field = Signal(exp_bits[k], name=f"rexp{k}")
+                    m.d.comb += exponent_field.eq(exponent)
+                    write_column(round_write, Cat(negative, nonzero, exponent_field),
+                                 round_bits[k], lp.simd)
                     serial_loop(lp.n_in, f"UPD_TILE_{k}")
                 with m.State(f"UPD_TILE_{k}"):
                     def update(lp, port, k=k):
@@ -448,9 +473,12 @@ class Trainer(wiring.Component):
                     m.next = "IDLE"
         return m
 
-    def _forward_unit(self, m, k, lp, sums, acts, masks, deltas, index, label, best, cls,
+    def _forward_unit(self, m, k, lp, sums, masks, deltas, index, label, best, cls,
                       o_valid, o_class):
-        """One unit per cycle: shift, activation, saturation, mask, code; or error and class."""
+        """One unit per cycle: shift, activation, saturation, mask, code; or error and class.
+
+        Returns the next layer's input (hidden layers), for the caller to store.
+        """
         plan = self.plan
         z = Signal(signed(lp.bits["z"]), name=f"z{k}")
         total = _pick(sums[k], index)
@@ -495,5 +523,6 @@ class Trainer(wiring.Component):
             negative, nonzero, exponent = pow2_code(m, y_sat, lp.e_max)
             power = Const(1, unsigned(lp.e_max + 1)) << exponent
             out = Mux(nonzero, Mux(negative, -power, power), 0)
-        m.d.sync += [_pick(masks[k], index).eq(mask), _pick(acts[k + 1], index).eq(out)]
+        m.d.sync += _pick(masks[k], index).eq(mask)
+        return out
 
