@@ -99,15 +99,26 @@ class Trainer(wiring.Component):
         layers = plan.layers
         n_layers = len(layers)
 
-        # Registers of one sample, per layer.
-        sums = [[Signal(signed(lp.bits["sum"]), name=f"sum{k}_{j}") for j in range(lp.n_out)]
+        def lane_memory(name, width, lanes, depth, transparent=False):
+            """A memory of ``lanes`` x ``width``-bit words; its read and (per lane) write port."""
+            memory = Memory(shape=unsigned(width * lanes), depth=depth, init=[])
+            m.submodules[name] = memory
+            write = memory.write_port(granularity=width)
+            return memory.read_port(transparent_for=(write,) if transparent else ()), write
+
+        # Per-sample vectors of each layer in memories of PE-wide words per row group
+        # (sums, masks, deltas) or SIMD-wide words per column group (backward sums):
+        # the tiles read a word per cycle, the serial phases a lane.
+        sum_ports = [lane_memory(f"sums{k}", lp.bits["sum"], lp.pe, lp.row_groups, True)
+                     for k, lp in enumerate(layers)]
+        mask_ports = [lane_memory(f"masks{k}", 1, lp.pe, lp.row_groups)
+                      for k, lp in enumerate(layers)]
+        delta_ports = [lane_memory(f"deltas{k}", plan.delta_bits, lp.pe, lp.row_groups)
+                       for k, lp in enumerate(layers)]
+        grad_ports = [lane_memory(f"grads{k}", lp.bits["backward"], lp.simd, lp.column_groups,
+                                  True) for k, lp in enumerate(layers)]
+        accs = [[Signal(signed(lp.bits["sum"]), name=f"acc{k}_p{p}") for p in range(lp.pe)]
                 for k, lp in enumerate(layers)]
-        masks = [[Signal(name=f"mask{k}_{j}") for j in range(lp.n_out)]
-                 for k, lp in enumerate(layers)]
-        deltas = [[Signal(signed(plan.delta_bits), name=f"delta{k}_{j}")
-                   for j in range(lp.n_out)] for k, lp in enumerate(layers)]
-        grads = [[Signal(signed(lp.bits["backward"]), name=f"g{k}_{i}") for i in range(lp.n_in)]
-                 for k, lp in enumerate(layers)]
         # Layer inputs (activations or pow2 codes) and their power-of-two rounding
         # (negative, nonzero, exponent) in memories of SIMD-wide words per column group.
         exp_bits = [max(1, lp.input_exponent_max.bit_length()) for lp in layers]
@@ -188,6 +199,11 @@ class Trainer(wiring.Component):
         # Column word i of the serial phases: group and lane of ``index``.
         col_group = Signal(range(max(lp.column_groups for lp in layers) + 1))
         col_lane = Signal(range(max(lp.simd for lp in layers)))
+        cols_walk = (col_group, col_lane)
+        # Row j of the serial phases: group and lane.
+        row_group = Signal(range(max(lp.row_groups for lp in layers) + 1))
+        row_lane = Signal(range(max(lp.pe for lp in layers)))
+        rows_walk = (row_group, row_lane)
         max_rg = max(lp.row_groups for lp in layers)
         max_cg = max(lp.column_groups for lp in layers)
         rg, prg = Signal(range(max_rg)), Signal(range(max_rg))
@@ -204,7 +220,8 @@ class Trainer(wiring.Component):
             with m.If(~issued):
                 m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg), row_read.addr.eq(rg),
                              col_read.addr.eq(cg), input_ports[k][0].addr.eq(cg),
-                             input_ports[k][2].addr.eq(cg)]
+                             input_ports[k][2].addr.eq(cg), delta_ports[k][0].addr.eq(rg),
+                             grad_ports[k][0].addr.eq(cg)]
                 m.d.sync += [pvalid.eq(1), prg.eq(rg), pcg.eq(cg), paddr.eq(addr),
                              addr.eq(addr + 1)]
                 with m.If(cg == lp.column_groups - 1):
@@ -230,41 +247,37 @@ class Trainer(wiring.Component):
             with m.Else():
                 m.d.sync += index.eq(index + 1)
 
-        def write_column(port, value, width, simd):
-            """Write ``value`` at lane ``col_lane`` of word ``col_group`` of a SIMD-wide memory."""
+        def write_lane(port, value, width, lanes, walk=cols_walk):
+            """Write ``value`` at the walk's lane of its word of a ``lanes``-wide memory."""
+            group, lane_index = walk
             lane = Signal(width)
-            m.d.comb += [lane.eq(value), port.addr.eq(col_group), port.en.eq(1 << col_lane),
-                         port.data.eq(Cat(*[lane] * simd))]
+            m.d.comb += [lane.eq(value), port.addr.eq(group), port.en.eq(1 << lane_index),
+                         port.data.eq(Cat(*[lane] * lanes))]
 
-        def advance_column(simd, last):
-            with m.If((col_lane == simd - 1) | last):
-                m.d.sync += [col_lane.eq(0), col_group.eq(Mux(last, 0, col_group + 1))]
+        def advance(lanes, last, walk=cols_walk):
+            group, lane_index = walk
+            with m.If((lane_index == lanes - 1) | last):
+                m.d.sync += [lane_index.eq(0), group.eq(Mux(last, 0, group + 1))]
             with m.Else():
-                m.d.sync += col_lane.eq(col_lane + 1)
+                m.d.sync += lane_index.eq(lane_index + 1)
 
-        def serial_columns(k, read_ports):
-            """Walk the inputs of layer ``k`` one per cycle with ``index``.
+        def serial_walk(lanes, count, read_ports, walk=cols_walk):
+            """Walk ``count`` elements one per cycle with ``index``, ``lanes`` per word.
 
-            The memories are read one cycle ahead (the group of the next index;
+            The memories are read one cycle ahead (the group of the next element;
             group 0 while not in the phase, so the first is ready on entry).
-            Returns ``lane(port, width)``, the current input's lane of a port.
+            Returns ``lane(port, width)``, the current element's lane of a port.
             """
-            lp = layers[k]
-            ahead = Mux(col_lane == lp.simd - 1, col_group + 1, col_group)
+            group, lane_index = walk
+            ahead = Mux(lane_index == lanes - 1, group + 1, group)
             for port in read_ports:
                 m.d.comb += port.addr.eq(ahead)
-            advance_column(lp.simd, index == lp.n_in - 1)
+            advance(lanes, index == count - 1, walk)
 
             def lane(port, width):
-                return _pick([port.data[s * width:(s + 1) * width] for s in range(lp.simd)],
-                             col_lane)
+                return _pick([port.data[n * width:(n + 1) * width] for n in range(lanes)],
+                             lane_index)
             return lane
-
-        def by_row(values, lp, p):
-            return [values[rgi * lp.pe + p] for rgi in range(lp.row_groups)]
-
-        def by_column(values, lp, s):
-            return [values[cgi * lp.simd + s] for cgi in range(lp.column_groups)]
 
         def lane_signals(k, lp):
             """The values every lane of the tile being processed sees, selected once per layer."""
@@ -273,17 +286,12 @@ class Trainer(wiring.Component):
             row_read, _, col_read, _ = random_ports[k]
             width = len(positions[k])
 
-            def row(values, name):
-                out = []
-                for p in range(lp.pe):
-                    sig = Signal.like(values[0], name=f"{name}{k}_p{p}")
-                    m.d.comb += sig.eq(_pick(by_row(values, lp, p), prg))
-                    out.append(sig)
-                return out
-
             lanes = {"u": [_expand(row_read.data[p * width:(p + 1) * width], positions[k])
                            for p in range(lp.pe)],
-                     "delta": row(deltas[k], "lane_d"),
+                     "delta": [_lane(delta_ports[k][0].data, p, plan.delta_bits)
+                               for p in range(lp.pe)],
+                     "grad": [_lane(grad_ports[k][0].data, s, lp.bits["backward"])
+                              for s in range(lp.simd)],
                      "v": [_expand(col_read.data[s * width:(s + 1) * width], positions[k])
                            for s in range(lp.simd)],
                      "a": [_lane(input_ports[k][0].data, s, act_bits[k]) for s in range(lp.simd)]}
@@ -320,9 +328,9 @@ class Trainer(wiring.Component):
                         m.d.sync += [label.eq(self.i.payload), pixel.eq(0)]
                         m.next = "MIX_KEY"
                     with m.Else():
-                        write_column(input_ports[0][1], self.i.payload[:plan.input_bits],
-                                     act_bits[0], layers[0].simd)
-                        advance_column(layers[0].simd, pixel == plan.n_inputs - 1)
+                        write_lane(input_ports[0][1], self.i.payload[:plan.input_bits],
+                                   act_bits[0], layers[0].simd)
+                        advance(layers[0].simd, pixel == plan.n_inputs - 1)
                         m.d.sync += pixel.eq(pixel + 1)
 
             def mix_state(source, done, last, following):
@@ -385,22 +393,39 @@ class Trainer(wiring.Component):
                 with m.State(f"FWD_TILE_{k}"):
                     def forward(lp, port, k=k):
                         lanes = tile_lanes[k]
+                        lanes["partial"] = []
                         for p in range(lp.pe):
                             partial = 0
                             for s in range(lp.simd):
                                 partial = partial + sign_select(
                                     lanes["plus"][p][s], lanes["minus"][p][s], lanes["a"][s])
-                            target = _pick(by_row(sums[k], lp, p), prg)
-                            start = Mux(pcg == 0, lanes["bias"][p], target)
-                            m.d.sync += target.eq(start + partial)
+                            lanes["partial"].append(partial)
+                        # Sums accumulate over a row group's consecutive tiles in
+                        # registers; the memory takes them at the last column group.
+                        _, sum_write = sum_ports[k]
+                        totals = []
+                        for p in range(lp.pe):
+                            total = Signal(signed(lp.bits["sum"]), name=f"total{k}_p{p}")
+                            start = Mux(pcg == 0, lanes["bias"][p], accs[k][p])
+                            m.d.comb += total.eq(start + lanes["partial"][p])
+                            m.d.sync += accs[k][p].eq(total)
+                            totals.append(total)
+                        m.d.comb += [sum_write.addr.eq(prg), sum_write.data.eq(Cat(*totals)),
+                                     sum_write.en.eq(Mux(pcg == lp.column_groups - 1, -1, 0))]
                     tile_loop(k, f"FWD_POST_{k}", forward)
                 with m.State(f"FWD_POST_{k}"):
-                    out = self._forward_unit(m, k, lp, sums, masks, deltas, index, label,
-                                             best, cls, o_valid, o_class)
-                    if not lp.last:
-                        write_column(input_ports[k + 1][1], out, act_bits[k + 1],
-                                     layers[k + 1].simd)
-                        advance_column(layers[k + 1].simd, index == lp.n_out - 1)
+                    sum_read, _ = sum_ports[k]
+                    lane = serial_walk(lp.pe, lp.n_out, [sum_read], rows_walk)
+                    total = lane(sum_read, lp.bits["sum"]).as_signed()
+                    out, mask, delta = self._forward_unit(m, k, lp, total, index, label,
+                                                          best, cls, o_valid, o_class)
+                    if lp.last:
+                        write_lane(delta_ports[k][1], delta, plan.delta_bits, lp.pe, rows_walk)
+                    else:
+                        write_lane(mask_ports[k][1], mask, 1, lp.pe, rows_walk)
+                        write_lane(input_ports[k + 1][1], out, act_bits[k + 1],
+                                   layers[k + 1].simd)
+                        advance(layers[k + 1].simd, index == lp.n_out - 1)
                     following = f"FWD_TILE_{k + 1}" if not lp.last else \
                         (f"BWD_TILE_{n_layers - 1}" if n_layers > 1 else "UPD_PRE_0")
                     serial_loop(lp.n_out, following)
@@ -410,38 +435,52 @@ class Trainer(wiring.Component):
                 with m.State(f"BWD_TILE_{k}"):
                     def backward(lp, port, k=k):
                         lanes = tile_lanes[k]
+                        sums_s = []
                         for s in range(lp.simd):
                             partial = 0
                             for p in range(lp.pe):
                                 partial = partial + sign_select(
                                     lanes["plus"][p][s], lanes["minus"][p][s], lanes["delta"][p])
-                            target = _pick(by_column(grads[k], lp, s), pcg)
-                            m.d.sync += target.eq(Mux(prg == 0, 0, target) + partial)
+                            sums_s.append(Mux(prg == 0, 0, lanes["grad"][s]) + partial)
+                        _, grad_write = grad_ports[k]
+                        width = lp.bits["backward"]
+                        words = []
+                        for s, value in enumerate(sums_s):
+                            word = Signal(width, name=f"grad{k}_s{s}")
+                            m.d.comb += word.eq(value)
+                            words.append(word)
+                        m.d.comb += [grad_write.addr.eq(pcg), grad_write.data.eq(Cat(*words)),
+                                     grad_write.en.eq(-1)]
                     tile_loop(k, f"BWD_POST_{k}", backward)
                 with m.State(f"BWD_POST_{k}"):
                     r = lp.backward_shift
-                    lane = serial_columns(k, [random_ports[k][2]])
+                    grad_read, _ = grad_ports[k]
+                    lane = serial_walk(lp.simd, lp.n_in, [random_ports[k][2], grad_read])
                     word = row_extra[k][1] ^ _expand(lane(random_ports[k][2], len(positions[k])),
                                                      positions[k])
                     rho = word[:r] if r else 0
-                    back = clip(m, (_pick(grads[k], index) + rho) >> r,
+                    back = clip(m, (lane(grad_read, lp.bits["backward"]).as_signed() + rho) >> r,
                                 -plan.delta_limit, plan.delta_limit)
-                    m.d.sync += _pick(deltas[k - 1], index).eq(
-                        Mux(_pick(masks[k - 1], index), back, 0))
+                    # Layer k's inputs are layer k - 1's outputs, PE-wide words there.
+                    below = layers[k - 1]
+                    mask_read, _ = mask_ports[k - 1]
+                    mask_lane = serial_walk(below.pe, below.n_out, [mask_read], rows_walk)
+                    write_lane(delta_ports[k - 1][1], Mux(mask_lane(mask_read, 1), back, 0),
+                               plan.delta_bits, below.pe, rows_walk)
                     serial_loop(lp.n_in, f"BWD_TILE_{k - 1}" if k > 1 else "UPD_PRE_0")
 
             for k, lp in enumerate(layers):
                 with m.State(f"UPD_PRE_{k}"):
                     act_read, _, _, round_write = input_ports[k]
-                    lane = serial_columns(k, [random_ports[k][2], act_read])
+                    lane = serial_walk(lp.simd, lp.n_in, [random_ports[k][2], act_read])
                     word = row_extra[k][0] ^ _expand(lane(random_ports[k][2], len(positions[k])),
                                                      positions[k])
                     negative, nonzero, exponent = round_input(
                         m, plan, lane(act_read, act_bits[k]).as_signed(), word)
                     exponent_field = Signal(exp_bits[k], name=f"rexp{k}")
                     m.d.comb += exponent_field.eq(exponent)
-                    write_column(round_write, Cat(negative, nonzero, exponent_field),
-                                 round_bits[k], lp.simd)
+                    write_lane(round_write, Cat(negative, nonzero, exponent_field),
+                               round_bits[k], lp.simd)
                     serial_loop(lp.n_in, f"UPD_TILE_{k}")
                 with m.State(f"UPD_TILE_{k}"):
                     def update(lp, port, k=k):
@@ -473,15 +512,14 @@ class Trainer(wiring.Component):
                     m.next = "IDLE"
         return m
 
-    def _forward_unit(self, m, k, lp, sums, masks, deltas, index, label, best, cls,
-                      o_valid, o_class):
+    def _forward_unit(self, m, k, lp, total, index, label, best, cls, o_valid, o_class):
         """One unit per cycle: shift, activation, saturation, mask, code; or error and class.
 
-        Returns the next layer's input (hidden layers), for the caller to store.
+        Returns ``(out, mask, delta)`` for the caller to store: the next layer's
+        input and the mask (hidden layers), or the output error (last layer).
         """
         plan = self.plan
         z = Signal(signed(lp.bits["z"]), name=f"z{k}")
-        total = _pick(sums[k], index)
         threshold = Signal(range(max(lp.threshold) + 1), name=f"threshold{k}")
         if len(set(lp.shift)) == 1 and len(set(lp.threshold)) == 1:
             m.d.comb += [z.eq(_arith_shift(total, lp.shift[0])), threshold.eq(lp.threshold[0])]
@@ -497,15 +535,14 @@ class Trainer(wiring.Component):
             m.d.comb += margin.eq(Mux(is_label, plan.target - z, plan.target + z))
             margin = Mux(margin < 0, 0, margin)
             error = Mux(is_label, -margin, margin)
-            m.d.sync += _pick(deltas[k], index).eq(clip(m, error, -plan.delta_limit,
-                                                        plan.delta_limit))
+            delta = clip(m, error, -plan.delta_limit, plan.delta_limit)
             wins = (index == 0) | (z > best)
             winner = Mux(wins, index, cls)
             with m.If(wins):
                 m.d.sync += [best.eq(z), cls.eq(index)]
             with m.If(index == lp.n_out - 1):
                 m.d.sync += [o_valid.eq(1), o_class.eq(winner)]
-            return
+            return None, None, delta
         if lp.activation == "relu":
             y = Mux(z > 0, z, 0)
         elif lp.activation == "trec":
@@ -523,6 +560,5 @@ class Trainer(wiring.Component):
             negative, nonzero, exponent = pow2_code(m, y_sat, lp.e_max)
             power = Const(1, unsigned(lp.e_max + 1)) << exponent
             out = Mux(nonzero, Mux(negative, -power, power), 0)
-        m.d.sync += _pick(masks[k], index).eq(mask)
-        return out
+        return out, mask, None
 
