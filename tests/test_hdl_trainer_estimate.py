@@ -1,5 +1,7 @@
 """Trainer resource estimates: memories, block RAMs, LUTs against synthesis, budget folding."""
 
+import re
+
 import numpy as np
 import pytest
 from qtrain_states import random_state
@@ -11,7 +13,7 @@ from hdl.trainer.estimate import (
     estimate_trainer,
     trainer_memories,
 )
-from hdl.trainer.export import TRAINER_TOP, trainer_verilog
+from hdl.trainer.export import TRAINER_TOP, trainer_rtlil, trainer_verilog
 from hdl.trainer.plan import plan_trainer
 from hdl.yosys_check import lut_count, synth_stats
 
@@ -34,6 +36,16 @@ def test_memories_are_every_per_sample_vector_and_the_shadows():
     # The backward sums exist from the second layer on, the masks up to the last but one.
     assert "grads0" not in memories and "grads1" in memories
     assert "masks0" in memories and "masks1" not in memories
+
+
+def test_every_listed_memory_is_in_the_design_with_its_shape():
+    # The per-sample vectors (inputs, random words, sums, errors, masks) are
+    # memories, not a register per element.
+    plan = plan_trainer(_state((16, 8, 4)), [(2, 4), (2, 2)])
+    design = {name: (int(width), int(depth)) for width, depth, name in
+              re.findall(r"memory width (\d+) size (\d+) \\(\w+)", trainer_rtlil(plan))}
+    for name, width, depth in trainer_memories(plan):
+        assert design.get(name) == (width, depth), name
 
 
 def test_block_rams_count_deep_memories_only_in_whole_blocks():
