@@ -127,14 +127,22 @@ class TrainerPlan:
         return 1 + sum(1 + (lp.n_out + 2) + (lp.n_in + 1) for lp in self.layers)
 
     @property
+    def mix_cycles(self):
+        """Cycles of the random words: two per key (the words depend on it), one
+        per row and column word (the two rounds pipelined; the last word is
+        stored in the first cycle of what follows)."""
+        return 2 * (1 + len(self.layers)) + sum((lp.n_out + 2) + (lp.n_in + 1)
+                                                for lp in self.layers)
+
+    @property
     def compute_cycles(self):
         """Cycles from the accepted label to ready for the next sample (output taken at once).
 
-        Two per ``mix`` (one round each); a tile phase is ``depth + 1`` (one
-        cycle of memory latency); serial phases one cycle per element; one
+        :attr:`mix_cycles` for the random words; a tile phase is ``depth + 1``
+        (one cycle of memory latency); serial phases one cycle per element; one
         cycle to advance the step counter.
         """
-        cycles = 2 * self.mix_jobs + 1
+        cycles = self.mix_cycles + 1
         for lp in self.layers:
             cycles += lp.depth + 1 + lp.n_out                 # forward
             cycles += lp.n_in + lp.depth + 1                  # update

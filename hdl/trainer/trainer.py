@@ -188,7 +188,7 @@ class Trainer(wiring.Component):
 
         # Counters shared by the phases.
         pixel = Signal(range(plan.n_inputs + 1))
-        # One shared mix unit: a round per cycle, two per word.
+        # One mix unit, its two rounds pipelined: a row or column word per cycle.
         mix_source, mixed, half = Signal(32), Signal(32), Signal()
         m.d.sync += mixed.eq(mix_round(m, mix_source, "mix_a"))
         mix_out = mix_round(m, mixed, "mix_b")
@@ -196,6 +196,28 @@ class Trainer(wiring.Component):
         mix_index = Signal(range(max_words + 1))
         mix_group = Signal(range(max(max(lp.row_groups, lp.column_groups) for lp in layers) + 1))
         mix_lane = Signal(range(max(max(lp.pe, lp.simd) for lp in layers)))
+        # The word whose first round is in ``mixed``: where it goes (stored the
+        # cycle after its issue, while the next word's first round runs).
+        pend_valid, pend_column = Signal(), Signal()
+        pend_layer = Signal(range(n_layers))
+        pend_index, pend_group, pend_lane = Signal.like(mix_index), Signal.like(mix_group), \
+            Signal.like(mix_lane)
+        m.d.sync += pend_valid.eq(0)
+        for k, lp in enumerate(layers):
+            _, row_write, _, col_write = random_ports[k]
+            with m.If(pend_valid & (pend_layer == k)):
+                for column, port, count, lanes in ((0, row_write, lp.n_out, lp.pe),
+                                                   (1, col_write, lp.n_in, lp.simd)):
+                    with m.If((pend_column == column) & (pend_index < count)):
+                        m.d.comb += [port.addr.eq(pend_group), port.en.eq(1 << pend_lane),
+                                     port.data.eq(Cat(*[_compact(mix_out, positions[k])]
+                                                      * lanes))]
+                with m.If(~pend_column & (pend_index == lp.n_out)):
+                    m.d.sync += row_extra[k][0].eq(mix_out)
+                with m.If(~pend_column & (pend_index == lp.n_out + 1)):
+                    m.d.sync += row_extra[k][1].eq(mix_out)
+                with m.If(pend_column & (pend_index == lp.n_in)):
+                    m.d.sync += col_extra[k].eq(mix_out)
         # Column word i of the serial phases: group and lane of ``index``.
         col_group = Signal(range(max(lp.column_groups for lp in layers) + 1))
         col_lane = Signal(range(max(lp.simd for lp in layers)))
@@ -333,61 +355,40 @@ class Trainer(wiring.Component):
                         advance(layers[0].simd, pixel == plan.n_inputs - 1)
                         m.d.sync += pixel.eq(pixel + 1)
 
-            def mix_state(source, done, last, following):
-                """Two cycles per word: ``done(word)`` on the second; then the next word."""
+            def key_state(source, register, following):
+                """Two cycles for a key (the next word depends on it)."""
                 m.d.comb += mix_source.eq(source)
                 m.d.sync += half.eq(~half)
                 with m.If(half):
-                    done(mix_out)
-                    with m.If(last):
-                        m.d.sync += [mix_index.eq(0), mix_group.eq(0), mix_lane.eq(0)]
-                        m.next = following
-                    with m.Else():
-                        m.d.sync += mix_index.eq(mix_index + 1)
+                    m.d.sync += register.eq(mix_out)
+                    m.next = following
 
-            def advance_lane(lanes):
-                with m.If(mix_lane == lanes - 1):
-                    m.d.sync += [mix_lane.eq(0), mix_group.eq(mix_group + 1)]
+            def word_state(k, column, count, lanes, following):
+                """Issue one row or column word per cycle; it is stored the cycle after."""
+                m.d.comb += mix_source.eq(key ^ Cat(Const(column, 1), mix_index))
+                m.d.sync += [pend_valid.eq(1), pend_layer.eq(k), pend_column.eq(column),
+                             pend_index.eq(mix_index), pend_group.eq(mix_group),
+                             pend_lane.eq(mix_lane)]
+                with m.If(mix_index == count - 1):
+                    m.d.sync += [mix_index.eq(0), mix_group.eq(0), mix_lane.eq(0)]
+                    m.next = following
                 with m.Else():
-                    m.d.sync += mix_lane.eq(mix_lane + 1)
-
-            def store(port, lanes, k):
-                def done(word):
-                    m.d.comb += [port.addr.eq(mix_group), port.en.eq(1 << mix_lane),
-                                 port.data.eq(Cat(*[_compact(word, positions[k])] * lanes))]
-                    advance_lane(lanes)
-                return done
-
-            def load(register):
-                def done(word):
-                    m.d.sync += register.eq(word)
-                return done
+                    m.d.sync += mix_index.eq(mix_index + 1)
+                    with m.If(mix_lane == lanes - 1):
+                        m.d.sync += [mix_lane.eq(0), mix_group.eq(mix_group + 1)]
+                    with m.Else():
+                        m.d.sync += mix_lane.eq(mix_lane + 1)
 
             with m.State("MIX_KEY"):
-                mix_state(step ^ plan.seed_mix, load(key0), 1, "MIX_KEY_0")
+                key_state(step ^ plan.seed_mix, key0, "MIX_KEY_0")
             for k, lp in enumerate(layers):
-                _, row_write, _, col_write = random_ports[k]
                 with m.State(f"MIX_KEY_{k}"):
-                    mix_state(key0 ^ k, load(key), 1, f"MIX_ROW_{k}")
+                    key_state(key0 ^ k, key, f"MIX_ROW_{k}")
                 with m.State(f"MIX_ROW_{k}"):
-                    def row_done(word, k=k, lp=lp, row_write=row_write):
-                        with m.If(mix_index < lp.n_out):
-                            store(row_write, lp.pe, k)(word)
-                        with m.Elif(mix_index == lp.n_out):
-                            m.d.sync += row_extra[k][0].eq(word)
-                        with m.Else():
-                            m.d.sync += row_extra[k][1].eq(word)
-                    mix_state(key ^ Cat(Const(0, 1), mix_index), row_done,
-                              mix_index == lp.n_out + 1, f"MIX_COL_{k}")
+                    word_state(k, 0, lp.n_out + 2, lp.pe, f"MIX_COL_{k}")
                 with m.State(f"MIX_COL_{k}"):
-                    def col_done(word, k=k, lp=lp, col_write=col_write):
-                        with m.If(mix_index < lp.n_in):
-                            store(col_write, lp.simd, k)(word)
-                        with m.Else():
-                            m.d.sync += col_extra[k].eq(word)
-                    mix_state(key ^ Cat(Const(1, 1), mix_index), col_done,
-                              mix_index == lp.n_in,
-                              f"MIX_KEY_{k + 1}" if not lp.last else "FWD_TILE_0")
+                    word_state(k, 1, lp.n_in + 1, lp.simd,
+                               f"MIX_KEY_{k + 1}" if not lp.last else "FWD_TILE_0")
 
             for k, lp in enumerate(layers):
                 with m.State(f"FWD_TILE_{k}"):
