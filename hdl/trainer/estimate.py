@@ -31,12 +31,15 @@ FAMILY_RESOURCES = {"ice40": {"lut": 5280, "block_rams": 30},
 BLOCK_RAM_MIN_DEPTH = 8
 
 #: Per lane beyond the arithmetic counted: operand multiplexers, write-back
-#: packing (calibrated on 16-8-4 and 64-16-10 with ``synth_ice40``).
-_LANE_GLUE_LUT = 50
+#: packing. This, the fixed logic and the logic memories' LUTs per ten bits are
+#: fitted to ``synth_ice40`` of 16-8-4 at (2, 4), (2, 2) and 64-16-10 at
+#: (4, 8), (2, 4) and (2, 4), (1, 2).
+_LANE_GLUE_LUT = 80
+_LOGIC_MEMORY_BITS_PER_LUT = 10
 
 #: Fixed logic: the state port multiplexer, counters, FSM, the two mix rounds
 #: (seven 32-bit steps each), the step counter, the output stream.
-_BASE_LUT = 600
+_BASE_LUT = 1030
 _BASE_FF = 250
 
 
@@ -86,11 +89,11 @@ def _lane_lut(plan, lp):
 
 
 def _memory_logic(width, depth):
-    """LUT4s and FFs of a memory Yosys builds from flip-flops: the words, a read
-    multiplexer and per-lane write enables."""
+    """LUT4s and FFs of a memory Yosys builds from flip-flops (the words; the read
+    multiplexers mostly merge into the logic that uses them)."""
     if depth >= BLOCK_RAM_MIN_DEPTH:
         return 0, 0
-    return width * depth, width * depth
+    return width * depth // _LOGIC_MEMORY_BITS_PER_LUT, width * depth
 
 
 def _block_rams(width, depth):
@@ -126,6 +129,8 @@ def estimate_trainer(plan):
         lut += lp.pe * (2 * lp.bits["sum"] + 3 * lp.bias_bits)
         lut += lp.simd * (2 * lp.bits["backward"] if lp.index else 0)
         lut += 4 * lp.bits["z"] + 3 * lp.bits["input"] + 2 * plan.delta_bits
+        if len(set(lp.shift)) > 1 or len(set(lp.threshold)) > 1:
+            lut += lp.n_out * lp.bits["z"]    # a shift and threshold per unit: a multiplexer
         ff += lp.pe * lp.bits["sum"] + 2 * 32 + 32
     return {"lut": int(lut), "ff": int(ff), "block_rams": blocks, "memory_bits": bits,
             "cycles_per_sample": plan.cycles_per_sample}
