@@ -115,3 +115,18 @@ def test_good_samples_come_back_as_int64(state):
     images, labels = check_samples(plan, np.full((2, 8), 15, dtype=np.uint8), [3, 0])
     assert images.dtype == labels.dtype == np.int64
     assert labels.tolist() == [3, 0]
+
+
+@pytest.mark.parametrize("mode", ["deterministic", "stochastic"])
+def test_random_words_keep_exactly_the_bits_the_lanes_read(mode):
+    state = random_state(np.random.default_rng(3), sizes=(8, 6, 4), sampling=mode,
+                         input_rounding=mode)
+    plan = plan_trainer(state, [(1, 1), (1, 1)])
+    for lp in plan.layers:
+        low = lp.backward_shift
+        if mode == "stochastic":
+            low = max(low, plan.w0_log2 + 1, lp.bits["input"] + 1)
+        high = max(lp.eta, lp.eta_bias)
+        expected = sorted(set(range(low)) | set(range(16, 16 + high))) or [0]
+        assert list(plan.random_bit_positions(lp)) == expected
+        assert all(0 <= b < 32 for b in expected)
