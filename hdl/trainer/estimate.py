@@ -32,14 +32,14 @@ BLOCK_RAM_MIN_DEPTH = 8
 
 #: Per lane beyond the arithmetic counted: operand multiplexers, write-back
 #: packing. This, the fixed logic and the logic memories' LUTs per ten bits are
-#: fitted to ``synth_ice40`` of 16-8-4 at (2, 4), (2, 2) and 64-16-10 at
-#: (4, 8), (2, 4) and (2, 4), (1, 2).
-_LANE_GLUE_LUT = 80
-_LOGIC_MEMORY_BITS_PER_LUT = 10
+#: fitted (least squares) to ``synth_ice40`` of 16-8-4 at (2, 4), (2, 2),
+#: 64-16-10 at (4, 8), (2, 4) and (2, 4), (1, 2), 32-16-4 at (8, 8), (4, 4).
+_LANE_GLUE_LUT = 10
+_LOGIC_MEMORY_LUT_PER_TEN_BITS = 7
 
 #: Fixed logic: the state port multiplexer, counters, FSM, the two mix rounds
 #: (seven 32-bit steps each), the step counter, the output stream.
-_BASE_LUT = 1030
+_BASE_LUT = 1760
 _BASE_FF = 250
 
 
@@ -93,7 +93,7 @@ def _memory_logic(width, depth):
     multiplexers mostly merge into the logic that uses them)."""
     if depth >= BLOCK_RAM_MIN_DEPTH:
         return 0, 0
-    return width * depth // _LOGIC_MEMORY_BITS_PER_LUT, width * depth
+    return width * depth * _LOGIC_MEMORY_LUT_PER_TEN_BITS // 10, width * depth
 
 
 def _block_rams(width, depth):
