@@ -2,12 +2,15 @@
 
 One layer at a time, one PE x SIMD tile of shadow weights per cycle from block
 RAM (:class:`amaranth.lib.memory.Memory`, laid out as :mod:`hdl.trainer.plan`
-says). Per sample: the random words (one ``mix`` round per cycle), the forward
-(weights sampled from the shadows on the fly; sums, then one unit per cycle
-through shift, activation, saturation and power-of-two code; masks kept), the
-output error and class, the backward ``W^T delta`` (the same samples: the
-bits are a function of the indices), and the update as a read-modify-write of
-every tile. The class goes out before the update.
+says). Per sample: the random words (the two ``mix`` rounds pipelined, a word
+per cycle), the forward (weights sampled from the shadows on the fly; sums,
+then one unit per cycle through shift, activation, saturation and
+power-of-two code; masks kept), the output error and class, the backward
+``W^T delta`` (the same samples: the bits are a function of the indices), and
+the update as a read-modify-write of every tile. The class goes out before
+the update. Every per-sample vector (random words, inputs, rounding, sums,
+masks, errors, backward sums) is a memory with a PE- or SIMD-wide word per
+row or column group: tiles read a word, the serial phases a lane.
 
 Ports
 -----
