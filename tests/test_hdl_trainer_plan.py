@@ -46,7 +46,9 @@ def test_eta_is_taken_at_the_states_epoch():
 def test_compute_cycles_counts_every_phase(state):
     plan = plan_trainer(state, [(1, 8), (4, 1)])
     assert [lp.depth for lp in plan.layers] == [6, 6]
-    mixes = 2 * plan.mix_jobs
+    # Two cycles per key (step, then one per layer), one per row and column word.
+    mixes = 2 * (1 + 2) + (6 + 2) + (8 + 1) + (4 + 2) + (6 + 1)
+    assert plan.mix_cycles == mixes and plan.mix_jobs == 1 + 2 + mixes - 6
     forward = (6 + 1 + 6) + (6 + 1 + 4)
     backward = 6 + 1 + 6
     update = (8 + 6 + 1) + (6 + 6 + 1)
@@ -113,3 +115,18 @@ def test_good_samples_come_back_as_int64(state):
     images, labels = check_samples(plan, np.full((2, 8), 15, dtype=np.uint8), [3, 0])
     assert images.dtype == labels.dtype == np.int64
     assert labels.tolist() == [3, 0]
+
+
+@pytest.mark.parametrize("mode", ["deterministic", "stochastic"])
+def test_random_words_keep_exactly_the_bits_the_lanes_read(mode):
+    state = random_state(np.random.default_rng(3), sizes=(8, 6, 4), sampling=mode,
+                         input_rounding=mode)
+    plan = plan_trainer(state, [(1, 1), (1, 1)])
+    for lp in plan.layers:
+        low = lp.backward_shift
+        if mode == "stochastic":
+            low = max(low, plan.w0_log2 + 1, lp.bits["input"] + 1)
+        high = max(lp.eta, lp.eta_bias)
+        expected = sorted(set(range(low)) | set(range(16, 16 + high))) or [0]
+        assert list(plan.random_bit_positions(lp)) == expected
+        assert all(0 <= b < 32 for b in expected)

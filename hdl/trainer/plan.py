@@ -127,14 +127,22 @@ class TrainerPlan:
         return 1 + sum(1 + (lp.n_out + 2) + (lp.n_in + 1) for lp in self.layers)
 
     @property
+    def mix_cycles(self):
+        """Cycles of the random words: two per key (the words depend on it), one
+        per row and column word (the two rounds pipelined; the last word is
+        stored in the first cycle of what follows)."""
+        return 2 * (1 + len(self.layers)) + sum((lp.n_out + 2) + (lp.n_in + 1)
+                                                for lp in self.layers)
+
+    @property
     def compute_cycles(self):
         """Cycles from the accepted label to ready for the next sample (output taken at once).
 
-        Two per ``mix`` (one round each); a tile phase is ``depth + 1`` (one
-        cycle of memory latency); serial phases one cycle per element; one
+        :attr:`mix_cycles` for the random words; a tile phase is ``depth + 1``
+        (one cycle of memory latency); serial phases one cycle per element; one
         cycle to advance the step counter.
         """
-        cycles = 2 * self.mix_jobs + 1
+        cycles = self.mix_cycles + 1
         for lp in self.layers:
             cycles += lp.depth + 1 + lp.n_out                 # forward
             cycles += lp.n_in + lp.depth + 1                  # update
@@ -146,6 +154,25 @@ class TrainerPlan:
     def cycles_per_sample(self):
         """Compute cycles plus the input beats (one pixel each, then the label)."""
         return self.compute_cycles + self.n_inputs + 1
+
+    def random_bit_positions(self, layer_plan):
+        """Bit positions of a row or column random word that a layer's lanes read.
+
+        The per-sample row and column words are stored with only these bits
+        (block RAM width is scarce): the stochastic weight sample reads the low
+        ``w0_log2 + 1``, the backward rounding the low ``backward_shift``, the
+        stochastic input rounding the low ``input`` width plus one, and the
+        update's rounding fields ``eta`` and ``eta_bias`` bits from bit 16.
+        """
+        lp = layer_plan
+        low = lp.backward_shift
+        if self.sampling == "stochastic":
+            low = max(low, self.w0_log2 + 1)
+        if self.input_rounding == "stochastic":
+            low = max(low, lp.bits["input"] + 1)
+        high = max(lp.eta, lp.eta_bias)
+        positions = set(range(min(low, 32))) | set(range(16, min(16 + high, 32)))
+        return tuple(sorted(positions)) or (0,)
 
     @property
     def memory_bits(self):

@@ -2,12 +2,15 @@
 
 One layer at a time, one PE x SIMD tile of shadow weights per cycle from block
 RAM (:class:`amaranth.lib.memory.Memory`, laid out as :mod:`hdl.trainer.plan`
-says). Per sample: the random words (one ``mix`` round per cycle), the forward
-(weights sampled from the shadows on the fly; sums, then one unit per cycle
-through shift, activation, saturation and power-of-two code; masks kept), the
-output error and class, the backward ``W^T delta`` (the same samples: the
-bits are a function of the indices), and the update as a read-modify-write of
-every tile. The class goes out before the update.
+says). Per sample: the random words (the two ``mix`` rounds pipelined, a word
+per cycle), the forward (weights sampled from the shadows on the fly; sums,
+then one unit per cycle through shift, activation, saturation and
+power-of-two code; masks kept), the output error and class, the backward
+``W^T delta`` (the same samples: the bits are a function of the indices), and
+the update as a read-modify-write of every tile. The class goes out before
+the update. Every per-sample vector (random words, inputs, rounding, sums,
+masks, errors, backward sums) is a memory with a PE- or SIMD-wide word per
+row or column group: tiles read a word, the serial phases a lane.
 
 Ports
 -----
@@ -19,7 +22,7 @@ state_* : while ``idle``, read (``state_rdata`` one cycle after the address)
 step_wdata, step_we, step : the step counter ``t`` (written while ``idle``).
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -45,6 +48,19 @@ def _pick(values, index):
 
 def _lane(word, lane, bits):
     return word[lane * bits:(lane + 1) * bits].as_signed()
+
+
+def _compact(word, positions):
+    """The bits of a 32-bit random word at ``positions`` (the ones the lanes read)."""
+    return Cat(*[word[b] for b in positions])
+
+
+def _expand(compact, positions):
+    """A 32-bit word with the bits of ``compact`` back at ``positions``, zero elsewhere."""
+    bits = [Const(0, 1)] * 32
+    for n, b in enumerate(positions):
+        bits[b] = compact[n]
+    return Cat(*bits)
 
 
 def _arith_shift(value, shift):
@@ -86,30 +102,56 @@ class Trainer(wiring.Component):
         layers = plan.layers
         n_layers = len(layers)
 
-        # Registers of one sample, per layer.
-        acts = [[Signal(signed(lp.bits["input"]), name=f"a{k}_{i}") for i in range(lp.n_in)]
+        def lane_memory(name, width, lanes, depth, transparent=False):
+            """A memory of ``lanes`` x ``width``-bit words; its read and (per lane) write port."""
+            memory = Memory(shape=unsigned(width * lanes), depth=depth, init=[])
+            m.submodules[name] = memory
+            write = memory.write_port(granularity=width)
+            return memory.read_port(transparent_for=(write,) if transparent else ()), write
+
+        # Per-sample vectors of each layer in memories of PE-wide words per row group
+        # (sums, masks, deltas) or SIMD-wide words per column group (backward sums):
+        # the tiles read a word per cycle, the serial phases a lane.
+        sum_ports = [lane_memory(f"sums{k}", lp.bits["sum"], lp.pe, lp.row_groups, True)
+                     for k, lp in enumerate(layers)]
+        mask_ports = [lane_memory(f"masks{k}", 1, lp.pe, lp.row_groups)
+                      for k, lp in enumerate(layers)]
+        delta_ports = [lane_memory(f"deltas{k}", plan.delta_bits, lp.pe, lp.row_groups)
+                       for k, lp in enumerate(layers)]
+        grad_ports = [lane_memory(f"grads{k}", lp.bits["backward"], lp.simd, lp.column_groups,
+                                  True) for k, lp in enumerate(layers)]
+        accs = [[Signal(signed(lp.bits["sum"]), name=f"acc{k}_p{p}") for p in range(lp.pe)]
                 for k, lp in enumerate(layers)]
-        sums = [[Signal(signed(lp.bits["sum"]), name=f"sum{k}_{j}") for j in range(lp.n_out)]
-                for k, lp in enumerate(layers)]
-        masks = [[Signal(name=f"mask{k}_{j}") for j in range(lp.n_out)]
-                 for k, lp in enumerate(layers)]
-        deltas = [[Signal(signed(plan.delta_bits), name=f"delta{k}_{j}")
-                   for j in range(lp.n_out)] for k, lp in enumerate(layers)]
-        grads = [[Signal(signed(lp.bits["backward"]), name=f"g{k}_{i}") for i in range(lp.n_in)]
-                 for k, lp in enumerate(layers)]
+        # Layer inputs (activations or pow2 codes) and their power-of-two rounding
+        # (negative, nonzero, exponent) in memories of SIMD-wide words per column group.
         exp_bits = [max(1, lp.input_exponent_max.bit_length()) for lp in layers]
-        r_neg = [[Signal(name=f"rneg{k}_{i}") for i in range(lp.n_in)]
-                 for k, lp in enumerate(layers)]
-        r_nz = [[Signal(name=f"rnz{k}_{i}") for i in range(lp.n_in)]
-                for k, lp in enumerate(layers)]
-        r_exp = [[Signal(exp_bits[k], name=f"rexp{k}_{i}") for i in range(lp.n_in)]
-                 for k, lp in enumerate(layers)]
-        rows = [[Signal(32, name=f"u{k}_{j}") for j in range(lp.n_out + 2)]
-                for k, lp in enumerate(layers)]
-        cols = [[Signal(32, name=f"v{k}_{i}") for i in range(lp.n_in + 1)]
-                for k, lp in enumerate(layers)]
+        act_bits = [lp.bits["input"] for lp in layers]
+        round_bits = [2 + exp_bits[k] for k in range(n_layers)]
+        input_ports = []
+        for k, lp in enumerate(layers):
+            ports_k = []
+            for name, width in (("acts", act_bits[k]), ("rounded", round_bits[k])):
+                memory = Memory(shape=unsigned(width * lp.simd), depth=lp.column_groups, init=[])
+                m.submodules[f"{name}{k}"] = memory
+                ports_k += [memory.read_port(), memory.write_port(granularity=width)]
+            input_ports.append(ports_k)
+        # Random words: rows u_j (j < n_out) and columns v_i (i < n_in) in block RAM, one
+        # PE- or SIMD-wide word per row or column group, only the bits the lanes read;
+        # u_{n_out}, u_{n_out + 1} and v_{n_in} (one each per layer) in registers.
+        positions = [plan.random_bit_positions(lp) for lp in layers]
+        row_extra = [[Signal(32, name=f"u{k}_{lp.n_out + j}") for j in range(2)]
+                     for k, lp in enumerate(layers)]
+        col_extra = [Signal(32, name=f"v{k}_{lp.n_in}") for k, lp in enumerate(layers)]
+        random_ports = []
+        for k, lp in enumerate(layers):
+            width = len(positions[k])
+            row_mem = Memory(shape=unsigned(width * lp.pe), depth=lp.row_groups, init=[])
+            col_mem = Memory(shape=unsigned(width * lp.simd), depth=lp.column_groups, init=[])
+            m.submodules[f"rows{k}"], m.submodules[f"cols{k}"] = row_mem, col_mem
+            random_ports.append((row_mem.read_port(), row_mem.write_port(granularity=width),
+                                 col_mem.read_port(), col_mem.write_port(granularity=width)))
         key0 = Signal(32)
-        keys = [Signal(32, name=f"key{k}") for k in range(n_layers)]
+        key = Signal(32)
         step = Signal(32)
         label = Signal(self.class_bits)
         best = Signal(signed(layers[-1].bits["z"]))
@@ -149,9 +191,44 @@ class Trainer(wiring.Component):
 
         # Counters shared by the phases.
         pixel = Signal(range(plan.n_inputs + 1))
-        jobs = self._mix_jobs(step, key0, keys, rows, cols)
-        job = Signal(range(len(jobs)))
-        mixed = Signal(32)
+        # One mix unit, its two rounds pipelined: a row or column word per cycle.
+        mix_source, mixed, half = Signal(32), Signal(32), Signal()
+        m.d.sync += mixed.eq(mix_round(m, mix_source, "mix_a"))
+        mix_out = mix_round(m, mixed, "mix_b")
+        max_words = max(max(lp.n_in + 1, lp.n_out + 2) for lp in layers)
+        mix_index = Signal(range(max_words + 1))
+        mix_group = Signal(range(max(max(lp.row_groups, lp.column_groups) for lp in layers) + 1))
+        mix_lane = Signal(range(max(max(lp.pe, lp.simd) for lp in layers)))
+        # The word whose first round is in ``mixed``: where it goes (stored the
+        # cycle after its issue, while the next word's first round runs).
+        pend_valid, pend_column = Signal(), Signal()
+        pend_layer = Signal(range(n_layers))
+        pend_index, pend_group, pend_lane = Signal.like(mix_index), Signal.like(mix_group), \
+            Signal.like(mix_lane)
+        m.d.sync += pend_valid.eq(0)
+        for k, lp in enumerate(layers):
+            _, row_write, _, col_write = random_ports[k]
+            with m.If(pend_valid & (pend_layer == k)):
+                for column, port, count, lanes in ((0, row_write, lp.n_out, lp.pe),
+                                                   (1, col_write, lp.n_in, lp.simd)):
+                    with m.If((pend_column == column) & (pend_index < count)):
+                        m.d.comb += [port.addr.eq(pend_group), port.en.eq(1 << pend_lane),
+                                     port.data.eq(Cat(*[_compact(mix_out, positions[k])]
+                                                      * lanes))]
+                with m.If(~pend_column & (pend_index == lp.n_out)):
+                    m.d.sync += row_extra[k][0].eq(mix_out)
+                with m.If(~pend_column & (pend_index == lp.n_out + 1)):
+                    m.d.sync += row_extra[k][1].eq(mix_out)
+                with m.If(pend_column & (pend_index == lp.n_in)):
+                    m.d.sync += col_extra[k].eq(mix_out)
+        # Column word i of the serial phases: group and lane of ``index``.
+        col_group = Signal(range(max(lp.column_groups for lp in layers) + 1))
+        col_lane = Signal(range(max(lp.simd for lp in layers)))
+        cols_walk = (col_group, col_lane)
+        # Row j of the serial phases: group and lane.
+        row_group = Signal(range(max(lp.row_groups for lp in layers) + 1))
+        row_lane = Signal(range(max(lp.pe for lp in layers)))
+        rows_walk = (row_group, row_lane)
         max_rg = max(lp.row_groups for lp in layers)
         max_cg = max(lp.column_groups for lp in layers)
         rg, prg = Signal(range(max_rg)), Signal(range(max_rg))
@@ -164,8 +241,12 @@ class Trainer(wiring.Component):
             """Issue one tile address per cycle; process its word one cycle later."""
             lp = layers[k]
             sr, sw, br, bw = ports[k]
+            row_read, _, col_read, _ = random_ports[k]
             with m.If(~issued):
-                m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg)]
+                m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg), row_read.addr.eq(rg),
+                             col_read.addr.eq(cg), input_ports[k][0].addr.eq(cg),
+                             input_ports[k][2].addr.eq(cg), delta_ports[k][0].addr.eq(rg),
+                             grad_ports[k][0].addr.eq(cg)]
                 m.d.sync += [pvalid.eq(1), prg.eq(rg), pcg.eq(cg), paddr.eq(addr),
                              addr.eq(addr + 1)]
                 with m.If(cg == lp.column_groups - 1):
@@ -191,36 +272,59 @@ class Trainer(wiring.Component):
             with m.Else():
                 m.d.sync += index.eq(index + 1)
 
-        def by_row(values, lp, p):
-            return [values[rgi * lp.pe + p] for rgi in range(lp.row_groups)]
+        def write_lane(port, value, width, lanes, walk=cols_walk):
+            """Write ``value`` at the walk's lane of its word of a ``lanes``-wide memory."""
+            group, lane_index = walk
+            lane = Signal(width)
+            m.d.comb += [lane.eq(value), port.addr.eq(group), port.en.eq(1 << lane_index),
+                         port.data.eq(Cat(*[lane] * lanes))]
 
-        def by_column(values, lp, s):
-            return [values[cgi * lp.simd + s] for cgi in range(lp.column_groups)]
+        def advance(lanes, last, walk=cols_walk):
+            group, lane_index = walk
+            with m.If((lane_index == lanes - 1) | last):
+                m.d.sync += [lane_index.eq(0), group.eq(Mux(last, 0, group + 1))]
+            with m.Else():
+                m.d.sync += lane_index.eq(lane_index + 1)
+
+        def serial_walk(lanes, count, read_ports, walk=cols_walk):
+            """Walk ``count`` elements one per cycle with ``index``, ``lanes`` per word.
+
+            The memories are read one cycle ahead (the group of the next element;
+            group 0 while not in the phase, so the first is ready on entry).
+            Returns ``lane(port, width)``, the current element's lane of a port.
+            """
+            group, lane_index = walk
+            ahead = Mux(lane_index == lanes - 1, group + 1, group)
+            for port in read_ports:
+                m.d.comb += port.addr.eq(ahead)
+            advance(lanes, index == count - 1, walk)
+
+            def lane(port, width):
+                return _pick([port.data[n * width:(n + 1) * width] for n in range(lanes)],
+                             lane_index)
+            return lane
 
         def lane_signals(k, lp):
             """The values every lane of the tile being processed sees, selected once per layer."""
             sr, _, br, _ = ports[k]
 
-            def row(values, name):
-                out = []
-                for p in range(lp.pe):
-                    sig = Signal.like(values[0], name=f"{name}{k}_p{p}")
-                    m.d.comb += sig.eq(_pick(by_row(values, lp, p), prg))
-                    out.append(sig)
-                return out
+            row_read, _, col_read, _ = random_ports[k]
+            width = len(positions[k])
 
-            def column(values, name):
-                out = []
-                for s in range(lp.simd):
-                    sig = Signal.like(values[0], name=f"{name}{k}_s{s}")
-                    m.d.comb += sig.eq(_pick(by_column(values, lp, s), pcg))
-                    out.append(sig)
-                return out
-
-            lanes = {"u": row(rows[k][:lp.n_out], "lane_u"), "delta": row(deltas[k], "lane_d"),
-                     "v": column(cols[k][:lp.n_in], "lane_v"),
-                     "a": column(acts[k], "lane_a"), "neg": column(r_neg[k], "lane_neg"),
-                     "nz": column(r_nz[k], "lane_nz"), "exp": column(r_exp[k], "lane_exp")}
+            lanes = {"u": [_expand(row_read.data[p * width:(p + 1) * width], positions[k])
+                           for p in range(lp.pe)],
+                     "delta": [_lane(delta_ports[k][0].data, p, plan.delta_bits)
+                               for p in range(lp.pe)],
+                     "grad": [_lane(grad_ports[k][0].data, s, lp.bits["backward"])
+                              for s in range(lp.simd)],
+                     "v": [_expand(col_read.data[s * width:(s + 1) * width], positions[k])
+                           for s in range(lp.simd)],
+                     "a": [_lane(input_ports[k][0].data, s, act_bits[k]) for s in range(lp.simd)]}
+            rounded = [input_ports[k][2].data[s * round_bits[k]:(s + 1) * round_bits[k]]
+                       for s in range(lp.simd)]
+            lanes["neg"] = [r[0] for r in rounded]
+            lanes["nz"] = [r[1] for r in rounded]
+            lanes["exp"] = [r[2:] for r in rounded]
             lanes["shadow"] = [[_lane(sr.data, p * lp.simd + s, lp.shadow_bits)
                                 for s in range(lp.simd)] for p in range(lp.pe)]
             lanes["bias"] = [_lane(br.data, p, lp.bias_bits) for p in range(lp.pe)]
@@ -247,49 +351,85 @@ class Trainer(wiring.Component):
                 with m.If(self.i.valid):
                     with m.If(pixel == plan.n_inputs):
                         m.d.sync += [label.eq(self.i.payload), pixel.eq(0)]
-                        m.next = "MIX_A"
+                        m.next = "MIX_KEY"
                     with m.Else():
-                        m.d.sync += [_pick(acts[0], pixel).eq(self.i.payload[:plan.input_bits]),
-                                     pixel.eq(pixel + 1)]
+                        write_lane(input_ports[0][1], self.i.payload[:plan.input_bits],
+                                   act_bits[0], layers[0].simd)
+                        advance(layers[0].simd, pixel == plan.n_inputs - 1)
+                        m.d.sync += pixel.eq(pixel + 1)
 
-            with m.State("MIX_A"):
-                source = Signal(32)
-                with m.Switch(job):
-                    for n, (value, _) in enumerate(jobs):
-                        with m.Case(n):
-                            m.d.comb += source.eq(value)
-                m.d.sync += mixed.eq(mix_round(m, source, "mix_a"))
-                m.next = "MIX_B"
+            def key_state(source, register, following):
+                """Two cycles for a key (the next word depends on it)."""
+                m.d.comb += mix_source.eq(source)
+                m.d.sync += half.eq(~half)
+                with m.If(half):
+                    m.d.sync += register.eq(mix_out)
+                    m.next = following
 
-            with m.State("MIX_B"):
-                result = mix_round(m, mixed, "mix_b")
-                with m.Switch(job):
-                    for n, (_, target) in enumerate(jobs):
-                        with m.Case(n):
-                            m.d.sync += target.eq(result)
-                with m.If(job == len(jobs) - 1):
-                    m.d.sync += job.eq(0)
-                    m.next = "FWD_TILE_0"
+            def word_state(k, column, count, lanes, following):
+                """Issue one row or column word per cycle; it is stored the cycle after."""
+                m.d.comb += mix_source.eq(key ^ Cat(Const(column, 1), mix_index))
+                m.d.sync += [pend_valid.eq(1), pend_layer.eq(k), pend_column.eq(column),
+                             pend_index.eq(mix_index), pend_group.eq(mix_group),
+                             pend_lane.eq(mix_lane)]
+                with m.If(mix_index == count - 1):
+                    m.d.sync += [mix_index.eq(0), mix_group.eq(0), mix_lane.eq(0)]
+                    m.next = following
                 with m.Else():
-                    m.d.sync += job.eq(job + 1)
-                    m.next = "MIX_A"
+                    m.d.sync += mix_index.eq(mix_index + 1)
+                    with m.If(mix_lane == lanes - 1):
+                        m.d.sync += [mix_lane.eq(0), mix_group.eq(mix_group + 1)]
+                    with m.Else():
+                        m.d.sync += mix_lane.eq(mix_lane + 1)
+
+            with m.State("MIX_KEY"):
+                key_state(step ^ plan.seed_mix, key0, "MIX_KEY_0")
+            for k, lp in enumerate(layers):
+                with m.State(f"MIX_KEY_{k}"):
+                    key_state(key0 ^ k, key, f"MIX_ROW_{k}")
+                with m.State(f"MIX_ROW_{k}"):
+                    word_state(k, 0, lp.n_out + 2, lp.pe, f"MIX_COL_{k}")
+                with m.State(f"MIX_COL_{k}"):
+                    word_state(k, 1, lp.n_in + 1, lp.simd,
+                               f"MIX_KEY_{k + 1}" if not lp.last else "FWD_TILE_0")
 
             for k, lp in enumerate(layers):
                 with m.State(f"FWD_TILE_{k}"):
                     def forward(lp, port, k=k):
                         lanes = tile_lanes[k]
+                        lanes["partial"] = []
                         for p in range(lp.pe):
                             partial = 0
                             for s in range(lp.simd):
                                 partial = partial + sign_select(
                                     lanes["plus"][p][s], lanes["minus"][p][s], lanes["a"][s])
-                            target = _pick(by_row(sums[k], lp, p), prg)
-                            start = Mux(pcg == 0, lanes["bias"][p], target)
-                            m.d.sync += target.eq(start + partial)
+                            lanes["partial"].append(partial)
+                        # Sums accumulate over a row group's consecutive tiles in
+                        # registers; the memory takes them at the last column group.
+                        _, sum_write = sum_ports[k]
+                        totals = []
+                        for p in range(lp.pe):
+                            total = Signal(signed(lp.bits["sum"]), name=f"total{k}_p{p}")
+                            start = Mux(pcg == 0, lanes["bias"][p], accs[k][p])
+                            m.d.comb += total.eq(start + lanes["partial"][p])
+                            m.d.sync += accs[k][p].eq(total)
+                            totals.append(total)
+                        m.d.comb += [sum_write.addr.eq(prg), sum_write.data.eq(Cat(*totals)),
+                                     sum_write.en.eq(Mux(pcg == lp.column_groups - 1, -1, 0))]
                     tile_loop(k, f"FWD_POST_{k}", forward)
                 with m.State(f"FWD_POST_{k}"):
-                    self._forward_unit(m, k, lp, sums, acts, masks, deltas, index, label,
-                                       best, cls, o_valid, o_class)
+                    sum_read, _ = sum_ports[k]
+                    lane = serial_walk(lp.pe, lp.n_out, [sum_read], rows_walk)
+                    total = lane(sum_read, lp.bits["sum"]).as_signed()
+                    out, mask, delta = self._forward_unit(m, k, lp, total, index, label,
+                                                          best, cls, o_valid, o_class)
+                    if lp.last:
+                        write_lane(delta_ports[k][1], delta, plan.delta_bits, lp.pe, rows_walk)
+                    else:
+                        write_lane(mask_ports[k][1], mask, 1, lp.pe, rows_walk)
+                        write_lane(input_ports[k + 1][1], out, act_bits[k + 1],
+                                   layers[k + 1].simd)
+                        advance(layers[k + 1].simd, index == lp.n_out - 1)
                     following = f"FWD_TILE_{k + 1}" if not lp.last else \
                         (f"BWD_TILE_{n_layers - 1}" if n_layers > 1 else "UPD_PRE_0")
                     serial_loop(lp.n_out, following)
@@ -299,31 +439,52 @@ class Trainer(wiring.Component):
                 with m.State(f"BWD_TILE_{k}"):
                     def backward(lp, port, k=k):
                         lanes = tile_lanes[k]
+                        sums_s = []
                         for s in range(lp.simd):
                             partial = 0
                             for p in range(lp.pe):
                                 partial = partial + sign_select(
                                     lanes["plus"][p][s], lanes["minus"][p][s], lanes["delta"][p])
-                            target = _pick(by_column(grads[k], lp, s), pcg)
-                            m.d.sync += target.eq(Mux(prg == 0, 0, target) + partial)
+                            sums_s.append(Mux(prg == 0, 0, lanes["grad"][s]) + partial)
+                        _, grad_write = grad_ports[k]
+                        width = lp.bits["backward"]
+                        words = []
+                        for s, value in enumerate(sums_s):
+                            word = Signal(width, name=f"grad{k}_s{s}")
+                            m.d.comb += word.eq(value)
+                            words.append(word)
+                        m.d.comb += [grad_write.addr.eq(pcg), grad_write.data.eq(Cat(*words)),
+                                     grad_write.en.eq(-1)]
                     tile_loop(k, f"BWD_POST_{k}", backward)
                 with m.State(f"BWD_POST_{k}"):
                     r = lp.backward_shift
-                    word = rows[k][lp.n_out + 1] ^ _pick(cols[k][:lp.n_in], index)
+                    grad_read, _ = grad_ports[k]
+                    lane = serial_walk(lp.simd, lp.n_in, [random_ports[k][2], grad_read])
+                    word = row_extra[k][1] ^ _expand(lane(random_ports[k][2], len(positions[k])),
+                                                     positions[k])
                     rho = word[:r] if r else 0
-                    back = clip(m, (_pick(grads[k], index) + rho) >> r,
+                    back = clip(m, (lane(grad_read, lp.bits["backward"]).as_signed() + rho) >> r,
                                 -plan.delta_limit, plan.delta_limit)
-                    m.d.sync += _pick(deltas[k - 1], index).eq(
-                        Mux(_pick(masks[k - 1], index), back, 0))
+                    # Layer k's inputs are layer k - 1's outputs, PE-wide words there.
+                    below = layers[k - 1]
+                    mask_read, _ = mask_ports[k - 1]
+                    mask_lane = serial_walk(below.pe, below.n_out, [mask_read], rows_walk)
+                    write_lane(delta_ports[k - 1][1], Mux(mask_lane(mask_read, 1), back, 0),
+                               plan.delta_bits, below.pe, rows_walk)
                     serial_loop(lp.n_in, f"BWD_TILE_{k - 1}" if k > 1 else "UPD_PRE_0")
 
             for k, lp in enumerate(layers):
                 with m.State(f"UPD_PRE_{k}"):
-                    word = rows[k][lp.n_out] ^ _pick(cols[k][:lp.n_in], index)
-                    negative, nonzero, exponent = round_input(m, plan, _pick(acts[k], index), word)
-                    m.d.sync += [_pick(r_neg[k], index).eq(negative),
-                                 _pick(r_nz[k], index).eq(nonzero),
-                                 _pick(r_exp[k], index).eq(exponent)]
+                    act_read, _, _, round_write = input_ports[k]
+                    lane = serial_walk(lp.simd, lp.n_in, [random_ports[k][2], act_read])
+                    word = row_extra[k][0] ^ _expand(lane(random_ports[k][2], len(positions[k])),
+                                                     positions[k])
+                    negative, nonzero, exponent = round_input(
+                        m, plan, lane(act_read, act_bits[k]).as_signed(), word)
+                    exponent_field = Signal(exp_bits[k], name=f"rexp{k}")
+                    m.d.comb += exponent_field.eq(exponent)
+                    write_lane(round_write, Cat(negative, nonzero, exponent_field),
+                               round_bits[k], lp.simd)
                     serial_loop(lp.n_in, f"UPD_TILE_{k}")
                 with m.State(f"UPD_TILE_{k}"):
                     def update(lp, port, k=k):
@@ -342,7 +503,7 @@ class Trainer(wiring.Component):
                         for p in range(lp.pe):
                             m.d.comb += new_bias[p * lp.bias_bits:(p + 1) * lp.bias_bits].eq(
                                 update_bias(m, plan, lp, lanes["bias"][p], lanes["delta"][p],
-                                            lanes["u"][p] ^ cols[k][lp.n_in]))
+                                            lanes["u"][p] ^ col_extra[k]))
                         m.d.comb += [sw.addr.eq(paddr), sw.data.eq(new_word), sw.en.eq(1),
                                      bw.addr.eq(prg), bw.data.eq(new_bias),
                                      bw.en.eq(pcg == 0)]
@@ -355,21 +516,14 @@ class Trainer(wiring.Component):
                     m.next = "IDLE"
         return m
 
-    def _mix_jobs(self, step, key0, keys, rows, cols):
-        """``(input, destination)`` of every ``mix`` of a sample, in order."""
-        jobs = [(step ^ self.plan.seed_mix, key0)]
-        for k, lp in enumerate(self.plan.layers):
-            jobs.append((key0 ^ k, keys[k]))
-            jobs += [(keys[k] ^ (2 * j), rows[k][j]) for j in range(lp.n_out + 2)]
-            jobs += [(keys[k] ^ (2 * i + 1), cols[k][i]) for i in range(lp.n_in + 1)]
-        return jobs
+    def _forward_unit(self, m, k, lp, total, index, label, best, cls, o_valid, o_class):
+        """One unit per cycle: shift, activation, saturation, mask, code; or error and class.
 
-    def _forward_unit(self, m, k, lp, sums, acts, masks, deltas, index, label, best, cls,
-                      o_valid, o_class):
-        """One unit per cycle: shift, activation, saturation, mask, code; or error and class."""
+        Returns ``(out, mask, delta)`` for the caller to store: the next layer's
+        input and the mask (hidden layers), or the output error (last layer).
+        """
         plan = self.plan
         z = Signal(signed(lp.bits["z"]), name=f"z{k}")
-        total = _pick(sums[k], index)
         threshold = Signal(range(max(lp.threshold) + 1), name=f"threshold{k}")
         if len(set(lp.shift)) == 1 and len(set(lp.threshold)) == 1:
             m.d.comb += [z.eq(_arith_shift(total, lp.shift[0])), threshold.eq(lp.threshold[0])]
@@ -385,15 +539,14 @@ class Trainer(wiring.Component):
             m.d.comb += margin.eq(Mux(is_label, plan.target - z, plan.target + z))
             margin = Mux(margin < 0, 0, margin)
             error = Mux(is_label, -margin, margin)
-            m.d.sync += _pick(deltas[k], index).eq(clip(m, error, -plan.delta_limit,
-                                                        plan.delta_limit))
+            delta = clip(m, error, -plan.delta_limit, plan.delta_limit)
             wins = (index == 0) | (z > best)
             winner = Mux(wins, index, cls)
             with m.If(wins):
                 m.d.sync += [best.eq(z), cls.eq(index)]
             with m.If(index == lp.n_out - 1):
                 m.d.sync += [o_valid.eq(1), o_class.eq(winner)]
-            return
+            return None, None, delta
         if lp.activation == "relu":
             y = Mux(z > 0, z, 0)
         elif lp.activation == "trec":
@@ -411,5 +564,5 @@ class Trainer(wiring.Component):
             negative, nonzero, exponent = pow2_code(m, y_sat, lp.e_max)
             power = Const(1, unsigned(lp.e_max + 1)) << exponent
             out = Mux(nonzero, Mux(negative, -power, power), 0)
-        m.d.sync += [_pick(masks[k], index).eq(mask), _pick(acts[k + 1], index).eq(out)]
+        return out, mask, None
 

@@ -1,0 +1,212 @@
+"""Resource estimates of a trainer plan and a folding chosen from a budget (pure data).
+
+:func:`trainer_memories` lists every memory the :class:`~hdl.trainer.trainer.Trainer`
+of a plan builds (shape and depth); :func:`estimate_trainer` turns them and the
+lanes into LUT4, flip-flop and block-RAM counts per family (``ice40``,
+``ecp5``); :func:`auto_trainer_folding` picks per layer ``(PE, SIMD)`` that
+fits a LUT and block-RAM budget with the fewest cycles per sample.
+
+The LUT model is linear in the datapath widths, calibrated against
+``synth_ice40`` (``tests/test_hdl_trainer_estimate.py`` checks it against
+synthesis within a stated bound). Memories of fewer than
+:data:`BLOCK_RAM_MIN_DEPTH` words are built from flip-flops (Yosys maps them
+to logic), deeper ones take whole blocks in their cheapest shape
+(:data:`hdl.estimate.BLOCK_RAM_SHAPES`).
+"""
+
+from hdl.errors import HardwareGenerationError
+from hdl.estimate import BLOCK_RAM_SHAPES
+
+from .plan import plan_trainer
+
+__all__ = ["trainer_memories", "estimate_trainer", "auto_trainer_folding",
+           "FAMILY_RESOURCES", "BLOCK_RAM_MIN_DEPTH"]
+
+#: LUT4s, block RAMs of the parts the issue names (iCE40 UP5K, ECP5-85F).
+FAMILY_RESOURCES = {"ice40": {"lut": 5280, "block_rams": 30},
+                    "ecp5": {"lut": 83640, "block_rams": 208}}
+
+#: The trainer's memories (synchronous read) of this depth or more go to block RAM
+#: (``synth_ice40``: an 8-word shadow memory takes blocks, 4-word vectors do not).
+BLOCK_RAM_MIN_DEPTH = 8
+
+#: Per lane beyond the arithmetic counted: operand multiplexers, write-back
+#: packing. This, the fixed logic and the logic memories' LUTs per ten bits are
+#: fitted (least squares) to ``synth_ice40`` of 16-8-4 at (2, 4), (2, 2),
+#: 64-16-10 at (4, 8), (2, 4) and (2, 4), (1, 2), 32-16-4 at (8, 8), (4, 4).
+_LANE_GLUE_LUT = 10
+_LOGIC_MEMORY_LUT_PER_TEN_BITS = 7
+
+#: Fixed logic: the state port multiplexer, counters, FSM, the two mix rounds
+#: (seven 32-bit steps each), the step counter, the output stream.
+_BASE_LUT = 1760
+_BASE_FF = 250
+
+
+def _exponent_bits(lp):
+    return max(1, lp.input_exponent_max.bit_length())
+
+
+def trainer_memories(plan):
+    """``(name, width, depth)`` of every memory of the trainer, layer by layer.
+
+    Unused ones are left out (no backward sums in the first layer, no masks
+    in the last).
+    """
+    memories = []
+    for k, lp in enumerate(plan.layers):
+        random_width = len(plan.random_bit_positions(lp))
+        rows, cols = lp.row_groups, lp.column_groups
+        memories += [
+            (f"shadow{k}", lp.shadow_word_bits, lp.depth),
+            (f"bias{k}", lp.bias_word_bits, rows),
+            (f"rows{k}", random_width * lp.pe, rows),
+            (f"cols{k}", random_width * lp.simd, cols),
+            (f"acts{k}", lp.bits["input"] * lp.simd, cols),
+            (f"rounded{k}", (2 + _exponent_bits(lp)) * lp.simd, cols),
+            (f"sums{k}", lp.bits["sum"] * lp.pe, rows),
+            (f"deltas{k}", plan.delta_bits * lp.pe, rows)]
+        if not lp.last:
+            memories.append((f"masks{k}", lp.pe, rows))
+        if k:
+            memories.append((f"grads{k}", lp.bits["backward"] * lp.simd, cols))
+    return memories
+
+
+def _lane_lut(plan, lp):
+    """LUT4s of one PE x SIMD lane: weight sample, forward and backward
+    sign-select adds, and the update (barrel shift of the error, rounding,
+    subtract, clip)."""
+    stochastic = plan.sampling == "stochastic"
+    ternary = plan.weight_mode == "ternary"
+    sample = lp.shadow_bits * ((2 if ternary else 1) if stochastic else 1)
+    forward = lp.bits["input"] + 2
+    backward = plan.delta_bits + 2 if lp.index else 0
+    shift = plan.delta_bits + (1 << _exponent_bits(lp))
+    update = shift * _exponent_bits(lp) + 2 * lp.bits["update_sum"] \
+        + 2 * lp.bits["shadow_pre_clip"] + lp.shadow_bits
+    return sample + forward + backward + update + _LANE_GLUE_LUT
+
+
+def _memory_logic(width, depth):
+    """LUT4s and FFs of a memory Yosys builds from flip-flops (the words; the read
+    multiplexers mostly merge into the logic that uses them)."""
+    if depth >= BLOCK_RAM_MIN_DEPTH:
+        return 0, 0
+    return width * depth * _LOGIC_MEMORY_LUT_PER_TEN_BITS // 10, width * depth
+
+
+def _block_rams(width, depth):
+    """Blocks per family: whole blocks in the one shape that needs the fewest."""
+    if depth < BLOCK_RAM_MIN_DEPTH:
+        return {family: 0 for family in BLOCK_RAM_SHAPES}
+    return {family: min(-(-width // w) * -(-depth // d) for w, d in shapes)
+            for family, shapes in BLOCK_RAM_SHAPES.items()}
+
+
+def estimate_trainer(plan):
+    """LUT4, flip-flop and block-RAM estimate of a plan's trainer.
+
+    Returns
+    -------
+    dict
+        ``lut``, ``ff``, ``block_rams`` (family -> blocks), ``memory_bits``
+        and ``cycles_per_sample``.
+    """
+    lut, ff = _BASE_LUT, _BASE_FF
+    blocks = {family: 0 for family in BLOCK_RAM_SHAPES}
+    bits = 0
+    for _, width, depth in trainer_memories(plan):
+        mem_lut, mem_ff = _memory_logic(width, depth)
+        lut, ff = lut + mem_lut, ff + mem_ff
+        for family, count in _block_rams(width, depth).items():
+            blocks[family] += count
+        bits += width * depth
+    for lp in plan.layers:
+        lut += lp.pe * lp.simd * _lane_lut(plan, lp)
+        # Per row: the sum accumulator and the bias update; per column: the
+        # backward sum; per unit: the serial requantizer or error, the rounding.
+        lut += lp.pe * (2 * lp.bits["sum"] + 3 * lp.bias_bits)
+        lut += lp.simd * (2 * lp.bits["backward"] if lp.index else 0)
+        lut += 4 * lp.bits["z"] + 3 * lp.bits["input"] + 2 * plan.delta_bits
+        if len(set(lp.shift)) > 1 or len(set(lp.threshold)) > 1:
+            lut += lp.n_out * lp.bits["z"]    # a shift and threshold per unit: a multiplexer
+        ff += lp.pe * lp.bits["sum"] + 2 * 32 + 32
+    return {"lut": int(lut), "ff": int(ff), "block_rams": blocks, "memory_bits": bits,
+            "cycles_per_sample": plan.cycles_per_sample}
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _next_divisor(value, n):
+    larger = [d for d in _divisors(n) if d > value]
+    return larger[0] if larger else None
+
+
+def auto_trainer_folding(state, family="ice40", lut_budget=None, bram_budget=None):
+    """The folding with the fewest cycles per sample whose estimate fits the budget.
+
+    Starts from ``(1, 1)`` in every layer and, while the estimate fits, widens
+    the layer with the most tiles: its SIMD to the next divisor of its
+    inputs, or else its PE to the next divisor of its outputs; a layer that
+    can grow neither way within the budget stays.
+
+    Parameters
+    ----------
+    state : golden_model.qtrain.QTrainState
+    family : {"ice40", "ecp5"}
+    lut_budget, bram_budget : int, optional
+        Default: the part's LUTs and block RAMs (:data:`FAMILY_RESOURCES`).
+
+    Raises
+    ------
+    HardwareGenerationError
+        An unknown family, a budget that is not a positive integer, or one
+        that even the narrowest folding does not fit (naming its estimate).
+    """
+    if family not in FAMILY_RESOURCES:
+        raise HardwareGenerationError(f"family: expected one of {sorted(FAMILY_RESOURCES)}, "
+                                      f"got {family!r}")
+    budget = {"lut": lut_budget, "block_rams": bram_budget}
+    for name, value in budget.items():
+        if value is None:
+            budget[name] = FAMILY_RESOURCES[family][name]
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise HardwareGenerationError(f"{name} budget: expected a positive integer, "
+                                          f"got {value!r}")
+
+    def fits(report):
+        return report["lut"] <= budget["lut"] \
+            and report["block_rams"][family] <= budget["block_rams"]
+
+    folding = [[1, 1] for _ in state.layers]
+    report = estimate_trainer(plan_trainer(state, folding))
+    if not fits(report):
+        raise HardwareGenerationError(
+            f"budget of {budget['lut']} LUTs and {budget['block_rams']} block RAMs "
+            f"({family}): the narrowest trainer (PE = SIMD = 1) needs about {report['lut']} "
+            f"LUTs and {report['block_rams'][family]} block RAMs (estimate)")
+    frozen = set()
+    while len(frozen) < len(folding):
+        plan = plan_trainer(state, folding)
+        k = max((k for k in range(len(folding)) if k not in frozen),
+                key=lambda k: plan.layers[k].depth)
+        pe, simd = folding[k]
+        layer = state.layers[k]
+        candidates = []
+        for position, value, size in ((1, simd, layer.n_in), (0, pe, layer.n_out)):
+            step = _next_divisor(value, size)
+            if step is not None:
+                candidate = [list(pair) for pair in folding]
+                candidate[k][position] = step
+                candidates.append(candidate)
+        for candidate in candidates:
+            new_report = estimate_trainer(plan_trainer(state, candidate))
+            if fits(new_report):
+                folding, report = candidate, new_report
+                break
+        else:
+            frozen.add(k)
+    return [tuple(pair) for pair in folding]
