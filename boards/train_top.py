@@ -177,14 +177,24 @@ class TrainTop(wiring.Component):
         body_left = Signal(16)
         chunk_left = Signal(range(n_bytes + 1))
         reading = Signal()             # the body is words of the state
-        shift = Signal(8 * max(n_bytes, len(info_bytes), tp.TRAIN_RESULT_BYTES))
+        shift = Signal(8 * max(n_bytes, tp.TRAIN_RESULT_BYTES))
+        # TRAIN_INFO's bytes from a small ROM, not through the shift register
+        # (which would then be as wide as the whole answer).
+        m.submodules.info = info_rom = Memory(shape=unsigned(8), depth=len(info_bytes),
+                                              init=list(info_bytes))
+        info_read = info_rom.read_port(domain="comb")
+        info_index = Signal(range(len(info_bytes) + 1))
+        sending_info = Signal()
+        m.d.comb += info_read.addr.eq(info_index)
+        body_byte = Mux(sending_info, info_read.data, shift[:8])
         header_index = Signal(2)
         tx_sum = Signal(8)
         answered = Signal()
 
-        def answer(code, n=0, body=None, words=False):
+        def answer(code, n=0, body=None, words=False, info=False):
             m.d.sync += [status.eq(code), answer_len.eq(n), body_left.eq(n),
-                         header_index.eq(0), tx_sum.eq(0), reading.eq(words)]
+                         header_index.eq(0), tx_sum.eq(0), reading.eq(words),
+                         sending_info.eq(info), info_index.eq(0)]
             if body is not None:
                 m.d.sync += shift.eq(body)
             m.next = "HEADER"
@@ -247,8 +257,7 @@ class TrainTop(wiring.Component):
             with m.State("DECIDE"):
                 with m.Switch(cmd):
                     with m.Case(tp.CMD_TRAIN_INFO):
-                        answer(tp.CMD_TRAIN_INFO, len(info_bytes),
-                               Const(int.from_bytes(info_bytes, "little"), len(shift)))
+                        answer(tp.CMD_TRAIN_INFO, len(info_bytes), info=True)
                     with m.Case(tp.CMD_LOAD_STATE):
                         with m.If(load_ok):
                             with m.If(sel == step_sel):
@@ -311,9 +320,10 @@ class TrainTop(wiring.Component):
                              chunk_left.eq(n_bytes)]
                 m.next = "BODY"
             with m.State("BODY"):
-                m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(shift[:8])]
+                m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(body_byte)]
                 with m.If(tx.i.ready):
-                    m.d.sync += [tx_sum.eq(tx_sum + shift[:8]), shift.eq(shift >> 8),
+                    m.d.sync += [tx_sum.eq(tx_sum + body_byte), shift.eq(shift >> 8),
+                                 info_index.eq(info_index + 1),
                                  body_left.eq(body_left - 1), chunk_left.eq(chunk_left - 1)]
                     with m.If(body_left == 1):
                         m.next = "SUM"
