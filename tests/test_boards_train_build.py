@@ -39,7 +39,8 @@ def test_training_build_writes_bitstream_and_report_without_multipliers(name, tm
     resources = report["resources"]
     assert set(resources) == {"LUT", "FF", "BRAM", "SPRAM", "DSP"}
     assert 0 < resources["LUT"]["used"] < resources["LUT"]["available"]
-    assert resources["BRAM"]["used"] >= 1          # the shadow and bias memories
+    if board.family == "ice40":                    # no LUT RAM: the memories are blocks
+        assert resources["BRAM"]["used"] >= 1
     assert resources["DSP"]["used"] == 0
     assert report["multiplier_free"] == {"hard_multiplier_cells": {}, "ok": True}
     trainer = report["trainer"]
