@@ -66,3 +66,22 @@ def test_a_folding_the_state_cannot_take_is_refused_before_any_tool(tmp_path):
 def test_an_unknown_board_is_refused(tmp_path):
     with pytest.raises(BoardError, match="unknown board 'nosuch'"):
         build_training_bitstream(_small_state(), FOLDING, "nosuch", tmp_path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--folding", "auto"], "--folding 'auto': expected PE:SIMD per layer"),
+    (["--folding", "1:x"], "--folding: expected 'auto', 'none' or PE:SIMD pairs"),
+    (["--folding", "1:3,1:1"], "folding[0] SIMD: expected a positive divisor of 8, got 3"),
+    (["--folding", "1:2,1:1", "--board", "nosuch"], "unknown board 'nosuch'"),
+])
+def test_build_train_argument_errors_before_any_tool(tmp_path, capsys, args, message):
+    from golden_model.qtrain.state_file import save_state
+    from mulfree.cli import main
+
+    save_state(_small_state(), tmp_path / "s.qtrain.npz")
+    base = ["build-train", "--board", "icebreaker", "--state", str(tmp_path / "s.qtrain.npz"),
+            "--out", str(tmp_path / "out")]
+    assert main(base + args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mulfree build-train: error:") and message in err
+    assert not (tmp_path / "out" / "gateware").exists()
