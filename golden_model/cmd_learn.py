@@ -76,6 +76,8 @@ def configure(parser):
     parser.add_argument("--out", default="build/learn.qtrain.npz", help="state file to write")
     parser.add_argument("--export-qnet", default=None,
                         help="also write the deterministic QNet (.qnet.npz) here")
+    from boards.cmd_learn_board import configure as configure_board
+    configure_board(parser)
 
 
 def _output_paths(args):
@@ -100,6 +102,8 @@ def check_arguments(args):
         parse_per_layer("--backward-shift", args.backward_shift, max(1, n - 1), 0, 32)
     for path, option in _output_paths(args):
         check_output_file(path, option)
+    from boards.cmd_learn_board import check_arguments as check_board_arguments
+    check_board_arguments(args)
 
 
 def build_state(args, dataset):
@@ -173,6 +177,10 @@ def main(args):
     from .qtrain.state_file import save_state
 
     check_arguments(args)
+    port = None
+    if args.board is not None:
+        from boards.cmd_learn_board import open_board
+        port = open_board(args)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, seed=args.seed,
                            max_train=args.max_train)
     state = build_state(args, dataset)
@@ -185,6 +193,9 @@ def main(args):
             f"{n_classes} classes; dataset {dataset.name!r} needs {dataset.n_inputs} inputs of "
             f"{dataset.input_bits} bits and {dataset.n_classes} classes")
     print(f"{dataset!r}")
+    if port is not None:
+        from boards.cmd_learn_board import main_on_board
+        return main_on_board(args, port, state, dataset)
     first = state.epoch
 
     def report(history):

@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "generate": ("hdl.cmd_generate", "generate the accelerator's Verilog/RTLIL from a QNet"),
     "sim": ("sim.cmd_sim", "verify the generated RTL against the QNet in Verilator/Icarus"),
     "build": ("boards.cmd_build", "build a bitstream for a board, with reports"),
+    "build-train": ("boards.cmd_build_train", "build a training bitstream from a QTrain state"),
     "program": ("boards.cmd_program", "program a built bitstream onto a board"),
     "run": ("boards.cmd_run", "stream a test set through a board and check every answer"),
     "sweep": ("sweep.cmd_sweep", "run a grid of networks and boards on Dask; Pareto fronts"),

@@ -1,0 +1,176 @@
+"""The training board top's protocol engine in Python, on the QTrain golden model.
+
+:class:`TrainBoardModel` answers bytes as :class:`boards.train_top.TrainTop`
+does (see :mod:`boards.train_protocol`), with
+:func:`golden_model.qtrain.train_step` in place of the trainer. The host
+(:mod:`boards.train_host`) is tested against it through
+:class:`boards.board_model.FakeSerial`, and the gateware's answers are
+compared with it under cocotb.
+"""
+
+import numpy as np
+
+from boards import protocol as p
+from boards import train_protocol as tp
+from golden_model.qtrain import train_step
+from hdl.trainer.plan import bias_words, plan_trainer, shadow_words
+
+__all__ = ["TrainBoardModel"]
+
+
+def _lanes(word, n, bits):
+    """The ``n`` two's-complement lanes of ``bits`` bits of a memory word."""
+    raw = [(word >> (lane * bits)) & ((1 << bits) - 1) for lane in range(n)]
+    return [value - (1 << bits) if value >> (bits - 1) else value for value in raw]
+
+
+class TrainBoardModel:
+    """Protocol engine of the training board top, with the golden model as the trainer.
+
+    Parameters
+    ----------
+    state : QTrainState
+        Fixes the network and the QTrain parameters "built into the
+        bitstream"; like the board's memories after power-up, the model's
+        shadows, biases and step start at zero.
+    folding : sequence of (PE, SIMD)
+    clock_hz : int
+        Reported by ``TRAIN_INFO``.
+    cycles : int, optional
+        Reported with each TRAIN answer (default the plan's cycles per sample).
+    after_train : callable, optional
+        ``after_train(state, n)`` after the ``n``-th TRAIN step (a faulty board).
+
+    Members
+    -------
+    state : QTrainState
+        What the board's memories hold.
+    """
+
+    def __init__(self, state, folding, clock_hz=12_000_000, cycles=None, after_train=None):
+        self.plan = plan_trainer(state, folding)
+        self.state = state.copy()
+        for layer in self.state.layers:
+            layer.shadow = np.zeros_like(layer.shadow)
+            layer.bias = np.zeros_like(layer.bias)
+        self.state.step = 0
+        self.clock_hz = int(clock_hz)
+        self.cycles = self.plan.cycles_per_sample if cycles is None else int(cycles)
+        self.after_train = after_train
+        self.trained = 0
+        self.word_bytes = tp.word_bytes(self.plan)
+        self.depths = tp.memory_depths(self.plan)
+        self._lengths = {tp.CMD_TRAIN_INFO: 0, tp.CMD_LOAD_STATE: 3 + self.word_bytes,
+                         tp.CMD_READ_STATE: 5, tp.CMD_TRAIN: tp.train_request_bytes(self.plan)}
+        self._reset()
+
+    @property
+    def info(self):
+        return tp.TrainInfo.of(self.plan, self.clock_hz)
+
+    def _reset(self):
+        self._state = "sync"
+        self._header = bytearray()
+        self._payload = bytearray()
+        self._error = None
+
+    def feed(self, data):
+        """Bytes from the host; returns the answer bytes they complete."""
+        out = bytearray()
+        for byte in bytes(data):
+            out += self._step(byte)
+        return bytes(out)
+
+    def idle(self):
+        """The line went idle for the board's timeout: answer a frame left open."""
+        if self._state == "sync":
+            return b""
+        status = self._error if self._state == "discard" else p.STATUS_TIMEOUT
+        self._reset()
+        return p.encode_frame(p.RESPONSE_SYNC, status)
+
+    def _step(self, byte):
+        if self._state == "sync":
+            if byte == p.REQUEST_SYNC:
+                self._state = "header"
+            return b""
+        if self._state == "discard":
+            return b""
+        if self._state == "header":
+            self._header.append(byte)
+            if len(self._header) < 3:
+                return b""
+            cmd = self._header[0]
+            length = self._header[1] | self._header[2] << 8
+            if cmd not in self._lengths:
+                self._state, self._error = "discard", p.STATUS_BAD_COMMAND
+            elif length != self._lengths[cmd]:
+                self._state, self._error = "discard", p.STATUS_BAD_LENGTH
+            else:
+                self._state = "payload" if length else "check"
+            return b""
+        if self._state == "payload":
+            self._payload.append(byte)
+            if len(self._payload) == self._header[1] | self._header[2] << 8:
+                self._state = "check"
+            return b""
+        expected = p.checksum(self._header + self._payload)
+        cmd, payload = self._header[0], bytes(self._payload)
+        self._reset()
+        if byte != expected:
+            return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_BAD_CHECKSUM)
+        status, body = self._execute(cmd, payload)
+        return p.encode_frame(p.RESPONSE_SYNC, status, body)
+
+    def _execute(self, cmd, payload):
+        if cmd == tp.CMD_TRAIN_INFO:
+            return cmd, self.info.encode()
+        if cmd == tp.CMD_LOAD_STATE:
+            sel, address = int(payload[0]), int.from_bytes(payload[1:3], "little")
+            if sel >= len(self.depths) or address >= self.depths[sel]:
+                return p.STATUS_BAD_ADDRESS, b""
+            self._write(sel, address, int.from_bytes(payload[3:], "little"))
+            return cmd, b""
+        if cmd == tp.CMD_READ_STATE:
+            sel, address, count = (int(payload[0]), int.from_bytes(payload[1:3], "little"),
+                                   int.from_bytes(payload[3:5], "little"))
+            if (sel >= len(self.depths) or count == 0 or count > tp.max_read_words(self.plan)
+                    or address + count > self.depths[sel]):
+                return p.STATUS_BAD_ADDRESS, b""
+            words = self.words(sel)[address:address + count]
+            return cmd, b"".join(tp.encode_word(w, self.word_bytes) for w in words)
+        pixels, label = tp.decode_train(self.plan, payload)
+        if label >= self.plan.n_classes:
+            return tp.STATUS_BAD_LABEL, b""
+        # The image memory is input_bits wide: higher bits of a pixel are dropped.
+        pixels = pixels & ((1 << self.plan.input_bits) - 1)
+        result = train_step(self.state, pixels, label)
+        self.state.step &= 0xFFFFFFFF
+        self.trained += 1
+        if self.after_train is not None:
+            self.after_train(self.state, self.trained)
+        return cmd, int(result["predicted"]).to_bytes(2, "little") + \
+            (self.cycles & 0xFFFFFFFF).to_bytes(4, "little")
+
+    def words(self, sel):
+        """Memory ``sel`` as the board holds it (one int per address)."""
+        if sel == len(self.depths) - 1:
+            return [self.state.step & 0xFFFFFFFF]
+        k, is_bias = divmod(sel, 2)
+        lp, layer = self.plan.layers[k], self.state.layers[k]
+        return bias_words(lp, layer.bias) if is_bias else shadow_words(lp, layer.shadow)
+
+    def _write(self, sel, address, word):
+        if sel == len(self.depths) - 1:
+            self.state.step = word & 0xFFFFFFFF
+            return
+        k, is_bias = divmod(sel, 2)
+        lp, layer = self.plan.layers[k], self.state.layers[k]
+        if is_bias:
+            layer.bias[address * lp.pe:(address + 1) * lp.pe] = \
+                _lanes(word, lp.pe, lp.bias_bits)
+        else:
+            rg, cg = divmod(address, lp.column_groups)
+            tile = np.array(_lanes(word, lp.pe * lp.simd, lp.shadow_bits))
+            layer.shadow[rg * lp.pe:(rg + 1) * lp.pe, cg * lp.simd:(cg + 1) * lp.simd] = \
+                tile.reshape(lp.pe, lp.simd)
