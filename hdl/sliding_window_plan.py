@@ -147,9 +147,11 @@ def estimate(geometry):
     """Resources (LUT4, FFs, buffer bits and depth) and cycles per image.
 
     The reader emits one word per cycle, so an image takes ``beats_out`` cycles
-    once its first ``k`` rows are in; the writer takes ``beats_in``. LUTs:
-    the counters (one LUT per bit with its carry), the row-count compare and
-    release subtract, and the pad multiplexer on the output word.
+    once its first ``k`` rows are in; the writer takes ``beats_in``. LUTs,
+    fitted to ``synth_ice40`` (within 20 % on 28x28x1, 14x14x8 by 4 lanes,
+    14x14x16 and 8x8 stride 2): about two per counter and compare bit (the
+    increment or compare and its multiplexer), and the pad multiplexer on
+    the output word.
     """
     g = geometry
     slot = max(1, (g.rows - 1).bit_length())
@@ -165,7 +167,7 @@ def estimate(geometry):
     compares = 3 * row_count + 2 * col
     pad_mux = g.word_width if any(g.pad_value) else g.word_width // 2
     return {
-        "lut": counters + compares + pad_mux + group * g.word_width // 4,
+        "lut": 2 * (counters + compares) + pad_mux + group * g.word_width // 4,
         "ff": counters + g.word_width + group + 2,
         "bits": g.depth * g.word_width,
         "depth": g.depth,
