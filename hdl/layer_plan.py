@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden_model.qnet import signed_bits, unsigned_bits
+from golden_model.qnet import QConv2D, QFlatten, QMaxPool2D, signed_bits, unsigned_bits
 from hdl.errors import HardwareGenerationError
 from hdl.pow2_plan import code_width
 from hdl.requantize_plan import RequantizeConfig
@@ -233,11 +233,27 @@ class LayerPlan:
         return len(self.param_words) * self.param_width
 
 
+def _weight_matrix(layer):
+    """The weights as ``(n_out, n_in)`` rows (int64); a convolution's in ``(dy, dx, c)``
+    order, the order of its sliding window's vectors."""
+    return layer.matrix if isinstance(layer, QConv2D) else layer.weights.astype(np.int64)
+
+
+def _producer(qnet, k):
+    """The requantizing layer whose values layer ``k`` receives (None for the pixels):
+    a max-pool or flatten hands on its producer's values and code."""
+    for layer in reversed(qnet.layers[:k]):
+        if not isinstance(layer, QMaxPool2D | QFlatten):
+            return layer
+    return None
+
+
 def _element(qnet, k):
     """Code of the values layer ``k`` receives: (pow2, e_max, shape, width)."""
     widths = qnet.widths[k]
-    if k > 0 and qnet.layers[k - 1].pow2:
-        e_max = qnet.layers[k - 1].e_max
+    producer = _producer(qnet, k)
+    if producer is not None and producer.pow2:
+        e_max = producer.e_max
         return True, e_max, ValueShape(code_width(e_max)), code_width(e_max)
     return False, 0, ValueShape(widths.in_bits, bool(widths.in_signed)), widths.in_bits
 
@@ -245,7 +261,8 @@ def _element(qnet, k):
 def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store="rom"):
     """Plan layer ``k`` of ``qnet`` with the given folding; validates everything."""
     layer, widths = qnet.layers[k], qnet.widths[k]
-    m, n = layer.n_out, layer.n_in
+    matrix = _weight_matrix(layer)
+    m, n = matrix.shape
     for name, value, upper in (("pe", pe, m), ("simd", simd, n)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             _fail(k, name, "an integer", repr(value))
@@ -270,7 +287,7 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
     leaf_shape = ValueShape(unsigned_bits(magnitude)) if in_pow2 else in_shape
 
     # The accumulator holds every partial sum, over any subset of the terms.
-    w = layer.weights.astype(np.int64)
+    w = matrix
     if datapath == "multiply":
         # Sized for any int8 weight matrix of this shape, not for the ternary values.
         reach = n * (1 << (BASELINE_WEIGHT_BITS - 1)) * magnitude
@@ -323,7 +340,7 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
         if bits > MAX_MEMORY_BITS:
             _fail(k, name, f"at most {MAX_MEMORY_BITS} bits", bits)
     padded = np.zeros((folds_out * pe, folds_in * simd), dtype=np.int64)
-    padded[:m, :n] = layer.weights
+    padded[:m, :n] = matrix
     if datapath == "multiply":
         codes = padded & 0xFF
     elif weight_bits == 2:
