@@ -7,9 +7,7 @@ convolution's weights in ``(dy, dx, c)`` order (PE over output channels,
 SIMD over ``k * k * C_in``), and requantizes per output channel. No Amaranth.
 """
 
-from dataclasses import dataclass, replace
-
-import numpy as np
+from dataclasses import dataclass
 
 from golden_model.qnet import QConv2D
 from hdl.errors import HardwareGenerationError
@@ -17,19 +15,7 @@ from hdl.layer_plan import plan_layer
 from hdl.sliding_window_plan import WindowGeometry
 from hdl.sliding_window_plan import estimate as window_estimate
 
-__all__ = ["ConvPlan", "plan_conv", "raw_pad_value"]
-
-
-def raw_pad_value(layer_plan, pad_value):
-    """The padding as the raw element bits the layer receives (a power-of-two code
-    when its producer hands on codes: bit 0 nonzero, bit 1 negative, exponent above)."""
-    values = np.asarray(pad_value, dtype=np.int64)
-    if layer_plan.in_pow2:
-        from golden_model.qnet import pow2_encode
-
-        sign, exponent = pow2_encode(values, layer_plan.in_e_max)
-        values = (sign != 0) | ((sign < 0) << 1) | (exponent << 2)
-    return tuple(int(v) for v in values & ((1 << layer_plan.element_width) - 1))
+__all__ = ["ConvPlan", "plan_conv"]
 
 
 @dataclass(frozen=True)
@@ -74,11 +60,4 @@ def plan_conv(qnet, k, pe, simd, lanes, datapath="signselect", weight_store="rom
         raise HardwareGenerationError(f"layer {k}: expected a conv2d layer, got "
                                       f"{type(layer).__name__}")
     plan = plan_layer(qnet, k, pe, simd, lanes, datapath, weight_store)
-    channels = layer.in_shape[2]
-    if channels % lanes:
-        raise HardwareGenerationError(
-            f"layer {k}: in_lanes: expected a divisor of its {channels} input channels "
-            f"(a beat holds channels of one pixel), got {lanes}")
-    window = replace(WindowGeometry.of_conv(layer, plan.element_width, lanes),
-                     pad_value=raw_pad_value(plan, layer.pad_value))
-    return ConvPlan(window, plan)
+    return ConvPlan(plan.window, plan)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden_model.qnet import QConv2D, QFlatten, QMaxPool2D, signed_bits, unsigned_bits
+from golden_model.qnet import QConv2D, QFlatten, QMaxPool2D, pow2_encode, signed_bits, unsigned_bits
 from hdl.errors import HardwareGenerationError
 from hdl.pow2_plan import code_width
 from hdl.requantize_plan import RequantizeConfig
@@ -159,6 +159,15 @@ class LayerPlan:
     param_words: list
     param_fields: dict
     weight_store: str = "rom"
+    window: object = None
+
+    @property
+    def vectors(self):
+        """Input vectors per image: 1 for a dense layer, one per output pixel for a
+        convolution (``window``: its :class:`~hdl.sliding_window_plan.WindowGeometry`)."""
+        if self.window is None:
+            return 1
+        return self.window.out_height * self.window.out_width
 
     @property
     def lanes(self):
@@ -256,6 +265,27 @@ def _element(qnet, k):
         e_max = producer.e_max
         return True, e_max, ValueShape(code_width(e_max)), code_width(e_max)
     return False, 0, ValueShape(widths.in_bits, bool(widths.in_signed)), widths.in_bits
+
+
+def _window(layer, k, in_shape, in_pow2, in_e_max, lanes):
+    """The sliding-window geometry of a convolution (None for a dense layer); the
+    padding as the raw element bits the layer receives."""
+    if not isinstance(layer, QConv2D):
+        return None
+    from hdl.sliding_window_plan import WindowGeometry
+
+    channels = layer.in_shape[2]
+    if channels % lanes:
+        _fail(k, "in_lanes", f"a divisor of its {channels} input channels (a beat holds "
+              "channels of one pixel)", lanes)
+    pad = layer.pad_value.astype(np.int64)
+    if in_pow2:
+        sign, exponent = pow2_encode(pad, in_e_max)
+        pad = (sign != 0) | ((sign < 0) << 1) | (exponent << 2)
+    h, w, _ = layer.in_shape
+    return WindowGeometry(int(h), int(w), int(channels), layer.kernel, int(layer.stride),
+                          layer.padding, tuple(int(v) for v in pad & ((1 << in_shape.width) - 1)),
+                          in_shape.width, int(lanes))
 
 
 def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store="rom"):
@@ -383,7 +413,9 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
         weight_bits=weight_bits, acc_width=acc_width, out_shape=out_shape,
         out_element_width=out_element_width, last=last, datapath=datapath,
         requantize=config, weight_words=weight_words, param_words=param_words,
-        param_fields=offsets, weight_store=weight_store)
+        param_fields=offsets, weight_store=weight_store, window=_window(layer, k, in_shape,
+                                                                        in_pow2, in_e_max,
+                                                                        in_lanes))
     if plan.param_memory_bits > MAX_MEMORY_BITS:
         _fail(k, "parameter memory", f"at most {MAX_MEMORY_BITS} bits", plan.param_memory_bits)
     return plan
@@ -435,10 +467,15 @@ def plan_layers(qnet, folding, in_lanes=1, datapath="signselect", weight_store=N
     stores = resolve_weight_stores(qnet, weight_store)
     plans, lanes = [], int(in_lanes)
     for k, pair in enumerate(folding):
+        if isinstance(qnet.layers[k], QMaxPool2D | QFlatten):
+            continue  # a stream stage without weights: its folding entry is not used
         try:
             pe, simd = pair
         except (TypeError, ValueError):
             _fail(k, "folding", "a (pe, simd) pair", repr(pair))
         plans.append(plan_layer(qnet, k, pe, simd, lanes, datapath, stores[k]))
+        if isinstance(qnet.layers[k], QConv2D) and plans[-1].n_out % plans[-1].pe:
+            # Its output map is read by channel position: no padding lanes inside a pixel.
+            _fail(k, "pe", f"a divisor of its {plans[-1].n_out} output channels", plans[-1].pe)
         lanes = plans[-1].pe
     return plans

@@ -138,3 +138,20 @@ def test_multiplier_baseline_bit_exact(seed, folding, in_lanes):
                            pow2=[True, False], modes=["binary", "ternary", "binary"],
                            out_bits=[6, 3], e_max=[4, 3], shifts=(-2, 4))
     _check(BaselineAccelerator(qnet, folding=folding, in_lanes=in_lanes), digits_images(2))
+
+
+@pytest.mark.parametrize("pool,stride,padding,folding", [
+    (False, 2, "valid", [(2, 3), (3, 12), (1, 1), (5, 6)]),
+    (True, 1, "same", [(4, 9), (6, 36), (1, 1), (1, 1), (10, 24)]),
+])
+def test_digits_cnn_bit_exact_under_backpressure(pool, stride, padding, folding):
+    from qnet_conv_nets import digits_cnn
+
+    qnet = digits_cnn(seed=3, stride=stride, padding=padding, pool=pool)
+    acc = Accelerator(qnet, folding=folding)
+    result = _check(acc, digits_images(3, offset=20), seed=1, gap=0.2)
+    assert result.classes.shape == (3,)
+    layer = acc.estimate()["layers"][1]
+    windows = 16 if pool else 9     # 4x4 "same" after the pool, 3x3 "valid" at stride 2
+    assert layer["cycles_per_image"] == windows * max(
+        layer["compute_cycles"], layer["input_beats"])

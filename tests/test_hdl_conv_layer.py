@@ -1,30 +1,11 @@
 import numpy as np
 import pytest
 from hdl_nets import digits_images, run_stream
+from qnet_conv_nets import digits_cnn
 
-from golden_model.qnet import InputSpec, QConv2D, QFlatten, QLayer, QNet, pow2_encode
+from golden_model.qnet import pow2_encode
 from hdl.conv_layer import ConvLayer, plan_conv
 from hdl.errors import HardwareGenerationError
-
-
-def digits_cnn(seed=0, pow2=True, stride=2, padding="valid"):
-    """8x8x1 digits (5-bit pixels) -> conv 3x3 same, 4 ch, raw-pixel padding 9
-    -> conv 3x3 (``stride``, ``padding``), 6 ch -> flatten -> dense 10."""
-    rng = np.random.default_rng(seed)
-    conv1 = QConv2D(weights=rng.integers(-1, 2, (4, 3, 3, 1)), bias=rng.integers(-20, 20, 4),
-                    shift=np.array([1, 2, 2, 3]), in_shape=(8, 8, 1), padding="same",
-                    pad_value=np.array([9]), activation="trec",
-                    threshold=np.array([0, 1, 2, 0]), out_bits=4, pow2=pow2, e_max=3)
-    conv2 = QConv2D(weights=rng.choice([-1, 1], (6, 3, 3, 4)), bias=rng.integers(-5, 5, 6),
-                    shift=np.array([1, 0, 2, 1, 0, 1]), in_shape=conv1.out_shape,
-                    stride=stride, padding=padding, weight_mode="binary", activation="relu",
-                    out_bits=5)
-    flat = QFlatten(in_shape=conv2.out_shape)
-    dense = QLayer(weights=rng.integers(-1, 2, (10, flat.out_shape[0])),
-                   bias=rng.integers(-3, 3, 10), shift=np.zeros(10, dtype=np.int64),
-                   activation="linear")
-    return QNet(InputSpec(n_inputs=64, bits=5, dataset="digits", image_shape=(8, 8, 1)),
-                [conv1, conv2, flat, dense])
 
 
 def _encode(values, layer_plan):
@@ -87,7 +68,7 @@ def test_plan_cycles_and_refusals():
     assert plan.out_shape == (3, 3, 6)
     assert plan.window.window_beats == 9 and plan.layer.compute_cycles == 9
     assert plan.estimate()["cycles"] == 9 * 9
-    with pytest.raises(HardwareGenerationError, match="divisor of its 4 input channels"):
+    with pytest.raises(HardwareGenerationError, match="a divisor of its 4 input channels"):
         plan_conv(qnet, 1, 1, 1, lanes=3)
     with pytest.raises(HardwareGenerationError, match="expected a conv2d layer"):
         plan_conv(qnet, 3, 1, 1, 1)
