@@ -165,6 +165,8 @@ def plan_pools(qnet, layers):
     for k, layer in enumerate(qnet.layers):
         if isinstance(layer, QMaxPool2D):
             producer = [plan for plan in layers if plan.index < k][-1]
+            pow2 = producer.requantize.pow2
             pools.append((k, PoolGeometry.of_pool(layer, producer.out_element_width,
-                                                  producer.out_shape.signed, producer.pe)))
+                                                  producer.out_shape.signed and not pow2,
+                                                  producer.pe, pow2)))
     return pools

@@ -9,7 +9,7 @@ are the saturated integers before power-of-two coding, which keeps the
 order. Geometry, NumPy reference and estimate: :mod:`hdl.max_pool_plan`.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,6 +17,13 @@ from amaranth.lib.wiring import In, Out
 from hdl.max_pool_plan import PoolGeometry, estimate, pool_reference
 
 __all__ = ["MaxPool", "PoolGeometry", "estimate", "pool_reference"]
+
+
+def _pow2_key(code):
+    """The signed order of a power-of-two code (see :func:`pow2_key`)."""
+    code = Value.cast(code)
+    plus = code[2:] + 1                 # unsigned, one bit wider than the exponent
+    return Mux(code[0], Mux(code[1], -plus, plus), 0)
 
 
 class MaxPool(wiring.Component):
@@ -75,7 +82,8 @@ class MaxPool(wiring.Component):
         old = word(rd.data)
         for lane in range(g.lanes):
             a, b = s1_beat[lane], old[lane]
-            m.d.comb += best[lane].eq(Mux(s1_first | (a > b), a, b))
+            greater = _pow2_key(a) > _pow2_key(b) if g.pow2 else a > b
+            m.d.comb += best[lane].eq(Mux(s1_first | greater, a, b))
 
         emit = s1_valid & s1_keep & s1_last
         advance = Signal()

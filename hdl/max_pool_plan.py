@@ -14,7 +14,7 @@ import numpy as np
 from golden_model.qnet.model import max_pool
 from hdl.errors import HardwareGenerationError
 
-__all__ = ["PoolGeometry", "pool_reference", "estimate"]
+__all__ = ["PoolGeometry", "pool_reference", "pow2_key", "estimate"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class PoolGeometry:
         Whether the values compare as signed integers.
     lanes : int
         Channels per beat; divides ``channels``.
+    pow2 : bool
+        Whether the values are power-of-two codes (bit 0 nonzero, bit 1
+        negative, the exponent above), compared by the value they code.
     """
 
     height: int
@@ -41,6 +44,7 @@ class PoolGeometry:
     element_width: int
     signed: bool = False
     lanes: int = 1
+    pow2: bool = False
 
     def __post_init__(self):
         if self.lanes < 1 or self.channels % self.lanes:
@@ -52,10 +56,11 @@ class PoolGeometry:
                 f"{self.height}x{self.width} map, got {self.size}")
 
     @classmethod
-    def of_pool(cls, layer, element_width, signed=False, lanes=1):
+    def of_pool(cls, layer, element_width, signed=False, lanes=1, pow2=False):
         """The geometry of a :class:`~golden_model.qnet.QMaxPool2D`."""
         h, w, c = (int(n) for n in layer.in_shape)
-        return cls(h, w, c, int(layer.size), int(element_width), bool(signed), int(lanes))
+        return cls(h, w, c, int(layer.size), int(element_width), bool(signed), int(lanes),
+                   bool(pow2))
 
     @property
     def groups(self):
@@ -87,11 +92,24 @@ class PoolGeometry:
         return self.out_height * self.out_width * self.groups
 
 
+def pow2_key(codes):
+    """The order of power-of-two codes: ``0`` for zero, ``+-(exponent + 1)`` else."""
+    codes = np.asarray(codes, dtype=np.int64)
+    magnitude = np.where(codes & 1, (codes >> 2) + 1, 0)
+    return np.where(codes & 2, -magnitude, magnitude)
+
+
 def pool_reference(geometry, image):
-    """The output beats for one image: ``(beats_out, lanes)`` int64."""
+    """The output beats for one image: ``(beats_out, lanes)`` int64 (codes for ``pow2``)."""
     g = geometry
     x = np.asarray(image, dtype=np.int64).reshape(1, -1)
-    return max_pool(x, (g.height, g.width, g.channels), g.size).reshape(-1, g.lanes)
+    shape = (g.height, g.width, g.channels)
+    if not g.pow2:
+        return max_pool(x, shape, g.size).reshape(-1, g.lanes)
+    # Pool the keys; a key names its code up to the code of zero, which is 0.
+    keys = max_pool(pow2_key(x), shape, g.size)
+    codes = np.where(keys > 0, 1 | ((keys - 1) << 2), np.where(keys < 0, 3 | ((-keys - 1) << 2), 0))
+    return codes.reshape(-1, g.lanes)
 
 
 def estimate(geometry):

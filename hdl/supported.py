@@ -1,8 +1,8 @@
 """Which QNets the hardware generator builds.
 
 Dense layers (format version 1), and convolutions, max-pools and flatten
-(version 2) where the stream units exist: a max-pool compares plain values,
-so it must follow a convolution that hands on values, not power-of-two codes.
+(version 2) where the stream units exist: a max-pool right after a
+convolution (on its values or power-of-two codes).
 Anything else is refused with one clear error before any planning, instead
 of failing somewhere inside it.
 """
@@ -47,11 +47,11 @@ def check_supported(qnet, what="model", maps=False):
                 "builds convolutional QNets)")
         if isinstance(layer, QMaxPool2D):
             previous = qnet.layers[k - 1] if k else None
-            if not isinstance(previous, QConv2D) or previous.pow2:
+            if not isinstance(previous, QConv2D):
                 raise HardwareGenerationError(
                     f"{what}: layer {k} is a maxpool2d layer after "
                     f"{_describe(previous)}; the hardware generator builds a max-pool only "
-                    "right after a convolution without power-of-two output (pow2 false)")
+                    "right after a convolution")
         elif not isinstance(layer, QLayer | QConv2D | QFlatten):
             kind = _KIND_NAMES.get(type(layer).__name__, type(layer).__name__)
             raise HardwareGenerationError(
@@ -62,6 +62,4 @@ def check_supported(qnet, what="model", maps=False):
 def _describe(layer):
     if layer is None:
         return "the input"
-    if isinstance(layer, QConv2D) and layer.pow2:
-        return "a conv2d layer with power-of-two output"
     return "a " + _KIND_NAMES.get(type(layer).__name__, "dense") + " layer"

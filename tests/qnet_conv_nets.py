@@ -117,3 +117,16 @@ def digits_cnn(seed=0, pow2=True, stride=2, padding="valid", pool=False):
                    activation="linear")
     return QNet(InputSpec(n_inputs=64, bits=5, dataset="digits", image_shape=(8, 8, 1)),
                 layers + [conv2, flat, dense])
+
+
+def pool_first_qnet():
+    """8x8x1 digits -> max-pool 2 -> conv 3x3 (2 ch) -> flatten -> dense 3: a max-pool on
+    the pixels, which the hardware generator does not build."""
+    zeros = np.zeros(3, dtype=np.int64)
+    conv = QConv2D(weights=np.ones((2, 3, 3, 1), dtype=np.int64), bias=zeros[:2],
+                   shift=zeros[:2], in_shape=(4, 4, 1))
+    flat = QFlatten(in_shape=conv.out_shape)
+    dense = QLayer(weights=np.ones((3, 32), dtype=np.int64), bias=zeros, shift=zeros,
+                   activation="linear")
+    return QNet(InputSpec(n_inputs=64, bits=5, dataset="digits", image_shape=(8, 8, 1)),
+                [QMaxPool2D(in_shape=(8, 8, 1), size=2), conv, flat, dense])

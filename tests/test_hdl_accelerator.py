@@ -157,6 +157,21 @@ def test_digits_cnn_bit_exact_under_backpressure(pool, stride, padding, folding)
         layer["compute_cycles"], layer["input_beats"])
 
 
+@pytest.mark.parametrize("padding,stride,folding,in_lanes", [
+    ("same", 1, [(1, 1), (1, 1), (1, 1), (1, 1), (1, 1)], 1),
+    ("valid", 1, [(3, 18), (1, 1), (2, 12), (1, 1), (3, 2)], 2),
+])
+def test_pool_of_pow2_codes_cnn_bit_exact(padding, stride, folding, in_lanes):
+    # 5x4x2 pixels -> conv (pow2 codes out) -> max-pool of the codes -> binary conv -> dense.
+    from qnet_conv_nets import conv_qnet
+
+    rng = np.random.default_rng(7)
+    acc = Accelerator(conv_qnet(seed=4, padding=padding, stride=stride), folding=folding,
+                      in_lanes=in_lanes)
+    assert acc.plan.pools[0][1].pow2
+    _check(acc, rng.integers(0, 16, size=(4, 40)), seed=2, gap=0.2)
+
+
 @pytest.mark.slow
 def test_digits_cnn_multiplier_free_after_synthesis():
     from amaranth.back import verilog

@@ -39,6 +39,27 @@ def test_pool_equals_numpy_under_random_gaps(shape, size, channels, lanes, signe
     assert got == expected
 
 
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_pool_of_pow2_codes_by_the_value_they_code(lanes):
+    from golden_model.qnet import pow2_encode
+
+    geometry = PoolGeometry(5, 4, 3, 2, 5, lanes=lanes, pow2=True)  # exponents 0..7
+    rng = np.random.default_rng(lanes)
+    values = [rng.choice([-128, -4, -1, 0, 1, 2, 64, 128], size=60) for _ in range(2)]
+    images = []
+    for v in values:
+        sign, exponent = pow2_encode(v, 7)
+        images.append((sign != 0) | ((sign < 0) << 1) | (exponent << 2))
+    got, expected = _run(geometry, images, seed=lanes)
+    assert got == expected
+    # What the codes say is the max-pool of the values.
+    codes = np.array(got).reshape(-1)
+    magnitude = np.where(codes & 1, 1 << (codes >> 2), 0)
+    decoded = np.where(codes & 2, -magnitude, magnitude)
+    want = np.concatenate([pool_reference(PoolGeometry(5, 4, 3, 2, 9, True), v) for v in values])
+    assert np.array_equal(decoded, want.reshape(-1))
+
+
 def test_ties_and_extremes():
     # All-equal windows and the most negative value: the maximum, not a neighbour's.
     geometry = PoolGeometry(4, 4, 1, 2, 4, signed=True)

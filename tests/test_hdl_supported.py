@@ -2,7 +2,7 @@
 the flows not yet verified on them refuse them clearly."""
 
 import pytest
-from qnet_conv_nets import conv_qnet, digits_cnn
+from qnet_conv_nets import conv_qnet, digits_cnn, pool_first_qnet
 
 from hdl.accelerator import Accelerator
 from hdl.errors import HardwareGenerationError
@@ -11,33 +11,32 @@ from mulfree.cli import main
 
 
 def test_accelerator_names_the_layer_kind():
-    # conv_qnet pools the power-of-two codes of its first convolution.
     with pytest.raises(HardwareGenerationError,
-                       match="qnet: layer 1 is a maxpool2d layer after a conv2d layer with "
-                             "power-of-two output; the hardware generator builds a max-pool "
-                             "only right after a convolution"):
-        Accelerator(conv_qnet())
+                       match="qnet: layer 0 is a maxpool2d layer after the input; the hardware "
+                             "generator builds a max-pool only right after a convolution"):
+        Accelerator(pool_first_qnet())
 
 
-def test_convolution_flatten_and_pool_on_values_accepted():
+def test_convolution_flatten_and_pool_accepted():
     check_supported(digits_cnn(), maps=True)
     check_supported(digits_cnn(pool=True), maps=True)
+    check_supported(conv_qnet(), maps=True)  # a pool of power-of-two codes
     with pytest.raises(HardwareGenerationError, match="layer 0 is a conv2d layer; this flow "
                                                       "runs dense layers only"):
         check_supported(digits_cnn())
 
 
 @pytest.mark.parametrize("command,message", [
-    (["generate", "{model}", "--out", "{tmp}/a.v"], "layer 1 is a maxpool2d layer after"),
+    (["generate", "{model}", "--out", "{tmp}/a.v"], "layer 0 is a maxpool2d layer after"),
     (["build", "--board", "icebreaker", "--model", "{model}", "--out", "{tmp}/b"],
-     "layer 0 is a conv2d layer"),
+     "layer 0 is a maxpool2d layer"),
     (["run", "--port", "/dev/null", "--dataset", "digits", "--model", "{model}"],
-     "layer 0 is a conv2d layer"),
-    (["sim", "--model", "{model}", "--dataset", "digits"], "layer 0 is a conv2d layer"),
+     "layer 0 is a maxpool2d layer"),
+    (["sim", "--model", "{model}", "--dataset", "digits"], "layer 0 is a maxpool2d layer"),
 ])
 def test_commands_exit_2_with_one_line(tmp_path, capsys, command, message):
     model = tmp_path / "conv.qnet.npz"
-    conv_qnet().save(model)
+    pool_first_qnet().save(model)
     argv = [part.format(model=model, tmp=tmp_path) for part in command]
     assert main(argv) == 2
     err = capsys.readouterr().err
