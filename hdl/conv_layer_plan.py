@@ -44,6 +44,8 @@ class ConvPlan:
         """The window unit's estimate with the layer's cycles per image."""
         cost = dict(window_estimate(self.window))
         cost["cycles"] = self.window.out_height * self.window.out_width * self.cycles_per_window
+        if self.window.window_beats >= self.layer.compute_cycles:
+            cost["cycles"] += self.window.out_height  # a cycle per output row
         return cost
 
 

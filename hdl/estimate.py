@@ -125,6 +125,8 @@ def layer_estimate(plan):
     beats_in = -(-plan.n_in // plan.in_lanes)
     # A convolution's MVU takes one window vector per output pixel.
     cycles = plan.vectors * max(plan.compute_cycles, beats_in)
+    if plan.window is not None and beats_in >= plan.compute_cycles:
+        cycles += plan.window.out_height  # the window unit waits a cycle per output row
     window = (window_estimate(plan.window) if plan.window is not None
               else {"lut": 0, "ff": 0, "bits": 0})
     leaf_width = plan.leaf_shape.width + 1

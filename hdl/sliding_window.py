@@ -109,8 +109,14 @@ class SlidingWindow(wiring.Component):
         # image's remainder), so that a release never counts a row not yet written.
         bottom = iy0 + max(k, s)
         need = Mux(last_oy | (bottom > g.height), g.height, bottom) - top_real
+        # need is registered: it cuts the path from the row counters through the
+        # subtracters to every counter's enable (the clock on the UP5K). It is stale
+        # for the one cycle after the output row changes, which then waits.
+        need_r = Signal(range(-rows - k - s, rows + k + s + 1))
+        settled = Signal()
+        m.d.sync += [need_r.eq(need), settled.eq(1)]
         gen_valid = Signal()
-        m.d.comb += gen_valid.eq(filled >= need)
+        m.d.comb += gen_valid.eq(settled & (filled >= need_r))
 
         pad = Signal()
         m.d.comb += pad.eq((iy < 0) | (iy >= g.height) | (col < 0) | (col >= row_words))
@@ -171,7 +177,7 @@ class SlidingWindow(wiring.Component):
                 m.d.sync += [ox.eq(ox + 1), col0.eq(col0 + s * groups),
                              col.eq(col0 + s * groups), iy.eq(iy0), r_slot.eq(base)]
         with m.If(end_out_row):
-            m.d.sync += [ox.eq(0), col0.eq(-left * groups), col.eq(-left * groups),
+            m.d.sync += [settled.eq(0), ox.eq(0), col0.eq(-left * groups), col.eq(-left * groups),
                          base.eq(new_base), r_slot.eq(new_base)]
             with m.If(last_oy):
                 m.d.sync += [oy.eq(0), iy0.eq(-top), iy.eq(-top)]

@@ -146,8 +146,9 @@ def window_reference(geometry, image):
 def estimate(geometry):
     """Resources (LUT4, FFs, buffer bits and depth) and cycles per image.
 
-    The reader emits one word per cycle, so an image takes ``beats_out`` cycles
-    once its first ``k`` rows are in; the writer takes ``beats_in``. LUTs,
+    The reader emits one word per cycle and waits one cycle per output row
+    (its registered row count), so an image takes ``beats_out + out_height``
+    cycles once its first ``k`` rows are in; the writer takes ``beats_in``. LUTs,
     fitted to ``synth_ice40`` (within 20 % on 28x28x1, 14x14x8 by 4 lanes,
     14x14x16 and 8x8 stride 2): about two per counter and compare bit (the
     increment or compare and its multiplexer), and the pad multiplexer on
@@ -171,6 +172,6 @@ def estimate(geometry):
         "ff": counters + g.word_width + group + 2,
         "bits": g.depth * g.word_width,
         "depth": g.depth,
-        "cycles": max(g.beats_out, g.beats_in),
+        "cycles": max(g.beats_out + g.out_height, g.beats_in),
         "latency": 1,
     }
