@@ -64,7 +64,7 @@ def main(args):
                            f"got {args.clock}")
     check_auto_folding_options(args)
     qnet = QNet.load(args.model)
-    check_supported(qnet, args.model)
+    check_supported(qnet, args.model, maps=True)
     report = build_bitstream(qnet, board, args.out, clock_mhz=args.clock, baud=args.baud,
                              folding=parse_folding(args.folding),
                              weight_store=parse_weight_store(args.weight_store, allow_auto=True),

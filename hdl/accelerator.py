@@ -19,7 +19,9 @@ from amaranth.lib.wiring import In, Out
 
 from hdl.accelerator_plan import plan_accelerator
 from hdl.argmax import ArgmaxCollector, output_layout
+from hdl.conv_layer import ConvLayer, ConvPlan
 from hdl.errors import HardwareGenerationError
+from hdl.max_pool import MaxPool
 from hdl.mvu import MVU
 from hdl.weight_load import wload_layout
 
@@ -166,7 +168,19 @@ class Accelerator(wiring.Component):
         m = Module()
         upstream = wiring.flipped(self.i)
         load_map = self._load_map
+        pools = dict(self._plan.pools)
+        pooled = False  # whether upstream is a pool's (signed lanes for signed values)
         for plan in self._plan.layers:
+            for k in sorted(pools):
+                if k < plan.index:
+                    upstream = self._stream_unit(m, f"pool{k}", MaxPool(pools.pop(k)), upstream)
+                    pooled = True
+            if plan.window is not None:
+                # Rom weights only (the plan refuses others): no load port to wire.
+                conv = ConvLayer(ConvPlan(plan.window, plan))
+                upstream = self._stream_unit(m, f"layer{plan.index}", conv, upstream)
+                pooled = False
+                continue
             mvu = MVU(plan, load_map.word_width)
             m.submodules[f"layer{plan.index}"] = mvu
             if plan.loadable:
@@ -180,15 +194,38 @@ class Accelerator(wiring.Component):
                     mvu.wload.data.eq(self.wload.data),
                     mvu.weights_ready.eq(self.weights_ready),
                 ]
-            # Layer k's input element is exactly layer k-1's output lane (the pixel for k = 0).
-            wiring.connect(m, upstream, mvu.i)
-            upstream = mvu.o
+            # Layer k's input element is exactly layer k-1's output lane (the pixel for k = 0;
+            # a flatten is the stream as it is; a pool's lanes are the same raw bits).
+            if pooled:
+                self._connect_raw(m, upstream, mvu.i)
+            else:
+                wiring.connect(m, upstream, mvu.i)
+            upstream, pooled = mvu.o, False
         last = self._plan.layers[-1]
         m.submodules.argmax = collector = ArgmaxCollector(
             self._plan.n_classes, last.pe, self._plan.logit_width)
         wiring.connect(m, upstream, collector.i)
         wiring.connect(m, collector.o, wiring.flipped(self.o))
         return m
+
+    @staticmethod
+    def _stream_unit(m, name, unit, upstream):
+        """Add a window or pool unit after ``upstream``; return its output stream.
+
+        The raw bits pass as they are: a signed lane is the same bits as the
+        producer's unsigned raw lane."""
+        m.submodules[name] = unit
+        Accelerator._connect_raw(m, upstream, unit.i)
+        return unit.o
+
+    @staticmethod
+    def _connect_raw(m, source, sink):
+        """Connect two streams whose payloads have the same bits, maybe other layouts."""
+        m.d.comb += [
+            sink.valid.eq(source.valid),
+            sink.payload.as_value().eq(source.payload.as_value()),
+            source.ready.eq(sink.ready),
+        ]
 
     def _split_load_address(self):
         """The (layer, slice, word) fields of ``wload.addr``."""

@@ -11,10 +11,13 @@ plan. Planning imports no Amaranth, so none of it imports a component.
 
 from dataclasses import dataclass, field
 
+from golden_model.qnet import QMaxPool2D
+from hdl.errors import HardwareGenerationError
 from hdl.estimate import accelerator_estimate, layer_memories
 from hdl.folding import resolve_folding
 from hdl.layer_plan import plan_layers, resolve_weight_stores
-from hdl.supported import check_supported
+from hdl.max_pool_plan import PoolGeometry
+from hdl.supported import check_supported, has_map_layers
 from hdl.weight_load_plan import LoadMap
 
 __all__ = ["AcceleratorPlan", "plan_accelerator"]
@@ -37,9 +40,12 @@ class AcceleratorPlan:
     datapath : str
         ``"signselect"``, or ``"multiply"`` for the int8 baseline.
     layers : tuple of LayerPlan
-        One per layer.
+        One per dense or convolution layer (``LayerPlan.index`` is its QNet
+        layer); a convolution's carries its sliding ``window``.
     estimate : dict
         :func:`hdl.estimate.accelerator_estimate` of ``layers``.
+    pools : tuple of (int, PoolGeometry)
+        The max-pool units, by QNet layer. A flatten is the stream itself.
     """
 
     qnet: object = field(repr=False)
@@ -49,6 +55,7 @@ class AcceleratorPlan:
     datapath: str
     layers: tuple = field(repr=False)
     estimate: dict = field(repr=False, compare=False)
+    pools: tuple = field(default=(), repr=False)
 
     @property
     def n_classes(self):
@@ -131,13 +138,35 @@ def plan_accelerator(qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_
     HardwareGenerationError
         For a QNet, folding or layer the generator cannot build.
     """
-    check_supported(qnet, "qnet")
+    check_supported(qnet, "qnet", maps=True)
+    maps = has_map_layers(qnet)
+    if maps and folding == "auto":
+        raise HardwareGenerationError(
+            "folding: the automatic folding does not plan convolutional QNets yet; expected "
+            "one (pe, simd) per layer (any pair for a max-pool or flatten)")
     stores = resolve_weight_stores(qnet, weight_store)
+    if maps and set(stores) != {"rom"}:
+        raise HardwareGenerationError(
+            f"weight_store: a convolutional QNet keeps its weights in 'rom', got {weight_store!r}")
     resolved = resolve_folding(qnet, folding, in_lanes=in_lanes, target_cycles=target_cycles,
                                lut_budget=lut_budget, bram_budget=bram_budget,
                                datapath=datapath, weight_store=stores)
     layers = plan_layers(qnet, resolved, in_lanes, datapath, stores)
+    pools = plan_pools(qnet, layers)
     return AcceleratorPlan(
         qnet=qnet, folding=tuple(resolved), weight_stores=tuple(stores), in_lanes=in_lanes,
         datapath=datapath, layers=tuple(layers),
-        estimate=accelerator_estimate(layers, qnet.n_classes))
+        estimate=accelerator_estimate(layers, qnet.n_classes, pools), pools=tuple(pools))
+
+
+def plan_pools(qnet, layers):
+    """``(k, PoolGeometry)`` of each max-pool, on its producer's raw output lanes."""
+    pools = []
+    for k, layer in enumerate(qnet.layers):
+        if isinstance(layer, QMaxPool2D):
+            producer = [plan for plan in layers if plan.index < k][-1]
+            pow2 = producer.requantize.pow2
+            pools.append((k, PoolGeometry.of_pool(layer, producer.out_element_width,
+                                                  producer.out_shape.signed and not pow2,
+                                                  producer.pe, pow2)))
+    return pools

@@ -107,7 +107,7 @@ def main(args):
     check_outputs(args)
     check_auto_folding_options(args)
     qnet = QNet.load(args.model)
-    check_supported(qnet, args.model)
+    check_supported(qnet, args.model, maps=True)
     plan = plan_accelerator(
         qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,
         target_cycles=args.target_cycles, lut_budget=args.lut_budget,

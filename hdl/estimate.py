@@ -18,6 +18,7 @@ from golden_model.output_files import write_json
 from hdl import (
     adder_tree_plan,
     argmax_plan,
+    max_pool_plan,
     regroup_plan,
     requantize_plan,
     stream_register_plan,
@@ -26,6 +27,7 @@ from hdl import (
 from hdl.layer_plan import TRITS_PER_BYTE
 from hdl.mvu_plan import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
 from hdl.pow2_plan import estimate_decoder
+from hdl.sliding_window_plan import estimate as window_estimate
 
 __all__ = ["layer_estimate", "accelerator_estimate", "write_report", "PlannedMemory",
            "layer_memories"]
@@ -105,6 +107,8 @@ def layer_memories(plan):
               ("parameters", plan.param_width, len(plan.param_words)),
               ("output_fifo", plan.pe * plan.out_element_width, fifo_depth(plan))]
     shapes += [(f"weight_decode{b}", 2 * TRITS_PER_BYTE, 256) for b in range(plan.packed_bytes)]
+    if plan.window is not None:
+        shapes.append(("line_buffer", plan.window.word_width, plan.window.depth))
     memories = []
     for name, width, depth in shapes:
         if name == "weights" and plan.weight_store == "spram":
@@ -119,7 +123,12 @@ def layer_memories(plan):
 def layer_estimate(plan):
     """Estimate of one MVU from its :class:`~hdl.layer_plan.LayerPlan`."""
     beats_in = -(-plan.n_in // plan.in_lanes)
-    cycles = max(plan.compute_cycles, beats_in)
+    # A convolution's MVU takes one window vector per output pixel.
+    cycles = plan.vectors * max(plan.compute_cycles, beats_in)
+    if plan.window is not None and beats_in >= plan.compute_cycles:
+        cycles += plan.window.out_height  # the window unit waits a cycle per output row
+    window = (window_estimate(plan.window) if plan.window is not None
+              else {"lut": 0, "ff": 0, "bits": 0})
     leaf_width = plan.leaf_shape.width + 1
     if plan.datapath == "multiply":
         # A shift-and-add array multiplier of leaf x 8 bits, in LUT4 without DSPs.
@@ -149,16 +158,18 @@ def layer_estimate(plan):
         memory_cost(out_bits, depth),
     ]
     lut = (plan.pe * (tree["lut"] + plan.acc_width + unit["lut"]) + group["lut"] + decoders
-           + register["lut"] + _CONTROL_LUT + out_bits + sum(cost["lut"] for cost in memories))
+           + register["lut"] + _CONTROL_LUT + out_bits + sum(cost["lut"] for cost in memories)
+           + window["lut"])
     ff = (plan.pe * (tree["ff"] + plan.acc_width + unit["ff"]) + group["ff"] + register["ff"]
-          + _CONTROL_FF + 2 * out_bits + sum(cost["ff"] for cost in memories))
+          + _CONTROL_FF + 2 * out_bits + sum(cost["ff"] for cost in memories) + window["ff"])
     # A layer starts once its whole input vector is buffered. For the first layer that is
     # the pixel stream; a later layer's vector arrives while its producer computes, so only
     # the producer's last beat (regrouped into SIMD-wide words) is left to load.
     # The input register delays the whole vector by its one cycle.
     load = (max(beats_in, plan.input_folds) if plan.index == 0
             else -(-plan.in_lanes // plan.simd)) + register["cycles"]
-    latency = load + plan.compute_cycles + pipeline_latency(plan) + _FIFO_LATENCY
+    latency = (load + plan.compute_cycles + pipeline_latency(plan) + _FIFO_LATENCY
+               + (plan.vectors - 1) * max(plan.compute_cycles, beats_in))
     return {
         "layer": plan.index,
         "n_in": plan.n_in,
@@ -184,7 +195,7 @@ def layer_estimate(plan):
             "output_fifo": int(depth * out_bits),
             # One 256-entry decode table per packed byte; each takes a block RAM of its own.
             "weight_decode": int(plan.packed_bytes * DECODE_TABLE_BITS),
-        },
+        } | ({"line_buffer": int(window["bits"])} if plan.window is not None else {}),
         "block_rams": _layer_block_rams(plan),
         "acc_width": int(plan.acc_width),
     }
@@ -198,14 +209,18 @@ def _layer_block_rams(plan):
             for family in BLOCK_RAM_SHAPES}
 
 
-def accelerator_estimate(plans, n_classes):
-    """Estimate of the whole pipeline: per layer, the argmax stage and totals."""
+def accelerator_estimate(plans, n_classes, pools=()):
+    """Estimate of the whole pipeline: per layer, the max-pools (``(k, PoolGeometry)``),
+    the argmax stage and totals."""
     layers = [layer_estimate(plan) for plan in plans]
+    pooled = [max_pool_plan.estimate(geometry) for _, geometry in pools]
     last = plans[-1]
     collect = argmax_plan.estimate(n_classes, last.pe, last.requantize.z_width)
     stages = [entry["cycles_per_image"] for entry in layers] + [collect["cycles"]]
     memory = sum(sum(entry["memory_bits"].values()) for entry in layers)
-    return {
+    extra = ({"pools": [dict(cost, layer=k) for (k, _), cost in zip(pools, pooled, strict=True)]}
+             if pools else {})
+    return extra | {
         "layers": layers,
         "argmax": collect,
         "cycles_per_image": int(max(stages)),
@@ -215,9 +230,9 @@ def accelerator_estimate(plans, n_classes):
                               + collect["latency"]),
         "bottleneck": int(stages.index(max(stages))),
         "totals": {
-            "lut": int(sum(entry["lut"] for entry in layers) + collect["lut"]),
-            "ff": int(sum(entry["ff"] for entry in layers) + collect["ff"]),
-            "memory_bits": int(memory),
+            "lut": int(sum(entry["lut"] for entry in layers + pooled) + collect["lut"]),
+            "ff": int(sum(entry["ff"] for entry in layers + pooled) + collect["ff"]),
+            "memory_bits": int(memory + sum(cost["bits"] for cost in pooled)),
             "loadable_weight_bits": int(sum(entry["loadable_weight_bits"] for entry in layers)),
             "spram_blocks": int(sum(entry["spram_blocks"] for entry in layers)),
             "block_rams": {family: int(sum(entry["block_rams"][family] for entry in layers))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden_model.qnet import signed_bits, unsigned_bits
+from golden_model.qnet import QConv2D, QFlatten, QMaxPool2D, pow2_encode, signed_bits, unsigned_bits
 from hdl.errors import HardwareGenerationError
 from hdl.pow2_plan import code_width
 from hdl.requantize_plan import RequantizeConfig
@@ -159,6 +159,15 @@ class LayerPlan:
     param_words: list
     param_fields: dict
     weight_store: str = "rom"
+    window: object = None
+
+    @property
+    def vectors(self):
+        """Input vectors per image: 1 for a dense layer, one per output pixel for a
+        convolution (``window``: its :class:`~hdl.sliding_window_plan.WindowGeometry`)."""
+        if self.window is None:
+            return 1
+        return self.window.out_height * self.window.out_width
 
     @property
     def lanes(self):
@@ -233,19 +242,57 @@ class LayerPlan:
         return len(self.param_words) * self.param_width
 
 
+def _weight_matrix(layer):
+    """The weights as ``(n_out, n_in)`` rows (int64); a convolution's in ``(dy, dx, c)``
+    order, the order of its sliding window's vectors."""
+    return layer.matrix if isinstance(layer, QConv2D) else layer.weights.astype(np.int64)
+
+
+def _producer(qnet, k):
+    """The requantizing layer whose values layer ``k`` receives (None for the pixels):
+    a max-pool or flatten hands on its producer's values and code."""
+    for layer in reversed(qnet.layers[:k]):
+        if not isinstance(layer, QMaxPool2D | QFlatten):
+            return layer
+    return None
+
+
 def _element(qnet, k):
     """Code of the values layer ``k`` receives: (pow2, e_max, shape, width)."""
     widths = qnet.widths[k]
-    if k > 0 and qnet.layers[k - 1].pow2:
-        e_max = qnet.layers[k - 1].e_max
+    producer = _producer(qnet, k)
+    if producer is not None and producer.pow2:
+        e_max = producer.e_max
         return True, e_max, ValueShape(code_width(e_max)), code_width(e_max)
     return False, 0, ValueShape(widths.in_bits, bool(widths.in_signed)), widths.in_bits
+
+
+def _window(layer, k, in_shape, in_pow2, in_e_max, lanes):
+    """The sliding-window geometry of a convolution (None for a dense layer); the
+    padding as the raw element bits the layer receives."""
+    if not isinstance(layer, QConv2D):
+        return None
+    from hdl.sliding_window_plan import WindowGeometry
+
+    channels = layer.in_shape[2]
+    if channels % lanes:
+        _fail(k, "in_lanes", f"a divisor of its {channels} input channels (a beat holds "
+              "channels of one pixel)", lanes)
+    pad = layer.pad_value.astype(np.int64)
+    if in_pow2:
+        sign, exponent = pow2_encode(pad, in_e_max)
+        pad = (sign != 0) | ((sign < 0) << 1) | (exponent << 2)
+    h, w, _ = layer.in_shape
+    return WindowGeometry(int(h), int(w), int(channels), layer.kernel, int(layer.stride),
+                          layer.padding, tuple(int(v) for v in pad & ((1 << in_shape.width) - 1)),
+                          in_shape.width, int(lanes))
 
 
 def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store="rom"):
     """Plan layer ``k`` of ``qnet`` with the given folding; validates everything."""
     layer, widths = qnet.layers[k], qnet.widths[k]
-    m, n = layer.n_out, layer.n_in
+    matrix = _weight_matrix(layer)
+    m, n = matrix.shape
     for name, value, upper in (("pe", pe, m), ("simd", simd, n)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             _fail(k, name, "an integer", repr(value))
@@ -270,7 +317,7 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
     leaf_shape = ValueShape(unsigned_bits(magnitude)) if in_pow2 else in_shape
 
     # The accumulator holds every partial sum, over any subset of the terms.
-    w = layer.weights.astype(np.int64)
+    w = matrix
     if datapath == "multiply":
         # Sized for any int8 weight matrix of this shape, not for the ternary values.
         reach = n * (1 << (BASELINE_WEIGHT_BITS - 1)) * magnitude
@@ -323,7 +370,7 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
         if bits > MAX_MEMORY_BITS:
             _fail(k, name, f"at most {MAX_MEMORY_BITS} bits", bits)
     padded = np.zeros((folds_out * pe, folds_in * simd), dtype=np.int64)
-    padded[:m, :n] = layer.weights
+    padded[:m, :n] = matrix
     if datapath == "multiply":
         codes = padded & 0xFF
     elif weight_bits == 2:
@@ -366,7 +413,9 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
         weight_bits=weight_bits, acc_width=acc_width, out_shape=out_shape,
         out_element_width=out_element_width, last=last, datapath=datapath,
         requantize=config, weight_words=weight_words, param_words=param_words,
-        param_fields=offsets, weight_store=weight_store)
+        param_fields=offsets, weight_store=weight_store, window=_window(layer, k, in_shape,
+                                                                        in_pow2, in_e_max,
+                                                                        in_lanes))
     if plan.param_memory_bits > MAX_MEMORY_BITS:
         _fail(k, "parameter memory", f"at most {MAX_MEMORY_BITS} bits", plan.param_memory_bits)
     return plan
@@ -418,10 +467,15 @@ def plan_layers(qnet, folding, in_lanes=1, datapath="signselect", weight_store=N
     stores = resolve_weight_stores(qnet, weight_store)
     plans, lanes = [], int(in_lanes)
     for k, pair in enumerate(folding):
+        if isinstance(qnet.layers[k], QMaxPool2D | QFlatten):
+            continue  # a stream stage without weights: its folding entry is not used
         try:
             pe, simd = pair
         except (TypeError, ValueError):
             _fail(k, "folding", "a (pe, simd) pair", repr(pair))
         plans.append(plan_layer(qnet, k, pe, simd, lanes, datapath, stores[k]))
+        if isinstance(qnet.layers[k], QConv2D) and plans[-1].n_out % plans[-1].pe:
+            # Its output map is read by channel position: no padding lanes inside a pixel.
+            _fail(k, "pe", f"a divisor of its {plans[-1].n_out} output channels", plans[-1].pe)
         lanes = plans[-1].pe
     return plans

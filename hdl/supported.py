@@ -1,11 +1,13 @@
-"""Which QNets the hardware generator builds: dense layers only, for now.
+"""Which QNets the hardware generator builds.
 
-QNet format version 2 adds convolution, max-pool and flatten layers; the
-generator does not build them yet, so a QNet that has one is refused with one
-clear error before any planning, instead of failing somewhere inside it.
+Dense layers (format version 1), and convolutions, max-pools and flatten
+(version 2) where the stream units exist: a max-pool right after a
+convolution (on its values or power-of-two codes).
+Anything else is refused with one clear error before any planning, instead
+of failing somewhere inside it.
 """
 
-from golden_model.qnet import QLayer
+from golden_model.qnet import QConv2D, QFlatten, QLayer, QMaxPool2D
 
 from .errors import HardwareGenerationError
 
@@ -13,7 +15,12 @@ from .errors import HardwareGenerationError
 _KIND_NAMES = {"QConv2D": "conv2d", "QMaxPool2D": "maxpool2d", "QFlatten": "flatten"}
 
 
-def check_supported(qnet, what="model"):
+def has_map_layers(qnet):
+    """Whether ``qnet`` has a convolution, max-pool or flatten layer."""
+    return any(isinstance(layer, QConv2D | QMaxPool2D | QFlatten) for layer in qnet.layers)
+
+
+def check_supported(qnet, what="model", maps=False):
     """Refuse a QNet with a layer the generator cannot build.
 
     Parameters
@@ -21,6 +28,10 @@ def check_supported(qnet, what="model"):
     qnet : QNet
     what : str
         Names the QNet in the message (a file name or option).
+    maps : bool
+        Whether the caller takes convolutional QNets: planning and
+        ``mulfree generate`` do; the simulation, board and sweep flows are not
+        verified on them yet and keep refusing them.
 
     Raises
     ------
@@ -28,8 +39,27 @@ def check_supported(qnet, what="model"):
         Naming the first such layer and its kind.
     """
     for k, layer in enumerate(qnet.layers):
-        if not isinstance(layer, QLayer):
+        if not maps and not isinstance(layer, QLayer):
             kind = _KIND_NAMES.get(type(layer).__name__, type(layer).__name__)
             raise HardwareGenerationError(
-                f"{what}: layer {k} is a {kind} layer; the hardware generator builds dense "
-                "layers only (expected a QNet of dense layers, format version 1)")
+                f"{what}: layer {k} is a {kind} layer; this flow runs dense layers only "
+                "(expected a QNet of dense layers, format version 1; mulfree generate "
+                "builds convolutional QNets)")
+        if isinstance(layer, QMaxPool2D):
+            previous = qnet.layers[k - 1] if k else None
+            if not isinstance(previous, QConv2D):
+                raise HardwareGenerationError(
+                    f"{what}: layer {k} is a maxpool2d layer after "
+                    f"{_describe(previous)}; the hardware generator builds a max-pool only "
+                    "right after a convolution")
+        elif not isinstance(layer, QLayer | QConv2D | QFlatten):
+            kind = _KIND_NAMES.get(type(layer).__name__, type(layer).__name__)
+            raise HardwareGenerationError(
+                f"{what}: layer {k} is a {kind} layer; the hardware generator builds dense, "
+                "conv2d, maxpool2d and flatten layers")
+
+
+def _describe(layer):
+    if layer is None:
+        return "the input"
+    return "a " + _KIND_NAMES.get(type(layer).__name__, "dense") + " layer"

@@ -124,7 +124,10 @@ class AccelCheck:
 
 def design_key(qnet, folding, in_lanes):
     """Readable cache-directory prefix: network shape and options."""
-    shape = "-".join([str(qnet.input.n_inputs)] + [str(layer.n_out) for layer in qnet.layers])
+    # A map layer (conv, pool, flatten) is named by its output shape.
+    shape = "-".join([str(qnet.input.n_inputs)] + [
+        str(layer.n_out) if not hasattr(layer, "out_shape") else "x".join(map(str, layer.out_shape))
+        for layer in qnet.layers])
     fold = "auto" if folding == "auto" else ("pe1" if folding is None else "fold")
     return f"accel-{shape}-{fold}-l{int(in_lanes)}"
 

@@ -142,7 +142,7 @@ def model_and_dataset(model, dataset, data_dir=None):
     else:
         path = default_model(DEFAULT_DATASET, path=DEFAULT_MODEL, data_dir=data_dir)
     qnet = QNet.load(path)
-    check_supported(qnet, str(path))
+    check_supported(qnet, str(path), maps=True)
     if dataset:
         return path, qnet, dataset
     recorded = qnet.input.dataset or DEFAULT_DATASET  # hand-made QNets may record none

@@ -92,3 +92,41 @@ def loop_forward(net, x):
             y = np.sign(y) * (1 << e)
         a = y
     return a
+
+
+def digits_cnn(seed=0, pow2=True, stride=2, padding="valid", pool=False):
+    """8x8x1 digits (5-bit pixels) -> conv 3x3 same, 4 ch, raw-pixel padding 9
+    [-> max-pool 2 (then the conv hands on values, not pow2 codes)]
+    -> conv 3x3 (``stride``, ``padding``), 6 ch -> flatten -> dense 10."""
+    rng = np.random.default_rng(seed)
+    conv1 = QConv2D(weights=rng.integers(-1, 2, (4, 3, 3, 1)), bias=rng.integers(-20, 20, 4),
+                    shift=np.array([1, 2, 2, 3]), in_shape=(8, 8, 1), padding="same",
+                    pad_value=np.array([9]), activation="trec" if not pool else "tlin",
+                    threshold=np.array([0, 1, 2, 0]), out_bits=4, pow2=pow2 and not pool,
+                    e_max=3)
+    layers = [conv1]
+    if pool:
+        layers.append(QMaxPool2D(in_shape=conv1.out_shape, size=2))
+    conv2 = QConv2D(weights=rng.choice([-1, 1], (6, 3, 3, 4)), bias=rng.integers(-5, 5, 6),
+                    shift=np.array([1, 0, 2, 1, 0, 1]), in_shape=layers[-1].out_shape,
+                    stride=stride, padding=padding, weight_mode="binary", activation="relu",
+                    out_bits=5)
+    flat = QFlatten(in_shape=conv2.out_shape)
+    dense = QLayer(weights=rng.integers(-1, 2, (10, flat.out_shape[0])),
+                   bias=rng.integers(-3, 3, 10), shift=np.zeros(10, dtype=np.int64),
+                   activation="linear")
+    return QNet(InputSpec(n_inputs=64, bits=5, dataset="digits", image_shape=(8, 8, 1)),
+                layers + [conv2, flat, dense])
+
+
+def pool_first_qnet():
+    """8x8x1 digits -> max-pool 2 -> conv 3x3 (2 ch) -> flatten -> dense 3: a max-pool on
+    the pixels, which the hardware generator does not build."""
+    zeros = np.zeros(3, dtype=np.int64)
+    conv = QConv2D(weights=np.ones((2, 3, 3, 1), dtype=np.int64), bias=zeros[:2],
+                   shift=zeros[:2], in_shape=(4, 4, 1))
+    flat = QFlatten(in_shape=conv.out_shape)
+    dense = QLayer(weights=np.ones((3, 32), dtype=np.int64), bias=zeros, shift=zeros,
+                   activation="linear")
+    return QNet(InputSpec(n_inputs=64, bits=5, dataset="digits", image_shape=(8, 8, 1)),
+                [QMaxPool2D(in_shape=(8, 8, 1), size=2), conv, flat, dense])

@@ -225,3 +225,34 @@ def test_hdl_has_no_import_circle():
 
     circles = [circle_from(name, [name]) for name in sorted(graph)]
     assert [circle for circle in circles if circle] == []
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"folding": [(3, 1), (1, 1), (1, 1), (1, 1)]}, "layer 0: pe: expected a divisor of its 4 "
+                                                    "output channels, got 3"),
+    ({"folding": "auto"}, "automatic folding does not plan convolutional QNets yet"),
+    ({"weight_store": "ram"}, "a convolutional QNet keeps its weights in 'rom'"),
+    ({"in_lanes": 2}, "layer 0: in_lanes: expected a divisor of its 1 input channels"),
+])
+def test_convolutional_plan_refusals(options, message):
+    from qnet_conv_nets import digits_cnn
+
+    from hdl.accelerator_plan import plan_accelerator
+    from hdl.errors import HardwareGenerationError
+
+    with pytest.raises(HardwareGenerationError, match=message):
+        plan_accelerator(digits_cnn(), **options)
+
+
+def test_convolutional_plan_keeps_folding_per_qnet_layer():
+    from qnet_conv_nets import digits_cnn
+
+    from hdl.accelerator_plan import plan_accelerator
+
+    plan = plan_accelerator(digits_cnn(pool=True), [(2, 3), (7, 7), (3, 12), (1, 1), (5, 6)])
+    # The pool's and the flatten's pairs are not used: no MVU for them.
+    assert [layer.index for layer in plan.layers] == [0, 2, 4]
+    assert [p.window is not None for p in plan.layers] == [True, True, False]
+    assert plan.layers[1].in_lanes == 2 and plan.layers[2].in_lanes == 3
+    (k, pool), = plan.pools
+    assert k == 1 and (pool.lanes, pool.signed, pool.element_width) == (2, True, 4)

@@ -202,3 +202,22 @@ def test_sim_without_data_dir_says_data_dir_on_the_command_line(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.startswith("mulfree sim: error: dataset 'mnist' needs a data directory")
     assert "--data-dir DIR" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_sim_command_checks_a_digits_cnn_on_verilator(tmp_path, capsys):
+    from qnet_conv_nets import digits_cnn
+
+    path = tmp_path / "cnn.qnet.npz"
+    digits_cnn(seed=3, stride=1, padding="same", pool=True).save(path)
+    report_path = tmp_path / "report.json"
+    code = cmd_sim.main(_args("--model", str(path), "--sim", "verilator", "--images", "6",
+                              "--folding", "4:9,1:1,1:1,1:1,10:24", "--no-primitives",
+                              "--report", str(report_path), "--build-dir", str(tmp_path / "b")))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (entry,) = json.loads(report_path.read_text())["simulators"]
+    assert entry["images_checked"] == 6 and entry["mismatches"] == 0
+    # The slowest stage, conv2 at PE = SIMD = 1 (the pool's and the flatten's pairs are
+    # unused): 4x4 windows of 6 channels x 36 inputs, measured as estimated.
+    assert entry["cycles_per_image"] == entry["cycles_per_image_estimate"] == 16 * 6 * 36
