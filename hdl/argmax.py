@@ -68,6 +68,11 @@ class ArgmaxCollector(wiring.Component):
         beats = -(-n // lanes)
         index_width = class_width(n)
         beat = Signal(range(beats))
+        # The first class of this beat, beat * lanes: wiring when lanes is a power of
+        # two; otherwise a running sum, since the product would be a multiplier.
+        power_of_two = lanes & (lanes - 1) == 0
+        first_class = (beat << (lanes.bit_length() - 1) if power_of_two
+                       else Signal(range(beats * lanes)))
         logits = Signal(data.ArrayLayout(signed(self._logit_width), n))
         accept = Signal()
 
@@ -76,7 +81,7 @@ class ArgmaxCollector(wiring.Component):
         # strictly greater, so ties still go to the lowest index.
         nodes = []
         for lane in range(lanes):
-            position = beat * lanes + lane
+            position = first_class + lane
             nodes.append((self.i.payload[lane], position, position < n))
         while len(nodes) > 1:
             merged = []
@@ -122,7 +127,11 @@ class ArgmaxCollector(wiring.Component):
                             m.d.sync += logits[b * lanes + lane].eq(self.i.payload[lane])
             with m.If(beat == beats - 1):
                 m.d.sync += beat.eq(0)
+                if not power_of_two:
+                    m.d.sync += first_class.eq(0)
             with m.Else():
                 m.d.sync += beat.eq(beat + 1)
+                if not power_of_two:
+                    m.d.sync += first_class.eq(first_class + lanes)
         m.d.comb += [self.o.payload.cls.eq(best_index), self.o.payload.logits.eq(logits)]
         return m

@@ -19,30 +19,31 @@ from hdl_plan_cases import CASES, build, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Recorded before the split (sha256 of the Verilog and of the estimate's sorted JSON).
+#: Recorded before the split (sha256 of the Verilog and of the estimate's sorted JSON); the
+#: Verilog re-recorded when the argmax stopped forming beat * lanes (same logic).
 RECORDED = {
     "demo_auto_icebreaker": (
-        "8880f194ea7737b38ea09d760671ad5644de8511f35b6bba9a4f7dcbd110121b",
+        "2caa58d6d7c6ec9b87e03cb451b154e09885b5c050319fcbab3f19739a36deba",
         "7b8c072b213bdc9641b1bec66ab11f9d7e24f7f09ae436e52f8757b940635619",
         [[1, 16], [1, 3]]),
     "pow2_trec_tlin": (
-        "1d455d02ee33046253d4c8d105d0cd75b9b7b8e406aeb75e76879e18919b4617",
+        "9f2cdbc3b7a08be3fb65cafe0d10885f3c704224687386e734b6c84d07d40ce6",
         "ab4cc2f30e8cc18431eb78f33d13a886999c39d92a6557f75648ee87d8a8e041",
         [[4, 8], [2, 4], [1, 2]]),
     "spram": (
-        "4f4304211c2e934750387e071f0ced7a12817c69cccb3873375acd4faf79d32e",
+        "537259542e961e7681d4a80bc4062511b1d148f78e003d22f6db86a1b0d6c467",
         "de2dcac6b191d465a324285592ee31c1928d2ed4bb814e9fcdc60e14d64ca013",
         [[2, 8], [2, 4]]),
     "ram_binary_uneven": (
-        "999e1e5afc1e03e64c82c9e1dcf2056c819cba95bb6a67bb751634d79f1f5218",
+        "54b1722218209ae277317330384d05c7559471af4b1ac3f4ad68ed26c01df1e1",
         "4d27ed7d07325462571afc258c0a6845630185341cb29cd4aeb59242b014b3d1",
         [[3, 5], [4, 3]]),
     "baseline": (
-        "8e6066e07075f26f71c60b33a1828a8902bec967d218bfbb526e40fd7c3f4d59",
+        "1120d6cad860c7163bac9f210c9f3388cc2e4ff780c330c69fa5e2a4bedd966f",
         "45da2295db6300060eca585580c5e0a7b2f6316c5863f20aae71bffe1841d159",
         [[2, 4], [1, 4]]),
     "auto_target": (
-        "3f13f4836fe172d25fae6d4f049b7fd3864ef8186ce5412d62ad404b1efa91f5",
+        "0dc52543211805df768f410034d795f28e4e7e088cc516eaf43b5c688a40cf35",
         "73b98c54ad22753dd86c5cb37cb11e149ed98be104b3b862ffd750dfe54d6527",
         [[1, 32], [1, 6]]),
 }

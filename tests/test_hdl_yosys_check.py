@@ -35,3 +35,12 @@ def test_baseline_shows_multipliers_so_the_check_can_fail(designs, flow, cell):
     counts = synth_stats(_design(designs, "multiply", flow), flow)
     lanes = sum(pe * simd for pe, simd in FOLDING)
     assert multiplier_cells(counts, flow).get(cell, 0) == lanes
+
+
+def test_last_layer_with_a_lane_count_not_a_power_of_two_has_no_multiplier():
+    """The argmax numbers classes beat by beat: 3 lanes, 10 classes in 4 beats."""
+    qnet = random_qnet(5, sizes=(12, 6, 10), bits=4)
+    design = generate_rtlil(qnet, folding=[(2, 4), (3, 2)])
+    counts = synth_stats(design, "generic")
+    assert sum(counts.values()) > 0
+    assert multiplier_cells(counts, "generic") == {}
