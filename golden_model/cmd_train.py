@@ -118,11 +118,11 @@ def configure(parser):
     fit.add_argument("--batch-size", type=positive_int, default=64, help="images per mini-batch")
     fit.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="optimizer")
     fit.add_argument("--lr-start", type=learning_rate, default=None,
-                     help="first epoch's learning rate (default: 0.003 for 25,000 updates, "
+                     help="first update's learning rate (default: 0.003 for 25,000 updates, "
                           "times sqrt(25000 / updates), at most 0.03)")
     fit.add_argument("--lr-end", type=learning_rate, default=None,
-                     help="last epoch's learning rate (default: the start / 100; exponential "
-                          "decay in between)")
+                     help="last update's learning rate (default: the start / 100; exponential "
+                          "decay, update by update)")
     fit.add_argument("--loss", choices=("hinge", "xent"), default="hinge",
                      help="squared hinge or softmax cross-entropy")
     fit.add_argument("--seed", type=seed, default=0,

@@ -64,17 +64,20 @@ def make_optimizer(name, parameters, **options):
     return OPTIMIZERS[name](parameters, **options)
 
 
-def exponential_decay(lr_start, lr_end, epochs):
-    """Per-epoch learning rates from ``lr_start`` down to ``lr_end`` geometrically.
+def exponential_decay(lr_start, lr_end, steps):
+    """Learning rates of ``steps`` steps from ``lr_start`` down to ``lr_end`` geometrically.
+
+    Training takes one step per update (so that runs of different epoch
+    counts and set sizes decay alike per update), not one per epoch.
 
     Returns
     -------
-    numpy.ndarray, (epochs,)
-        ``lr_start * (lr_end / lr_start) ** (e / (epochs - 1))``.
+    numpy.ndarray, (steps,)
+        ``lr_start * (lr_end / lr_start) ** (s / (steps - 1))``.
     """
-    if epochs <= 1:
-        return np.array([lr_start] * max(epochs, 0), dtype=np.float64)
-    return lr_start * (lr_end / lr_start) ** (np.arange(epochs) / (epochs - 1))
+    if steps <= 1:
+        return np.array([lr_start] * max(steps, 0), dtype=np.float64)
+    return lr_start * (lr_end / lr_start) ** (np.arange(steps) / (steps - 1))
 
 
 #: The default starting rate: ``DEFAULT_LR`` for a run of ``DEFAULT_LR_UPDATES`` updates

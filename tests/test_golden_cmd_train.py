@@ -118,8 +118,9 @@ def test_help_shows_the_defaults(capsys):
         assert f"(default: {default})" in after.split(" --", 1)[0], option
     assert "TRec/TLin threshold (default: 0.5 with batch norm" in text
     # the learning rates follow the run's number of updates; the help says how
-    assert "first epoch's learning rate (default: 0.003 for 25,000 updates" in text
-    assert "last epoch's learning rate (default: the start / 100" in text
+    assert "first update's learning rate (default: 0.003 for 25,000 updates" in text
+    assert ("last update's learning rate (default: the start / 100; exponential decay, "
+            "update by update") in text
     assert "(default: False)" not in text and "(default: None)" not in text
 
 

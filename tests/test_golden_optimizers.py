@@ -48,6 +48,9 @@ def test_exponential_decay():
     np.testing.assert_allclose(lr, [0.1, 0.01, 0.001])
     assert exponential_decay(0.1, 0.001, 1).tolist() == [0.1]
     assert len(exponential_decay(0.1, 0.001, 0)) == 0
+    # a training run's schedule: thousands of steps, monotone, exact ends
+    lr = exponential_decay(0.003, 0.00003, 25320)
+    assert lr[0] == 0.003 and lr[-1] == pytest.approx(0.00003) and np.all(np.diff(lr) < 0)
 
 
 def test_unknown_optimizer():

@@ -10,6 +10,7 @@ from golden_model.datasets import default_data_dirs, load_dataset
 from golden_model.errors import MulfreeError
 from golden_model.layer import EVAL
 from golden_model.network import NetworkConfig, build_network
+from golden_model.optimizers import SGD
 from golden_model.train import (
     TrainConfig,
     calibrate_batchnorm,
@@ -57,12 +58,23 @@ def test_keeps_the_best_validation_epoch(digits):
     assert network.accuracy(digits.x_val, digits.y_val) == history.best_val_acc
 
 
-def test_history_rows_and_learning_rate_decay(digits):
+def test_history_rows_and_learning_rate_decay_per_update(digits, monkeypatch):
+    steps = []
+    step = SGD.step
+    monkeypatch.setattr(SGD, "step", lambda self, lr: (steps.append(lr), step(self, lr)))
     config = NetworkConfig(sizes=(64, 8, 10), weight_mode="float")
     _, history = train_model(digits, config, TrainConfig(epochs=3, quiet=True, lr_start=0.01,
                                                          lr_end=0.0001, shadow_eval=True,
                                                          optimizer="sgd", loss="xent"))
-    np.testing.assert_allclose(history.lr, [0.01, 0.001, 0.0001])
+    per_epoch = -(-len(digits.y_train) // 64)
+    # one rate per update, geometric from the first update's to the last update's
+    assert len(steps) == 3 * per_epoch
+    assert steps[0] == pytest.approx(0.01) and steps[-1] == pytest.approx(0.0001)
+    assert np.all(np.diff(steps) < 0)
+    np.testing.assert_allclose(np.diff(np.log(steps)), np.log(0.01) / (len(steps) - 1))
+    # not constant within an epoch: the middle update of the run is at the geometric mean
+    assert steps[len(steps) // 2] == pytest.approx(0.001, rel=0.1)
+    np.testing.assert_allclose(history.lr, steps[::per_epoch])
     assert history.epoch == [0, 1, 2]
     assert all(v is not None for v in history.val_acc_shadow)
     assert history.train_loss[-1] < history.train_loss[0]
