@@ -29,7 +29,7 @@ class TrainConfig:
         The learning rate decays exponentially, update by update, from
         ``lr_start`` (first update) to ``lr_end`` (last update). None: from
         the run's number of updates (:func:`~golden_model.optimizers.default_learning_rates`;
-        0.003 -> 0.00003 for 25,000 updates, larger for shorter runs).
+        0.001 -> 0.00001 for 25,000 updates, larger for shorter runs).
     momentum : float
         SGD momentum.
     loss : {"hinge", "xent"}
