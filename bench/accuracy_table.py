@@ -3,7 +3,9 @@
 The table of the seed talk: one row per dataset, one column per training
 method, the same architecture and budget in every column, mean ± std of the
 test error (%) over several seeds. Test error is measured with the
-deterministic quantized weights, i.e. what the hardware runs; training
+deterministic quantized weights, i.e. what the hardware runs. Full
+precision has float batch-norm scales (as ``mulfree train --weights float``),
+the quantized columns power-of-two ones. Training
 quantizes the weights deterministically too (the default; ``--stochastic``
 samples them as BinaryConnect's stochastic form). Each cell also
 gives the stability of the runs: the longest stretch of consecutive epochs
@@ -61,7 +63,9 @@ def run(name, args):
         for column, options in COLUMNS.items():
             config = NetworkConfig(sizes=(ds.n_inputs, *hidden, ds.n_classes),
                                    act_quant=None if args.act_quant == "none" else args.act_quant,
-                                   stochastic=args.stochastic, **options)
+                                   stochastic=args.stochastic,
+                                   # full precision as train --weights float: float BN scales
+                                   shift_based=options["weight_mode"] != "float", **options)
             train_config = TrainConfig(epochs=epochs, seed=seed, quiet=True,
                                        threads=args.threads or None)
             _, history = train_model(ds, config, train_config)
