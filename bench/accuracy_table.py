@@ -3,7 +3,11 @@
 The table of the seed talk: one row per dataset, one column per training
 method, the same architecture and budget in every column, mean ± std of the
 test error (%) over several seeds. Test error is measured with the
-deterministic quantized weights, i.e. what the hardware runs. Each cell also
+deterministic quantized weights, i.e. what the hardware runs. Full
+precision has float batch-norm scales (as ``mulfree train --weights float``),
+the quantized columns power-of-two ones. Training
+quantizes the weights deterministically too (the default; ``--stochastic``
+samples them as BinaryConnect's stochastic form). Each cell also
 gives the stability of the runs: the longest stretch of consecutive epochs
 whose training loss rose (worst seed), e.g. ``rise 1``.
 
@@ -28,7 +32,7 @@ import numpy as np
 from golden_model.datasets import load_dataset
 from golden_model.errors import DatasetError
 from golden_model.network import NetworkConfig
-from golden_model.train import TrainConfig, train_model
+from golden_model.train import TrainConfig, learning_rates, train_model
 
 COLUMNS = {
     "full precision": dict(weight_mode="float"),
@@ -59,19 +63,21 @@ def run(name, args):
         for column, options in COLUMNS.items():
             config = NetworkConfig(sizes=(ds.n_inputs, *hidden, ds.n_classes),
                                    act_quant=None if args.act_quant == "none" else args.act_quant,
-                                   **options)
+                                   stochastic=args.stochastic,
+                                   # full precision as train --weights float: float BN scales
+                                   shift_based=options["weight_mode"] != "float", **options)
             train_config = TrainConfig(epochs=epochs, seed=seed, quiet=True,
                                        threads=args.threads or None)
             _, history = train_model(ds, config, train_config)
             errors[column].append(100 * (1 - history.final["test_acc"]))
             rises[column].append(history.longest_loss_rise)
-            rates = history.lr[0], history.lr[-1]
             if args.verbose:
                 print(f"  {name} seed {seed} {column}: test error "
                       f"{errors[column][-1]:.2f} %, best epoch {history.best_epoch + 1}, "
                       f"longest loss rise {rises[column][-1]}, train loss "
                       + " ".join(f"{v:.3f}" for v in history.train_loss), flush=True)
     arch = "-".join(map(str, (ds.n_inputs, *hidden, ds.n_classes)))
+    rates = learning_rates(train_config, len(ds.y_train))
     return errors, rises, (f"{arch}, {epochs} epochs, lr {rates[0]:.2g}->{rates[1]:.2g}, "
                     f"{len(ds.y_train)} train / {len(ds.y_test)} test")
 
@@ -146,13 +152,16 @@ def main():
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--act-quant", choices=("none", "int", "pow2"), default="none")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--stochastic", action="store_true",
+                        help="sample the binary/ternary weights in training (dense rows)")
     parser.add_argument("--cnn", nargs="*", default=[], choices=sorted(CNN_BUDGETS),
                         help="datasets for the CNN rows (none by default)")
     parser.add_argument("--verbose", action="store_true",
                         help="also print every run (test error, training loss per epoch)")
     args = parser.parse_args()
     width = 30
-    print(f"test error (%), mean ± std over {args.seeds} seeds; activations: {args.act_quant}")
+    print(f"test error (%), mean ± std over {args.seeds} seeds; activations: {args.act_quant}; "
+          f"weights in training: {'stochastic' if args.stochastic else 'deterministic'}")
     print(f"{'dataset':<14}" + "".join(f"{c:>{width}}" for c in COLUMNS) + "   setup")
     for name in args.datasets:
         start = time.perf_counter()

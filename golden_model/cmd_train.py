@@ -77,8 +77,12 @@ def configure(parser):
                      help="weight quantization; 'float' is the full-precision baseline: "
                           "float activations and float batch-norm scales too (--act-quant "
                           "int|pow2 still quantizes the activations)")
-    net.add_argument("--deterministic", action="store_true",
-                     help="deterministic weight quantization in training (default stochastic)")
+    sampling = net.add_mutually_exclusive_group()
+    sampling.add_argument("--stochastic", dest="stochastic", action="store_true",
+                          help="sample the binary/ternary weights in training (BinaryConnect's "
+                               "stochastic form; it needs many more updates to converge)")
+    sampling.add_argument("--deterministic", dest="stochastic", action="store_false",
+                          help="deterministic weight quantization in training")
     net.add_argument("--qb", action="store_true", help="quantized back-propagation")
     net.add_argument("--qb-deterministic", action="store_true",
                      help="round QB inputs to the nearest power of two (default stochastic)")
@@ -118,11 +122,11 @@ def configure(parser):
     fit.add_argument("--batch-size", type=positive_int, default=64, help="images per mini-batch")
     fit.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="optimizer")
     fit.add_argument("--lr-start", type=learning_rate, default=None,
-                     help="first epoch's learning rate (default: 0.003 for 25,000 updates, "
-                          "times sqrt(25000 / updates), at most 0.03)")
+                     help="first update's learning rate (default: 0.003 * sqrt(25000 / updates), "
+                          "at most 25 / updates and 0.03: 0.001 for 25,000 updates)")
     fit.add_argument("--lr-end", type=learning_rate, default=None,
-                     help="last epoch's learning rate (default: the start / 100; exponential "
-                          "decay in between)")
+                     help="last update's learning rate (default: the start / 100; exponential "
+                          "decay, update by update)")
     fit.add_argument("--loss", choices=("hinge", "xent"), default="hinge",
                      help="squared hinge or softmax cross-entropy")
     fit.add_argument("--seed", type=seed, default=0,
@@ -264,7 +268,7 @@ def network_config(args, dataset):
              else args.theta)
     return NetworkConfig(
         sizes=sizes, input_bits=dataset.input_bits, weight_mode=args.weights,
-        stochastic=not args.deterministic, quantized_backprop=args.qb,
+        stochastic=args.stochastic, quantized_backprop=args.qb,
         qb_stochastic=not args.qb_deterministic, qb_range=parse_range(args.qb_range),
         activation=args.activation, theta=theta, batchnorm=not args.no_batchnorm,
         shift_based=not (args.float_bn_scale or full_precision),

@@ -19,7 +19,8 @@ class History:
         the epoch's training batches (stochastic weights, dropout on);
         ``val_acc`` is the evaluation accuracy with the deterministic
         quantized weights, ``val_acc_shadow`` with the float shadow weights
-        (None when not measured).
+        (None when not measured). ``lr`` is the rate of the epoch's first
+        update (the rate decays update by update).
     best_epoch : int
         Epoch whose parameters were kept (best ``val_acc``), or -1.
     final : dict

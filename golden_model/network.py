@@ -69,7 +69,11 @@ class NetworkConfig:
         ``B_in`` of the raw pixels.
     weight_mode : {"float", "binary", "ternary"}
     stochastic : bool
-        Stochastic weight sampling during training.
+        Stochastic weight sampling during training. Off by default: on
+        Fashion-MNIST (784-256-256-10, 10,000 images, 5 epochs) sampled
+        binary weights ended 2.8 points below full precision and
+        deterministic ones 0.6 (54,000 images, 30 epochs: 3.3 and 2.1); the
+        sampling noise needs far more updates than such budgets.
     quantized_backprop, qb_stochastic, qb_range :
         Power-of-two rounding of layer inputs in the weight-gradient product.
     activation : {"relu", "trec", "tlin", "linear"}
@@ -95,7 +99,7 @@ class NetworkConfig:
     sizes: tuple = (64, 128, 128, 10)
     input_bits: int = 8
     weight_mode: str = "ternary"
-    stochastic: bool = True
+    stochastic: bool = False
     quantized_backprop: bool = False
     qb_stochastic: bool = True
     qb_range: tuple = (-4, 3)

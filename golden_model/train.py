@@ -26,10 +26,10 @@ class TrainConfig:
     batch_size : int
     optimizer : {"adam", "sgd"}
     lr_start, lr_end : float or None
-        The learning rate decays exponentially from ``lr_start`` (first
-        epoch) to ``lr_end`` (last epoch). None: from the run's number of
-        updates (:func:`~golden_model.optimizers.default_learning_rates`;
-        0.003 -> 0.00003 for 25,000 updates, larger for shorter runs).
+        The learning rate decays exponentially, update by update, from
+        ``lr_start`` (first update) to ``lr_end`` (last update). None: from
+        the run's number of updates (:func:`~golden_model.optimizers.default_learning_rates`;
+        0.001 -> 0.00001 for 25,000 updates, larger for shorter runs).
     momentum : float
         SGD momentum.
     loss : {"hinge", "xent"}
@@ -121,9 +121,11 @@ def train_epochs(network, dataset, config):
     calibration = None
     if config.bn_calibration > 0:
         calibration = x_train[np.sort(rng.permutation(n)[:config.bn_calibration])]
-    lr_start, lr_end = learning_rates(config, n)
-    for epoch, lr in enumerate(exponential_decay(lr_start, lr_end, config.epochs)):
+    rates = exponential_decay(*learning_rates(config, n), run_updates(config, n))
+    update = 0
+    for epoch in range(config.epochs):
         start = time.perf_counter()
+        lr = rates[update]
         order = rng.permutation(n)
         batches = range(0, n, config.batch_size)
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
@@ -134,7 +136,8 @@ def train_epochs(network, dataset, config):
             logits = network.forward(x_train[index], mode)
             loss, grad = loss_fn(logits, y_train[index])
             network.backward(grad)
-            optimizer.step(lr)
+            optimizer.step(rates[update])
+            update += 1
             network.after_update()
             loss_sum += loss * len(index)
             correct += np.sum(np.argmax(logits, axis=1) == y_train[index])
@@ -165,10 +168,15 @@ def learning_rates(config, n_train):
     A missing ``lr_start`` comes from the run's number of updates; a missing
     ``lr_end`` is ``lr_start / DEFAULT_LR_DECAY``.
     """
-    updates = config.epochs * -(-int(n_train) // config.batch_size)
+    updates = run_updates(config, n_train)
     lr_start = default_learning_rates(updates)[0] if config.lr_start is None else config.lr_start
     lr_end = lr_start / DEFAULT_LR_DECAY if config.lr_end is None else config.lr_end
     return float(lr_start), float(lr_end)
+
+
+def run_updates(config, n_train):
+    """Optimizer steps in a run of ``config`` on ``n_train`` images (one per batch)."""
+    return config.epochs * -(-int(n_train) // config.batch_size)
 
 
 def calibrate_batchnorm(network, x, batch_size=1024):

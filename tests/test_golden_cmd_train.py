@@ -118,8 +118,10 @@ def test_help_shows_the_defaults(capsys):
         assert f"(default: {default})" in after.split(" --", 1)[0], option
     assert "TRec/TLin threshold (default: 0.5 with batch norm" in text
     # the learning rates follow the run's number of updates; the help says how
-    assert "first epoch's learning rate (default: 0.003 for 25,000 updates" in text
-    assert "last epoch's learning rate (default: the start / 100" in text
+    assert ("first update's learning rate (default: 0.003 * sqrt(25000 / updates), at most "
+            "25 / updates and 0.03") in text
+    assert ("last update's learning rate (default: the start / 100; exponential decay, "
+            "update by update") in text
     assert "(default: False)" not in text and "(default: None)" not in text
 
 
@@ -139,6 +141,15 @@ def test_float_weights_are_the_full_precision_baseline():
     ternary = _config()
     assert (ternary.act_quant, ternary.shift_based) == ("int", True)
     assert _config("--float-bn-scale").shift_based is False
+
+
+def test_weights_are_quantized_deterministically_in_training_unless_asked(capsys):
+    assert _config().stochastic is False
+    assert _config("--deterministic").stochastic is False
+    assert _config("--stochastic").stochastic is True
+    assert main(["train", "--stochastic", "--deterministic"]) == 2
+    assert ("mulfree train: error: --deterministic: not allowed with argument --stochastic"
+            in capsys.readouterr().err)
 
 
 def test_theta_default_follows_the_activation_scale():

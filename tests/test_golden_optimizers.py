@@ -48,6 +48,9 @@ def test_exponential_decay():
     np.testing.assert_allclose(lr, [0.1, 0.01, 0.001])
     assert exponential_decay(0.1, 0.001, 1).tolist() == [0.1]
     assert len(exponential_decay(0.1, 0.001, 0)) == 0
+    # a training run's schedule: thousands of steps, monotone, exact ends
+    lr = exponential_decay(0.003, 0.00003, 25320)
+    assert lr[0] == 0.003 and lr[-1] == pytest.approx(0.00003) and np.all(np.diff(lr) < 0)
 
 
 def test_unknown_optimizer():
@@ -56,10 +59,12 @@ def test_unknown_optimizer():
 
 
 def test_default_learning_rates_follow_the_number_of_updates():
+    # long runs: at most 25 / updates (a bounded total walk of each weight)
     start, end = default_learning_rates(25000)
-    assert start == pytest.approx(0.003) and end == pytest.approx(0.00003)
-    # 1 / sqrt(updates): 100 times fewer updates, 10 times the rate (but at most 0.03)
+    assert start == pytest.approx(0.001) and end == pytest.approx(0.00001)
+    assert default_learning_rates(100000)[0] == pytest.approx(0.00025)
+    # shorter runs: 1 / sqrt(updates), 0.003 * sqrt(25000 / updates) (but at most 0.03)
     assert default_learning_rates(2500)[0] == pytest.approx(0.003 * np.sqrt(10))
+    assert default_learning_rates(630)[0] == pytest.approx(0.003 * np.sqrt(25000 / 630))
     assert default_learning_rates(250) == pytest.approx((0.03, 0.0003))
     assert default_learning_rates(10) == default_learning_rates(0) == pytest.approx((0.03, 0.0003))
-    assert default_learning_rates(100000)[0] == pytest.approx(0.0015)

@@ -10,6 +10,7 @@ from golden_model.datasets import default_data_dirs, load_dataset
 from golden_model.errors import MulfreeError
 from golden_model.layer import EVAL
 from golden_model.network import NetworkConfig, build_network
+from golden_model.optimizers import SGD
 from golden_model.train import (
     TrainConfig,
     calibrate_batchnorm,
@@ -57,12 +58,23 @@ def test_keeps_the_best_validation_epoch(digits):
     assert network.accuracy(digits.x_val, digits.y_val) == history.best_val_acc
 
 
-def test_history_rows_and_learning_rate_decay(digits):
+def test_history_rows_and_learning_rate_decay_per_update(digits, monkeypatch):
+    steps = []
+    step = SGD.step
+    monkeypatch.setattr(SGD, "step", lambda self, lr: (steps.append(lr), step(self, lr)))
     config = NetworkConfig(sizes=(64, 8, 10), weight_mode="float")
     _, history = train_model(digits, config, TrainConfig(epochs=3, quiet=True, lr_start=0.01,
                                                          lr_end=0.0001, shadow_eval=True,
                                                          optimizer="sgd", loss="xent"))
-    np.testing.assert_allclose(history.lr, [0.01, 0.001, 0.0001])
+    per_epoch = -(-len(digits.y_train) // 64)
+    # one rate per update, geometric from the first update's to the last update's
+    assert len(steps) == 3 * per_epoch
+    assert steps[0] == pytest.approx(0.01) and steps[-1] == pytest.approx(0.0001)
+    assert np.all(np.diff(steps) < 0)
+    np.testing.assert_allclose(np.diff(np.log(steps)), np.log(0.01) / (len(steps) - 1))
+    # not constant within an epoch: the middle update of the run is at the geometric mean
+    assert steps[len(steps) // 2] == pytest.approx(0.001, rel=0.1)
+    np.testing.assert_allclose(history.lr, steps[::per_epoch])
     assert history.epoch == [0, 1, 2]
     assert all(v is not None for v in history.val_acc_shadow)
     assert history.train_loss[-1] < history.train_loss[0]
@@ -71,7 +83,7 @@ def test_history_rows_and_learning_rate_decay(digits):
 def test_default_learning_rates_come_from_the_number_of_updates(digits):
     # 54,000 images in batches of 64 for 30 epochs: 844 * 30 updates, about 25,000
     start, end = learning_rates(TrainConfig(epochs=30), 54000)
-    assert start == pytest.approx(0.003 * np.sqrt(25000 / 25320)) and end == start / 100
+    assert start == pytest.approx(25 / 25320) and end == start / 100
     assert learning_rates(TrainConfig(epochs=3), 1000) == pytest.approx((0.03, 0.0003))
     assert learning_rates(TrainConfig(epochs=3, lr_start=0.01), 1000) == (0.01, 0.0001)
     assert learning_rates(TrainConfig(lr_start=0.01, lr_end=0.002), 10) == (0.01, 0.002)
@@ -142,8 +154,29 @@ def test_ternary_qb_holds_at_the_starting_rate_on_a_fashion_slice(fashion_slice)
         train_config = TrainConfig(epochs=5, lr_start=0.003, lr_end=0.003, quiet=True)
         return train_model(fashion_slice, config, train_config)[1]
 
-    ternary = run(weight_mode="ternary", quantized_backprop=True, act_quant="int")
+    # sampled weights, as when this was measured (the noisier of the two forms)
+    ternary = run(weight_mode="ternary", quantized_backprop=True, act_quant="int",
+                  stochastic=True)
     full = run(weight_mode="float", shift_based=False)
     assert ternary.train_loss[-1] < ternary.train_loss[1]
     assert ternary.longest_loss_rise == 0
     assert ternary.final["test_acc"] >= full.final["test_acc"] - 0.04  # measured: 2.6 points
+
+
+def test_binary_weights_trained_deterministically_keep_up_with_full_precision(fashion_slice):
+    """The default quantizes the weights deterministically in training too.
+
+    Sampled (stochastic) binary weights make the training forward so noisy
+    that 5 epochs on 10,000 images ended 2.8 points below full precision
+    (training loss 0.95 vs 0.79); deterministic ones end 0.6 points below,
+    with a training loss as low as full precision's.
+    """
+    def run(**options):
+        config = NetworkConfig(sizes=(784, 256, 256, 10), **options)
+        return train_model(fashion_slice, config, TrainConfig(epochs=5, quiet=True))[1]
+
+    binary = run(weight_mode="binary")
+    full = run(weight_mode="float", shift_based=False)
+    assert binary.final["test_acc"] >= full.final["test_acc"] - 0.015
+    assert binary.train_loss[-1] <= 1.1 * full.train_loss[-1]
+    assert binary.longest_loss_rise == 0
