@@ -138,7 +138,7 @@ def run_demo(config=None, log=print):
     dataset = load_dataset(config.dataset, seed=config.seed)
     sizes = (dataset.n_inputs, *config.hidden, dataset.n_classes)
     net_config = NetworkConfig(
-        sizes=sizes, weight_mode="ternary", stochastic=True,
+        sizes=sizes, weight_mode="ternary",
         quantized_backprop=True, activation="relu", batchnorm=True, shift_based=True,
         act_quant="int", act_bits=config.act_bits, act_frac_bits=2)
     train_config = TrainConfig(epochs=config.epochs, seed=config.seed, quiet=config.quiet)
