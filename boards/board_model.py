@@ -25,13 +25,14 @@ FakeSerial
 
 
 from boards import protocol as p
+from boards.request_receiver import RequestReceiver
 
 
 class WrongWeights(AssertionError):
     """The model was asked for an image while its loaded slices are wrong."""
 
 
-class BoardModel:
+class BoardModel(RequestReceiver):
     """Protocol engine of the board top, with the QNet as the accelerator.
 
     Parameters
@@ -86,6 +87,7 @@ class BoardModel:
         self.max_batch = p.BoardInfo.of(qnet, clock_hz, version=version,
                                         max_batch=max_batch).max_batch
         self.held = None             # the images BENCH replays: the last ones sent
+        self._bad_address = False    # a LOAD slice of this frame fell outside the map
         self._reset()
 
     @property
@@ -93,28 +95,6 @@ class BoardModel:
         """What ``INFO`` answers now."""
         return p.BoardInfo.of(self.qnet, self.clock_hz, self.layers, self.loaded,
                               self.version, self.max_batch)
-
-    def _reset(self):
-        self._state = "sync"
-        self._header = bytearray()
-        self._payload = bytearray()
-        self._error = None
-        self._bad_address = False
-
-    def feed(self, data):
-        """Bytes from the host; returns the answer bytes they complete."""
-        out = bytearray()
-        for byte in bytes(data):
-            out += self._step(byte)
-        return bytes(out)
-
-    def idle(self):
-        """The line went idle for the board's timeout: answer a frame left open."""
-        if self._state == "sync":
-            return b""
-        status = self._error if self._state == "discard" else p.STATUS_TIMEOUT
-        self._reset()
-        return p.encode_frame(p.RESPONSE_SYNC, status)
 
     def _commands(self):
         commands = p.COMMANDS if self.load_map is not None else (
@@ -134,44 +114,20 @@ class BoardModel:
             return length == 4
         return length == 0
 
-    def _step(self, byte):
-        if self._state == "sync":
-            if byte == p.REQUEST_SYNC:
-                self._state = "header"
-            return b""
-        if self._state == "discard":
-            return b""
-        if self._state == "header":
-            self._header.append(byte)
-            if len(self._header) < 3:
-                return b""
-            cmd = self._header[0]
-            length = self._header[1] | self._header[2] << 8
-            if cmd not in self._commands():
-                self._state, self._error = "discard", p.STATUS_BAD_COMMAND
-            elif not self._length_ok(cmd, length):
-                self._state, self._error = "discard", p.STATUS_BAD_LENGTH
-            else:
-                self._state = "payload" if length else "check"
-                if cmd == p.CMD_LOAD:
-                    self.loaded = False      # the slices may change from here on
-                if cmd in (p.CMD_INFER, p.CMD_INFER_LOGITS, p.CMD_INFER_BATCH):
-                    self.held = None         # the image memory is being overwritten
-            return b""
-        if self._state == "payload":
-            self._payload.append(byte)
-            if self._header[0] == p.CMD_LOAD:
-                self._load_byte()
-            if len(self._payload) == self._header[1] | self._header[2] << 8:
-                self._state = "check"
-            return b""
-        # check
-        expected = p.checksum(self._header + self._payload)
-        cmd, payload, bad_address = self._header[0], bytes(self._payload), self._bad_address
-        self._reset()
-        if byte != expected:
-            return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_BAD_CHECKSUM)
-        return self._execute(cmd, payload, bad_address)
+    def _on_header(self, cmd):
+        self._bad_address = False
+        if cmd == p.CMD_LOAD:
+            self.loaded = False      # the slices may change from here on
+        if cmd in (p.CMD_INFER, p.CMD_INFER_LOGITS, p.CMD_INFER_BATCH):
+            self.held = None         # the image memory is being overwritten
+
+    def _on_payload_byte(self, cmd):
+        if cmd == p.CMD_LOAD:
+            self._load_byte()
+
+    def _answer(self, cmd, payload):
+        # _bad_address is cleared when a frame's header is accepted, so it is this frame's.
+        return self._execute(cmd, payload, self._bad_address)
 
     def _load_byte(self):
         """A slice is written as soon as its second byte arrives (checksum or not)."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from boards import protocol as p
 from boards import train_protocol as tp
+from boards.request_receiver import RequestReceiver
 from golden_model.qtrain import train_step
 from hdl.trainer.plan import bias_words, plan_trainer, shadow_words
 
@@ -24,7 +25,7 @@ def _lanes(word, n, bits):
     return [value - (1 << bits) if value >> (bits - 1) else value for value in raw]
 
 
-class TrainBoardModel:
+class TrainBoardModel(RequestReceiver):
     """Protocol engine of the training board top, with the golden model as the trainer.
 
     Parameters
@@ -68,57 +69,13 @@ class TrainBoardModel:
     def info(self):
         return tp.TrainInfo.of(self.plan, self.clock_hz)
 
-    def _reset(self):
-        self._state = "sync"
-        self._header = bytearray()
-        self._payload = bytearray()
-        self._error = None
+    def _commands(self):
+        return self._lengths
 
-    def feed(self, data):
-        """Bytes from the host; returns the answer bytes they complete."""
-        out = bytearray()
-        for byte in bytes(data):
-            out += self._step(byte)
-        return bytes(out)
+    def _length_ok(self, cmd, length):
+        return length == self._lengths[cmd]
 
-    def idle(self):
-        """The line went idle for the board's timeout: answer a frame left open."""
-        if self._state == "sync":
-            return b""
-        status = self._error if self._state == "discard" else p.STATUS_TIMEOUT
-        self._reset()
-        return p.encode_frame(p.RESPONSE_SYNC, status)
-
-    def _step(self, byte):
-        if self._state == "sync":
-            if byte == p.REQUEST_SYNC:
-                self._state = "header"
-            return b""
-        if self._state == "discard":
-            return b""
-        if self._state == "header":
-            self._header.append(byte)
-            if len(self._header) < 3:
-                return b""
-            cmd = self._header[0]
-            length = self._header[1] | self._header[2] << 8
-            if cmd not in self._lengths:
-                self._state, self._error = "discard", p.STATUS_BAD_COMMAND
-            elif length != self._lengths[cmd]:
-                self._state, self._error = "discard", p.STATUS_BAD_LENGTH
-            else:
-                self._state = "payload" if length else "check"
-            return b""
-        if self._state == "payload":
-            self._payload.append(byte)
-            if len(self._payload) == self._header[1] | self._header[2] << 8:
-                self._state = "check"
-            return b""
-        expected = p.checksum(self._header + self._payload)
-        cmd, payload = self._header[0], bytes(self._payload)
-        self._reset()
-        if byte != expected:
-            return p.encode_frame(p.RESPONSE_SYNC, p.STATUS_BAD_CHECKSUM)
+    def _answer(self, cmd, payload):
         status, body = self._execute(cmd, payload)
         return p.encode_frame(p.RESPONSE_SYNC, status, body)
 
