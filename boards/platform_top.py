@@ -36,15 +36,21 @@ class PlatformTop(Elaboratable):
 
     def __init__(self, board, qnet, target_hz, baud, accelerator=None, folding=None,
                  bench=False):
+        self._clock_and_uart(board, target_hz, baud)
+        self.engine = BoardTop(
+            qnet, divisor=self.divisor, clock_hz=round(self.clock_hz),
+            timeout_cycles=self.timeout_cycles,
+            accelerator=accelerator, folding=folding, n_leds=len(board.leds), bench=bench)
+
+    def _clock_and_uart(self, board, target_hz, baud):
+        """The clock, the UART divisor and the request timeout; a subclass then sets
+        ``engine`` (any component with ``rx``, ``tx`` and ``leds``)."""
         self.board = board
         self.clock = ClockReset(board.family, board.clock_hz, target_hz)
         self.clock_hz = self.clock.out_hz
         self.baud = int(baud)
         self.divisor = uart_divisor(self.clock_hz, self.baud)
-        self.engine = BoardTop(
-            qnet, divisor=self.divisor, clock_hz=round(self.clock_hz),
-            timeout_cycles=int(REQUEST_TIMEOUT_S * self.clock_hz),
-            accelerator=accelerator, folding=folding, n_leds=len(board.leds), bench=bench)
+        self.timeout_cycles = int(REQUEST_TIMEOUT_S * self.clock_hz)
 
     @staticmethod
     def _request_led(platform, spec, requested):

@@ -17,8 +17,6 @@ build_training_bitstream
 import json
 from pathlib import Path
 
-from amaranth import ClockDomain, Elaboratable, Module
-
 from boards import train_protocol as tp
 from boards.build import (
     NAME,
@@ -31,20 +29,18 @@ from boards.build import (
 )
 from boards.build_bounds import BuildBounds
 from boards.netlist_fixups import tie_unused_write_clocks
-from boards.platform_top import REQUEST_TIMEOUT_S, PlatformTop
-from boards.pll import ClockReset
+from boards.platform_top import PlatformTop
 from boards.registry import get_board
 from boards.report import format_table, load_json, make_report, synth_cell_counts
 from boards.toolchain import toolchain_env
 from boards.train_top import TrainTop
-from boards.uart import uart_divisor
 from golden_model.output_files import copy_file, write_text
 from hdl.trainer.plan import plan_trainer
 
 __all__ = ["TrainPlatformTop", "build_training_bitstream"]
 
 
-class TrainPlatformTop(Elaboratable):
+class TrainPlatformTop(PlatformTop):
     """Everything that goes into one training bitstream.
 
     Parameters
@@ -57,27 +53,9 @@ class TrainPlatformTop(Elaboratable):
     """
 
     def __init__(self, board, plan, target_hz, baud):
-        self.board = board
-        self.clock = ClockReset(board.family, board.clock_hz, target_hz)
-        self.clock_hz = self.clock.out_hz
-        self.baud = int(baud)
-        self.engine = TrainTop(plan, divisor=uart_divisor(self.clock_hz, self.baud),
-                               clock_hz=round(self.clock_hz),
-                               timeout_cycles=int(REQUEST_TIMEOUT_S * self.clock_hz),
-                               n_leds=len(board.leds))
-
-    def elaborate(self, platform):
-        m = Module()
-        m.domains.sync = ClockDomain()
-        m.submodules.clock = self.clock
-        m.submodules.engine = engine = self.engine
-        uart = platform.request("uart", 0)
-        m.d.comb += [engine.rx.eq(uart.rx.i), uart.tx.o.eq(engine.tx)]
-        requested = {}
-        for k, spec in enumerate(self.board.leds):
-            led = PlatformTop._request_led(platform, spec, requested)
-            m.d.comb += led.o.eq(engine.leds[k])
-        return m
+        self._clock_and_uart(board, target_hz, baud)
+        self.engine = TrainTop(plan, divisor=self.divisor, clock_hz=round(self.clock_hz),
+                               timeout_cycles=self.timeout_cycles, n_leds=len(board.leds))
 
 
 def build_training_bitstream(state, folding, board, out_dir=None, *, clock_mhz=None, baud=None,
