@@ -35,7 +35,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from boards import protocol as p
-from boards.uart import UARTReceiver, UARTTransmitter
+from boards.uart import UARTReceiver, UARTTransmitter, line_idle_timer
 
 
 def _extend(value, width):
@@ -275,14 +275,7 @@ class BoardTop(wiring.Component):
                             "SELECT", "OFFER"])
 
         # -- line idle timer: an open request is dropped after timeout cycles of silence
-        # timed_out is registered: it equals idle == timeout (idle saturates
-        # there), one compare earlier.
-        idle = Signal(range(self._timeout + 1))
-        timed_out = Signal()
-        with m.If(got):
-            m.d.sync += [idle.eq(0), timed_out.eq(0)]
-        with m.Elif(~timed_out):
-            m.d.sync += [idle.eq(idle + 1), timed_out.eq(idle == self._timeout - 1)]
+        timed_out = line_idle_timer(m, got, self._timeout)
 
         # -- request registers
         cmd = Signal(8)

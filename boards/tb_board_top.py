@@ -42,7 +42,9 @@ def _model(config, qnet):
                       version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
 
 
-async def _start(dut, config):
+async def start_board(dut, config):
+    """Clock, UART source and sink at the configured rate, and a reset; returns
+    ``(source, sink)``."""
     period = config["clock_period_ns"]
     cocotb.start_soon(Clock(dut.clk, period, unit="ns").start())
     baud = 1e9 / (period * config["divisor"])
@@ -97,7 +99,7 @@ async def images_and_malformed_frames(dut):
     config, qnet, images = _config()
     layout = p.Layout.of(qnet)
     model = _model(config, qnet)
-    source, sink = await _start(dut, config)
+    source, sink = await start_board(dut, config)
     reader = p.FrameReader(p.RESPONSE_SYNC)
     cycles_seen = []
 
@@ -142,7 +144,7 @@ async def weight_load_session(dut):
     layout = p.Layout.of(qnet)
     model = _model(config, qnet)
     assert model.load_map is not None, "weight_load_session needs a loadable weight_store"
-    source, sink = await _start(dut, config)
+    source, sink = await start_board(dut, config)
     reader = p.FrameReader(p.RESPONSE_SYNC)
     cycles_seen = []
     requests, statuses = load_session(qnet, model.load_map, images)
@@ -168,7 +170,7 @@ async def end_to_end_rate(dut):
     config, qnet, images = _config()
     layout = p.Layout.of(qnet)
     model = _model(config, qnet)
-    source, sink = await _start(dut, config)
+    source, sink = await start_board(dut, config)
     reader = p.FrameReader(p.RESPONSE_SYNC)
     cycles_seen = []
     start_ns = get_sim_time("ns")

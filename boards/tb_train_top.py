@@ -15,12 +15,11 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Timer
-from cocotbext.uart import UartSink, UartSource
 
 from boards import protocol as p
 from boards import train_protocol as tp
+from boards.tb_board_top import start_board
 from boards.train_board_model import TrainBoardModel
 from golden_model.qtrain import train_step
 from golden_model.qtrain.state_file import load_state
@@ -30,19 +29,6 @@ from hdl.trainer.simulate import state_mismatches
 
 def _request(cmd, payload=b""):
     return p.encode_frame(p.REQUEST_SYNC, cmd, payload)
-
-
-async def _start(dut, config):
-    period = config["clock_period_ns"]
-    cocotb.start_soon(Clock(dut.clk, period, unit="ns").start())
-    baud = 1e9 / (period * config["divisor"])
-    source = UartSource(dut.rx, baud=baud)
-    sink = UartSink(dut.tx, baud=baud)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 5)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 5)
-    return source, sink
 
 
 class _Link:
@@ -110,7 +96,7 @@ async def train_and_read_back(dut):
     model = TrainBoardModel(state, folding, clock_hz=config["clock_hz"],
                             cycles=config["cycles"])
     plan, n_bytes = model.plan, model.word_bytes
-    source, sink = await _start(dut, config)
+    source, sink = await start_board(dut, config)
     link = _Link(dut, config, source, sink, model)
 
     await link.exchange(_request(tp.CMD_TRAIN_INFO), "TRAIN_INFO")

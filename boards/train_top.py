@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from boards import protocol as p
 from boards import train_protocol as tp
-from boards.uart import UARTReceiver, UARTTransmitter
+from boards.uart import UARTReceiver, UARTTransmitter, line_idle_timer
 
 __all__ = ["TrainTop"]
 
@@ -115,12 +115,7 @@ class TrainTop(wiring.Component):
         got, byte = rx.o.valid, rx.o.payload
 
         # -- line idle timer: an open request is dropped after timeout cycles of silence
-        idle = Signal(range(self._timeout + 1))
-        timed_out = Signal()
-        with m.If(got):
-            m.d.sync += [idle.eq(0), timed_out.eq(0)]
-        with m.Elif(~timed_out):
-            m.d.sync += [idle.eq(idle + 1), timed_out.eq(idle == self._timeout - 1)]
+        timed_out = line_idle_timer(m, got, self._timeout)
 
         # -- request registers
         cmd = Signal(8)

@@ -215,3 +215,18 @@ class UARTTransmitter(wiring.Component):
             with m.Else():
                 m.d.sync += timer.eq(timer - 1)
         return m
+
+
+def line_idle_timer(m, got, timeout_cycles):
+    """A flag set after ``timeout_cycles`` cycles without ``got`` (a received byte).
+
+    The flag is registered: it equals ``idle == timeout`` (the count stops
+    there), decided one compare earlier. Returns the flag.
+    """
+    idle = Signal(range(timeout_cycles + 1))
+    timed_out = Signal()
+    with m.If(got):
+        m.d.sync += [idle.eq(0), timed_out.eq(0)]
+    with m.Elif(~timed_out):
+        m.d.sync += [idle.eq(idle + 1), timed_out.eq(idle == timeout_cycles - 1)]
+    return timed_out
