@@ -21,7 +21,7 @@ class LayerAgreement:
 
     For a hidden layer the unit is its activation step (the float output
     divided by the step is the code the QNet should hand on); for the output
-    layer it is the QNet's logit unit ``2**logit_scale_log2``.
+    layer it is the QNet's logit unit ``2**logit_scale_log2 * logit_common_factor``.
 
     Members
     -------
@@ -96,7 +96,7 @@ def measure_agreement(network, qnet, x, y, batch_size=2000):
     x, y = np.asarray(x), np.asarray(y)
     info = qnet.meta.get("quantization", {})
     steps = {layer.get("index"): layer.get("step") for layer in info.get("layers", [])}
-    logit_unit = 2.0 ** info.get("logit_scale_log2", 0)
+    logit_unit = 2.0 ** info.get("logit_scale_log2", 0) * info.get("logit_common_factor", 1.0)
     n_layers = len(qnet.layers)
     # The float blocks match the QNet layers with weights (pool and flatten have none).
     weighted = [k for k, layer in enumerate(qnet.layers) if hasattr(layer, "weights")]

@@ -58,6 +58,7 @@ _NETWORK = Object({
     "shift_based": Bool(optional=True),
     "bn_momentum": Number(0, 1, optional=True),
     "bn_eps": Number(above=0, optional=True),
+    "output_common_scale": Bool(optional=True),
     "act_quant": Nullable(Str(ACT_QUANT_MODES), optional=True),
     "act_bits": Int(1, 32, optional=True),
     "act_frac_bits": Int(-64, 64, optional=True),

@@ -80,6 +80,11 @@ class NetworkConfig:
     theta : float
     batchnorm, shift_based, bn_momentum, bn_eps :
         Batch norm after every Dense (including the output layer).
+    output_common_scale : bool
+        With ``shift_based``: the output layer's batch-norm scales are powers
+        of two up to one common factor, which the QNet drops (see
+        :class:`~golden_model.batchnorm.BatchNorm`); False gives each logit a
+        power of two of its own, as models saved before this option had.
     act_quant : None, "int" or "pow2"
         Quantization-aware activations on hidden layers.
     act_bits, act_frac_bits, act_e_max :
@@ -109,6 +114,7 @@ class NetworkConfig:
     shift_based: bool = True
     bn_momentum: float = 0.1
     bn_eps: float = 1e-4
+    output_common_scale: bool = True
     act_quant: str | None = None
     act_bits: int = 8
     act_frac_bits: int = 4
@@ -133,6 +139,8 @@ class NetworkConfig:
     @classmethod
     def from_dict(cls, data):
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        # Saved before the option existed: trained with a power of two per logit.
+        known.setdefault("output_common_scale", False)
         return cls(**known)
 
 
@@ -309,7 +317,8 @@ def _after_weights(config, weights, last, step_in=None):
             max_scale = 2.0 ** -config.act_frac_bits / step_in
         layers.append(BatchNorm(weights.n_out, shift_based=config.shift_based,
                                 in_scale=weights.alpha, momentum=config.bn_momentum,
-                                eps=config.bn_eps, max_scale=max_scale))
+                                eps=config.bn_eps, max_scale=max_scale,
+                                common_scale=last and config.output_common_scale))
     if last:
         return layers
     quant = None

@@ -23,10 +23,11 @@ pixel mean (preprocessing folded into layer 1). The QNet computes
   code units and that error is reported.
 
 The output layer has no activation grid: its logits ``u_j = |c_j| acc_j +
-d_j`` are compared across classes, so every class is put on the finest scale
-``2**p_min`` of them: ``z_j = (acc_j + b_j) << (p_j - p_min)`` with
-``b_j = round(d_j / |c_j|)``; the bias rounding (at most half an accumulator
-unit) is reported.
+d_j`` are compared across classes, so a factor common to all ``c_j`` (the
+batch norm's ``common_factor``) is dropped and every class is put on the
+finest scale ``2**p_min`` of them: ``z_j = (acc_j + b_j) << (p_j - p_min)``
+with ``b_j = round(d_j / |c_j|)``; the bias rounding (at most half an
+accumulator unit) is reported.
 
 A hidden layer trained without an activation quantizer gets a grid here:
 ``act_bits`` bits and the smallest power-of-two step that holds the largest
@@ -272,7 +273,10 @@ def _output_layer(k, block, weights, c, d):
     live = scale > 0
     if not live.any():
         raise QuantizeError(f"layer {k} (output): every logit has a zero scale")
-    p, scale_error = _pow2_exponent(np.where(live, scale, 1.0))
+    # Only the logits' ratios decide the class: a common factor is not a scale error.
+    bn = block.batchnorm
+    common = 1.0 if bn is None else bn.common_factor(bn.running_var)
+    p, scale_error = _pow2_exponent(np.where(live, scale / common, 1.0))
     p_min = int(p[live].min())
     shift = np.where(live, p_min - p, 0)
     if shift.min() < -MAX_SHIFT:
@@ -290,7 +294,7 @@ def _output_layer(k, block, weights, c, d):
         bias_error=float(bias_error.max()), step=None, calibrated=False, sign_flips=flips,
         shift_min=int(shift.min()), shift_max=int(shift.max()),
     )
-    return layer, report, p_min
+    return layer, report, p_min, common
 
 
 def _patch_mean(weights_layer, mean):
@@ -398,7 +402,7 @@ def quantize(network, dataset=None, *, calibration_x=None, act_bits=8, meta=None
             if not isinstance(block.dense, Dense):
                 raise QuantizeError(f"layer {k} (output): {block.dense!r}; expected a dense "
                                     "output layer")
-            layer, report, p_min = _output_layer(k, block, weights, c, d)
+            layer, report, p_min, logit_common = _output_layer(k, block, weights, c, d)
         else:
             calibrated = block.act_quant is None
             if calibrated:
@@ -420,6 +424,7 @@ def quantize(network, dataset=None, *, calibration_x=None, act_bits=8, meta=None
         "max_bias_error": max(r.bias_error for r in reports),
         "exact": all(r.exact for r in reports),
         "logit_scale_log2": p_min,
+        "logit_common_factor": logit_common,
     }
     all_meta = dict(meta or {})
     all_meta["quantization"] = info

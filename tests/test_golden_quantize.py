@@ -50,7 +50,8 @@ def assert_codes_equal(network, qnet, x):
     for k in range(len(qnet.layers) - 1):
         step = info["layers"][k]["step"]
         np.testing.assert_array_equal(float_out[k] / step, trace[k]["out"], err_msg=f"layer {k}")
-    logits = float_out[-1].astype(np.float64) / 2.0 ** info["logit_scale_log2"]
+    logits = float_out[-1].astype(np.float64) / (2.0 ** info["logit_scale_log2"]
+                                                 * info["logit_common_factor"])
     bound = info["layers"][-1]["bias_error"] * 2.0 ** -min(0, info["layers"][-1]["shift_min"])
     assert np.abs(logits - trace[-1]["out"]).max() <= bound + 1e-9
 

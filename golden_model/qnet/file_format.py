@@ -168,6 +168,7 @@ _META = Object({
         "layers": List(_QUANTIZED_LAYER, max_len=MAX_LAYERS, optional=True),
         "max_scale_error": Number(lo=0), "max_bias_error": Number(lo=0), "exact": Bool(),
         "logit_scale_log2": Int(-1024, 1024, optional=True),
+        "logit_common_factor": Number(above=0, optional=True),
     }, optional=True),
     "class_names": List(Str(max_chars=MAX_NAME_CHARS), max_len=MAX_UNITS, optional=True),
     "source_model": Str(optional=True),
