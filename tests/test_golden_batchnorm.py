@@ -157,3 +157,57 @@ def test_statistics_equal_the_per_feature_formulas_for_every_row_count(rows, n):
     np.testing.assert_allclose(bn.forward(x, EVAL),
                                gamma * (x64 - bn.running_mean) / np.sqrt(bn.running_var + bn.eps),
                                rtol=1e-4, atol=1e-4)
+
+
+# -- the output layer: powers of two up to one common factor ---------------------------------
+
+
+def _output_norm(common_scale, gamma):
+    bn = BatchNorm(len(gamma), shift_based=True, in_scale=0.075, common_scale=common_scale)
+    bn.gamma[...] = gamma
+    return bn
+
+
+def test_common_scale_moves_with_gamma_where_per_feature_powers_of_two_jump():
+    """The margin of the squared hinge pushes every output gamma up a little each update:
+    a common factor follows smoothly, a power of two per logit sits still and then doubles."""
+    var = np.array([0.3, 1.0, 2.5, 4.0], np.float32)
+    start = np.array([0.7, 0.9, 1.1, 1.3], np.float32)
+    growth = 1.0 + np.arange(201) * 0.005  # gamma grows by 0.5 % per step up to 2x
+    for common, largest_step in ((True, 1.01), (False, 2.0)):
+        scales = np.array([_output_norm(common, start * f).applied_scale(var) for f in growth])
+        steps = scales[1:] / scales[:-1]
+        assert steps.max() <= largest_step + 1e-6
+        if common:
+            # Equal to the gamma growth, apart from g's nine significant bits.
+            np.testing.assert_allclose(scales[-1] / scales[0], 2.0, rtol=4e-3)
+        else:
+            assert steps.max() == pytest.approx(2.0)
+
+
+def test_common_scale_is_g_times_powers_of_two_with_a_nine_bit_g():
+    gamma = np.array([0.3, -1.7, 0.0, 2.9, 0.05], np.float32)
+    var = np.array([1.0, 0.5, 1.0, 3.0, 0.01], np.float32)
+    bn = _output_norm(True, gamma)
+    g = bn.common_factor(var)
+    raw = np.abs(bn.in_scale * gamma / np.sqrt(var + bn.eps))
+    geometric_mean = np.exp2(np.mean(np.log2(raw[raw > 0])))  # the zero gamma is left out
+    assert g == pytest.approx(geometric_mean, rel=1 / 512)
+    mantissa, _ = np.frexp(g)
+    assert mantissa * 512 == np.round(mantissa * 512)
+    relative = bn.in_scale * bn.applied_scale(var).astype(np.float64) / g
+    assert relative[2] == 0.0
+    live = relative[relative != 0]
+    np.testing.assert_allclose(np.log2(np.abs(live)), np.round(np.log2(np.abs(live))),
+                               atol=1e-6)
+    np.testing.assert_array_equal(np.sign(relative), np.sign(gamma))
+
+
+def test_common_factor_is_one_without_shift_based_scales_or_live_gammas():
+    assert _output_norm(True, np.zeros(3, np.float32)).common_factor(np.ones(3)) == 1.0
+    assert _output_norm(False, np.full(3, 1.3, np.float32)).common_factor(np.ones(3)) == 1.0
+    plain = BatchNorm(3, common_scale=True)
+    plain.gamma[...] = 1.3
+    assert plain.common_factor(np.ones(3)) == 1.0
+    np.testing.assert_allclose(plain.applied_scale(np.ones(3, np.float32)), 1.3 / np.sqrt(1.0001),
+                               rtol=1e-6)

@@ -283,3 +283,18 @@ def test_bad_conv_architecture_in_a_model_file(tmp_path, arch, shape, expected):
     out = rewrite(tmp_path / "c.npz", tmp_path / "bad.npz",
                   {"network.arch": arch, "network.image_shape": shape})
     refused(out, expected)
+
+
+def test_models_saved_before_the_common_output_scale_load_as_they_were_trained(trained, tmp_path):
+    """A file without ``output_common_scale`` was trained with a power of two per logit."""
+    net, x, path = trained
+    assert net.config.output_common_scale and net.layers[-1].common_scale
+    with np.load(path) as archive:
+        header = json.loads(str(archive["header"]))
+    del header["network"]["output_common_scale"]
+    old = rewrite(path, tmp_path / "old.npz", raw_header=json.dumps(header))
+    loaded, _ = load_model(old)
+    assert not loaded.config.output_common_scale
+    assert not loaded.layers[-1].common_scale
+    refused(rewrite(path, tmp_path / "b.npz", {"network.output_common_scale": 1}),
+            "field 'network.output_common_scale': expected true or false")

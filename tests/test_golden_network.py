@@ -120,3 +120,13 @@ def test_first_hidden_layer_is_integer_arithmetic():
         h = layer.forward(h, EVAL)
     mismatches = np.count_nonzero(np.round(h / quant.step) != codes)
     assert mismatches <= 2, mismatches  # only float32 rounding right at a code boundary
+
+
+def test_only_the_output_batch_norm_has_a_common_scale():
+    net = build_network(NetworkConfig(sizes=(6, 5, 4, 3)))
+    norms = [layer for layer in net.layers if isinstance(layer, BatchNorm)]
+    assert [bn.common_scale for bn in norms] == [False, False, True]
+    net = build_network(NetworkConfig(sizes=(6, 5, 3), output_common_scale=False))
+    assert not any(layer.common_scale for layer in net.layers if isinstance(layer, BatchNorm))
+    assert NetworkConfig.from_dict({"sizes": [6, 5, 3]}).output_common_scale is False
+    assert NetworkConfig.from_dict(NetworkConfig().to_dict()).output_common_scale is True

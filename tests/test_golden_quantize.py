@@ -283,3 +283,23 @@ def test_conv_networks_quantize_exactly_on_colour_images(arch, activation):
         assert layer.mismatch == 0 and layer.max_abs_diff == 0, layer
     # Logits differ only by the output bias rounding: at most half a unit.
     assert agreement.layers[-1].max_abs_diff <= 0.5
+
+
+@pytest.mark.parametrize("common", [True, False])
+def test_output_scales_with_a_common_factor_quantize_exactly(common):
+    """Logit scales g * 2**p: the QNet drops g (recorded) and its exponents are exact,
+    as with a power of two per logit (g = 1)."""
+    network = dyadic_network(3, sizes=(4, 5, 3))
+    network.config.output_common_scale = common
+    bn = network.blocks()[-1].batchnorm
+    bn.common_scale = common
+    bn.gamma[...] = np.array([1.0, -0.5, 4.0]) * 1.37  # geometric mean not a power of two
+    g = bn.common_factor(bn.running_var)
+    assert (g != 1.0) == common
+    qnet = quantize(network)
+    info = qnet.meta["quantization"]
+    assert info["logit_common_factor"] == g
+    assert info["max_scale_error"] == 0.0
+    x = all_inputs(4, 3)
+    assert_codes_equal(network, qnet, x)
+    np.testing.assert_array_equal(qnet.predict(x), network.predict(x))
