@@ -9,7 +9,12 @@ the quantized columns power-of-two ones. Training
 quantizes the weights deterministically too (the default; ``--stochastic``
 samples them as BinaryConnect's stochastic form). Each cell also
 gives the stability of the runs: the longest stretch of consecutive epochs
-whose training loss rose (worst seed), e.g. ``rise 1``.
+whose training loss rose (worst seed), e.g. ``rise 1``. Each quantized column
+is then quantized to a QNet (``mulfree quantize``, an 8-bit activation grid
+calibrated on training images when training had none): a second line gives
+the QNet's test accuracy minus the float model's (percentage points, the
+largest magnitude over the seeds) and the share of test images whose class
+differs.
 
     python bench/accuracy_table.py                      # digits, mnist5k, fashion-mnist
     python bench/accuracy_table.py --datasets digits --seeds 5 --epochs 40
@@ -29,9 +34,11 @@ import time
 
 import numpy as np
 
+from golden_model.agreement import measure_agreement
 from golden_model.datasets import load_dataset
 from golden_model.errors import DatasetError
 from golden_model.network import NetworkConfig
+from golden_model.quantize import quantize
 from golden_model.train import TrainConfig, learning_rates, train_model
 
 COLUMNS = {
@@ -58,6 +65,7 @@ def run(name, args):
     max_train = args.max_train or max_train
     errors = {column: [] for column in COLUMNS}
     rises = {column: [] for column in COLUMNS}
+    agreements = {column: [] for column in COLUMNS}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         ds = load_dataset(name, data_dir=args.data_dir, seed=seed, max_train=max_train)
         for column, options in COLUMNS.items():
@@ -68,18 +76,24 @@ def run(name, args):
                                    shift_based=options["weight_mode"] != "float", **options)
             train_config = TrainConfig(epochs=epochs, seed=seed, quiet=True,
                                        threads=args.threads or None)
-            _, history = train_model(ds, config, train_config)
+            network, history = train_model(ds, config, train_config)
             errors[column].append(100 * (1 - history.final["test_acc"]))
             rises[column].append(history.longest_loss_rise)
+            if options["weight_mode"] != "float":
+                agreements[column].append(
+                    measure_agreement(network, quantize(network, ds), ds.x_test, ds.y_test))
             if args.verbose:
                 print(f"  {name} seed {seed} {column}: test error "
                       f"{errors[column][-1]:.2f} %, best epoch {history.best_epoch + 1}, "
-                      f"longest loss rise {rises[column][-1]}, train loss "
+                      f"longest loss rise {rises[column][-1]}, "
+                      + (f"QNet - float {100 * agreements[column][-1].accuracy_gap:+.2f} pp, "
+                         if agreements[column] else "") + "train loss "
                       + " ".join(f"{v:.3f}" for v in history.train_loss), flush=True)
     arch = "-".join(map(str, (ds.n_inputs, *hidden, ds.n_classes)))
     rates = learning_rates(train_config, len(ds.y_train))
-    return errors, rises, (f"{arch}, {epochs} epochs, lr {rates[0]:.2g}->{rates[1]:.2g}, "
-                    f"{len(ds.y_train)} train / {len(ds.y_test)} test")
+    setup = (f"{arch}, {epochs} epochs, lr {rates[0]:.2g}->{rates[1]:.2g}, "
+             f"{len(ds.y_train)} train / {len(ds.y_test)} test")
+    return errors, rises, agreements, setup
 
 
 #: dataset -> (architecture, epochs, max training images or None, (lr_start, lr_end)).
@@ -94,9 +108,6 @@ CNN_BUDGETS = {
 
 def run_cnn(name, args):
     """Test errors and QNet-vs-float class disagreements (%) of the CNN, per column."""
-    from golden_model.agreement import measure_agreement
-    from golden_model.quantize import quantize
-
     arch, epochs, max_train, (lr_start, lr_end) = CNN_BUDGETS[name]
     epochs = args.epochs or epochs
     max_train = args.max_train or max_train
@@ -121,6 +132,14 @@ def run_cnn(name, args):
                 disagreements[column].append(100 * agreement.disagreement)
     return errors, disagreements, (f"{arch}, {epochs} epochs, lr {lr_start:g}->{lr_end:g}, "
                                    f"{len(ds.y_train)} train / {len(ds.y_test)} test")
+
+
+def _agreement_cell(agreements):
+    """``max |QNet - float|`` accuracy in pp and the mean share of differing classes."""
+    if not agreements:
+        return "-"
+    gap = max((100 * a.accuracy_gap for a in agreements), key=abs)
+    return f"{gap:+.2f} pp, {np.mean([100 * a.disagreement for a in agreements]):.2f} % differ"
 
 
 def print_cnn_rows(args, width):
@@ -166,7 +185,7 @@ def main():
     for name in args.datasets:
         start = time.perf_counter()
         try:
-            errors, rises, setup = run(name, args)
+            errors, rises, agreements, setup = run(name, args)
         except DatasetError as error:
             print(f"{name:<14} skipped: {error}")
             continue
@@ -174,6 +193,8 @@ def main():
                  for c in COLUMNS]
         print(f"{name:<14}" + "".join(f"{c:>{width}}" for c in cells)
               + f"   {setup}, {time.perf_counter() - start:.0f} s", flush=True)
+        cells = [_agreement_cell(agreements[c]) for c in COLUMNS]
+        print(f"{'  QNet-float':<14}" + "".join(f"{c:>{width}}" for c in cells), flush=True)
     if args.cnn:
         print_cnn_rows(args, width)
 
