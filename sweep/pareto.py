@@ -95,9 +95,7 @@ def format_fronts(fronts):
                    f"{len(front)} points\n")
         out.append("| " + " | ".join(title for _, title, _ in _COLUMNS) + " |")
         out.append("|" + "---|" * len(_COLUMNS))
-        # A search's objectives may leave out LUTs: such rows sort last.
-        for row in sorted(front, key=lambda r: (r["lut"] is None, r["lut"] or 0,
-                                                -(r["qnet_acc"] or 0))):
+        for row in sorted(front, key=lambda r: (r["lut"], -r["qnet_acc"])):
             out.append("| " + " | ".join(_cell(row, key, fmt) for key, _, fmt in _COLUMNS)
                        + " |")
         out.append("")

@@ -114,8 +114,16 @@ def _objectives(spec):
 
 def _open_study(spec, out):
     import optuna
+    from sqlalchemy.exc import SQLAlchemyError
 
-    storage = optuna.storages.RDBStorage(f"sqlite:///{(out / STUDY_FILE).resolve()}")
+    from .runner import SweepError
+
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{(out / STUDY_FILE).resolve()}")
+    except (SQLAlchemyError, RuntimeError) as error:  # not SQLite, or another Optuna's schema
+        raise SweepError(f"--out {out}: {out / STUDY_FILE} is not a study this Optuna can "
+                         f"open ({str(error).splitlines()[0]}); expected one made by "
+                         "mulfree sweep, or another --out") from None
     directions = spec.search.directions
     if STUDY_NAME in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
         study = optuna.load_study(study_name=STUDY_NAME, storage=storage,
