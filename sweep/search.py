@@ -201,6 +201,8 @@ def _ask_and_tell(study, spec, out, todo, client_factory, retries, progress, ran
         def flight_futures():
             return {future: key for key, (future, _, _) in flight.items()}
 
+        bar.set_postfix(failed=0, running=0)
+
         while True:
             workers = _slots(client, todo)
             while asked < todo and len(flight) < workers:
