@@ -12,7 +12,8 @@ The command line is ``mulfree sweep SPEC``; the specification format is in
 Members
 -------
 run_sweep, SweepReport, SweepError
-    Run a sweep (:mod:`sweep.runner`).
+    Run a sweep (:mod:`sweep.runner`): its grid, or with a ``[search]`` table
+    an Optuna search (:mod:`sweep.search`, study in ``<out>/study.db``).
 load_spec, parse_spec, SweepSpec, SpecError
     The specification (:mod:`sweep.spec`).
 run_point

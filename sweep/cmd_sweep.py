@@ -1,4 +1,5 @@
-"""``mulfree sweep``: a grid of networks and boards, run on Dask, to Pareto fronts per board."""
+"""``mulfree sweep``: a grid (or an Optuna search) of networks and boards, run on Dask, to
+Pareto fronts per board."""
 
 import argparse
 
@@ -26,6 +27,17 @@ their product (axes left out take the default shown):
   clock = "default"            # MHz, or the board's default
   seed = 0
   epochs = 30
+
+With a [search] table the axes are searched instead of gridded (Optuna,
+multi-objective; lists are choices, {low = 2, high = 8} a range, one value is
+fixed) and the study is kept in OUT/study.db, so a rerun continues it:
+
+  [search]
+  method = "optuna"
+  trials = 20                                  # the study's total
+  objectives = ["qnet_acc", "lut", "images_per_s"]
+  sampler = "nsga2"                            # or "tpe", "random"
+  seed = 0
 
 Each point runs in OUT/points/<hash of its parameters>/ and ends with
 result.json: a re-run skips finished points, an interrupted sweep resumes. A
@@ -60,6 +72,9 @@ def configure(parser):
                         help="worker processes of the local cluster (default: one per core)")
     parser.add_argument("--retries", type=integer(0, 100, "a number of retries"), default=1,
                         help="Dask retries of a point whose task raised an unexpected error")
+    parser.add_argument("--trials", type=integer(1, 10_000, "a number of trials"),
+                        default=None,
+                        help="a search's total trials, instead of the spec's [search] trials")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -68,5 +83,5 @@ def main(args):
 
     # Failed points are results (recorded with their reasons), not a failed command.
     run_sweep(args.spec, args.out, scheduler=args.scheduler, workers=args.workers,
-              retries=args.retries, progress=not args.quiet)
+              retries=args.retries, progress=not args.quiet, trials=args.trials)
     return 0

@@ -59,6 +59,8 @@ class SweepReport:
     wall_s : float
     files : list of Path
         Everything written in the output folder (besides ``points/``).
+    study_front : list of dict
+        A search's Optuna Pareto set (``study.best_trials``): trial, key, values.
     """
 
     rows: list
@@ -68,11 +70,15 @@ class SweepReport:
     failed: int
     wall_s: float
     files: list = field(default_factory=list)
+    study_front: list = field(default_factory=list)
 
 
 def run_sweep(spec, out, *, scheduler=None, workers=None, retries=1, progress=True,
-              log=print):
+              log=print, trials=None):
     """Run every point of ``spec`` not yet finished under ``out``, then tabulate them all.
+
+    A spec with a ``[search]`` table runs an Optuna search instead of its
+    grid (:func:`sweep.search.run_search`): trials in ``out/study.db``.
 
     Parameters
     ----------
@@ -94,6 +100,8 @@ def run_sweep(spec, out, *, scheduler=None, workers=None, retries=1, progress=Tr
         Show a progress bar (points done, failed, running).
     log : callable
         Receives the summary lines and the Pareto table.
+    trials : int, optional
+        A search's trial count, instead of the spec's ``[search] trials``.
 
     Returns
     -------
@@ -110,6 +118,11 @@ def run_sweep(spec, out, *, scheduler=None, workers=None, retries=1, progress=Tr
     _check_arguments(out, scheduler, workers, retries)
     for board in spec.axes["board"]:
         check_output_file(out / f"pareto-{board}.png", "--out")
+    if spec.search is not None or trials is not None:
+        from .search import check_search_arguments, run_search
+        check_search_arguments(spec, out, trials)
+        return run_search(spec, out, trials=trials, scheduler=scheduler, workers=workers,
+                          retries=retries, progress=progress, log=log)
     points = spec.points()
     keys = [point_key(point) for point in points]
     rows = [None] * len(points)
@@ -206,9 +219,9 @@ def _running(client, futures):
         return "?"
 
 
-def _finish(out, rows, *, ran, cached, started, log):
+def _finish(out, rows, *, ran, cached, started, log, objectives=None):
     files = list(write_results(rows, out))
-    fronts = fronts_by_board(rows)
+    fronts = fronts_by_board(rows, *([objectives] if objectives else []))
     table = format_fronts(fronts)
     files.append(write_text(out / "pareto.md", table))
     files += plot_fronts(rows, out)

@@ -93,14 +93,18 @@ class SweepSpec:
     path : str
         The file it was read from (for messages).
     axes : dict
-        Axis -> list of values (every axis, defaults included).
+        Axis -> list of values (every axis, defaults included); with a search,
+        an axis may instead hold a :class:`sweep.search_spec.Range`.
     settings : dict
         The ``[sweep]`` settings, defaults included.
+    search : sweep.search_spec.SearchSettings or None
+        The ``[search]`` table: an Optuna search instead of the grid.
     """
 
     path: str
     axes: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    search: object = None
 
     def points(self):
         """The grid: one parameter dict per point, in a stable order.
@@ -112,6 +116,12 @@ class SweepSpec:
         grid = itertools.product(*(self.axes[name] for name in names))
         return [dict(zip(names, values, strict=True), **_point_settings(self.settings))
                 for values in grid]
+
+    def search_point(self, params):
+        """The point of a search trial: its ``params`` over the fixed axes."""
+        point = {name: params[name] if name in params else self.axes[name][0]
+                 for name in AXES}
+        return dict(point, **_point_settings(self.settings))
 
 
 def _point_settings(settings):
@@ -172,10 +182,14 @@ def parse_spec(document, path="<spec>"):
     """
     if not isinstance(document, dict):
         raise SpecError(f"{path}: expected a table with [sweep] and [axes]")
-    unknown = sorted(set(document) - {"sweep", "axes"})
+    unknown = sorted(set(document) - {"sweep", "axes", "search"})
     if unknown:
         raise SpecError(f"{path}: unknown table or key {unknown[0]!r}; expected only "
-                        "[sweep] and [axes]")
+                        "[sweep], [axes] and [search]")
+    search = None
+    if "search" in document:
+        from .search_spec import check_search
+        search = check_search(document["search"], path)
     sweep = _table(document, "sweep", path)
     axes_in = _table(document, "axes", path)
     if not axes_in:
@@ -189,6 +203,13 @@ def parse_spec(document, path="<spec>"):
                             f"{', '.join(AXES)}")
     for name, default in AXES.items():
         values = axes_in.get(name, [default])
+        if isinstance(values, dict):
+            if search is None:
+                raise SpecError(f"{path}: [axes] {name}: a range {values!r} needs a [search] "
+                                "table; expected a value or a list for a grid")
+            from .search_spec import check_range
+            axes[name] = check_range(name, values, path)
+            continue
         values = values if isinstance(values, list) else [values]
         if not values:
             raise SpecError(f"{path}: [axes] {name}: an empty list; expected at least one value")
@@ -197,16 +218,21 @@ def parse_spec(document, path="<spec>"):
             raise SpecError(f"{path}: [axes] {name}: {values!r} repeats a value; "
                             "expected each value once")
         axes[name] = checked
-    count = math.prod(len(values) for values in axes.values())
-    if count > MAX_POINTS:
-        raise SpecError(f"{path}: [axes]: the grid has {count:,} points; expected at most "
-                        f"{MAX_POINTS:,}")
-    spec = SweepSpec(path=path, axes=axes, settings=settings)
+    spec = SweepSpec(path=path, axes=axes, settings=settings, search=search)
+    if search is None:
+        count = math.prod(len(values) for values in axes.values())
+        if count > MAX_POINTS:
+            raise SpecError(f"{path}: [axes]: the grid has {count:,} points; expected at most "
+                            f"{MAX_POINTS:,}")
     if "build" in settings["stages"] and "none" in axes["board"]:
         raise SpecError(f"{path}: [sweep] stages: 'build' needs a board; expected "
                         "[axes] board = one or more of the boards, not 'none'")
-    for point in spec.points():
-        check_point(point, path)
+    if search is None:
+        for point in spec.points():
+            check_point(point, path)
+    else:
+        from .search_space import check_search_space
+        check_search_space(spec)
     return spec
 
 

@@ -22,6 +22,7 @@ def test_help_documents_the_specification(capsys):
     assert all(f"\n  {axis} = " in out for axis in AXES)
     assert "results.csv, results.json, pareto.md and pareto-<board>.png" in out
     assert "--workers WORKERS" in out and "(default: build/sweep)" in out
+    assert "[search]" in out and "OUT/study.db" in out and "--trials TRIALS" in out
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -48,3 +49,15 @@ def test_workers_with_a_scheduler_is_refused(tmp_path, capsys):
     assert _error(capsys, ["sweep", str(spec), "--scheduler", "tcp://127.0.0.1:9",
                            "--workers", "2", "--out", str(tmp_path / "out")]).endswith(
         "expected no --workers with --scheduler")
+
+
+def test_trials_is_a_search_option(tmp_path, capsys):
+    assert _error(capsys, ["sweep", str(tmp_path / "s.toml"), "--trials", "0"]) == \
+        "mulfree sweep: error: --trials 0: expected a number of trials in 1..10000"
+    spec = tmp_path / "s.toml"
+    spec.write_text('[axes]\narch = "64-8-10"\n')
+    assert _error(capsys, ["sweep", str(spec), "--trials", "5", "--out",
+                           str(tmp_path / "out")]) == \
+        (f"mulfree sweep: error: --trials 5: {spec} has no [search] table; expected a search "
+         "specification (a grid runs all its points)")
+    assert not (tmp_path / "out").exists()

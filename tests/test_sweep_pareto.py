@@ -57,3 +57,12 @@ def test_plots_one_png_per_board(tmp_path):
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pareto-icebreaker.png",
                                                          "pareto-ulx3s-85f.png"]
+
+
+def test_a_front_over_other_objectives_may_lack_luts():
+    # A search on accuracy alone, without the hardware stages: no LUTs to sort by.
+    rows = [_row("a", 0.9, None, None), _row("b", 0.9, None, None), _row("c", 0.8, None, None)]
+    fronts = fronts_by_board(rows, (("qnet_acc", "max"),))
+    assert [r["key"] for r in fronts["icebreaker"]] == ["a", "b"]
+    table = format_fronts(fronts)
+    assert "2 points" in table and "| 0.9000 | - |" in table
