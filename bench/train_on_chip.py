@@ -37,10 +37,12 @@ from golden_model.qtrain.epochs import run_epoch  # noqa: E402
 from hdl.trainer.plan import plan_trainer  # noqa: E402
 from hdl.trainer.simulate import simulate_training, state_mismatches  # noqa: E402
 
-#: A 16-8-4 trainer with narrow widths on the UP5K (the 64-input ones do not fit:
-#: the sample's registers and random words are flip-flops), digits 64-16-10 with
-#: the ``mulfree learn`` widths on the ECP5-85F.
-DEFAULT_ROWS = ("icebreaker:16-8-4:1x2,1x1:narrow", "ulx3s-85f:64-16-10:4x8,2x4")
+#: Digits-sized 64-64-10 with narrow widths on the UP5K (the ``mulfree learn``
+#: widths need 32 block RAMs even at PE = SIMD = 1; this folding takes 93 % of
+#: its logic cells, the budget folding (2, 8), (5, 1) 138 %), 784-128-10 with the
+#: ``mulfree learn`` widths on the ECP5-85F at a small folding (30 % of its LUTs;
+#: its place-and-route takes more than 15 minutes on a shared 2-core machine).
+DEFAULT_ROWS = ("icebreaker:64-64-10:2x4,1x1:narrow", "ulx3s-85f:784-128-10:1x28,1x16")
 
 
 def parse_row(text):

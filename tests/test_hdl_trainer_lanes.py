@@ -67,15 +67,21 @@ def test_pow2_code_every_value_with_a_clamp():
     assert [e for _, _, e in got] == exponent.tolist()
 
 
-@pytest.mark.parametrize("eta", [0, 2])
-def test_update_shadow_every_error_exponent_sign_and_rounding_field(eta):
+@pytest.mark.parametrize("eta,exponent_bits,e_max", [(0, 2, None), (2, 2, None), (5, 2, None),
+                                                     (2, 3, 5), (3, 3, 7)])
+def test_update_shadow_every_error_exponent_sign_and_rounding_field(eta, exponent_bits, e_max):
+    # eta above every exponent (all rounding), and exponents up to the layer's
+    # largest when the field could hold more (a saturated change: 7 << 5 >> 2).
     plan = SimpleNamespace(w0_log2=3)
-    lp = SimpleNamespace(eta=eta)
+    lp = SimpleNamespace(eta=eta) if e_max is None else \
+        SimpleNamespace(eta=eta, input_exponent_max=e_max)
+    exponents = range(1 << exponent_bits) if e_max is None else range(e_max + 1)
     cases = [(s, d, neg, nz, e, rho << 16)
              for s, d, (neg, nz), e, rho in itertools.product(
-                 (-8, -5, 0, 3, 8), range(-7, 8), ((0, 1), (1, 1), (0, 0)), range(4),
+                 (-8, -5, 0, 3, 8), range(-7, 8), ((0, 1), (1, 1), (0, 0)), exponents,
                  range(1 << eta))]
-    got = _evaluate([signed(5), signed(4), unsigned(1), unsigned(1), unsigned(2), unsigned(32)],
+    got = _evaluate([signed(5), signed(4), unsigned(1), unsigned(1), unsigned(exponent_bits),
+                     unsigned(32)],
                     lambda m, *v: (update_shadow(m, plan, lp, *v),), cases)
     s, d, neg, nz, e, word = np.array(cases).T
     value = np.where(nz == 1, np.where(neg == 1, -1, 1), 0) * (d << e)

@@ -46,9 +46,11 @@ def test_eta_is_taken_at_the_states_epoch():
 def test_compute_cycles_counts_every_phase(state):
     plan = plan_trainer(state, [(1, 8), (4, 1)])
     assert [lp.depth for lp in plan.layers] == [6, 6]
-    # Two cycles per key (step, then one per layer), one per row and column word.
-    mixes = 2 * (1 + 2) + (6 + 2) + (8 + 1) + (4 + 2) + (6 + 1)
-    assert plan.mix_cycles == mixes and plan.mix_jobs == 1 + 2 + mixes - 6
+    # Four cycles per key (step, then one per layer), one per row and column word,
+    # two for the last words to leave the pipeline.
+    words = (6 + 2) + (8 + 1) + (4 + 2) + (6 + 1)
+    mixes = 4 * (1 + 2) + words + 2
+    assert plan.mix_cycles == mixes and plan.mix_jobs == 1 + 2 + words
     forward = (6 + 1 + 6) + (6 + 1 + 4)
     backward = 6 + 1 + 6
     update = (8 + 6 + 1) + (6 + 6 + 1)

@@ -149,7 +149,7 @@ def test_single_layer_network_has_no_backward():
     result = _check(state, folding, *_samples(rng, state, 3))
     plan = plan_trainer(state, folding)
     assert result["busy_cycles"][0] == plan.compute_cycles == \
-        2 * (1 + 1) + 5 + 7 + 1 + (3 + 1 + 3) + (6 + 3 + 1)
+        4 * (1 + 1) + 5 + 7 + 2 + 1 + (3 + 1 + 3) + (6 + 3 + 1)
 
 
 def test_samples_are_checked_before_simulating():

@@ -92,13 +92,50 @@ def _rounding_field(word, bits):
     return word[16:16 + bits] if bits else 0
 
 
+def _select(m, exponent, choices):
+    """``choices[exponent]`` (the last for larger exponents) as a wire."""
+    chosen = choices[-1]
+    for e in reversed(range(len(choices) - 1)):
+        chosen = Mux(exponent == e, choices[e], chosen)
+    return _wire(m, chosen)
+
+
 def update_shadow(m, plan, lp, shadow, delta, negative, nonzero, exponent, word):
-    """``clip(S - ((sigma (delta << e) + rho) >> eta), -W0, W0)``, ``rho`` from ``R >> 16``."""
-    shifted = _wire(m, delta << exponent)
-    value = Mux(nonzero, Mux(negative, -shifted, shifted), 0)
-    change = (value + _rounding_field(word, lp.eta)) >> lp.eta
+    """``clip(S - ((sigma (delta << e) + rho) >> eta), -W0, W0)``, ``rho`` from ``R >> 16``.
+
+    Narrow, on magnitudes: with ``d = |delta|`` and ``rho`` complemented when the
+    change is negative (``floor(-x) = -ceil(x)``), ``|change| = (d 2^e + rho) >> eta
+    = q_e + c``: ``q_e = (d << e) >> eta`` saturated to ``2 W0`` (a larger change
+    clips the same way) depends on the row's error only (one per exponent,
+    shared by the lanes of a row), ``c`` is the carry of the low ``eta`` bits
+    of ``d 2^e`` plus ``rho``. The lane selects ``q_e`` by its input's exponent
+    and adds ``q_e + c`` to or subtracts it from ``S`` with one adder.
+    """
+    eta = lp.eta
+    cap_log2 = plan.w0_log2 + 1
+    cap = 1 << cap_log2
+    # Exponents above the layer's largest never occur (the field may hold more).
+    e_hi = min(getattr(lp, "input_exponent_max", 1 << len(exponent)), (1 << len(exponent)) - 1)
+    delta_negative = delta < 0
+    magnitude = _wire(m, Mux(delta_negative, -delta, delta).as_unsigned()[:len(delta)])
+    # (d << e) >> eta >= cap  <=>  d >= 2**(cap_log2 + eta - e) (1 below 0).
+    quotients = [Mux(magnitude >= (1 << max(0, cap_log2 + eta - e)), cap,
+                     ((magnitude << e) >> eta)[:cap_log2 + 1]) for e in range(e_hi + 1)]
+    quotient = _select(m, exponent, quotients)
+    # The shadow grows when sigma * delta < 0.
+    grow = _wire(m, negative ^ delta_negative)
+    if eta:
+        rho = _rounding_field(word, eta)
+        rho = Mux(grow, ~rho, rho)[:eta]
+        low = _select(m, exponent, [(magnitude << e)[:eta] for e in range(e_hi + 1)])
+        carry = (low + rho)[eta]
+    else:
+        carry = 0
+    # S - c = ~(~S + c): one adder either way.
+    operand = Mux(grow, shadow, ~shadow)
+    moved = _wire(m, operand + Mux(nonzero, quotient, 0) + (carry & nonzero))
     w0 = 1 << plan.w0_log2
-    return clip(m, shadow - change, -w0, w0)
+    return clip(m, Mux(grow, moved, ~moved), -w0, w0)
 
 
 def update_bias(m, plan, lp, bias, delta, word):

@@ -25,7 +25,12 @@ from hdl.errors import HardwareGenerationError
 
 __all__ = ["TrainerPlanError", "TrainerLayerPlan", "TrainerPlan", "plan_trainer",
            "check_samples", "shadow_words", "shadow_from_words", "bias_words",
-           "bias_from_words"]
+           "bias_from_words", "MIX_LATENCY"]
+
+#: Cycles from a word's issue to the random-word unit to its ``mix`` (two
+#: rounds, each in two pipeline stages: three registers, the last half
+#: combinational).
+MIX_LATENCY = 3
 
 
 class TrainerPlanError(HardwareGenerationError):
@@ -128,11 +133,12 @@ class TrainerPlan:
 
     @property
     def mix_cycles(self):
-        """Cycles of the random words: two per key (the words depend on it), one
-        per row and column word (the two rounds pipelined; the last word is
-        stored in the first cycle of what follows)."""
-        return 2 * (1 + len(self.layers)) + sum((lp.n_out + 2) + (lp.n_in + 1)
-                                                for lp in self.layers)
+        """Cycles of the random words: ``MIX_LATENCY + 1`` per key (the words
+        depend on it), one per row and column word (pipelined), then
+        ``MIX_LATENCY - 1`` for the last words to leave the pipeline (the last
+        is stored in the first cycle of the forward)."""
+        return (MIX_LATENCY + 1) * (1 + len(self.layers)) + MIX_LATENCY - 1 \
+            + sum((lp.n_out + 2) + (lp.n_in + 1) for lp in self.layers)
 
     @property
     def compute_cycles(self):

@@ -36,7 +36,8 @@ from .lanes import (
     update_bias,
     update_shadow,
 )
-from .mix import mix_round
+from .mix import MIX_HALF, MIX_STEPS, mix_round
+from .plan import MIX_LATENCY
 
 __all__ = ["Trainer"]
 
@@ -191,21 +192,32 @@ class Trainer(wiring.Component):
 
         # Counters shared by the phases.
         pixel = Signal(range(plan.n_inputs + 1))
-        # One mix unit, its two rounds pipelined: a row or column word per cycle.
-        mix_source, mixed, half = Signal(32), Signal(32), Signal()
-        m.d.sync += mixed.eq(mix_round(m, mix_source, "mix_a"))
-        mix_out = mix_round(m, mixed, "mix_b")
+        # One mix unit, each of its two rounds in two pipeline stages (a round in
+        # one cycle was the longest path): a row or column word per cycle, out
+        # three cycles after its issue.
+        mix_source, key_wait = Signal(32), Signal(range(MIX_LATENCY + 1))
+        stages = [Signal(32, name=f"mix_stage{n}") for n in range(MIX_LATENCY)]
+        value = mix_source
+        for n, stage in enumerate(stages):
+            steps = (0, MIX_HALF) if n % 2 == 0 else (MIX_HALF, MIX_STEPS)
+            m.d.sync += stage.eq(mix_round(m, value, f"mix_{n}", steps))
+            value = stage
+        mix_out = mix_round(m, value, f"mix_{MIX_LATENCY}", (MIX_HALF, MIX_STEPS))
         max_words = max(max(lp.n_in + 1, lp.n_out + 2) for lp in layers)
         mix_index = Signal(range(max_words + 1))
         mix_group = Signal(range(max(max(lp.row_groups, lp.column_groups) for lp in layers) + 1))
         mix_lane = Signal(range(max(max(lp.pe, lp.simd) for lp in layers)))
-        # The word whose first round is in ``mixed``: where it goes (stored the
-        # cycle after its issue, while the next word's first round runs).
-        pend_valid, pend_column = Signal(), Signal()
-        pend_layer = Signal(range(n_layers))
-        pend_index, pend_group, pend_lane = Signal.like(mix_index), Signal.like(mix_group), \
-            Signal.like(mix_lane)
-        m.d.sync += pend_valid.eq(0)
+        # Where each word in the pipeline goes: set at its issue, then one stage a
+        # cycle; stored when it leaves (``MIX_LATENCY`` cycles after its issue).
+        pending = [(Signal(name=f"pend{n}_valid"), Signal(name=f"pend{n}_column"),
+                    Signal(range(n_layers), name=f"pend{n}_layer"),
+                    Signal.like(mix_index, name=f"pend{n}_index"),
+                    Signal.like(mix_group, name=f"pend{n}_group"),
+                    Signal.like(mix_lane, name=f"pend{n}_lane")) for n in range(MIX_LATENCY)]
+        for before, after in zip(pending, pending[1:], strict=False):
+            m.d.sync += [a.eq(b) for a, b in zip(after, before, strict=True)]
+        pend_valid, pend_column, pend_layer, pend_index, pend_group, pend_lane = pending[-1]
+        m.d.sync += pending[0][0].eq(0)
         for k, lp in enumerate(layers):
             _, row_write, _, col_write = random_ports[k]
             with m.If(pend_valid & (pend_layer == k)):
@@ -359,19 +371,18 @@ class Trainer(wiring.Component):
                         m.d.sync += pixel.eq(pixel + 1)
 
             def key_state(source, register, following):
-                """Two cycles for a key (the next word depends on it)."""
+                """``MIX_LATENCY + 1`` cycles for a key (the next words depend on it)."""
                 m.d.comb += mix_source.eq(source)
-                m.d.sync += half.eq(~half)
-                with m.If(half):
-                    m.d.sync += register.eq(mix_out)
+                m.d.sync += key_wait.eq(key_wait + 1)
+                with m.If(key_wait == MIX_LATENCY):
+                    m.d.sync += [register.eq(mix_out), key_wait.eq(0)]
                     m.next = following
 
             def word_state(k, column, count, lanes, following):
-                """Issue one row or column word per cycle; it is stored the cycle after."""
+                """Issue a row or column word per cycle; stored ``MIX_LATENCY`` cycles later."""
                 m.d.comb += mix_source.eq(key ^ Cat(Const(column, 1), mix_index))
-                m.d.sync += [pend_valid.eq(1), pend_layer.eq(k), pend_column.eq(column),
-                             pend_index.eq(mix_index), pend_group.eq(mix_group),
-                             pend_lane.eq(mix_lane)]
+                m.d.sync += [a.eq(b) for a, b in zip(pending[0], (
+                    1, column, k, mix_index, mix_group, mix_lane), strict=True)]
                 with m.If(mix_index == count - 1):
                     m.d.sync += [mix_index.eq(0), mix_group.eq(0), mix_lane.eq(0)]
                     m.next = following
@@ -391,7 +402,14 @@ class Trainer(wiring.Component):
                     word_state(k, 0, lp.n_out + 2, lp.pe, f"MIX_COL_{k}")
                 with m.State(f"MIX_COL_{k}"):
                     word_state(k, 1, lp.n_in + 1, lp.simd,
-                               f"MIX_KEY_{k + 1}" if not lp.last else "FWD_TILE_0")
+                               f"MIX_KEY_{k + 1}" if not lp.last else "MIX_DRAIN")
+            with m.State("MIX_DRAIN"):
+                # The last words are stored by the first forward cycle, as the
+                # forward reads them.
+                m.d.sync += key_wait.eq(key_wait + 1)
+                with m.If(key_wait == MIX_LATENCY - 2):
+                    m.d.sync += key_wait.eq(0)
+                    m.next = "FWD_TILE_0"
 
             for k, lp in enumerate(layers):
                 with m.State(f"FWD_TILE_{k}"):
