@@ -1,17 +1,21 @@
 """Bitstream figures on the iCE40 UP5K and the ECP5-85F: LUTs, RAMs, Fmax, images/s.
 
 Networks: the digits QNet (``build/model.qnet.npz`` when ``make demo`` has
-made it, else a random ternary QNet of the same shape, 64-128-128-10) and a
-random ternary 784-256-256-10. Each is folded automatically for the board
-(``--folding`` overrides), built with YoWASP, and reported; a design the
+made it, else a random ternary QNet of the same shape, 64-128-128-10), a
+random ternary 784-256-256-10 and a trained fashion-mnist CNN
+(``build/fashion-cnn.qnet.npz``, and ``fashion-cnn-s2`` with a stride-2 first
+convolution; trained and quantized first when missing: :func:`fashion_cnn_commands`).
+Each is folded for the board, built with YoWASP, and reported; a design the
 pre-check or place-and-route refuses is reported with the reason.
 
 Goals (issue 6): UP5K >= 30 MHz and >= 5,000 images/s for 784-256-256-10
-with 0 DSPs; ECP5-85F >= 100 MHz and >= 100,000 images/s.
+with 0 DSPs; ECP5-85F >= 100 MHz and >= 100,000 images/s. Goals (issue 15)
+for the fashion-mnist CNN: UP5K >= 1,000 images/s, ECP5-85F >= 20,000.
 
 Usage::
 
-    .venv/bin/python bench/boards.py [--boards icebreaker ulx3s-85f] [--nets digits mlp784]
+    .venv/bin/python bench/boards.py [--boards icebreaker ulx3s-85f]
+        [--nets digits mlp784 fashion-cnn fashion-cnn-s2]
 """
 
 import argparse
@@ -36,6 +40,31 @@ from hdl.folding import resolve_folding  # noqa: E402
 TARGET_CYCLES = {"icebreaker": {"digits": 1024},
                  "ulx3s-85f": {"digits": 512, "mlp784": 784}}
 
+#: The fashion-mnist CNNs, ternary, trained on 4,000 images for 3 epochs and quantized
+#: (test accuracy on 2,000 images, measured at the commit of the README's CNN rows):
+#: 28x28 -> conv 3x3 8 ch -> pool 2 -> conv 3x3 16 ch -> pool 2 -> dense 10 (82.95 %),
+#: and the same with a stride-2 first convolution instead of its pool (81.15 %).
+FASHION_CNNS = {"fashion-cnn": "c8k3-p2-c16k3-p2-10", "fashion-cnn-s2": "c8k3s2-c16k3-p2-10"}
+
+
+def fashion_cnn_commands(name):
+    """The ``mulfree`` argument lists that train and quantize ``build/<name>.qnet.npz``."""
+    model = f"build/{name}.npz"
+    return (["train", "--dataset", "fashion-mnist", "--max-train", "4000", "--arch",
+             FASHION_CNNS[name], "--qb", "--epochs", "3", "--threads", "1", "--quiet",
+             "--out", model],
+            ["quantize", model, "--max-test", "2000"])
+
+
+#: Foldings given by hand. On the UP5K the automatic folding's LUT budget is not enough:
+#: the CNN's pipeline registers outnumber its LUTs, and 3,298 estimated LUTs (folding
+#: (2,5),(1,36),(1,2)) packed into 7,272 logic cells; this one reads conv2's 72-value
+#: windows at SIMD 9. On the 85F any folding stops at the first window's floor (9 pixel
+#: reads per output pixel, 7,084 cycles), which the automatic folding reaches.
+FOLDINGS = {("icebreaker", "fashion-cnn"): [(1, 3), (1, 1), (1, 9), (1, 1), (1, 1), (1, 1)],
+            ("ulx3s-85f", "fashion-cnn"): "auto-floor",
+            ("ulx3s-85f", "fashion-cnn-s2"): "auto-floor"}
+
 
 def random_qnet(sizes, in_bits, seed=0):
     rng = np.random.default_rng(seed)
@@ -49,11 +78,29 @@ def random_qnet(sizes, in_bits, seed=0):
     return QNet(input=InputSpec(sizes[0], in_bits, "random"), layers=layers)
 
 
-def networks():
+def fashion_cnn(name):
+    """A trained fashion-mnist CNN, trained and quantized first if it is missing."""
+    path = Path(f"build/{name}.qnet.npz")
+    if not path.exists():
+        from mulfree import cli
+
+        for argv in fashion_cnn_commands(name):
+            if cli.main(argv) != 0:
+                raise SystemExit(f"mulfree {argv[0]} failed for {name}")
+    return QNet.load(path)
+
+
+def networks(names):
     trained = Path("build/model.qnet.npz")
-    digits = QNet.load(trained) if trained.exists() else random_qnet((64, 128, 128, 10), 5)
-    return {"digits": (digits, "trained" if trained.exists() else "random, digits shape"),
-            "mlp784": (random_qnet((784, 256, 256, 10), 8), "random ternary 784-256-256-10")}
+    makers = {
+        "digits": lambda: ((QNet.load(trained), "trained") if trained.exists() else
+                           (random_qnet((64, 128, 128, 10), 5), "random, digits shape")),
+        "mlp784": lambda: (random_qnet((784, 256, 256, 10), 8),
+                           "random ternary 784-256-256-10"),
+        **{name: (lambda name=name, arch=arch: (fashion_cnn(name),
+                                                f"trained fashion-mnist {arch}"))
+           for name, arch in FASHION_CNNS.items()}}
+    return {name: makers[name]() for name in names}
 
 
 #: Builds left to the board's memory planner (weights in SPRAM, loaded over the UART):
@@ -64,8 +111,17 @@ PLANNED = {("icebreaker", "mlp784"): {"lut_budget": 3000, "clock_mhz": 36}}
 
 def run(board, net_name, qnet, out_root):
     planned = PLANNED.get((board, net_name))
+    given = FOLDINGS.get((board, net_name))
     if planned:
         folding, options = "auto", dict(planned)
+    elif given == "auto-floor":
+        folding, options = [tuple(pair) for pair in resolve_folding(
+            qnet, "auto", target_cycles=1, lut_budget=10**6)], {}
+    elif given is not None:
+        folding, options = given, {}
+    elif net_name not in TARGET_CYCLES[board]:
+        return {"board": board, "net": net_name, "folding": None, "status": "skipped",
+                "reason": "no folding chosen for this board (FOLDINGS)"}
     else:
         folding, options = [tuple(pair) for pair in resolve_folding(
             qnet, "auto", target_cycles=TARGET_CYCLES[board][net_name])], {}
@@ -86,17 +142,17 @@ def run(board, net_name, qnet, out_root):
 
 
 def table(rows):
-    lines = [f"{'board':<11}{'net':<8}{'LUT':>13}{'BRAM':>8}{'SPRAM':>7}{'DSP':>5}"
+    lines = [f"{'board':<11}{'net':<12}{'LUT':>13}{'BRAM':>8}{'SPRAM':>7}{'DSP':>5}"
              f"{'MHz req':>9}{'Fmax':>8}{'cyc/img':>9}{'img/s':>11}  status"]
     for row in rows:
         report = row.get("report")
         if report is None:
-            lines.append(f"{row['board']:<11}{row['net']:<8}{'-':>13}{'-':>8}{'-':>7}{'-':>5}"
+            lines.append(f"{row['board']:<11}{row['net']:<12}{'-':>13}{'-':>8}{'-':>7}{'-':>5}"
                          f"{'-':>9}{'-':>8}{'-':>9}{'-':>11}  {row['status']}: {row['reason']}")
             continue
         res = report["resources"]
         lines.append(
-            f"{row['board']:<11}{row['net']:<8}"
+            f"{row['board']:<11}{row['net']:<12}"
             f"{res['LUT']['used']:>7}/{res['LUT']['available']:<5}"
             f"{res['BRAM']['used']:>8}{res['SPRAM']['used']:>7}{res['DSP']['used']:>5}"
             f"{report['clock']['requested_mhz']:>9.1f}{report['clock']['achieved_mhz']:>8.1f}"
@@ -107,7 +163,8 @@ def table(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boards", nargs="+", default=["icebreaker", "ulx3s-85f"])
-    parser.add_argument("--nets", nargs="+", default=["digits", "mlp784"])
+    parser.add_argument("--nets", nargs="+", default=["digits", "mlp784"],
+                        choices=["digits", "mlp784", *FASHION_CNNS])
     parser.add_argument("--out", default="build/bench/boards")
     args = parser.parse_args()
     out_root = Path(args.out)
@@ -116,7 +173,7 @@ def main():
     except MulfreeError as error:
         parser.error(str(error))
     out_root.mkdir(parents=True, exist_ok=True)
-    nets = networks()
+    nets = networks(args.nets)
     rows = []
     for net_name in args.nets:
         qnet, what = nets[net_name]

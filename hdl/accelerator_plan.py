@@ -11,16 +11,15 @@ plan. Planning imports no Amaranth, so none of it imports a component.
 
 from dataclasses import dataclass, field
 
-from golden_model.qnet import QMaxPool2D
 from hdl.errors import HardwareGenerationError
 from hdl.estimate import accelerator_estimate, layer_memories
 from hdl.folding import resolve_folding
 from hdl.layer_plan import plan_layers, resolve_weight_stores
-from hdl.max_pool_plan import PoolGeometry
+from hdl.max_pool_plan import plan_pools
 from hdl.supported import check_supported, has_map_layers
 from hdl.weight_load_plan import LoadMap
 
-__all__ = ["AcceleratorPlan", "plan_accelerator"]
+__all__ = ["AcceleratorPlan", "plan_accelerator", "plan_pools"]
 
 
 @dataclass(frozen=True)
@@ -140,10 +139,6 @@ def plan_accelerator(qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_
     """
     check_supported(qnet, "qnet", maps=True)
     maps = has_map_layers(qnet)
-    if maps and folding == "auto":
-        raise HardwareGenerationError(
-            "folding: the automatic folding does not plan convolutional QNets yet; expected "
-            "one (pe, simd) per layer (any pair for a max-pool or flatten)")
     stores = resolve_weight_stores(qnet, weight_store)
     if maps and set(stores) != {"rom"}:
         raise HardwareGenerationError(
@@ -158,15 +153,3 @@ def plan_accelerator(qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_
         datapath=datapath, layers=tuple(layers),
         estimate=accelerator_estimate(layers, qnet.n_classes, pools), pools=tuple(pools))
 
-
-def plan_pools(qnet, layers):
-    """``(k, PoolGeometry)`` of each max-pool, on its producer's raw output lanes."""
-    pools = []
-    for k, layer in enumerate(qnet.layers):
-        if isinstance(layer, QMaxPool2D):
-            producer = [plan for plan in layers if plan.index < k][-1]
-            pow2 = producer.requantize.pow2
-            pools.append((k, PoolGeometry.of_pool(layer, producer.out_element_width,
-                                                  producer.out_shape.signed and not pow2,
-                                                  producer.pe, pow2)))
-    return pools

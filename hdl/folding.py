@@ -8,9 +8,11 @@ lowers its cycle count, until the target is met, the LUT budget would be
 exceeded or nothing can be sped up.
 """
 
+from golden_model.qnet import QConv2D
 from hdl.errors import HardwareGenerationError
 from hdl.estimate import accelerator_estimate
 from hdl.layer_plan import plan_layers
+from hdl.max_pool_plan import plan_pools
 
 __all__ = ["resolve_folding", "auto_folding", "DEFAULT_LUT_BUDGET"]
 
@@ -99,12 +101,28 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
             f"lut_budget: expected a positive integer, got {lut_budget!r}")
 
     folding = [[1, 1] for _ in qnet.layers] if start is None else [list(p) for p in start]
-    sizes = [(layer.n_out, layer.n_in) for layer in qnet.layers]
+    # A max-pool or flatten has no folding of its own: its pair is carried along unused.
+    conv = [isinstance(layer, QConv2D) for layer in qnet.layers]
 
     def evaluate(candidate):
         plans = plan_layers(qnet, [tuple(p) for p in candidate], in_lanes, datapath,
                             weight_store)
-        return accelerator_estimate(plans, qnet.n_classes)
+        return accelerator_estimate(plans, qnet.n_classes, plan_pools(qnet, plans))
+
+    def widened(candidate, layer, side, size):
+        """``candidate`` with ``layer``'s PE (side 0) or SIMD (side 1) one step wider, or
+        None. A convolution's PE steps through the divisors of its channels (its output
+        map is read by channel position)."""
+        value = candidate[layer][side]
+        while True:
+            value = _next_step(value, size)
+            if value is None:
+                return None
+            if side == 0 and conv[layer] and size % value:
+                continue
+            wider = [list(pair) for pair in candidate]
+            wider[layer][side] = value
+            return wider
 
     report = evaluate(folding)
     smallest = report["totals"]["lut"]
@@ -115,36 +133,29 @@ def auto_folding(qnet, in_lanes=1, target_cycles=None, lut_budget=None, datapath
             f"in every layer) needs about {smallest} LUTs (estimate); expected a budget of "
             f"at least {smallest}")
     while target_cycles is None or report["cycles_per_image"] > target_cycles:
-        stage = report["bottleneck"]
-        candidate = [list(pair) for pair in folding]
-        if stage == len(folding):
-            layer = stage - 1  # the argmax collector: more logits per beat
-            step = _next_step(candidate[layer][0], sizes[layer][0])
-            if step is None:
-                break
-            candidate[layer][0] = step
+        stage, entries = report["bottleneck"], report["layers"]
+        # The estimate's stages are the weight layers, then the argmax collector.
+        if stage == len(entries):
+            last = entries[-1]  # the argmax collector: more logits per beat
+            candidate = widened(folding, last["layer"], 0, last["n_out"])
         else:
-            entry = report["layers"][stage]
+            entry = entries[stage]
             if entry["input_beats"] >= entry["compute_cycles"]:
                 if stage == 0:
                     break  # the pixel stream itself is the limit
-                layer = stage - 1  # the producer must hand on more values per beat
-                step = _next_step(candidate[layer][0], sizes[layer][0])
-                if step is None:
-                    break
-                candidate[layer][0] = step
+                producer = entries[stage - 1]  # must hand on more values per beat
+                candidate = widened(folding, producer["layer"], 0, producer["n_out"])
             else:
-                pe, simd = candidate[stage]
-                m, n = sizes[stage]
-                step = _next_step(simd, n)
-                if step is not None:
-                    candidate[stage][1] = step
-                else:
-                    step = _next_step(pe, m)
-                    if step is None:
-                        break
-                    candidate[stage][0] = step
-        new_report = evaluate(candidate)
+                layer = entry["layer"]
+                candidate = widened(folding, layer, 1, entry["n_in"])
+                if candidate is None:
+                    candidate = widened(folding, layer, 0, entry["n_out"])
+        if candidate is None:
+            break
+        try:
+            new_report = evaluate(candidate)
+        except HardwareGenerationError:
+            break  # past what the generator builds (lanes, word or memory widths)
         if lut_budget is not None and new_report["totals"]["lut"] > lut_budget:
             break
         if bram_budget and any(new_report["totals"]["block_rams"][family] > blocks

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from golden_model.qnet import QMaxPool2D
 from golden_model.qnet.model import max_pool
 from hdl.errors import HardwareGenerationError
 
-__all__ = ["PoolGeometry", "pool_reference", "pow2_key", "estimate"]
+__all__ = ["PoolGeometry", "pool_reference", "pow2_key", "estimate", "plan_pools"]
 
 
 @dataclass(frozen=True)
@@ -136,3 +137,17 @@ def estimate(geometry):
         "cycles": g.beats_in,
         "latency": 1,
     }
+
+
+def plan_pools(qnet, layers):
+    """``(k, PoolGeometry)`` of each max-pool of ``qnet``, on its producer's raw output
+    lanes (``layers``: the planned dense and convolution layers)."""
+    pools = []
+    for k, layer in enumerate(qnet.layers):
+        if isinstance(layer, QMaxPool2D):
+            producer = [plan for plan in layers if plan.index < k][-1]
+            pow2 = producer.requantize.pow2
+            pools.append((k, PoolGeometry.of_pool(layer, producer.out_element_width,
+                                                  producer.out_shape.signed and not pow2,
+                                                  producer.pe, pow2)))
+    return pools

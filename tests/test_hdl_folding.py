@@ -82,3 +82,57 @@ def test_lut_budget_below_the_smallest_design_is_refused_with_the_minimum():
         Accelerator(qnet, folding="auto", lut_budget=10)
     # Without a budget of the caller's the smallest design is still the answer.
     assert auto_folding(qnet, target_cycles=10**9) == [(1, 1)] * len(qnet.layers)
+
+
+# -- convolutional QNets ---------------------------------------------------------------------
+
+def _cnn():
+    from qnet_conv_nets import digits_cnn
+
+    return digits_cnn(seed=3, stride=1, padding="same", pool=True)
+
+
+def test_auto_folds_a_cnn_to_the_window_limit_with_convolution_pe_dividing_its_channels():
+    qnet = _cnn()  # conv (4 ch, 9 in), pool, conv (6 ch, 36 in), flatten, dense (10 of 96)
+    plan = plan_accelerator(qnet, "auto", target_cycles=1)
+    folding = plan.folding
+    assert len(folding) == 5
+    for k in (0, 2):
+        assert qnet.layers[k].out_shape[2] % folding[k][0] == 0
+    # The first window reads one pixel a cycle, 9 per output pixel: 64 x 9 cycles, plus
+    # one cycle per output row, is the floor no folding goes below.
+    assert plan.cycles_per_image == 64 * 9 + 8
+    assert plan.estimate["bottleneck"] == 0
+    # ... and is reached with the other stages no slower.
+    stages = [entry["cycles_per_image"] for entry in plan.estimate["layers"]]
+    assert max(stages[1:]) <= stages[0]
+
+
+def test_auto_cnn_goals_follow_the_estimate():
+    qnet = _cnn()
+    smallest = plan_accelerator(qnet, None)
+    # conv2 at PE = SIMD = 1: 16 windows x 6 channels x 36 inputs
+    assert smallest.cycles_per_image == 16 * 6 * 36
+    target = plan_accelerator(qnet, "auto", target_cycles=1000)
+    assert target.cycles_per_image <= 1000
+    budget = smallest.estimate["totals"]["lut"] + 200
+    small = plan_accelerator(qnet, "auto", lut_budget=budget)
+    assert small.estimate["totals"]["lut"] <= budget
+    assert small.cycles_per_image < smallest.cycles_per_image
+    # The estimate counts the max-pool units too.
+    pools = sum(entry["lut"] for entry in small.estimate["pools"])
+    layers = sum(entry["lut"] for entry in small.estimate["layers"])
+    assert pools > 0 and small.estimate["totals"]["lut"] >= layers + pools
+
+
+def test_accelerator_auto_folds_a_cnn_bit_exact():
+    import numpy as np
+
+    from hdl.simulate import simulate_accelerator
+
+    qnet = _cnn()
+    accelerator = Accelerator(qnet, "auto", target_cycles=1000)
+    images = np.random.default_rng(0).integers(0, 32, (3, 64))
+    logits, classes = qnet.forward(images)
+    result = simulate_accelerator(accelerator, images)
+    np.testing.assert_array_equal(result.logits, logits)

@@ -231,7 +231,6 @@ def test_hdl_has_no_import_circle():
 @pytest.mark.parametrize("options,message", [
     ({"folding": [(3, 1), (1, 1), (1, 1), (1, 1)]}, "layer 0: pe: expected a divisor of its 4 "
                                                     "output channels, got 3"),
-    ({"folding": "auto"}, "automatic folding does not plan convolutional QNets yet"),
     ({"weight_store": "ram"}, "a convolutional QNet keeps its weights in 'rom'"),
     ({"in_lanes": 2}, "layer 0: in_lanes: expected a divisor of its 1 input channels"),
 ])

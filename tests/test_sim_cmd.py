@@ -221,3 +221,79 @@ def test_sim_command_checks_a_digits_cnn_on_verilator(tmp_path, capsys):
     # The slowest stage, conv2 at PE = SIMD = 1 (the pool's and the flatten's pairs are
     # unused): 4x4 windows of 6 channels x 36 inputs, measured as estimated.
     assert entry["cycles_per_image"] == entry["cycles_per_image_estimate"] == 16 * 6 * 36
+
+
+# -- trained CNNs, real test images --------------------------------------------------------
+
+#: folding of the trained CNNs (conv, pool, conv, pool, flatten, dense, dense)
+_DIGITS_CNN_FOLDING = "2:9,1:1,4:8,1:1,1:1,4:16,10:8"
+_FASHION_CNN_FOLDING = "2:9,1:1,4:24,1:1,1:1,4:49,10:8"
+
+
+@pytest.fixture(scope="module")
+def digits_cnn_path(tmp_path_factory):
+    from trained_cnns import train_cnn
+
+    return train_cnn(tmp_path_factory.mktemp("digits-cnn"), "digits", epochs=3)
+
+
+@pytest.fixture(scope="module")
+def fashion_cnn_path(tmp_path_factory):
+    from trained_cnns import train_cnn
+
+    return train_cnn(tmp_path_factory.mktemp("fashion-cnn"), "fashion-mnist", epochs=2,
+                     max_train=2000, max_test=500)
+
+
+def _check_trained_cnn(tmp_path, path, simulator, images, folding):
+    """``mulfree sim`` on the first ``images`` test images; the one simulator's entry."""
+    from golden_model.qnet import QNet
+
+    qnet = QNet.load(path)
+    report_path = tmp_path / "report.json"
+    code = cmd_sim.main(_args("--model", str(path), "--sim", simulator, "--images", str(images),
+                              "--folding", folding, "--no-primitives",
+                              "--report", str(report_path), "--build-dir", str(tmp_path / "b")))
+    assert code == 0
+    (entry,) = json.loads(report_path.read_text())["simulators"]
+    assert entry["status"] == "passed" and entry["mismatches"] == 0
+    assert entry["images_checked"] == images
+    # Every stress scenario ran: random valid/ready gaps, garbage payloads, a reset mid-image.
+    scenarios = entry["scenarios"]
+    assert list(scenarios) == ["bulk_full_rate", "bulk_random_gaps", "driven_random_gaps",
+                               "reset_mid_image"]
+    assert all(s["mismatches"] == 0 and s["received"] == s["images"] > 0
+               for s in scenarios.values())
+    assert entry["cycles_per_image"] == entry["cycles_per_image_estimate"]
+    return qnet, entry
+
+
+@pytest.mark.slow
+def test_sim_checks_a_trained_digits_cnn_on_verilator(tmp_path, digits_cnn_path):
+    qnet, entry = _check_trained_cnn(tmp_path, digits_cnn_path, "verilator", 40,
+                                     _DIGITS_CNN_FOLDING)
+    assert qnet.meta["agreement"]["qnet_accuracy"] >= 0.8  # trained: 90 % measured
+    # conv2 at PE 4, SIMD 8: 16 positions x 4 x 9 folds, plus one cycle per output row
+    assert entry["cycles_per_image"] == 584
+
+
+@pytest.mark.slow
+@pytest.mark.needs_icarus
+def test_sim_checks_a_trained_digits_cnn_on_icarus(tmp_path, digits_cnn_path):
+    _check_trained_cnn(tmp_path, digits_cnn_path, "icarus", 6, _DIGITS_CNN_FOLDING)
+
+
+@pytest.mark.slow
+def test_sim_checks_a_trained_fashion_mnist_cnn_on_verilator(tmp_path, fashion_cnn_path):
+    qnet, entry = _check_trained_cnn(tmp_path, fashion_cnn_path, "verilator", 20, "auto")
+    assert tuple(qnet.input.image_shape) == (28, 28)
+    # The automatic folding reaches the first window's floor: 9 pixel reads per output
+    # pixel, plus one cycle per output row.
+    assert entry["cycles_per_image"] == 28 * 28 * 9 + 28
+    assert qnet.meta["agreement"]["qnet_accuracy"] >= 0.65  # trained: 76 % measured
+
+
+@pytest.mark.slow
+@pytest.mark.needs_icarus
+def test_sim_checks_a_trained_fashion_mnist_cnn_on_icarus(tmp_path, fashion_cnn_path):
+    _check_trained_cnn(tmp_path, fashion_cnn_path, "icarus", 3, _FASHION_CNN_FOLDING)
