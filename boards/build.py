@@ -26,11 +26,11 @@ from boards.build_script import script_steps
 from boards.link_rate import link_bound
 from boards.memory_plan import block_ram_budget, plan_memory
 from boards.netlist_fixups import tie_unused_write_clocks
+from boards.place_progress import PnrWatch, logic_cells
 from boards.platform_top import PlatformTop
 from boards.precheck import DoesNotFit, precheck
 from boards.registry import get_board
 from boards.report import format_table, load_json, make_report, synth_cell_counts
-from boards.route_progress import RouteWatch
 from boards.toolchain import toolchain_env
 from golden_model.errors import MulfreeError
 from golden_model.output_files import copy_file, write_text
@@ -114,7 +114,7 @@ def _run_tool(step, gateware, env, timeout_s, log_lines):
 
 
 def _place_and_route(step, gateware, env, bounds, seed, router):
-    """One nextpnr attempt with a wall-clock bound and a route-stall watch."""
+    """One nextpnr attempt with a wall-clock bound and placement and route-stall watches."""
     options = []
     if seed is not None:
         options += ["--seed", str(int(seed))]
@@ -123,12 +123,12 @@ def _place_and_route(step, gateware, env, bounds, seed, router):
     log_name = step.option("--log") or f"{NAME}.tim"
     if (gateware / log_name).exists():
         (gateware / log_name).unlink()
-    watch = RouteWatch(bounds.stall_s(router or "router1"))
+    watch = PnrWatch(bounds.place_stall_s, bounds.stall_s(router or "router1"))
     run = run_bounded(list(step.with_options(*options).argv), cwd=gateware, env=env,
                       timeout_s=bounds.pnr_s, log_path=log_name, watch=watch)
     tool_log = (gateware / log_name).read_text(errors="replace") \
         if (gateware / log_name).exists() else ""
-    return run, tool_log
+    return run, tool_log, watch.in_placement
 
 
 def _pnr_plan(seed, placement_attempts, routers):
@@ -250,10 +250,11 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     seeds, routers = _pnr_plan(seed, placement_attempts, routers)
     attempts = []
     done = False
+    placement_stalls = 0
     for current in seeds:
         for k, router in enumerate(routers):
-            run, tool_log = _place_and_route(by_tool[pnr_tool], gateware, env, bounds,
-                                             current, router)
+            run, tool_log, in_placement = _place_and_route(by_tool[pnr_tool], gateware, env,
+                                                           bounds, current, router)
             ran = _ROUTER_RAN.search(tool_log)
             name = router or (ran.group(1).lower() if ran else "default router")
             attempt = PnrAttempt(name, current, run.outcome, run.seconds,
@@ -279,6 +280,16 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
                 log(f"{board.name}: nextpnr could not place or route {design} "
                     f"({attempt.describe()}); trying the next seed")
                 break
+            if in_placement:
+                # The legaliser of a design too full to place prints nothing for hours;
+                # the router never ran, so another router cannot help: the next seed may.
+                placement_stalls += 1
+                cells = logic_cells(tool_log)
+                if cells:
+                    attempt.detail += (f"; {cells[1]:,} of {cells[2]:,} logic cells "
+                                       f"({cells[0]}), {100 * cells[1] // cells[2]} %")
+                log(f"{board.name}: {pnr_tool} {attempt.describe()}; trying the next seed")
+                break
             # A router that stalls (router1 can sit for hours on a congested iCE40 design
             # that router2 routes in seconds) or exceeds its bound: try the next router.
             nxt = routers[k + 1] if k + 1 < len(routers) else "the next seed"
@@ -287,6 +298,11 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
             break
     if not done:
         tried = "; ".join(a.describe() for a in attempts)
+        if placement_stalls == len(attempts):
+            fail(DoesNotFit, f"{board.name}: nextpnr could not place {design}: its placer "
+                             f"made no progress at any seed tried ({tried}); the design is "
+                             "too full to place: fold the network further (--folding, "
+                             "--lut-budget), make it smaller, or pick a larger board")
         fail(BuildError, f"{board.name}: place-and-route ({pnr_tool}) of {design} did not "
                          f"complete; tried {tried}")
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 #: Seconds of routing without a new minimum of its remaining work before it counts as stalled.
 DEFAULT_ROUTE_STALL_S = 120.0
+#: Seconds of placement without a progress line before it counts as stalled: over twice the
+#: slowest placer iteration seen on a design that then placed (239 s, UP5K 784-256-256-10).
+DEFAULT_PLACE_STALL_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class BuildBounds:
         Routing that finds no new minimum of its remaining work (arcs for
         router1, overused wires for router2) for this long has stalled and is
         stopped; a dict gives one bound per router (``"router1"``, ``"router2"``).
+    place_stall_s : float
+        Placement that prints no progress line for this long (nextpnr's
+        legaliser on a design too full to place) has stalled and is stopped;
+        the next seed is tried, not the next router.
     pack_s : float
         Bitstream packing.
     """
@@ -37,6 +44,7 @@ class BuildBounds:
     synth_s: float = 3600.0
     pnr_s: float = 3600.0
     route_stall_s: object = DEFAULT_ROUTE_STALL_S
+    place_stall_s: float = DEFAULT_PLACE_STALL_S
     pack_s: float = 600.0
 
     def stall_s(self, router):

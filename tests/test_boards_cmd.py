@@ -170,6 +170,8 @@ def test_build_refuses_a_bad_output_folder_before_synthesis(tmp_path, monkeypatc
      "--pnr-timeout nan: expected a finite number of seconds in (0, 604800]"),
     (["build", "--board", "icebreaker", "--model", "m.npz", "--route-stall", "-1"],
      "--route-stall -1: expected a finite number of seconds in (0, 604800]"),
+    (["build", "--board", "icebreaker", "--model", "m.npz", "--place-stall", "0"],
+     "--place-stall 0: expected a finite number of seconds in (0, 604800]"),
     (["build", "--board", "icebreaker", "--model", "m.npz", "--synth-timeout", "inf"],
      "--synth-timeout inf: expected a finite number of seconds in (0, 604800]"),
 ])
