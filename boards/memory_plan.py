@@ -145,7 +145,8 @@ def _fits(estimate, board, budget):
             and estimate["totals"]["block_rams"][board.family] <= budget)
 
 
-def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=None):
+def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=None,
+                count_ff=False):
     """Choose each layer's weight store (and, for SPRAM layers, the folding).
 
     Parameters
@@ -159,6 +160,8 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
         explicit folding is kept as it is.
     lut_budget, target_cycles : int, optional
         For the automatic folding.
+    count_ff : bool
+        The budget counts LUTs plus flip-flops (:func:`hdl.folding.auto_folding`).
 
     Returns
     -------
@@ -171,7 +174,8 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
     budget = block_ram_budget(qnet, board)
     bram_budget = {board.family: budget}
     resolved = resolve_folding(qnet, folding, lut_budget=lut_budget,
-                               target_cycles=target_cycles, bram_budget=bram_budget)
+                               target_cycles=target_cycles, bram_budget=bram_budget,
+                               count_ff=count_ff)
     chosen = resolved if folding == "auto" else folding
     estimate = plan_accelerator(qnet, resolved).estimate
     rom_bits, rom_blocks = (bram_bits_needed(estimate),
@@ -196,7 +200,8 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
             goal = cycles if target_cycles is None else max(cycles, target_cycles)
             start = [shared.get(j, (1, 1)) for j in range(n)]
             candidate = auto_folding(qnet, target_cycles=goal, lut_budget=lut_budget,
-                                     weight_store=stores, start=start, bram_budget=bram_budget)
+                                     weight_store=stores, start=start, bram_budget=bram_budget,
+                                     count_ff=count_ff)
         else:
             candidate = resolved
         try:

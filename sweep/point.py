@@ -43,7 +43,8 @@ METRICS = ("float_acc", "qnet_acc", "lut", "ff", "bram", "spram", "dsp", "fmax_m
            "clock_mhz", "cycles_per_image", "images_per_s", "sim_images", "sim_mismatches")
 
 #: Share of the board's LUTs that automatic folding plans for, when no budget is given:
-#: estimates run up to ~1.5x under synthesis and the UART engine needs its share.
+#: estimates run up to ~1.5x under synthesis and the UART engine needs its share. On the
+#: iCE40 the share is of logic cells (LUTs plus flip-flops), as nextpnr counts them.
 AUTO_LUT_SHARE = 0.4
 
 
@@ -192,9 +193,12 @@ def _hardware(qnet, point, work, write, result):
     if board is not None:
         from boards.memory_plan import block_ram_budget, plan_memory
 
+        count_ff = False
         if folding == "auto" and lut_budget is None:
             lut_budget = int(AUTO_LUT_SHARE * board.capacity.lut)
-        memory = plan_memory(qnet, board, folding, lut_budget=lut_budget)
+            # An iCE40 logic cell is one LUT and one flip-flop: the share is of both.
+            count_ff = board.family == "ice40"
+        memory = plan_memory(qnet, board, folding, lut_budget=lut_budget, count_ff=count_ff)
         weight_store, folding = memory.weight_store, memory.folding
         bram_budget = {board.family: block_ram_budget(qnet, board)}
     accelerator = Accelerator(qnet, folding=folding, lut_budget=lut_budget,

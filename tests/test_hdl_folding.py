@@ -48,6 +48,19 @@ def test_auto_respects_lut_budget():
         "cycles_per_image"]
 
 
+def test_a_budget_that_counts_flip_flops_folds_further():
+    qnet = random_qnet(1)
+    luts_only = auto_folding(qnet, in_lanes=8, lut_budget=3000)
+    cells = auto_folding(qnet, in_lanes=8, lut_budget=3000, count_ff=True)
+    totals = _report(qnet, cells, 8)["totals"]
+    assert totals["lut"] + totals["ff"] <= 3000
+    assert _report(qnet, luts_only, 8)["totals"]["lut"] <= 3000
+    assert sum(pe * simd for pe, simd in cells) < sum(pe * simd for pe, simd in luts_only)
+    smallest = _report(qnet, [(1, 1)] * len(qnet.layers), 1)["totals"]
+    with pytest.raises(HardwareGenerationError, match="LUTs and flip-flops"):
+        auto_folding(qnet, lut_budget=smallest["lut"], count_ff=True)
+
+
 def test_multiplier_baseline_auto_folding_is_sized_with_its_own_estimates():
     qnet = random_qnet(1)
     plan = plan_accelerator(qnet, folding="auto", in_lanes=8, lut_budget=3000,

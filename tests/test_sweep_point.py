@@ -55,6 +55,19 @@ def test_the_precheck_refusal_is_recorded_before_any_netlist(tmp_path):
     assert json.loads((tmp_path / "result.json").read_text())["status"] == "does_not_fit"
 
 
+def test_auto_folding_on_the_ice40_plans_a_share_of_its_logic_cells(tmp_path):
+    """LUTs plus flip-flops: a 64-32-10 planned for 40 % of the UP5K's LUTs alone took
+    86 % of its logic cells and could not be placed."""
+    from sweep.point import AUTO_LUT_SHARE
+
+    result = run_point(_point(arch="64-32-10", board="icebreaker", folding="auto"), tmp_path)
+    assert result["status"] == "ok"
+    assert result["lut"] + result["ff"] <= AUTO_LUT_SHARE * 5280
+    ecp5 = run_point(_point(arch="64-32-10", board="ulx3s-85f", folding="auto"),
+                     tmp_path / "ecp5")
+    assert ecp5["lut"] > result["lut"]  # LUTs only on the ECP5, a far larger budget
+
+
 def test_a_folding_the_network_cannot_take_fails_the_point(tmp_path):
     result = run_point(_point(folding="64:64,10:16"), tmp_path)
     assert result["status"] == "failed"
