@@ -161,6 +161,18 @@ class TrainerPlan:
         """Compute cycles plus the input beats (one pixel each, then the label)."""
         return self.compute_cycles + self.n_inputs + 1
 
+    @property
+    def eval_compute_cycles(self):
+        """Cycles of an evaluation (forward only) from the accepted label to ready:
+        the forward of every layer, then one cycle back to idle (no random words,
+        no backward, no update, no step)."""
+        return sum(lp.depth + 1 + lp.n_out for lp in self.layers) + 1
+
+    @property
+    def eval_cycles_per_sample(self):
+        """:attr:`eval_compute_cycles` plus the input beats."""
+        return self.eval_compute_cycles + self.n_inputs + 1
+
     def random_bit_positions(self, layer_plan):
         """Bit positions of a row or column random word that a layer's lanes read.
 

@@ -15,6 +15,9 @@ row or column group: tiles read a word, the serial phases a lane.
 Ports
 -----
 i : stream of ``n_inputs`` pixel beats, then one label beat.
+evaluate : read with the label beat: 1 runs the forward only, with the
+    deterministic weights (the exported QNet's), and leaves the state and the
+    step as they are (the label is ignored).
 o : stream of one class per sample (the forward before the update).
 state_* : while ``idle``, read (``state_rdata`` one cycle after the address)
     and write whole memory words: ``state_sel`` is ``2k`` for layer ``k``'s
@@ -64,6 +67,23 @@ def _expand(compact, positions):
     return Cat(*bits)
 
 
+def _evaluation_word(plan, evaluating, word, row):
+    """A row (``row``) or column random word, or while ``evaluating`` the constant
+    whose XOR makes the stochastic weight sample the deterministic one.
+
+    Ternary: ``rho < |S|`` with ``rho = W0 / 2`` is ``|S| > W0 / 2``; binary:
+    ``rho < S + W0`` with ``rho = W0 - 1`` is ``S >= 0``. Row words give the
+    constant, column words zero; only the sampled low bits are replaced (the
+    others are read only by the backward and update, which an evaluation skips).
+    """
+    if plan.sampling != "stochastic":
+        return word
+    low = plan.w0_log2 + 1
+    w0 = 1 << plan.w0_log2
+    constant = (w0 // 2 if plan.weight_mode == "ternary" else w0 - 1) if row else 0
+    return Cat(Mux(evaluating, Const(constant, low), word[:low]), word[low:])
+
+
 def _arith_shift(value, shift):
     return value >> shift if shift >= 0 else value << -shift
 
@@ -84,6 +104,7 @@ class Trainer(wiring.Component):
         self.class_bits = max(1, (plan.n_classes - 1).bit_length())
         super().__init__({
             "i": In(stream.Signature(unsigned(max(plan.input_bits, self.class_bits)))),
+            "evaluate": In(1),
             "o": Out(stream.Signature(unsigned(self.class_bits))),
             "state_sel": In(range(2 * len(layers))),
             "state_addr": In(range(self.max_depth)),
@@ -151,6 +172,8 @@ class Trainer(wiring.Component):
             m.submodules[f"rows{k}"], m.submodules[f"cols{k}"] = row_mem, col_mem
             random_ports.append((row_mem.read_port(), row_mem.write_port(granularity=width),
                                  col_mem.read_port(), col_mem.write_port(granularity=width)))
+        # The sample being run is an evaluation (forward only, deterministic weights).
+        evaluating = Signal()
         key0 = Signal(32)
         key = Signal(32)
         step = Signal(32)
@@ -323,13 +346,15 @@ class Trainer(wiring.Component):
             row_read, _, col_read, _ = random_ports[k]
             width = len(positions[k])
 
-            lanes = {"u": [_expand(row_read.data[p * width:(p + 1) * width], positions[k])
+            lanes = {"u": [_evaluation_word(plan, evaluating, _expand(
+                               row_read.data[p * width:(p + 1) * width], positions[k]), True)
                            for p in range(lp.pe)],
                      "delta": [_lane(delta_ports[k][0].data, p, plan.delta_bits)
                                for p in range(lp.pe)],
                      "grad": [_lane(grad_ports[k][0].data, s, lp.bits["backward"])
                               for s in range(lp.simd)],
-                     "v": [_expand(col_read.data[s * width:(s + 1) * width], positions[k])
+                     "v": [_evaluation_word(plan, evaluating, _expand(
+                               col_read.data[s * width:(s + 1) * width], positions[k]), False)
                            for s in range(lp.simd)],
                      "a": [_lane(input_ports[k][0].data, s, act_bits[k]) for s in range(lp.simd)]}
             rounded = [input_ports[k][2].data[s * round_bits[k]:(s + 1) * round_bits[k]]
@@ -362,8 +387,14 @@ class Trainer(wiring.Component):
                 m.d.comb += [self.busy.eq(0), self.idle.eq(pixel == 0), self.i.ready.eq(1)]
                 with m.If(self.i.valid):
                     with m.If(pixel == plan.n_inputs):
-                        m.d.sync += [label.eq(self.i.payload), pixel.eq(0)]
-                        m.next = "MIX_KEY"
+                        m.d.sync += [label.eq(self.i.payload), pixel.eq(0),
+                                     evaluating.eq(self.evaluate)]
+                        # An evaluation needs no random words: its weights are
+                        # the deterministic ones.
+                        with m.If(self.evaluate):
+                            m.next = "FWD_TILE_0"
+                        with m.Else():
+                            m.next = "MIX_KEY"
                     with m.Else():
                         write_lane(input_ports[0][1], self.i.payload[:plan.input_bits],
                                    act_bits[0], layers[0].simd)
@@ -451,6 +482,9 @@ class Trainer(wiring.Component):
                     following = f"FWD_TILE_{k + 1}" if not lp.last else \
                         (f"BWD_TILE_{n_layers - 1}" if n_layers > 1 else "UPD_PRE_0")
                     serial_loop(lp.n_out, following)
+                    if lp.last:
+                        with m.If(evaluating & (index == lp.n_out - 1)):
+                            m.next = "EVAL_DONE"
 
             for k in range(n_layers - 1, 0, -1):
                 lp = layers[k]
@@ -531,6 +565,10 @@ class Trainer(wiring.Component):
             with m.State("DONE"):
                 with m.If(~o_valid | self.o.ready):
                     m.d.sync += step.eq(step + 1)
+                    m.next = "IDLE"
+            with m.State("EVAL_DONE"):
+                # No backward, no update, the step stays.
+                with m.If(~o_valid | self.o.ready):
                     m.next = "IDLE"
         return m
 
