@@ -29,6 +29,10 @@ Commands:
     update (u16) and the trainer's cycles from the first pixel offered to
     ready again (u32). ``BAD_LABEL`` (nothing trained) for a label past the
     classes.
+``EVAL`` (the image, as TRAIN's, no label)
+    The forward only, with the deterministic weights (the exported QNet's);
+    the state and the step stay. The answer is as TRAIN's: the class (u16)
+    and the trainer's cycles (u32). New in version 2.
 """
 
 import hashlib
@@ -44,14 +48,16 @@ CMD_TRAIN_INFO = 0x21
 CMD_LOAD_STATE = 0x22
 CMD_READ_STATE = 0x23
 CMD_TRAIN = 0x24
-TRAIN_COMMANDS = (CMD_TRAIN_INFO, CMD_LOAD_STATE, CMD_READ_STATE, CMD_TRAIN)
+CMD_EVAL = 0x25
+TRAIN_COMMANDS = (CMD_TRAIN_INFO, CMD_LOAD_STATE, CMD_READ_STATE, CMD_TRAIN, CMD_EVAL)
 
 #: A TRAIN label outside the network's classes (the trainer is not started).
 STATUS_BAD_LABEL = 0xEA
 TRAIN_STATUS_NAMES = {STATUS_BAD_LABEL: "label past the classes"}
 
 TRAIN_MAGIC = b"MFQT"
-TRAIN_VERSION = 1
+#: Version 2 added EVAL.
+TRAIN_VERSION = 2
 PLAN_FINGERPRINT_BYTES = 16
 TRAIN_INFO_FORMAT = "<4sBBIHI16sB"
 TRAIN_INFO_LAYER_FORMAT = "<HHH"
@@ -85,7 +91,12 @@ def pixel_bytes(plan):
 
 def train_request_bytes(plan):
     """Payload bytes of a TRAIN request: the image and the label."""
-    return plan.n_inputs * pixel_bytes(plan) + 2
+    return eval_request_bytes(plan) + 2
+
+
+def eval_request_bytes(plan):
+    """Payload bytes of an EVAL request: the image."""
+    return plan.n_inputs * pixel_bytes(plan)
 
 
 def plan_fingerprint(plan):
@@ -175,13 +186,24 @@ def decode_words(payload, n_bytes):
             for k in range(0, len(payload), n_bytes)]
 
 
-def encode_train(plan, pixels, label):
-    """The payload of a TRAIN request."""
+def encode_eval(plan, pixels):
+    """The payload of an EVAL request (the image)."""
     pixels = np.asarray(pixels, dtype=np.int64).reshape(-1)
     if pixels.shape != (plan.n_inputs,):
         raise ProtocolError(f"image: expected {plan.n_inputs} pixels, got {pixels.size}")
     dtype = "<u1" if pixel_bytes(plan) == 1 else "<u2"
-    return pixels.astype(dtype).tobytes() + struct.pack("<H", int(label))
+    return pixels.astype(dtype).tobytes()
+
+
+def encode_train(plan, pixels, label):
+    """The payload of a TRAIN request."""
+    return encode_eval(plan, pixels) + struct.pack("<H", int(label))
+
+
+def decode_eval(plan, payload):
+    """The pixels of an EVAL payload."""
+    dtype = "<u1" if pixel_bytes(plan) == 1 else "<u2"
+    return np.frombuffer(bytes(payload), dtype=dtype).astype(np.int64)
 
 
 def decode_train(plan, payload):
@@ -192,8 +214,8 @@ def decode_train(plan, payload):
 
 
 def decode_train_result(payload):
-    """``(class, cycles)`` of a TRAIN answer."""
+    """``(class, cycles)`` of a TRAIN or EVAL answer."""
     if len(payload) != TRAIN_RESULT_BYTES:
-        raise ProtocolError(f"TRAIN answer of {len(payload)} bytes; expected "
+        raise ProtocolError(f"TRAIN or EVAL answer of {len(payload)} bytes; expected "
                             f"{TRAIN_RESULT_BYTES}")
     return struct.unpack("<HI", bytes(payload))
