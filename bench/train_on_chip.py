@@ -39,7 +39,8 @@ from hdl.trainer.simulate import simulate_training, state_mismatches  # noqa: E4
 
 #: Digits-sized 64-64-10 with narrow widths on the UP5K (the ``mulfree learn``
 #: widths need 32 block RAMs even at PE = SIMD = 1; this folding takes 93 % of
-#: its logic cells, the budget folding (2, 8), (5, 1) 138 %), 784-128-10 with the
+#: its logic cells, the LUT-only budget folding (2, 8), (5, 1) 138 %, today's
+#: logic-cell budget folding (1, 8), (1, 1) 94 % at the same cycles), 784-128-10 with the
 #: ``mulfree learn`` widths on the ECP5-85F at a small folding (30 % of its LUTs;
 #: its place-and-route takes more than 15 minutes on a shared 2-core machine).
 DEFAULT_ROWS = ("icebreaker:64-64-10:2x4,1x1:narrow", "ulx3s-85f:784-128-10:1x28,1x16")

@@ -164,15 +164,19 @@ def test_auto_folding_for_digits_64_64_10_on_the_up5k_counts_logic_cells_and_the
 def test_auto_folding_for_digits_64_64_10_fits_the_up5k_in_synthesis():
     from amaranth.back import verilog
 
+    from boards.platform_top import REQUEST_TIMEOUT_S
     from boards.registry import get_board
-    from boards.train_build import TrainPlatformTop
+    from boards.train_top import TrainTop
+    from boards.uart import uart_divisor
 
     state = _digits_narrow()
     folding = auto_trainer_folding(state, "ice40")
     plan = plan_trainer(state, folding)
     board = get_board("icebreaker")
     # The serial engine and trainer of the icebreaker's training bitstream (no PLL, pins).
-    top = TrainPlatformTop(board, plan, board.target_hz, board.baud).engine
+    hz = board.target_hz
+    top = TrainTop(plan, divisor=uart_divisor(hz, board.baud), clock_hz=int(hz),
+                   timeout_cycles=int(REQUEST_TIMEOUT_S * hz), n_leds=len(board.leds))
     counts = synth_stats(verilog.convert(top, name="mulfree_train", emit_src=False),
                          "ice40-nodsp", top="mulfree_train")
     luts = lut_count(counts, "ice40")
