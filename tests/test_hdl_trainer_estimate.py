@@ -187,3 +187,15 @@ def test_auto_folding_for_digits_64_64_10_fits_the_up5k_in_synthesis():
     estimate = _with_board_top(estimate_trainer(plan), plan)
     assert abs(estimate["logic_cells"] - logic_cells(luts, ffs)) <= CELL_TOLERANCE * cells, \
         (estimate, luts, ffs)
+
+
+def test_shadows_in_spram_take_no_block_ram():
+    state = _state((16, 8, 4))
+    plain = estimate_trainer(plan_trainer(state, [(1, 1), (1, 1)]))
+    plan = plan_trainer(state, [(1, 1), (1, 1)], spram=(0,))
+    report = estimate_trainer(plan)
+    # The 8-bit x 128-word shadows of layer 0: one iCE40 block, now one SPRAM cell.
+    assert "shadow0" not in {name for name, _, _ in trainer_memories(plan)}
+    assert (plain["spram"], report["spram"]) == (0, 1)
+    assert report["block_rams"]["ice40"] == plain["block_rams"]["ice40"] - 1
+    assert report["cycles_per_sample"] == plain["cycles_per_sample"] + 128 - 1

@@ -213,3 +213,40 @@ def test_evaluation_flag_count_is_checked():
     with pytest.raises(TrainerPlanError, match="evaluate: expected 1 flags"):
         simulate_training(state, [(1, 1), (1, 1)], np.zeros((1, 4), int), [0],
                           evaluate=[True, False])
+
+
+@pytest.mark.parametrize("folding,spram", [([(1, 4), (2, 2)], (0,)), ([(1, 2), (2, 1)], (0, 1))],
+                         ids=["layer0", "both"])
+def test_shadows_in_spram_equal_the_golden_model_with_two_cycles_an_update_tile(folding, spram):
+    rng = np.random.default_rng(30 + len(spram))
+    state = random_state(rng, sizes=(16, 8, 4))
+    images, labels = _samples(rng, state, 4)
+    evaluate = [False, True, False, False]
+    expected, classes = state.copy(), []
+    for x, y, flag in zip(images, labels, evaluate, strict=True):
+        classes.append(int(expected.to_qnet(meta={}).predict(x[None])[0]) if flag
+                       else train_step(expected, x, y)["predicted"])
+    result = simulate_training(state, folding, images, labels, gap=0.3, seed=5,
+                               evaluate=evaluate, spram=spram)
+    assert state_mismatches(expected, result["state"]) == []
+    assert result["classes"] == classes
+    plan = plan_trainer(state, folding, spram)
+    assert [lp.spram for lp in plan.layers] == [k in spram for k in range(2)]
+    # The single port reads and writes back a tile in two cycles.
+    plain = plan_trainer(state, folding)
+    assert plan.compute_cycles == plain.compute_cycles + sum(
+        plan.layers[k].depth - 1 for k in spram)
+    assert [c for c, flag in zip(result["busy_cycles"], evaluate, strict=True) if not flag] \
+        == [plan.compute_cycles] * 3
+
+
+@pytest.mark.parametrize("spram,message", [
+    ((2,), "spram: expected layer indices below 2"),
+    ((True,), "spram: expected layer indices"),
+    ((0, 1), "need 5 SPRAM cells side by side; the UP5K has 4"),
+])
+def test_spram_layers_are_checked(spram, message):
+    state = random_state(np.random.default_rng(31), sizes=(16, 8, 4))
+    assert state.config.w0_log2 + 2 == 9       # 36- and 18-bit words: 3 and 2 cells
+    with pytest.raises(TrainerPlanError, match=message):
+        plan_trainer(state, [(1, 4), (2, 1)], spram)

@@ -77,14 +77,15 @@ def trainer_memories(plan):
     """``(name, width, depth)`` of every memory of the trainer, layer by layer.
 
     Unused ones are left out (no backward sums in the first layer, no masks
-    in the last).
+    in the last), and so are shadows in SPRAM (``TrainerLayerPlan.spram``).
     """
     memories = []
     for k, lp in enumerate(plan.layers):
         random_width = len(plan.random_bit_positions(lp))
         rows, cols = lp.row_groups, lp.column_groups
+        if not lp.spram:
+            memories.append((f"shadow{k}", lp.shadow_word_bits, lp.depth))
         memories += [
-            (f"shadow{k}", lp.shadow_word_bits, lp.depth),
             (f"bias{k}", lp.bias_word_bits, rows),
             (f"rows{k}", random_width * lp.pe, rows),
             (f"cols{k}", random_width * lp.simd, cols),
@@ -148,7 +149,8 @@ def estimate_trainer(plan):
     -------
     dict
         ``lut``, ``ff``, ``logic_cells`` (iCE40), ``block_rams`` (family ->
-        blocks), ``memory_bits`` and ``cycles_per_sample``.
+        blocks), ``spram`` (iCE40 SPRAM cells), ``memory_bits`` (block RAM or
+        logic) and ``cycles_per_sample``.
     """
     lut, ff = _BASE_LUT, _BASE_FF
     blocks = {family: 0 for family in BLOCK_RAM_SHAPES}
@@ -172,8 +174,8 @@ def estimate_trainer(plan):
         # the bits the lanes read).
         ff += lp.pe * lp.bits["sum"] + 3 * len(plan.random_bit_positions(lp))
     return {"lut": int(lut), "ff": int(ff), "logic_cells": logic_cells(lut, ff),
-            "block_rams": blocks, "memory_bits": bits,
-            "cycles_per_sample": plan.cycles_per_sample}
+            "block_rams": blocks, "spram": sum(lp.spram_blocks for lp in plan.layers),
+            "memory_bits": bits, "cycles_per_sample": plan.cycles_per_sample}
 
 
 def estimate_board_top(plan):

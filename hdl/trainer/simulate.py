@@ -5,7 +5,10 @@ weight and bias (layer, row, column, expected, got).
 """
 
 import numpy as np
+from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
+
+from hdl.spram import AMARANTH_SIMULATION
 
 from .plan import (
     TrainerPlanError,
@@ -57,7 +60,7 @@ async def _read_back(ctx, dut, plan, state):
 
 
 def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=None,
-                      evaluate=None):
+                      evaluate=None, spram=()):
     """Train a copy of ``state`` on the trainer over the samples; read the state back.
 
     Parameters
@@ -74,6 +77,8 @@ def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=N
         Seed of the gaps.
     trainer : callable, optional
         Builds the component from the plan (default :class:`Trainer`).
+    spram : iterable of int
+        Layers whose shadows are in SPRAM (:func:`~hdl.trainer.plan.plan_trainer`).
     evaluate : sequence of bool, optional
         Per sample: evaluate it (forward only, deterministic weights, no
         update) instead of training on it. Default: train on every sample.
@@ -84,7 +89,7 @@ def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=N
         ``state`` (the read-back QTrainState), ``classes`` (per sample, before
         the update) and ``busy_cycles`` (cycles not idle, per sample).
     """
-    plan = plan_trainer(state, folding)
+    plan = plan_trainer(state, folding, spram)
     images, labels = check_samples(plan, images, labels)
     flags = [False] * len(labels) if evaluate is None else [bool(v) for v in evaluate]
     if len(flags) != len(labels):
@@ -133,7 +138,8 @@ def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=N
                 out["busy_cycles"].append(0)
             was_busy = busy
 
-    sim = Simulator(dut)
+    # SPRAM shadows elaborate to their simulation model.
+    sim = Simulator(Fragment.get(dut, platform=AMARANTH_SIMULATION))
     sim.add_clock(1e-6)
     sim.add_testbench(producer)
     sim.add_testbench(consumer)

@@ -84,6 +84,40 @@ def _evaluation_word(plan, evaluating, word, row):
     return Cat(Mux(evaluating, Const(constant, low), word[:low]), word[low:])
 
 
+def _spram_shadows(m, k, lp):
+    """Layer ``k``'s shadows in ``SB_SPRAM256KA`` cells side by side (one port).
+
+    Returns a read and a write port look-alike (``addr``, ``data``, ``en``):
+    the cells take the write address while ``en`` is high, else the read
+    address, so the two must not be used in the same cycle (the update
+    issues its reads every other cycle).
+    """
+    from types import SimpleNamespace
+
+    from amaranth.hdl import ClockSignal
+
+    from hdl.spram import SPRAM256KA
+
+    width = lp.shadow_word_bits
+    read = SimpleNamespace(addr=Signal(range(max(2, lp.depth)), name=f"shadow{k}_raddr"),
+                           data=Signal(width, name=f"shadow{k}_rdata"))
+    write = SimpleNamespace(addr=Signal(range(max(2, lp.depth)), name=f"shadow{k}_waddr"),
+                            data=Signal(width, name=f"shadow{k}_wdata"),
+                            en=Signal(name=f"shadow{k}_we"))
+    address = Signal(14, name=f"shadow{k}_addr")
+    m.d.comb += address.eq(Mux(write.en, write.addr, read.addr))
+    outputs = []
+    for n in range(lp.spram_blocks):
+        out = Signal(16, name=f"shadow{k}_spram{n}_out")
+        m.submodules[f"shadow{k}_spram{n}"] = SPRAM256KA(
+            address=address, datain=write.data[16 * n:16 * (n + 1)], maskwren=0b1111,
+            wren=write.en, chipselect=1, clock=ClockSignal("sync"), standby=0, sleep=0,
+            poweroff=1, dataout=out)
+        outputs.append(out)
+    m.d.comb += read.data.eq(Cat(*outputs)[:width])
+    return read, write
+
+
 def _arith_shift(value, shift):
     return value >> shift if shift >= 0 else value << -shift
 
@@ -193,10 +227,14 @@ class Trainer(wiring.Component):
         m.d.sync += sel_d.eq(self.state_sel)
         readback = []
         for k, lp in enumerate(layers):
-            shadow = Memory(shape=unsigned(lp.shadow_word_bits), depth=lp.depth, init=[])
             bias = Memory(shape=unsigned(lp.bias_word_bits), depth=lp.row_groups, init=[])
-            m.submodules[f"shadow{k}"], m.submodules[f"bias{k}"] = shadow, bias
-            sr, sw = shadow.read_port(), shadow.write_port()
+            m.submodules[f"bias{k}"] = bias
+            if lp.spram:
+                sr, sw = _spram_shadows(m, k, lp)
+            else:
+                shadow = Memory(shape=unsigned(lp.shadow_word_bits), depth=lp.depth, init=[])
+                m.submodules[f"shadow{k}"] = shadow
+                sr, sw = shadow.read_port(), shadow.write_port()
             br, bw = bias.read_port(), bias.write_port()
             ports.append((sr, sw, br, bw))
             for index, (read, write, width) in enumerate(((sr, sw, lp.shadow_word_bits),
@@ -272,12 +310,16 @@ class Trainer(wiring.Component):
         issued, pvalid = Signal(), Signal()
         index = Signal(range(max(max(lp.n_in, lp.n_out) for lp in layers) + 1))
 
-        def tile_loop(k, next_state, process):
-            """Issue one tile address per cycle; process its word one cycle later."""
+        def tile_loop(k, next_state, process, single_port=False):
+            """Issue one tile address per cycle; process its word one cycle later.
+
+            ``single_port``: issue every other cycle, so the processing cycle
+            can write the word back through the same port (SPRAM).
+            """
             lp = layers[k]
             sr, sw, br, bw = ports[k]
             row_read, _, col_read, _ = random_ports[k]
-            with m.If(~issued):
+            with m.If(~issued & ~pvalid if single_port else ~issued):
                 m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg), row_read.addr.eq(rg),
                              col_read.addr.eq(cg), input_ports[k][0].addr.eq(cg),
                              input_ports[k][2].addr.eq(cg), delta_ports[k][0].addr.eq(rg),
@@ -560,7 +602,7 @@ class Trainer(wiring.Component):
                                      bw.addr.eq(prg), bw.data.eq(new_bias),
                                      bw.en.eq(pcg == 0)]
                     following = f"UPD_PRE_{k + 1}" if not lp.last else "DONE"
-                    tile_loop(k, following, update)
+                    tile_loop(k, following, update, single_port=lp.spram)
 
             with m.State("DONE"):
                 with m.If(~o_valid | self.o.ready):
