@@ -46,6 +46,8 @@ class TrainBoardModel(RequestReceiver):
         bitstream"; like the board's memories after power-up, the model's
         shadows, biases and step start at zero.
     folding : sequence of (PE, SIMD)
+    spram : iterable of int
+        Layers whose shadows are in SPRAM (reported by ``TRAIN_INFO``).
     clock_hz : int
         Reported by ``TRAIN_INFO``.
     cycles : int, optional
@@ -62,8 +64,8 @@ class TrainBoardModel(RequestReceiver):
     """
 
     def __init__(self, state, folding, clock_hz=12_000_000, cycles=None, after_train=None,
-                 eval_cycles=None):
-        self.plan = plan_trainer(state, folding)
+                 eval_cycles=None, spram=()):
+        self.plan = plan_trainer(state, folding, spram)
         self.state = state.copy()
         for layer in self.state.layers:
             layer.shadow = np.zeros_like(layer.shadow)

@@ -131,10 +131,11 @@ class TrainClient(BoardClient):
                 f"{'-'.join(map(str, sizes))} with {state.input.bits}-bit inputs; build the "
                 "training bitstream for this state")
         try:
-            plan = plan_trainer(state, info.folding)
+            plan = plan_trainer(state, info.folding, info.spram)
         except TrainerPlanError as error:
-            raise TrainerMismatch(f"{self.name}: the board reports folding {info.folding}: "
-                                  f"{error}") from None
+            spram = f" (SPRAM layers {list(info.spram)})" if info.spram else ""
+            raise TrainerMismatch(f"{self.name}: the board reports folding {info.folding}"
+                                  f"{spram}: {error}") from None
         if tp.plan_fingerprint(plan) != info.fingerprint:
             raise TrainerMismatch(
                 f"{self.name}: the bitstream's trainer was built with other QTrain parameters "

@@ -16,7 +16,8 @@ Commands:
 ``TRAIN_INFO`` (no payload)
     ``"MFQT"``, version, input bits (u8), ``n_inputs`` (u32), word bytes
     (u16), clock in Hz (u32), the 16-byte plan fingerprint, the number of
-    layers (u8) and per layer ``n_out``, ``pe``, ``simd`` (u16 each).
+    layers (u8) and per layer ``n_out``, ``pe``, ``simd`` (u16 each) and
+    whether its shadows are in SPRAM (u8; version 2).
 ``LOAD_STATE`` (``sel`` u8, address u16, one word)
     Writes the word once the checksum is checked; an empty answer, or
     ``BAD_ADDRESS`` (nothing written) for a ``sel`` or address outside the
@@ -56,11 +57,11 @@ STATUS_BAD_LABEL = 0xEA
 TRAIN_STATUS_NAMES = {STATUS_BAD_LABEL: "label past the classes"}
 
 TRAIN_MAGIC = b"MFQT"
-#: Version 2 added EVAL.
+#: Version 2 added EVAL and the SPRAM flag of each layer in TRAIN_INFO.
 TRAIN_VERSION = 2
 PLAN_FINGERPRINT_BYTES = 16
 TRAIN_INFO_FORMAT = "<4sBBIHI16sB"
-TRAIN_INFO_LAYER_FORMAT = "<HHH"
+TRAIN_INFO_LAYER_FORMAT = "<HHHB"
 TRAIN_RESULT_BYTES = 6
 READ_REQUEST_FORMAT = "<BHH"
 LOAD_HEADER_FORMAT = "<BH"
@@ -114,22 +115,27 @@ class TrainInfo:
     word_bytes: int
     clock_hz: int
     fingerprint: bytes
-    layers: tuple           # (n_out, pe, simd) per layer
+    layers: tuple           # (n_out, pe, simd, shadows in SPRAM) per layer
     version: int = TRAIN_VERSION
 
     @classmethod
     def of(cls, plan, clock_hz):
         return cls(plan.input_bits, plan.n_inputs, word_bytes(plan), int(clock_hz),
                    plan_fingerprint(plan),
-                   tuple((lp.n_out, lp.pe, lp.simd) for lp in plan.layers))
+                   tuple((lp.n_out, lp.pe, lp.simd, int(lp.spram)) for lp in plan.layers))
 
     @property
     def folding(self):
-        return [(pe, simd) for _, pe, simd in self.layers]
+        return [(pe, simd) for _, pe, simd, _ in self.layers]
+
+    @property
+    def spram(self):
+        """The layers whose shadows are in SPRAM."""
+        return tuple(k for k, layer in enumerate(self.layers) if layer[3])
 
     @property
     def sizes(self):
-        return [self.n_inputs] + [n_out for n_out, _, _ in self.layers]
+        return [self.n_inputs] + [n_out for n_out, _, _, _ in self.layers]
 
     def encode(self):
         out = struct.pack(TRAIN_INFO_FORMAT, TRAIN_MAGIC, self.version, self.input_bits,

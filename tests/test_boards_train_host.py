@@ -13,6 +13,7 @@ from boards.train_board_model import TrainBoardModel
 from boards.train_host import StateMismatch, TrainClient, TrainerMismatch, train_on_board
 from golden_model.qtrain.epochs import accuracy, run_epoch
 from golden_model.qtrain.state_file import load_state
+from hdl.trainer.plan import plan_trainer
 from hdl.trainer.simulate import state_mismatches
 from mulfree.cli import main
 
@@ -117,6 +118,17 @@ def test_a_lost_eval_answer_is_asked_again():
     assert report.val_acc == pytest.approx([accuracy(golden, x_val, y_val)])
     assert report.resent == 1 and model.evaluated == 11
     assert state_mismatches(golden, model.state) == []
+
+
+def test_a_board_with_shadows_in_spram_trains_equal_to_the_golden_model():
+    # TRAIN_INFO tells the host which layers are in SPRAM (their update is slower).
+    state, x, y = _setup()
+    golden, accs = _golden(state, x, y, 1)
+    model = TrainBoardModel(state, FOLDING, spram=(1,))
+    report = train_on_board(TrainClient(FakeSerial(model)), state, x, y, 1)
+    assert state_mismatches(golden, report.state) == []
+    assert report.cycles == [plan_trainer(state, FOLDING, (1,)).cycles_per_sample] * N
+    assert report.cycles[0] > plan_trainer(state, FOLDING).cycles_per_sample
 
 
 def test_a_board_whose_state_differs_is_caught_naming_the_weight():

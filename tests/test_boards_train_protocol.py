@@ -33,8 +33,11 @@ def test_train_info_round_trip_and_refusals():
     assert info.word_bytes == tp.word_bytes(plan) >= 4
     with pytest.raises(p.ProtocolError, match="MFQN.*training bitstream"):
         tp.TrainInfo.decode(b"MFQN" + info.encode()[4:])
-    with pytest.raises(p.ProtocolError, match="of 44 bytes; expected 45"):
+    with pytest.raises(p.ProtocolError, match="of 46 bytes; expected 47"):
         tp.TrainInfo.decode(info.encode()[:-1])
+    assert info.spram == ()
+    spram = tp.TrainInfo.of(plan_trainer(_state(), FOLDING, spram=(1,)), 12_000_000)
+    assert tp.TrainInfo.decode(spram.encode()).spram == (1,)
     # Version 1 bitstreams have no EVAL: the host asks for a rebuild.
     old = info.encode()
     with pytest.raises(p.ProtocolError, match="version 1; this host expects 2 .rebuild"):
