@@ -70,9 +70,8 @@ def build_training_bitstream(state, folding, board, out_dir=None, *, clock_mhz=N
         which ``mulfree learn --board`` loads).
     folding : sequence of (PE, SIMD)
     spram : iterable of int
-        Layers whose shadows go to SPRAM (iCE40 UP; :func:`hdl.trainer.plan.plan_trainer`).
-        ``TRAIN_INFO`` does not tell the host yet: ``mulfree learn --board``
-        refuses such a bitstream (its plan fingerprint differs).
+        Layers whose shadows go to SPRAM (iCE40 UP; :func:`hdl.trainer.plan.plan_trainer`);
+        ``TRAIN_INFO`` tells the host.
     board : str or boards.registry.Board
     out_dir : path, optional
         Default ``build/<board>-train``.
