@@ -13,8 +13,9 @@ or the benchmark fails).
     python bench/train_on_chip.py --rows icebreaker:16-8-4:1x2,1x1:narrow
     python bench/train_on_chip.py --no-build             # reuse build/<board>-train-<net>/
 
-A row is ``BOARD:SIZES:FOLDING[:narrow]``; a build that is missing is made (one at a
-time, several minutes each) unless ``--no-build``.
+A row is ``BOARD:SIZES:FOLDING[:narrow][:spram0]`` (``spramK``: layer ``K``'s shadows
+in SPRAM); a build that is missing is made (one at a time, several minutes each)
+unless ``--no-build``.
 """
 
 import argparse
@@ -39,18 +40,21 @@ from hdl.trainer.simulate import simulate_training, state_mismatches  # noqa: E4
 
 #: Digits-sized 64-64-10 with narrow widths on the UP5K (the ``mulfree learn``
 #: widths need 32 block RAMs even at PE = SIMD = 1; this folding takes 93 % of
-#: its logic cells, the budget folding (2, 8), (5, 1) 138 %), 784-128-10 with the
+#: its logic cells, the LUT-only budget folding (2, 8), (5, 1) 138 %, today's
+#: logic-cell budget folding (1, 8), (1, 1) 94 % at the same cycles), 784-128-10 with the
 #: ``mulfree learn`` widths on the ECP5-85F at a small folding (30 % of its LUTs;
 #: its place-and-route takes more than 15 minutes on a shared 2-core machine).
 DEFAULT_ROWS = ("icebreaker:64-64-10:2x4,1x1:narrow", "ulx3s-85f:784-128-10:1x28,1x16")
 
 
 def parse_row(text):
-    """``BOARD:SIZES:FOLDING[:narrow]`` -> (board, sizes, folding, narrow)."""
+    """``BOARD:SIZES:FOLDING[:narrow][:sprammK...]`` -> (board, sizes, folding, narrow,
+    spram layers)."""
     board, sizes, folding, *rest = text.split(":")
     sizes = tuple(int(n) for n in sizes.split("-"))
     folding = [tuple(int(v) for v in pair.split("x")) for pair in folding.split(",")]
-    return board, sizes, folding, rest == ["narrow"]
+    spram = tuple(int(flag[5:]) for flag in rest if flag.startswith("spram"))
+    return board, sizes, folding, "narrow" in rest, spram
 
 
 def make_state(sizes, narrow=False, seed=0):
@@ -95,10 +99,10 @@ def float_numpy_rate(sizes, x, y, batch):
     return len(y) / (time.perf_counter() - start)
 
 
-def simulated_cycles(state, folding, x, y):
+def simulated_cycles(state, folding, x, y, spram=()):
     """Cycles per sample in the Amaranth simulation (input beats + busy), and the
     state after the samples compared with the golden model's."""
-    result = simulate_training(state, folding, x, y)
+    result = simulate_training(state, folding, x, y, spram=spram)
     golden = state.copy()
     run_epoch(golden, x, y, order=np.arange(len(y)))
     mismatches = state_mismatches(golden, result["state"])
@@ -109,14 +113,15 @@ def simulated_cycles(state, folding, x, y):
     return max(cycles)
 
 
-def build_report(board, state, folding, out_dir, allow_build):
+def build_report(board, state, folding, out_dir, allow_build, spram=()):
     path = Path(out_dir) / "report.json"
     if path.is_file():
         return json.loads(path.read_text())
     if not allow_build:
         return None
     from boards.train_build import build_training_bitstream
-    return build_training_bitstream(state, folding, board, out_dir, allow_timing_miss=True)
+    return build_training_bitstream(state, folding, board, out_dir, allow_timing_miss=True,
+                                    spram=spram)
 
 
 def main(argv=None):
@@ -135,17 +140,20 @@ def main(argv=None):
               f"{'QTrain np':>11}{'float b1':>10}{'float b64':>10}")
     lines = [header]
     for row in args.rows:
-        board, sizes, folding, narrow = parse_row(row)
+        board, sizes, folding, narrow, spram = parse_row(row)
         state = make_state(sizes, narrow)
-        plan = plan_trainer(state, folding)
+        plan = plan_trainer(state, folding, spram)
         x, y = samples(sizes, args.samples)
-        cycles = simulated_cycles(state, folding, x[:args.sim_samples], y[:args.sim_samples])
+        cycles = simulated_cycles(state, folding, x[:args.sim_samples], y[:args.sim_samples],
+                                  spram)
         if cycles != plan.cycles_per_sample:
             raise SystemExit(f"{row}: {cycles} cycles per sample simulated, the plan says "
                              f"{plan.cycles_per_sample}")
-        net = "-".join(map(str, sizes)) + ("n" if narrow else "")
+        net = "-".join(map(str, sizes)) + ("n" if narrow else "") \
+            + "".join(f"s{k}" for k in spram)
         report = build_report(board, state, folding,
-                              Path(args.build_dir) / f"{board}-train-{net}", not args.no_build)
+                              Path(args.build_dir) / f"{board}-train-{net}", not args.no_build,
+                              spram)
         qtrain = qtrain_numpy_rate(state, x, y)
         float1 = float_numpy_rate(sizes, x, y, 1)
         float64 = float_numpy_rate(sizes, x, y, 64)

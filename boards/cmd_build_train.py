@@ -25,6 +25,9 @@ def configure(parser):
     parser.add_argument("--folding", required=True,
                         help="PE:SIMD per layer, e.g. 4:8,2:4 (PE divides the layer's "
                              "outputs, SIMD its inputs)")
+    parser.add_argument("--spram", default="",
+                        help="layers whose shadows go to SPRAM, e.g. 0 or 0,1 (iCE40 UP "
+                             "boards; their update takes two cycles a tile)")
     parser.add_argument("--out", default=None,
                         help="output directory (default: build/<board>-train)")
     parser.add_argument("--clock", type=number(1, 400, what="a clock frequency in MHz"),
@@ -36,6 +39,19 @@ def configure(parser):
     parser.add_argument("--allow-timing-miss", action="store_true",
                         help="keep the bitstream when the clock is missed (the report gives "
                              "the achieved Fmax)")
+
+
+def _spram_layers(text, board):
+    """``--spram``: comma-separated layer indices, on a board with SPRAM."""
+    if not text:
+        return ()
+    try:
+        layers = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise MulfreeError(f"--spram {text!r}: expected layer indices, e.g. 0 or 0,1") from None
+    if not board.capacity.spram:
+        raise MulfreeError(f"--spram: {board.name} has no SPRAM (iCE40 UP boards have)")
+    return layers
 
 
 def main(args):
@@ -50,9 +66,10 @@ def main(args):
     if not isinstance(folding, list):
         raise MulfreeError(f"--folding {args.folding!r}: expected PE:SIMD per layer, "
                            "e.g. 4:8,2:4")
+    spram = _spram_layers(args.spram, board)
     state = load_state(args.state)
     report = build_training_bitstream(state, folding, board, out, clock_mhz=args.clock,
                                       baud=args.baud, seed=args.seed, bounds=BuildBounds(),
-                                      allow_timing_miss=args.allow_timing_miss)
+                                      allow_timing_miss=args.allow_timing_miss, spram=spram)
     print(f"bitstream: {report['bitstream']}")
     return 0

@@ -3,7 +3,9 @@
 The options of ``mulfree learn`` choose the initial state and the dataset as
 for a run on this CPU; the state is loaded into the board, the dataset
 streamed for ``--epochs`` epochs, and after every epoch the board's whole
-state is read back and compared with the golden model bit for bit. The
+state is read back and compared with the golden model bit for bit, and the
+validation accuracy measured on the board (EVAL, every class checked against
+the golden model's); the test accuracy likewise after the last epoch. The
 learned state (``--out``) and its QNet (``--export-qnet``) are written from
 the board's read-back state, which the inference bitstream then runs.
 """
@@ -57,13 +59,14 @@ def learn_on_board(args, port, state, dataset, quiet=False):
 
     def report(progress):
         epoch = state.epoch
-        val = f"  val {progress.val_acc[-1]:.4f}" if progress.val_acc else ""
-        print(f"epoch {epoch:3d}  board train {progress.train_acc[-1]:.4f}{val}  state equal "
-              f"to the golden model ({state.step} steps)")
+        val = f"  board val {progress.val_acc[-1]:.4f}" if progress.val_acc else ""
+        print(f"epoch {epoch:3d}  board train {progress.train_acc[-1]:.4f}{val}  state and "
+              f"classes equal to the golden model ({state.step} steps)")
 
     return train_on_board(
         client, state, dataset.x_train, dataset.y_train, args.epochs,
-        x_val=dataset.x_val, y_val=dataset.y_val, on_epoch=report,
+        x_val=dataset.x_val, y_val=dataset.y_val, x_test=dataset.x_test,
+        y_test=dataset.y_test, on_epoch=report,
         progress=None if quiet else (lambda it: tqdm(it, desc="board", unit="sample",
                                                      leave=False, mininterval=0.5)))
 
@@ -84,6 +87,8 @@ def main_on_board(args, port, state, dataset):
     if args.export_qnet:
         result.state.to_qnet().save(args.export_qnet)
         written.append(args.export_qnet)
+    print(f"board test accuracy {result.test_acc:.4f} (EVAL, equal to the golden model's "
+          f"classes, after {result.state.epoch} epochs, {result.state.step} steps)")
     print(f"board: {result.samples} samples in {result.seconds:.1f} s "
           f"({result.samples_per_second:.0f} samples/s over the serial link), "
           f"{result.resent} requests sent again")

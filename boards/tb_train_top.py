@@ -38,7 +38,7 @@ class _Link:
         self.dut, self.config, self.source, self.sink = dut, config, source, sink
         self.model = model
         self.reader = p.FrameReader(p.RESPONSE_SYNC)
-        self.cycles = []
+        self.cycles = {tp.CMD_TRAIN: [], tp.CMD_EVAL: []}
 
     async def exchange(self, message, label):
         expected = p.FrameReader(p.RESPONSE_SYNC).feed(self.model.feed(message)
@@ -58,10 +58,10 @@ class _Link:
         assert statuses == [hex(f[0]) for f in expected], \
             f"{label}: statuses {statuses}, expected {[hex(f[0]) for f in expected]}"
         for (status, payload), (_, want) in zip(frames, expected, strict=True):
-            if status == tp.CMD_TRAIN:
+            if status in (tp.CMD_TRAIN, tp.CMD_EVAL):
                 cls, cycles = tp.decode_train_result(payload)
                 assert cls == tp.decode_train_result(want)[0], f"{label}: class {cls}"
-                self.cycles.append(cycles)
+                self.cycles[status].append(cycles)
             else:
                 assert payload == want, f"{label}: {payload.hex()}, expected {want.hex()}"
         return frames
@@ -86,8 +86,9 @@ async def _read_state(link, plan, template, label):
 
 @cocotb.test()
 async def train_and_read_back(dut):
-    """Load a state, train on samples, read every word back: equal to the golden model;
-    then malformed requests, each answered with its error and the state unchanged."""
+    """Load a state, train on samples with evaluations between them, read every word
+    back: equal to the golden model (the evaluations change nothing); then malformed
+    requests, each answered with its error and the state unchanged."""
     config = json.loads(Path(os.environ["MULFREE_TRAIN_TB"]).read_text())
     state = load_state(config["state"])
     folding = [tuple(pair) for pair in config["folding"]]
@@ -112,10 +113,18 @@ async def train_and_read_back(dut):
 
     golden = state.copy()
     for n, (image, label) in enumerate(zip(images, labels, strict=True)):
+        # EVAL before each TRAIN: the deterministic forward of the state so far,
+        # on this image and on the one before; neither changes the state.
+        for e, other in enumerate((image, images[n - 1])):
+            frames = await link.exchange(_request(tp.CMD_EVAL, tp.encode_eval(plan, other)),
+                                         f"EVAL {n}.{e}")
+            want = int(golden.to_qnet(meta={}).predict(other[None])[0])
+            assert tp.decode_train_result(frames[0][1])[0] == want, f"EVAL {n}.{e}: class"
         frames = await link.exchange(_request(tp.CMD_TRAIN, tp.encode_train(plan, image, label)),
                                      f"TRAIN {n}")
         want = train_step(golden, image, int(label))["predicted"]
         assert tp.decode_train_result(frames[0][1])[0] == want, f"TRAIN {n}: class"
+    await link.exchange(_request(tp.CMD_EVAL, tp.encode_eval(plan, images[-1])), "EVAL last")
     got = await _read_state(link, plan, state, "after training")
     assert state_mismatches(golden, got) == []
 
@@ -127,6 +136,7 @@ async def train_and_read_back(dut):
         train0[:-1] + bytes([(train0[-1] + 1) & 0xFF]),                    # bad checksum
         train0[:7],                                                        # cut short
         _request(tp.CMD_TRAIN, tp.encode_train(plan, images[0], plan.n_classes)),  # label
+        _request(tp.CMD_EVAL, tp.encode_train(plan, images[0], 0)),       # EVAL with a label
         _request(tp.CMD_LOAD_STATE, tp.encode_load_state(step_sel + 1, 0, 0, n_bytes)),
         _request(tp.CMD_LOAD_STATE, tp.encode_load_state(0, plan.layers[0].depth, 0,
                                                          n_bytes)),
@@ -140,5 +150,6 @@ async def train_and_read_back(dut):
             f"malformed {k}: answers {[hex(f[0]) for f in frames]}"
     got = await _read_state(link, plan, state, "after malformed requests")
     assert state_mismatches(golden, got) == []
-    Path("cycles.json").write_text(json.dumps(link.cycles))
+    Path("cycles.json").write_text(json.dumps({"train": link.cycles[tp.CMD_TRAIN],
+                                                "eval": link.cycles[tp.CMD_EVAL]}))
     await Timer(1, "ns")

@@ -14,15 +14,26 @@ from boards import protocol as p
 from boards import train_protocol as tp
 from boards.request_receiver import RequestReceiver
 from golden_model.qtrain import train_step
+from golden_model.qtrain.step import forward
 from hdl.trainer.plan import bias_words, plan_trainer, shadow_words
 
-__all__ = ["TrainBoardModel"]
+__all__ = ["TrainBoardModel", "predict"]
 
 
 def _lanes(word, n, bits):
     """The ``n`` two's-complement lanes of ``bits`` bits of a memory word."""
     raw = [(word >> (lane * bits)) & ((1 << bits) - 1) for lane in range(n)]
     return [value - (1 << bits) if value >> (bits - 1) else value for value in raw]
+
+
+def _result(cls, cycles):
+    return int(cls).to_bytes(2, "little") + (int(cycles) & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def predict(state, pixels):
+    """The class of the QTrain forward with the deterministic weights (what EVAL answers)."""
+    weights = [state.deterministic_weights(k) for k in range(len(state.layers))]
+    return int(np.argmax(forward(state, pixels, weights)[-1]["z"]))
 
 
 class TrainBoardModel(RequestReceiver):
@@ -35,10 +46,14 @@ class TrainBoardModel(RequestReceiver):
         bitstream"; like the board's memories after power-up, the model's
         shadows, biases and step start at zero.
     folding : sequence of (PE, SIMD)
+    spram : iterable of int
+        Layers whose shadows are in SPRAM (reported by ``TRAIN_INFO``).
     clock_hz : int
         Reported by ``TRAIN_INFO``.
     cycles : int, optional
         Reported with each TRAIN answer (default the plan's cycles per sample).
+    eval_cycles : int, optional
+        Reported with each EVAL answer (default the plan's).
     after_train : callable, optional
         ``after_train(state, n)`` after the ``n``-th TRAIN step (a faulty board).
 
@@ -48,8 +63,9 @@ class TrainBoardModel(RequestReceiver):
         What the board's memories hold.
     """
 
-    def __init__(self, state, folding, clock_hz=12_000_000, cycles=None, after_train=None):
-        self.plan = plan_trainer(state, folding)
+    def __init__(self, state, folding, clock_hz=12_000_000, cycles=None, after_train=None,
+                 eval_cycles=None, spram=()):
+        self.plan = plan_trainer(state, folding, spram)
         self.state = state.copy()
         for layer in self.state.layers:
             layer.shadow = np.zeros_like(layer.shadow)
@@ -57,12 +73,16 @@ class TrainBoardModel(RequestReceiver):
         self.state.step = 0
         self.clock_hz = int(clock_hz)
         self.cycles = self.plan.cycles_per_sample if cycles is None else int(cycles)
+        self.eval_cycles = (self.plan.eval_cycles_per_sample if eval_cycles is None
+                            else int(eval_cycles))
+        self.evaluated = 0
         self.after_train = after_train
         self.trained = 0
         self.word_bytes = tp.word_bytes(self.plan)
         self.depths = tp.memory_depths(self.plan)
         self._lengths = {tp.CMD_TRAIN_INFO: 0, tp.CMD_LOAD_STATE: 3 + self.word_bytes,
-                         tp.CMD_READ_STATE: 5, tp.CMD_TRAIN: tp.train_request_bytes(self.plan)}
+                         tp.CMD_READ_STATE: 5, tp.CMD_TRAIN: tp.train_request_bytes(self.plan),
+                         tp.CMD_EVAL: tp.eval_request_bytes(self.plan)}
         self._reset()
 
     @property
@@ -96,6 +116,10 @@ class TrainBoardModel(RequestReceiver):
                 return p.STATUS_BAD_ADDRESS, b""
             words = self.words(sel)[address:address + count]
             return cmd, b"".join(tp.encode_word(w, self.word_bytes) for w in words)
+        if cmd == tp.CMD_EVAL:
+            pixels = tp.decode_eval(self.plan, payload) & ((1 << self.plan.input_bits) - 1)
+            self.evaluated += 1
+            return cmd, _result(predict(self.state, pixels), self.eval_cycles)
         pixels, label = tp.decode_train(self.plan, payload)
         if label >= self.plan.n_classes:
             return tp.STATUS_BAD_LABEL, b""
@@ -106,8 +130,7 @@ class TrainBoardModel(RequestReceiver):
         self.trained += 1
         if self.after_train is not None:
             self.after_train(self.state, self.trained)
-        return cmd, int(result["predicted"]).to_bytes(2, "little") + \
-            (self.cycles & 0xFFFFFFFF).to_bytes(4, "little")
+        return cmd, _result(result["predicted"], self.cycles)
 
     def words(self, sel):
         """Memory ``sel`` as the board holds it (one int per address)."""

@@ -60,7 +60,7 @@ class TrainPlatformTop(PlatformTop):
 
 def build_training_bitstream(state, folding, board, out_dir=None, *, clock_mhz=None, baud=None,
                              seed=None, routers=("router1", "router2"), bounds=None,
-                             allow_timing_miss=False, log=print):
+                             allow_timing_miss=False, log=print, spram=()):
     """Build the training bitstream of ``state`` at ``folding`` for ``board``.
 
     Parameters
@@ -69,6 +69,9 @@ def build_training_bitstream(state, folding, board, out_dir=None, *, clock_mhz=N
         Fixes the network and the QTrain parameters (not the learned values,
         which ``mulfree learn --board`` loads).
     folding : sequence of (PE, SIMD)
+    spram : iterable of int
+        Layers whose shadows go to SPRAM (iCE40 UP; :func:`hdl.trainer.plan.plan_trainer`);
+        ``TRAIN_INFO`` tells the host.
     board : str or boards.registry.Board
     out_dir : path, optional
         Default ``build/<board>-train``.
@@ -83,7 +86,7 @@ def build_training_bitstream(state, folding, board, out_dir=None, *, clock_mhz=N
     TrainerPlanError, BuildError, TimingError
     """
     board = get_board(board) if isinstance(board, str) else board
-    plan = plan_trainer(state, folding)
+    plan = plan_trainer(state, folding, spram)
     out_dir = Path(out_dir or Path("build") / f"{board.name}-train")
     target_hz = board.target_hz if clock_mhz is None else float(clock_mhz) * 1e6
     baud = board.baud if baud is None else int(baud)

@@ -3,7 +3,9 @@
 The host runs the QTrain golden model in lockstep with the board: every
 TRAIN answer's class is compared with the golden forward, and at the end of
 every epoch the board's whole state (every shadow weight, bias and the step)
-is read back and compared bit for bit.
+is read back and compared bit for bit; the validation (and at the end the
+test) accuracy is measured on the board with EVAL, every class compared with
+the golden model's prediction for the same state.
 
 Members
 -------
@@ -36,7 +38,8 @@ from hdl.trainer.plan import (
 )
 from hdl.trainer.simulate import state_mismatches
 
-__all__ = ["TrainClient", "train_on_board", "check_schedule", "BoardTrainReport",
+__all__ = ["TrainClient", "train_on_board", "evaluate_on_board", "check_schedule",
+           "BoardTrainReport",
            "StateMismatch", "TrainerMismatch"]
 
 
@@ -70,7 +73,8 @@ class TrainClient(BoardClient):
         self.resent = 0
 
     def _answer_header_check(self, cmd):
-        longest = {tp.CMD_LOAD_STATE: 0, tp.CMD_TRAIN: tp.TRAIN_RESULT_BYTES}.get(
+        longest = {tp.CMD_LOAD_STATE: 0, tp.CMD_TRAIN: tp.TRAIN_RESULT_BYTES,
+                   tp.CMD_EVAL: tp.TRAIN_RESULT_BYTES}.get(
             cmd, p.MAX_PAYLOAD)
 
         def accept(status, length):
@@ -127,10 +131,11 @@ class TrainClient(BoardClient):
                 f"{'-'.join(map(str, sizes))} with {state.input.bits}-bit inputs; build the "
                 "training bitstream for this state")
         try:
-            plan = plan_trainer(state, info.folding)
+            plan = plan_trainer(state, info.folding, info.spram)
         except TrainerPlanError as error:
-            raise TrainerMismatch(f"{self.name}: the board reports folding {info.folding}: "
-                                  f"{error}") from None
+            spram = f" (SPRAM layers {list(info.spram)})" if info.spram else ""
+            raise TrainerMismatch(f"{self.name}: the board reports folding {info.folding}"
+                                  f"{spram}: {error}") from None
         if tp.plan_fingerprint(plan) != info.fingerprint:
             raise TrainerMismatch(
                 f"{self.name}: the bitstream's trainer was built with other QTrain parameters "
@@ -188,6 +193,17 @@ class TrainClient(BoardClient):
         got.step = self.read_step()
         return got
 
+    def evaluate(self, image):
+        """The class of the board's forward of one image with the deterministic
+        weights (EVAL); the board's state does not change, so a lost answer is
+        simply asked again."""
+        self._need_plan()
+        answer = self._request_retried(tp.CMD_EVAL, tp.encode_eval(self.plan, image))
+        try:
+            return tp.decode_train_result(answer)[0]
+        except p.ProtocolError as error:
+            raise HostError(f"{self.name}: {error}") from None
+
     def train(self, image, label, step):
         """One sample; returns ``(class, cycles)``, or ``(None, None)`` when the answer
         was lost but the board's step shows the sample was trained.
@@ -219,10 +235,13 @@ class TrainClient(BoardClient):
 
 @dataclass
 class BoardTrainReport:
-    """Outcome of :func:`train_on_board`: per epoch the training accuracy on the board."""
+    """Outcome of :func:`train_on_board`: per epoch the training and validation accuracy
+    on the board (``test_acc`` after the last epoch, NaN without test data)."""
 
     train_acc: list = field(default_factory=list)
     val_acc: list = field(default_factory=list)
+    test_acc: float = float("nan")
+    evaluated: int = 0
     samples: int = 0
     seconds: float = 0.0
     cycles: list = field(default_factory=list)
@@ -255,8 +274,31 @@ def _compare(expected, got, when):
                             + "; ".join(messages))
 
 
+def evaluate_on_board(client, state, x, y, what):
+    """Accuracy of the board's EVAL classes on ``(x, y)``, each checked equal to the
+    golden model's prediction for ``state`` (the deterministic weights, the QNet's).
+
+    Raises
+    ------
+    StateMismatch
+        Naming the sample, the board's class and the golden model's.
+    """
+    x, y = np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64)
+    if len(y) == 0:
+        return float("nan")
+    want = state.to_qnet(meta={}).predict(x)
+    correct = 0
+    for index, (image, label) in enumerate(zip(x, y, strict=True)):
+        cls = client.evaluate(image)
+        if cls != want[index]:
+            raise StateMismatch(f"{what}, sample {index}: the board evaluates class {cls}, "
+                                f"the golden model {int(want[index])}")
+        correct += cls == label
+    return correct / len(y)
+
+
 def train_on_board(client, state, x, y, epochs, x_val=None, y_val=None, on_epoch=None,
-                   progress=None):
+                   progress=None, x_test=None, y_test=None):
     """Train ``state`` (in place, as the golden model) and the board on ``(x, y)``.
 
     Parameters
@@ -269,7 +311,10 @@ def train_on_board(client, state, x, y, epochs, x_val=None, y_val=None, on_epoch
         :func:`golden_model.qtrain.epochs.epoch_order`.
     epochs : int
     x_val, y_val : ndarray, optional
-        Validation accuracy of the deterministic weights after every epoch.
+        Validation accuracy of the deterministic weights after every epoch,
+        measured on the board (EVAL) and checked against the golden model.
+    x_test, y_test : ndarray, optional
+        Test accuracy after the last epoch, the same way.
     on_epoch : callable, optional
         ``on_epoch(report)`` after every epoch.
     progress : callable, optional
@@ -281,11 +326,13 @@ def train_on_board(client, state, x, y, epochs, x_val=None, y_val=None, on_epoch
         When a class or the state read back differs from the golden model's,
         naming the sample or the layer, row, column, expected and got.
     """
-    from golden_model.qtrain import accuracy
     from golden_model.qtrain.epochs import _check_data
 
     x, y = np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64)
     _check_data(state, x, y)
+    for xs, ys in ((x_val, y_val), (x_test, y_test)):
+        if ys is not None:
+            _check_data(state, np.asarray(xs, dtype=np.int64), np.asarray(ys, dtype=np.int64))
     plan = client.attach(state)
     check_schedule(state, plan, epochs)
     report = BoardTrainReport()
@@ -312,11 +359,17 @@ def train_on_board(client, state, x, y, epochs, x_val=None, y_val=None, on_epoch
         board_state = client.read_state(state)
         _compare(state, board_state, f"after epoch {state.epoch}")
         report.train_acc.append(correct / max(1, len(order)))
-        if x_val is not None and len(y_val):
-            report.val_acc.append(accuracy(state, x_val, y_val))
+        if y_val is not None and len(y_val):
+            report.val_acc.append(evaluate_on_board(client, state, x_val, y_val,
+                                                    f"validation after epoch {state.epoch}"))
+            report.evaluated += len(y_val)
         report.resent = client.resent
         if on_epoch is not None:
             on_epoch(report)
+    if y_test is not None and len(y_test):
+        report.test_acc = evaluate_on_board(client, state, x_test, y_test, "test")
+        report.evaluated += len(y_test)
+        report.resent = client.resent
     report.state = state
     return report
 

@@ -16,7 +16,8 @@ Commands:
 ``TRAIN_INFO`` (no payload)
     ``"MFQT"``, version, input bits (u8), ``n_inputs`` (u32), word bytes
     (u16), clock in Hz (u32), the 16-byte plan fingerprint, the number of
-    layers (u8) and per layer ``n_out``, ``pe``, ``simd`` (u16 each).
+    layers (u8) and per layer ``n_out``, ``pe``, ``simd`` (u16 each) and
+    whether its shadows are in SPRAM (u8; version 2).
 ``LOAD_STATE`` (``sel`` u8, address u16, one word)
     Writes the word once the checksum is checked; an empty answer, or
     ``BAD_ADDRESS`` (nothing written) for a ``sel`` or address outside the
@@ -29,6 +30,10 @@ Commands:
     update (u16) and the trainer's cycles from the first pixel offered to
     ready again (u32). ``BAD_LABEL`` (nothing trained) for a label past the
     classes.
+``EVAL`` (the image, as TRAIN's, no label)
+    The forward only, with the deterministic weights (the exported QNet's);
+    the state and the step stay. The answer is as TRAIN's: the class (u16)
+    and the trainer's cycles (u32). New in version 2.
 """
 
 import hashlib
@@ -44,17 +49,19 @@ CMD_TRAIN_INFO = 0x21
 CMD_LOAD_STATE = 0x22
 CMD_READ_STATE = 0x23
 CMD_TRAIN = 0x24
-TRAIN_COMMANDS = (CMD_TRAIN_INFO, CMD_LOAD_STATE, CMD_READ_STATE, CMD_TRAIN)
+CMD_EVAL = 0x25
+TRAIN_COMMANDS = (CMD_TRAIN_INFO, CMD_LOAD_STATE, CMD_READ_STATE, CMD_TRAIN, CMD_EVAL)
 
 #: A TRAIN label outside the network's classes (the trainer is not started).
 STATUS_BAD_LABEL = 0xEA
 TRAIN_STATUS_NAMES = {STATUS_BAD_LABEL: "label past the classes"}
 
 TRAIN_MAGIC = b"MFQT"
-TRAIN_VERSION = 1
+#: Version 2 added EVAL and the SPRAM flag of each layer in TRAIN_INFO.
+TRAIN_VERSION = 2
 PLAN_FINGERPRINT_BYTES = 16
 TRAIN_INFO_FORMAT = "<4sBBIHI16sB"
-TRAIN_INFO_LAYER_FORMAT = "<HHH"
+TRAIN_INFO_LAYER_FORMAT = "<HHHB"
 TRAIN_RESULT_BYTES = 6
 READ_REQUEST_FORMAT = "<BHH"
 LOAD_HEADER_FORMAT = "<BH"
@@ -85,7 +92,12 @@ def pixel_bytes(plan):
 
 def train_request_bytes(plan):
     """Payload bytes of a TRAIN request: the image and the label."""
-    return plan.n_inputs * pixel_bytes(plan) + 2
+    return eval_request_bytes(plan) + 2
+
+
+def eval_request_bytes(plan):
+    """Payload bytes of an EVAL request: the image."""
+    return plan.n_inputs * pixel_bytes(plan)
 
 
 def plan_fingerprint(plan):
@@ -103,22 +115,27 @@ class TrainInfo:
     word_bytes: int
     clock_hz: int
     fingerprint: bytes
-    layers: tuple           # (n_out, pe, simd) per layer
+    layers: tuple           # (n_out, pe, simd, shadows in SPRAM) per layer
     version: int = TRAIN_VERSION
 
     @classmethod
     def of(cls, plan, clock_hz):
         return cls(plan.input_bits, plan.n_inputs, word_bytes(plan), int(clock_hz),
                    plan_fingerprint(plan),
-                   tuple((lp.n_out, lp.pe, lp.simd) for lp in plan.layers))
+                   tuple((lp.n_out, lp.pe, lp.simd, int(lp.spram)) for lp in plan.layers))
 
     @property
     def folding(self):
-        return [(pe, simd) for _, pe, simd in self.layers]
+        return [(pe, simd) for _, pe, simd, _ in self.layers]
+
+    @property
+    def spram(self):
+        """The layers whose shadows are in SPRAM."""
+        return tuple(k for k, layer in enumerate(self.layers) if layer[3])
 
     @property
     def sizes(self):
-        return [self.n_inputs] + [n_out for n_out, _, _ in self.layers]
+        return [self.n_inputs] + [n_out for n_out, _, _, _ in self.layers]
 
     def encode(self):
         out = struct.pack(TRAIN_INFO_FORMAT, TRAIN_MAGIC, self.version, self.input_bits,
@@ -175,13 +192,24 @@ def decode_words(payload, n_bytes):
             for k in range(0, len(payload), n_bytes)]
 
 
-def encode_train(plan, pixels, label):
-    """The payload of a TRAIN request."""
+def encode_eval(plan, pixels):
+    """The payload of an EVAL request (the image)."""
     pixels = np.asarray(pixels, dtype=np.int64).reshape(-1)
     if pixels.shape != (plan.n_inputs,):
         raise ProtocolError(f"image: expected {plan.n_inputs} pixels, got {pixels.size}")
     dtype = "<u1" if pixel_bytes(plan) == 1 else "<u2"
-    return pixels.astype(dtype).tobytes() + struct.pack("<H", int(label))
+    return pixels.astype(dtype).tobytes()
+
+
+def encode_train(plan, pixels, label):
+    """The payload of a TRAIN request."""
+    return encode_eval(plan, pixels) + struct.pack("<H", int(label))
+
+
+def decode_eval(plan, payload):
+    """The pixels of an EVAL payload."""
+    dtype = "<u1" if pixel_bytes(plan) == 1 else "<u2"
+    return np.frombuffer(bytes(payload), dtype=dtype).astype(np.int64)
 
 
 def decode_train(plan, payload):
@@ -192,8 +220,8 @@ def decode_train(plan, payload):
 
 
 def decode_train_result(payload):
-    """``(class, cycles)`` of a TRAIN answer."""
+    """``(class, cycles)`` of a TRAIN or EVAL answer."""
     if len(payload) != TRAIN_RESULT_BYTES:
-        raise ProtocolError(f"TRAIN answer of {len(payload)} bytes; expected "
+        raise ProtocolError(f"TRAIN or EVAL answer of {len(payload)} bytes; expected "
                             f"{TRAIN_RESULT_BYTES}")
     return struct.unpack("<HI", bytes(payload))

@@ -8,9 +8,10 @@
 
 A TRAIN request's image and label are stored whole and its checksum checked
 before the trainer sees a pixel, so a damaged request never changes the
-learned state; a LOAD_STATE word is written only after its checksum. Bytes
-that arrive while the trainer runs or an answer is sent are dropped; the
-host waits for each answer. :class:`boards.train_board_model.TrainBoardModel`
+learned state; an EVAL request's image likewise (the trainer then runs the
+forward only and changes nothing); a LOAD_STATE word is written only after
+its checksum. Bytes that arrive while the trainer runs or an answer is sent
+are dropped; the host waits for each answer. :class:`boards.train_board_model.TrainBoardModel`
 is the same engine in Python (on the golden model).
 
 Members
@@ -137,7 +138,8 @@ class TrainTop(wiring.Component):
         m.d.comb += length_ok.eq(Cat(*(
             (cmd == code) & (length == size)
             for code, size in ((tp.CMD_TRAIN_INFO, 0), (tp.CMD_LOAD_STATE, 3 + n_bytes),
-                               (tp.CMD_READ_STATE, 5), (tp.CMD_TRAIN, image_bytes + 2)))).any())
+                               (tp.CMD_READ_STATE, 5), (tp.CMD_TRAIN, image_bytes + 2),
+                               (tp.CMD_EVAL, image_bytes)))).any())
         sel_ok = Signal()
         depth = Signal(17)
         m.d.comb += [sel_ok.eq(sel < len(depths)),
@@ -156,9 +158,11 @@ class TrainTop(wiring.Component):
         feeding = Signal()
         offer_label = Signal()
         i_valid = Signal()
+        evaluating = Signal()          # an EVAL: the trainer runs the forward only
         advance = ~i_valid | trainer.i.ready
         m.d.comb += [read.addr.eq(feed), read.en.eq(advance), trainer.i.valid.eq(i_valid),
-                     trainer.i.payload.eq(Mux(offer_label, label, read.data))]
+                     trainer.i.payload.eq(Mux(offer_label, label, read.data)),
+                     trainer.evaluate.eq(evaluating)]
         # One class per sample, taken at once: the trainer never waits on it.
         m.d.comb += trainer.o.ready.eq(1)
         have_class = Signal()
@@ -268,10 +272,17 @@ class TrainTop(wiring.Component):
                                    words=True)
                         with m.Else():
                             answer(p.STATUS_BAD_ADDRESS)
+                    with m.Case(tp.CMD_EVAL):
+                        # The label beat still closes the sample; the trainer ignores it.
+                        m.d.sync += [feed.eq(0), feeding.eq(1), offer_label.eq(0),
+                                     have_class.eq(0), counting.eq(0), cycles.eq(0),
+                                     evaluating.eq(1)]
+                        m.next = "RUN"
                     with m.Default():      # TRAIN
                         with m.If(label_ok):
                             m.d.sync += [feed.eq(0), feeding.eq(1), offer_label.eq(0),
-                                         have_class.eq(0), counting.eq(0), cycles.eq(0)]
+                                         have_class.eq(0), counting.eq(0), cycles.eq(0),
+                                         evaluating.eq(0)]
                             m.next = "RUN"
                         with m.Else():
                             answer(tp.STATUS_BAD_LABEL)
@@ -291,7 +302,7 @@ class TrainTop(wiring.Component):
                 with m.If((counting | i_valid) & ~finished):
                     m.d.sync += cycles.eq(cycles + 1)
                 with m.If(finished):
-                    answer(tp.CMD_TRAIN, tp.TRAIN_RESULT_BYTES, Cat(cls, cycles))
+                    answer(cmd, tp.TRAIN_RESULT_BYTES, Cat(cls, cycles))
             with m.State("HEADER"):
                 header = _pick(header_index, [Const(p.RESPONSE_SYNC, 8), status,
                                               answer_len[:8], answer_len[8:]])
@@ -347,7 +358,7 @@ class TrainTop(wiring.Component):
                       low_byte, label, sel, addr, count, word):
         """Store one payload byte where its command and position say."""
         with m.Switch(cmd):
-            with m.Case(tp.CMD_TRAIN):
+            with m.Case(tp.CMD_TRAIN, tp.CMD_EVAL):
                 with m.If(position < image_bytes):
                     if pixel_bytes == 1:
                         m.d.comb += [write.addr.eq(pixel), write.data.eq(byte), write.en.eq(1)]

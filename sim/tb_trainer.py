@@ -30,6 +30,7 @@ def _config():
 
 async def _reset(dut):
     await FallingEdge(dut.clk)
+    dut.evaluate.value = 0             # training samples only (Icarus leaves inputs Z)
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2, rising=False)
     dut.rst.value = 0

@@ -73,6 +73,10 @@ def test_an_unknown_board_is_refused(tmp_path):
     (["--folding", "1:x"], "--folding: expected 'auto', 'none' or PE:SIMD pairs"),
     (["--folding", "1:3,1:1"], "folding[0] SIMD: expected a positive divisor of 8, got 3"),
     (["--folding", "1:2,1:1", "--board", "nosuch"], "unknown board 'nosuch'"),
+    (["--folding", "1:2,1:1", "--spram", "a"], "--spram 'a': expected layer indices"),
+    (["--folding", "1:2,1:1", "--spram", "2"], "spram: expected layer indices below 2"),
+    (["--folding", "1:2,1:1", "--spram", "0", "--board", "ulx3s-85f"],
+     "--spram: ulx3s-85f has no SPRAM"),
 ])
 def test_build_train_argument_errors_before_any_tool(tmp_path, capsys, args, message):
     from golden_model.qtrain.state_file import save_state

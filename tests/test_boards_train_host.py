@@ -11,8 +11,9 @@ from boards.board_model import BoardModel, FakeSerial
 from boards.host import HostError
 from boards.train_board_model import TrainBoardModel
 from boards.train_host import StateMismatch, TrainClient, TrainerMismatch, train_on_board
-from golden_model.qtrain.epochs import run_epoch
+from golden_model.qtrain.epochs import accuracy, run_epoch
 from golden_model.qtrain.state_file import load_state
+from hdl.trainer.plan import plan_trainer
 from hdl.trainer.simulate import state_mismatches
 from mulfree.cli import main
 
@@ -47,6 +48,87 @@ def test_two_epochs_on_the_board_equal_the_golden_model():
     assert report.train_acc == pytest.approx(accs) and seen == [accs[:1], accs]
     assert (report.samples, report.resent) == (2 * N, 0)
     assert report.cycles == [model.plan.cycles_per_sample] * 2 * N
+    assert report.val_acc == [] and np.isnan(report.test_acc) and model.evaluated == 0
+
+
+def _split(seed=7, n=10):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 16, (n, 16)), rng.integers(0, 4, n)
+
+
+def test_validation_and_test_accuracy_are_measured_on_the_board_with_eval():
+    state, x, y = _setup()
+    x_val, y_val = _split(7)
+    x_test, y_test = _split(8, 6)
+    golden, val = state.copy(), []
+    for _ in range(2):
+        run_epoch(golden, x, y)
+        val.append(accuracy(golden, x_val, y_val))
+    model = TrainBoardModel(state, FOLDING)
+    report = train_on_board(TrainClient(FakeSerial(model)), state, x, y, 2, x_val=x_val,
+                            y_val=y_val, x_test=x_test, y_test=y_test)
+    assert report.val_acc == pytest.approx(val)
+    assert report.test_acc == pytest.approx(accuracy(golden, x_test, y_test))
+    # Every validation image once per epoch, every test image once, all on the board;
+    # the evaluations change neither the board's state nor its step.
+    assert model.evaluated == report.evaluated == 2 * 10 + 6
+    assert state_mismatches(golden, model.state) == [] and model.trained == 2 * N
+
+
+def test_a_board_that_evaluates_a_wrong_class_is_caught_at_its_sample():
+    state, x, y = _setup()
+    x_val, y_val = _split(7)
+    model = TrainBoardModel(state, FOLDING)
+    original = model._execute
+
+    def wrong_class(cmd, payload):
+        status, body = original(cmd, payload)
+        if cmd == tp.CMD_EVAL and model.evaluated == 14:     # epoch 2, sample 3
+            body = bytes([(body[0] + 1) % 4]) + body[1:]
+        return status, body
+
+    model._execute = wrong_class
+    with pytest.raises(StateMismatch, match=r"validation after epoch 2, sample 3: the board "
+                                            r"evaluates class \d, the golden model \d"):
+        train_on_board(TrainClient(FakeSerial(model)), state, x, y, 2, x_val=x_val,
+                       y_val=y_val)
+
+
+class _DropEval:
+    """Drops the answer of the ``k``-th EVAL request."""
+
+    def __init__(self, k):
+        self.k, self.evals = k, 0
+
+    def __call__(self, data):
+        if data[1:2] == bytes([tp.CMD_EVAL]):
+            self.evals += 1
+            if self.evals == self.k:
+                return b""
+        return data
+
+
+def test_a_lost_eval_answer_is_asked_again():
+    state, x, y = _setup()
+    x_val, y_val = _split(7)
+    golden, _ = _golden(state, x, y, 1)
+    model = TrainBoardModel(state, FOLDING)
+    client = TrainClient(FakeSerial(model, corrupt=_DropEval(4)), timeout=0.2)
+    report = train_on_board(client, state, x, y, 1, x_val=x_val, y_val=y_val)
+    assert report.val_acc == pytest.approx([accuracy(golden, x_val, y_val)])
+    assert report.resent == 1 and model.evaluated == 11
+    assert state_mismatches(golden, model.state) == []
+
+
+def test_a_board_with_shadows_in_spram_trains_equal_to_the_golden_model():
+    # TRAIN_INFO tells the host which layers are in SPRAM (their update is slower).
+    state, x, y = _setup()
+    golden, accs = _golden(state, x, y, 1)
+    model = TrainBoardModel(state, FOLDING, spram=(1,))
+    report = train_on_board(TrainClient(FakeSerial(model)), state, x, y, 1)
+    assert state_mismatches(golden, report.state) == []
+    assert report.cycles == [plan_trainer(state, FOLDING, (1,)).cycles_per_sample] * N
+    assert report.cycles[0] > plan_trainer(state, FOLDING).cycles_per_sample
 
 
 def test_a_board_whose_state_differs_is_caught_naming_the_weight():
@@ -179,7 +261,8 @@ def test_mulfree_learn_on_a_board_writes_the_golden_state_and_qnet(tmp_path, cap
                  "--out", str(board), "--export-qnet", str(tmp_path / "b.qnet.npz")]) == 0
     text = capsys.readouterr().out
     assert "epoch   1  board train" in text and "epoch   2  board train" in text
-    assert "state equal to the golden model (60 steps)" in text
+    assert "board val" in text and "board test accuracy" in text
+    assert "state and classes equal to the golden model (60 steps)" in text
     want, got = load_state(cpu), load_state(board)
     assert state_mismatches(want, got) == [] and (got.epoch, got.step) == (2, 60)
 

@@ -33,8 +33,15 @@ def test_train_info_round_trip_and_refusals():
     assert info.word_bytes == tp.word_bytes(plan) >= 4
     with pytest.raises(p.ProtocolError, match="MFQN.*training bitstream"):
         tp.TrainInfo.decode(b"MFQN" + info.encode()[4:])
-    with pytest.raises(p.ProtocolError, match="of 44 bytes; expected 45"):
+    with pytest.raises(p.ProtocolError, match="of 46 bytes; expected 47"):
         tp.TrainInfo.decode(info.encode()[:-1])
+    assert info.spram == ()
+    spram = tp.TrainInfo.of(plan_trainer(_state(), FOLDING, spram=(1,)), 12_000_000)
+    assert tp.TrainInfo.decode(spram.encode()).spram == (1,)
+    # Version 1 bitstreams have no EVAL: the host asks for a rebuild.
+    old = info.encode()
+    with pytest.raises(p.ProtocolError, match="version 1; this host expects 2 .rebuild"):
+        tp.TrainInfo.decode(old[:4] + b"\x01" + old[5:])
 
 
 def test_plan_fingerprint_changes_with_any_hardware_parameter():
@@ -62,10 +69,17 @@ def test_model_loads_trains_and_reads_back_like_the_golden_model():
     rng = np.random.default_rng(0)
     for _ in range(3):
         x, label = random_input(rng, state), int(rng.integers(0, 4))
+        # EVAL: the QNet's class for the state so far; the state and step stay.
+        status, payload = _answer(model, tp.CMD_EVAL, tp.encode_eval(plan, x))
+        assert status == tp.CMD_EVAL
+        assert tp.decode_train_result(payload) == (
+            golden.to_qnet(meta={}).predict(x[None])[0], plan.eval_cycles_per_sample)
+        assert model.state.step == golden.step & 0xFFFFFFFF
         status, payload = _answer(model, tp.CMD_TRAIN, tp.encode_train(plan, x, label))
         assert status == tp.CMD_TRAIN
         assert tp.decode_train_result(payload) == (train_step(golden, x, label)["predicted"],
                                                    plan.cycles_per_sample)
+    assert (model.trained, model.evaluated) == (3, 3)
     status, payload = _answer(model, tp.CMD_READ_STATE, tp.encode_read_state(0, 3, 5))
     assert tp.decode_words(payload, n_bytes) == shadow_words(plan.layers[0],
                                                              golden.layers[0].shadow)[3:8]
@@ -80,6 +94,8 @@ def test_model_loads_trains_and_reads_back_like_the_golden_model():
     (tp.CMD_READ_STATE, tp.encode_read_state(1, 0, 0), p.STATUS_BAD_ADDRESS),
     (tp.CMD_READ_STATE, tp.encode_read_state(1, 1, 4), p.STATUS_BAD_ADDRESS),
     (tp.CMD_READ_STATE, b"\x00", p.STATUS_BAD_LENGTH),
+    (tp.CMD_EVAL, bytes(18), p.STATUS_BAD_LENGTH),      # an image and a label
+    (tp.CMD_EVAL, bytes(15), p.STATUS_BAD_LENGTH),
     (p.CMD_INFO, b"", p.STATUS_BAD_COMMAND),
 ])
 def test_model_refuses_bad_requests_without_training(cmd, payload, status):
@@ -89,4 +105,4 @@ def test_model_refuses_bad_requests_without_training(cmd, payload, status):
     if payload == "label":
         payload = tp.encode_train(model.plan, np.zeros(16, dtype=int), 4)
     assert _answer(model, cmd, payload) == (status, b"")
-    assert model.trained == 0 and model.state.step == 0
+    assert model.trained == model.evaluated == 0 and model.state.step == 0

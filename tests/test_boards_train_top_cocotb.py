@@ -1,8 +1,9 @@
 """The training board top as generated Verilog, with the real Trainer, under cocotb.
 
-A state goes in word by word through ``cocotbext-uart``, samples are trained,
-and the whole state read back through the serial protocol must equal the
-QTrain golden model bit for bit; every answer must equal the Python board
+A state goes in word by word through ``cocotbext-uart``, samples are trained
+with evaluations (EVAL) between them, and the whole state read back through
+the serial protocol must equal the QTrain golden model bit for bit; every
+answer must equal the Python board model's, every EVAL class the golden
 model's, and malformed requests get their error without touching the state.
 """
 
@@ -61,4 +62,5 @@ def test_train_top_state_equals_golden_model_through_the_uart(tmp_path, simulato
     assert run.n_tests == 1 and run.n_failed == 0
     cycles = json.loads((run.run_dir / "cycles.json").read_text())
     # The trainer's own cycles, the same for every sample: its input beats and compute.
-    assert cycles == [plan.cycles_per_sample] * len(images)
+    assert cycles["train"] == [plan.cycles_per_sample] * len(images)
+    assert cycles["eval"] == [plan.eval_cycles_per_sample] * (2 * len(images) + 1)

@@ -157,3 +157,96 @@ def test_samples_are_checked_before_simulating():
     state = random_state(rng, sizes=(4, 2, 2), input_bits=3)
     with pytest.raises(TrainerPlanError, match="images as integers in \\[0, 8\\)"):
         simulate_training(state, [(1, 1), (1, 1)], np.full((1, 4), 8), [0])
+
+
+def _edge_shadows(rng, state):
+    """Every shadow next to a deterministic threshold (``|S| > W0/2``; ``S >= 0``), where
+    the stochastic sample often differs from the deterministic one; no biases to hide it."""
+    w0 = state.config.w0
+    edges = np.array([w0 // 2, w0 // 2 + 1, -(w0 // 2), -(w0 // 2) - 1, 0, -1, w0, -w0])
+    for layer in state.layers:
+        layer.shadow = rng.choice(edges, layer.shadow.shape)
+        layer.bias = np.zeros_like(layer.bias)
+
+
+@pytest.mark.parametrize("weight_mode,mode", MODES)
+def test_evaluations_between_training_samples_are_the_qnet_forward_and_change_nothing(
+        weight_mode, mode):
+    rng = np.random.default_rng(20 + MODES.index((weight_mode, mode)))
+    state = random_state(rng, sizes=(16, 8, 4), weight_mode=weight_mode, sampling=mode,
+                         input_rounding=mode, activation="linear", pow2=False)
+    _edge_shadows(rng, state)
+    folding = [(2, 4), (2, 2)]
+    evaluate = [True, False, True, True, False, True, True, False] + [True] * 12
+    images, labels = _samples(rng, state, len(evaluate))
+    expected, classes, sampled = state.copy(), [], []
+    for x, y, flag in zip(images, labels, evaluate, strict=True):
+        if flag:
+            classes.append(int(expected.to_qnet(meta={}).predict(x[None])[0]))
+            sampled.append(train_step(expected.copy(), x, y)["predicted"])
+        else:
+            classes.append(train_step(expected, x, y)["predicted"])
+            sampled.append(classes[-1])
+    if mode == "stochastic":
+        # The weights an evaluation uses matter here: sampled ones give other classes.
+        assert sampled != classes
+    result = simulate_training(state, folding, images, labels, gap=0.3, seed=4,
+                               evaluate=evaluate)
+    # The state and the step move with the training samples only.
+    assert state_mismatches(expected, result["state"]) == []
+    assert result["state"].step == (state.step + evaluate.count(False)) & 0xFFFFFFFF
+    assert result["classes"] == classes
+    plan = plan_trainer(state, folding)
+    busy = np.array(result["busy_cycles"])
+    flags = np.array(evaluate)
+    assert (busy[~flags] == plan.compute_cycles).all()
+    # An evaluation ends with its class: a consumer that is not ready holds it.
+    assert (busy[flags] >= plan.eval_compute_cycles).all()
+    assert (busy[flags] == plan.eval_compute_cycles).sum() > flags.sum() // 2
+    # Tiles (4 x 4 and 2 x 4), one cycle of latency, the units; one back to idle.
+    assert plan.eval_compute_cycles == (16 + 1 + 8) + (8 + 1 + 4) + 1
+
+
+def test_evaluation_flag_count_is_checked():
+    rng = np.random.default_rng(14)
+    state = random_state(rng, sizes=(4, 2, 2))
+    with pytest.raises(TrainerPlanError, match="evaluate: expected 1 flags"):
+        simulate_training(state, [(1, 1), (1, 1)], np.zeros((1, 4), int), [0],
+                          evaluate=[True, False])
+
+
+@pytest.mark.parametrize("folding,spram", [([(1, 4), (2, 2)], (0,)), ([(1, 2), (2, 1)], (0, 1))],
+                         ids=["layer0", "both"])
+def test_shadows_in_spram_equal_the_golden_model_with_two_cycles_an_update_tile(folding, spram):
+    rng = np.random.default_rng(30 + len(spram))
+    state = random_state(rng, sizes=(16, 8, 4))
+    images, labels = _samples(rng, state, 4)
+    evaluate = [False, True, False, False]
+    expected, classes = state.copy(), []
+    for x, y, flag in zip(images, labels, evaluate, strict=True):
+        classes.append(int(expected.to_qnet(meta={}).predict(x[None])[0]) if flag
+                       else train_step(expected, x, y)["predicted"])
+    result = simulate_training(state, folding, images, labels, gap=0.3, seed=5,
+                               evaluate=evaluate, spram=spram)
+    assert state_mismatches(expected, result["state"]) == []
+    assert result["classes"] == classes
+    plan = plan_trainer(state, folding, spram)
+    assert [lp.spram for lp in plan.layers] == [k in spram for k in range(2)]
+    # The single port reads and writes back a tile in two cycles.
+    plain = plan_trainer(state, folding)
+    assert plan.compute_cycles == plain.compute_cycles + sum(
+        plan.layers[k].depth - 1 for k in spram)
+    assert [c for c, flag in zip(result["busy_cycles"], evaluate, strict=True) if not flag] \
+        == [plan.compute_cycles] * 3
+
+
+@pytest.mark.parametrize("spram,message", [
+    ((2,), "spram: expected layer indices below 2"),
+    ((True,), "spram: expected layer indices"),
+    ((0, 1), "need 5 SPRAM cells side by side; the UP5K has 4"),
+])
+def test_spram_layers_are_checked(spram, message):
+    state = random_state(np.random.default_rng(31), sizes=(16, 8, 4))
+    assert state.config.w0_log2 + 2 == 9       # 36- and 18-bit words: 3 and 2 cells
+    with pytest.raises(TrainerPlanError, match=message):
+        plan_trainer(state, [(1, 4), (2, 1)], spram)

@@ -2,16 +2,28 @@
 
 :func:`trainer_memories` lists every memory the :class:`~hdl.trainer.trainer.Trainer`
 of a plan builds (shape and depth); :func:`estimate_trainer` turns them and the
-lanes into LUT4, flip-flop and block-RAM counts per family (``ice40``,
-``ecp5``); :func:`auto_trainer_folding` picks per layer ``(PE, SIMD)`` that
-fits a LUT and block-RAM budget with the fewest cycles per sample.
+lanes into LUT4, flip-flop, logic-cell and block-RAM counts per family
+(``ice40``, ``ecp5``); :func:`estimate_board_top` adds the training board's
+serial engine (:class:`boards.train_top.TrainTop`);
+:func:`auto_trainer_folding` picks per layer ``(PE, SIMD)`` that fits a LUT
+(on the iCE40: logic-cell) and block-RAM budget with the fewest cycles per
+sample.
 
 The LUT model is linear in the datapath widths, calibrated against
 ``synth_ice40`` (``tests/test_hdl_trainer_estimate.py`` checks it against
 synthesis within a stated bound). Memories of fewer than
-:data:`BLOCK_RAM_MIN_DEPTH` words are built from flip-flops (Yosys maps them
-to logic), deeper ones take whole blocks in their cheapest shape
-(:data:`hdl.estimate.BLOCK_RAM_SHAPES`).
+:data:`BLOCK_RAM_MIN_DEPTH` words or at most :data:`LOGIC_MEMORY_MAX_BITS`
+bits are built from flip-flops (Yosys maps them to logic), the others take
+whole blocks in their cheapest shape (:data:`hdl.estimate.BLOCK_RAM_SHAPES`).
+
+An iCE40 logic cell is a LUT4 and a flip-flop; nextpnr packs a flip-flop
+with the LUT that drives it only, which the trainer's registers (loaded
+through multiplexers, counters, pipeline stages fed by carry chains) seldom
+allow: :func:`logic_cells` counts one cell per LUT plus one per flip-flop,
+an upper bound that the ``icebreaker`` training designs of digits 64-64-10
+reach within 1-8 % (``nextpnr-ice40 --pack-only``: 3763 cells for 2793 LUTs
+and 1281 flip-flops at ``(1, 1), (1, 1)``, 4944 for 3732 and 1403 at
+``(2, 4), (1, 1)``, 7558 for 5656 and 1952 at ``(2, 8), (5, 1)``).
 """
 
 from hdl.errors import HardwareGenerationError
@@ -19,10 +31,12 @@ from hdl.estimate import BLOCK_RAM_SHAPES
 
 from .plan import plan_trainer
 
-__all__ = ["trainer_memories", "estimate_trainer", "auto_trainer_folding",
-           "FAMILY_RESOURCES", "BLOCK_RAM_MIN_DEPTH"]
+__all__ = ["trainer_memories", "estimate_trainer", "estimate_board_top", "logic_cells",
+           "auto_trainer_folding", "FAMILY_RESOURCES", "BLOCK_RAM_MIN_DEPTH",
+           "LOGIC_MEMORY_MAX_BITS"]
 
-#: LUT4s, block RAMs of the parts the issue names (iCE40 UP5K, ECP5-85F).
+#: LUT4s (on the iCE40 logic cells: a LUT4 and a flip-flop each), block RAMs of
+#: the parts the issue names (iCE40 UP5K, ECP5-85F).
 FAMILY_RESOURCES = {"ice40": {"lut": 5280, "block_rams": 30},
                     "ecp5": {"lut": 83640, "block_rams": 208}}
 
@@ -30,17 +44,29 @@ FAMILY_RESOURCES = {"ice40": {"lut": 5280, "block_rams": 30},
 #: (``synth_ice40``: an 8-word shadow memory takes blocks, 4-word vectors do not).
 BLOCK_RAM_MIN_DEPTH = 8
 
+#: ... unless they hold at most this many bits (``memory_libmap`` weighs a block at
+#: 64 against a bit of logic; measured: 64- and 70-bit memories in flip-flops, an
+#: 80-bit one in a block).
+LOGIC_MEMORY_MAX_BITS = 72
+
 #: Per lane beyond the arithmetic counted: operand multiplexers, write-back
 #: packing. This, the fixed logic and the logic memories' LUTs per ten bits are
 #: fitted (least squares) to ``synth_ice40`` of 16-8-4 at (2, 4), (2, 2),
 #: 64-16-10 at (4, 8), (2, 4) and (2, 4), (1, 2), 32-16-4 at (8, 8), (4, 4).
-_LANE_GLUE_LUT = 10
+_LANE_GLUE_LUT = 44
 _LOGIC_MEMORY_LUT_PER_TEN_BITS = 7
 
 #: Fixed logic: the state port multiplexer, counters, FSM, the two mix rounds
 #: (seven 32-bit steps each), the step counter, the output stream.
-_BASE_LUT = 1760
-_BASE_FF = 250
+_BASE_LUT = 1324
+_BASE_FF = 660
+
+#: The board top (:func:`estimate_board_top`): fixed, and per bit of the state
+#: word (fitted to ``synth_ice40`` of the ``icebreaker`` training design minus
+#: the trainer alone).
+_TOP_LUT = 775
+_TOP_LUT_PER_TEN_WORD_BITS = 28
+_TOP_FF = 378
 
 
 def _exponent_bits(lp):
@@ -51,14 +77,15 @@ def trainer_memories(plan):
     """``(name, width, depth)`` of every memory of the trainer, layer by layer.
 
     Unused ones are left out (no backward sums in the first layer, no masks
-    in the last).
+    in the last), and so are shadows in SPRAM (``TrainerLayerPlan.spram``).
     """
     memories = []
     for k, lp in enumerate(plan.layers):
         random_width = len(plan.random_bit_positions(lp))
         rows, cols = lp.row_groups, lp.column_groups
+        if not lp.spram:
+            memories.append((f"shadow{k}", lp.shadow_word_bits, lp.depth))
         memories += [
-            (f"shadow{k}", lp.shadow_word_bits, lp.depth),
             (f"bias{k}", lp.bias_word_bits, rows),
             (f"rows{k}", random_width * lp.pe, rows),
             (f"cols{k}", random_width * lp.simd, cols),
@@ -88,30 +115,42 @@ def _lane_lut(plan, lp):
     return sample + forward + backward + update + _LANE_GLUE_LUT
 
 
+def _in_logic(width, depth):
+    return depth < BLOCK_RAM_MIN_DEPTH or width * depth <= LOGIC_MEMORY_MAX_BITS
+
+
 def _memory_logic(width, depth):
     """LUT4s and FFs of a memory Yosys builds from flip-flops (the words; the read
     multiplexers mostly merge into the logic that uses them)."""
-    if depth >= BLOCK_RAM_MIN_DEPTH:
+    if not _in_logic(width, depth):
         return 0, 0
-    return width * depth * _LOGIC_MEMORY_LUT_PER_TEN_BITS // 10, width * depth
+    # The words, and the synchronous read port's data register.
+    return width * depth * _LOGIC_MEMORY_LUT_PER_TEN_BITS // 10, width * depth + width
 
 
 def _block_rams(width, depth):
     """Blocks per family: whole blocks in the one shape that needs the fewest."""
-    if depth < BLOCK_RAM_MIN_DEPTH:
+    if _in_logic(width, depth):
         return {family: 0 for family in BLOCK_RAM_SHAPES}
     return {family: min(-(-width // w) * -(-depth // d) for w, d in shapes)
             for family, shapes in BLOCK_RAM_SHAPES.items()}
 
 
+def logic_cells(lut, ff):
+    """iCE40 logic cells of ``lut`` LUT4s and ``ff`` flip-flops: one each (few share a
+    cell; an upper bound)."""
+    return int(lut + ff)
+
+
 def estimate_trainer(plan):
-    """LUT4, flip-flop and block-RAM estimate of a plan's trainer.
+    """LUT4, flip-flop, logic-cell and block-RAM estimate of a plan's trainer.
 
     Returns
     -------
     dict
-        ``lut``, ``ff``, ``block_rams`` (family -> blocks), ``memory_bits``
-        and ``cycles_per_sample``.
+        ``lut``, ``ff``, ``logic_cells`` (iCE40), ``block_rams`` (family ->
+        blocks), ``spram`` (iCE40 SPRAM cells), ``memory_bits`` (block RAM or
+        logic) and ``cycles_per_sample``.
     """
     lut, ff = _BASE_LUT, _BASE_FF
     blocks = {family: 0 for family in BLOCK_RAM_SHAPES}
@@ -131,9 +170,45 @@ def estimate_trainer(plan):
         lut += 4 * lp.bits["z"] + 3 * lp.bits["input"] + 2 * plan.delta_bits
         if len(set(lp.shift)) > 1 or len(set(lp.threshold)) > 1:
             lut += lp.n_out * lp.bits["z"]    # a shift and threshold per unit: a multiplexer
-        ff += lp.pe * lp.bits["sum"] + 2 * 32 + 32
-    return {"lut": int(lut), "ff": int(ff), "block_rams": blocks, "memory_bits": bits,
-            "cycles_per_sample": plan.cycles_per_sample}
+        # The row sums' accumulators; u_{n_out}, u_{n_out + 1} and v_{n_in} (only
+        # the bits the lanes read).
+        ff += lp.pe * lp.bits["sum"] + 3 * len(plan.random_bit_positions(lp))
+    return {"lut": int(lut), "ff": int(ff), "logic_cells": logic_cells(lut, ff),
+            "block_rams": blocks, "spram": sum(lp.spram_blocks for lp in plan.layers),
+            "memory_bits": bits, "cycles_per_sample": plan.cycles_per_sample}
+
+
+def estimate_board_top(plan):
+    """The training board's serial engine around the trainer
+    (:class:`boards.train_top.TrainTop`: UART, request parser, the state word
+    and answer shift registers, the image memory, the clock's PLL glue).
+
+    Its size grows with the state word (the widest shadow or bias word, at
+    least 32 bits): the request's word and the answer's shift register hold
+    one, the state port's read data is selected from the memories' words.
+
+    Returns
+    -------
+    dict
+        ``lut``, ``ff``, ``logic_cells`` and ``block_rams`` (family -> blocks).
+    """
+    word_bits = 8 * max(4, -(-max(max(lp.shadow_word_bits, lp.bias_word_bits)
+                                  for lp in plan.layers) // 8))
+    lut = _TOP_LUT + _TOP_LUT_PER_TEN_WORD_BITS * word_bits // 10
+    # The request's word and the answer's shift register (at least the 6-byte result).
+    ff = _TOP_FF + word_bits + max(word_bits, 8 * 6)
+    return {"lut": int(lut), "ff": int(ff), "logic_cells": logic_cells(lut, ff),
+            "block_rams": _block_rams(plan.input_bits, plan.n_inputs)}
+
+
+def _with_board_top(report, plan):
+    top = estimate_board_top(plan)
+    out = dict(report)
+    for key in ("lut", "ff", "logic_cells"):
+        out[key] = report[key] + top[key]
+    out["block_rams"] = {family: count + top["block_rams"][family]
+                         for family, count in report["block_rams"].items()}
+    return out
 
 
 def _divisors(n):
@@ -145,7 +220,8 @@ def _next_divisor(value, n):
     return larger[0] if larger else None
 
 
-def auto_trainer_folding(state, family="ice40", lut_budget=None, bram_budget=None):
+def auto_trainer_folding(state, family="ice40", lut_budget=None, bram_budget=None,
+                         board_top=True):
     """The folding with the fewest cycles per sample whose estimate fits the budget.
 
     Starts from ``(1, 1)`` in every layer and, while the estimate fits, widens
@@ -159,6 +235,11 @@ def auto_trainer_folding(state, family="ice40", lut_budget=None, bram_budget=Non
     family : {"ice40", "ecp5"}
     lut_budget, bram_budget : int, optional
         Default: the part's LUTs and block RAMs (:data:`FAMILY_RESOURCES`).
+        On the iCE40 the LUT budget is one of logic cells: a LUT or a
+        flip-flop takes one (:func:`logic_cells`).
+    board_top : bool
+        Count the training board's serial engine (:func:`estimate_board_top`)
+        with the trainer (default: the folding is for a training bitstream).
 
     Raises
     ------
@@ -177,17 +258,26 @@ def auto_trainer_folding(state, family="ice40", lut_budget=None, bram_budget=Non
             raise HardwareGenerationError(f"{name} budget: expected a positive integer, "
                                           f"got {value!r}")
 
+    # On the iCE40 a flip-flop takes a logic cell as a LUT does.
+    key, unit = ("logic_cells", "logic cells") if family == "ice40" else ("lut", "LUTs")
+
+    def estimate(folding):
+        plan = plan_trainer(state, folding)
+        report = estimate_trainer(plan)
+        return _with_board_top(report, plan) if board_top else report
+
     def fits(report):
-        return report["lut"] <= budget["lut"] \
+        return report[key] <= budget["lut"] \
             and report["block_rams"][family] <= budget["block_rams"]
 
     folding = [[1, 1] for _ in state.layers]
-    report = estimate_trainer(plan_trainer(state, folding))
+    report = estimate(folding)
     if not fits(report):
         raise HardwareGenerationError(
-            f"budget of {budget['lut']} LUTs and {budget['block_rams']} block RAMs "
-            f"({family}): the narrowest trainer (PE = SIMD = 1) needs about {report['lut']} "
-            f"LUTs and {report['block_rams'][family]} block RAMs (estimate)")
+            f"budget of {budget['lut']} {unit} and {budget['block_rams']} block RAMs "
+            f"({family}): the narrowest trainer (PE = SIMD = 1)"
+            f"{' with its board top' if board_top else ''} needs about {report[key]} "
+            f"{unit} and {report['block_rams'][family]} block RAMs (estimate)")
     frozen = set()
     while len(frozen) < len(folding):
         plan = plan_trainer(state, folding)
@@ -203,7 +293,7 @@ def auto_trainer_folding(state, family="ice40", lut_budget=None, bram_budget=Non
                 candidate[k][position] = step
                 candidates.append(candidate)
         for candidate in candidates:
-            new_report = estimate_trainer(plan_trainer(state, candidate))
+            new_report = estimate(candidate)
             if fits(new_report):
                 folding, report = candidate, new_report
                 break

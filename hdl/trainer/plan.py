@@ -25,7 +25,12 @@ from hdl.errors import HardwareGenerationError
 
 __all__ = ["TrainerPlanError", "TrainerLayerPlan", "TrainerPlan", "plan_trainer",
            "check_samples", "shadow_words", "shadow_from_words", "bias_words",
-           "bias_from_words", "MIX_LATENCY"]
+           "bias_from_words", "MIX_LATENCY", "SPRAM_DEPTH", "SPRAM_WIDTH", "SPRAM_BLOCKS"]
+
+#: Words and bits of one iCE40 SPRAM cell, and the cells of the UP5K.
+SPRAM_DEPTH = 16384
+SPRAM_WIDTH = 16
+SPRAM_BLOCKS = 4
 
 #: Cycles from a word's issue to the random-word unit to its ``mix`` (two
 #: rounds, each in two pipeline stages: three registers, the last half
@@ -64,6 +69,19 @@ class TrainerLayerPlan:
     bias_bits: int
     ranges: dict
     bits: dict
+    #: The shadows in iCE40 SPRAM (``SB_SPRAM256KA``, single port) instead of block RAM.
+    spram: bool = False
+
+    @property
+    def spram_blocks(self):
+        """SPRAM cells side by side for one shadow word (16 bits each), 0 in block RAM."""
+        return -(-self.shadow_word_bits // SPRAM_WIDTH) if self.spram else 0
+
+    @property
+    def update_tile_cycles(self):
+        """Cycles of the update's read-modify-write tiles: one a tile (a second port
+        writes while the next is read), two on the single-port SPRAM; one of latency."""
+        return 2 * self.depth if self.spram else self.depth + 1
 
     @property
     def row_groups(self):
@@ -151,7 +169,7 @@ class TrainerPlan:
         cycles = self.mix_cycles + 1
         for lp in self.layers:
             cycles += lp.depth + 1 + lp.n_out                 # forward
-            cycles += lp.n_in + lp.depth + 1                  # update
+            cycles += lp.n_in + lp.update_tile_cycles         # update
             if lp.index:
                 cycles += lp.depth + 1 + lp.n_in              # backward
         return cycles
@@ -160,6 +178,18 @@ class TrainerPlan:
     def cycles_per_sample(self):
         """Compute cycles plus the input beats (one pixel each, then the label)."""
         return self.compute_cycles + self.n_inputs + 1
+
+    @property
+    def eval_compute_cycles(self):
+        """Cycles of an evaluation (forward only) from the accepted label to ready:
+        the forward of every layer, then one cycle back to idle (no random words,
+        no backward, no update, no step)."""
+        return sum(lp.depth + 1 + lp.n_out for lp in self.layers) + 1
+
+    @property
+    def eval_cycles_per_sample(self):
+        """:attr:`eval_compute_cycles` plus the input beats."""
+        return self.eval_compute_cycles + self.n_inputs + 1
 
     def random_bit_positions(self, layer_plan):
         """Bit positions of a row or column random word that a layer's lanes read.
@@ -206,7 +236,30 @@ def _check_folding(state, folding):
     return pairs
 
 
-def plan_trainer(state, folding):
+def _check_spram(pairs, state, spram):
+    layers = set()
+    for k in spram:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) \
+                or not 0 <= k < len(state.layers):
+            raise TrainerPlanError(f"spram: expected layer indices below "
+                                   f"{len(state.layers)}, got {k!r}")
+        layers.add(int(k))
+    blocks = 0
+    for k in sorted(layers):
+        pe, simd = pairs[k]
+        layer = state.layers[k]
+        depth = (layer.n_out // pe) * (layer.n_in // simd)
+        if depth > SPRAM_DEPTH:
+            raise TrainerPlanError(f"spram: layer {k}'s shadows are {depth} words at folding "
+                                   f"{(pe, simd)}; an SPRAM holds {SPRAM_DEPTH}")
+        blocks += -(-pe * simd * (state.config.w0_log2 + 2) // SPRAM_WIDTH)
+    if blocks > SPRAM_BLOCKS:
+        raise TrainerPlanError(f"spram: the shadows of layers {sorted(layers)} need {blocks} "
+                               f"SPRAM cells side by side; the UP5K has {SPRAM_BLOCKS}")
+    return layers
+
+
+def plan_trainer(state, folding, spram=()):
     """The :class:`TrainerPlan` of a QTrain state with a folding.
 
     Parameters
@@ -216,6 +269,10 @@ def plan_trainer(state, folding):
         through the state port); its update shifts are taken at its epoch.
     folding : sequence of (int, int)
         Per layer ``(PE, SIMD)``; PE divides the layer's outputs, SIMD its inputs.
+    spram : iterable of int
+        Layers whose shadows go to iCE40 SPRAM (up to :data:`SPRAM_DEPTH` words,
+        :data:`SPRAM_BLOCKS` cells of 16 bits side by side over all of them);
+        their update takes two cycles a tile.
 
     Raises
     ------
@@ -223,6 +280,7 @@ def plan_trainer(state, folding):
         Naming the layer and what was expected, before any elaboration.
     """
     pairs = _check_folding(state, folding)
+    in_spram = _check_spram(pairs, state, spram)
     config = state.config
     layers = []
     last = len(state.layers) - 1
@@ -238,7 +296,7 @@ def plan_trainer(state, folding):
             backward_shift=int(config.backward_shift[k]),
             shadow_bits=config.w0_log2 + 2, bias_bits=config.bias_log2 + 2,
             ranges=dict(widths.ranges),
-            bits={name: widths.bits(name) for name in widths.ranges}))
+            bits={name: widths.bits(name) for name in widths.ranges}, spram=k in in_spram))
     return TrainerPlan(
         n_inputs=state.input.n_inputs, input_bits=state.input.bits,
         weight_mode=config.weight_mode, sampling=config.sampling,

@@ -5,9 +5,13 @@ weight and bias (layer, row, column, expected, got).
 """
 
 import numpy as np
+from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
+from hdl.spram import AMARANTH_SIMULATION
+
 from .plan import (
+    TrainerPlanError,
     bias_from_words,
     bias_words,
     check_samples,
@@ -55,7 +59,8 @@ async def _read_back(ctx, dut, plan, state):
     return got
 
 
-def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=None):
+def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=None,
+                      evaluate=None, spram=()):
     """Train a copy of ``state`` on the trainer over the samples; read the state back.
 
     Parameters
@@ -72,6 +77,11 @@ def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=N
         Seed of the gaps.
     trainer : callable, optional
         Builds the component from the plan (default :class:`Trainer`).
+    spram : iterable of int
+        Layers whose shadows are in SPRAM (:func:`~hdl.trainer.plan.plan_trainer`).
+    evaluate : sequence of bool, optional
+        Per sample: evaluate it (forward only, deterministic weights, no
+        update) instead of training on it. Default: train on every sample.
 
     Returns
     -------
@@ -79,8 +89,12 @@ def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=N
         ``state`` (the read-back QTrainState), ``classes`` (per sample, before
         the update) and ``busy_cycles`` (cycles not idle, per sample).
     """
-    plan = plan_trainer(state, folding)
+    plan = plan_trainer(state, folding, spram)
     images, labels = check_samples(plan, images, labels)
+    flags = [False] * len(labels) if evaluate is None else [bool(v) for v in evaluate]
+    if len(flags) != len(labels):
+        raise TrainerPlanError(f"evaluate: expected {len(labels)} flags (one per sample), "
+                               f"got {len(flags)}")
     dut = (trainer or Trainer)(plan)
     rng = np.random.default_rng(seed)
     n = len(labels)
@@ -89,11 +103,12 @@ def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=N
 
     async def producer(ctx):
         await _load(ctx, dut, plan, state)
-        for x, label in zip(images, labels, strict=True):
+        for x, label, flag in zip(images, labels, flags, strict=True):
             for beat in [int(v) for v in x] + [int(label)]:
                 while gap and rng.random() < gap:
                     ctx.set(dut.i.valid, 0)
                     await ctx.tick()
+                ctx.set(dut.evaluate, flag)
                 ctx.set(dut.i.payload, beat)
                 ctx.set(dut.i.valid, 1)
                 await ctx.tick().until(dut.i.ready)
@@ -123,7 +138,8 @@ def simulate_training(state, folding, images, labels, gap=0.0, seed=0, trainer=N
                 out["busy_cycles"].append(0)
             was_busy = busy
 
-    sim = Simulator(dut)
+    # SPRAM shadows elaborate to their simulation model.
+    sim = Simulator(Fragment.get(dut, platform=AMARANTH_SIMULATION))
     sim.add_clock(1e-6)
     sim.add_testbench(producer)
     sim.add_testbench(consumer)

@@ -15,6 +15,9 @@ row or column group: tiles read a word, the serial phases a lane.
 Ports
 -----
 i : stream of ``n_inputs`` pixel beats, then one label beat.
+evaluate : read with the label beat: 1 runs the forward only, with the
+    deterministic weights (the exported QNet's), and leaves the state and the
+    step as they are (the label is ignored).
 o : stream of one class per sample (the forward before the update).
 state_* : while ``idle``, read (``state_rdata`` one cycle after the address)
     and write whole memory words: ``state_sel`` is ``2k`` for layer ``k``'s
@@ -64,6 +67,57 @@ def _expand(compact, positions):
     return Cat(*bits)
 
 
+def _evaluation_word(plan, evaluating, word, row):
+    """A row (``row``) or column random word, or while ``evaluating`` the constant
+    whose XOR makes the stochastic weight sample the deterministic one.
+
+    Ternary: ``rho < |S|`` with ``rho = W0 / 2`` is ``|S| > W0 / 2``; binary:
+    ``rho < S + W0`` with ``rho = W0 - 1`` is ``S >= 0``. Row words give the
+    constant, column words zero; only the sampled low bits are replaced (the
+    others are read only by the backward and update, which an evaluation skips).
+    """
+    if plan.sampling != "stochastic":
+        return word
+    low = plan.w0_log2 + 1
+    w0 = 1 << plan.w0_log2
+    constant = (w0 // 2 if plan.weight_mode == "ternary" else w0 - 1) if row else 0
+    return Cat(Mux(evaluating, Const(constant, low), word[:low]), word[low:])
+
+
+def _spram_shadows(m, k, lp):
+    """Layer ``k``'s shadows in ``SB_SPRAM256KA`` cells side by side (one port).
+
+    Returns a read and a write port look-alike (``addr``, ``data``, ``en``):
+    the cells take the write address while ``en`` is high, else the read
+    address, so the two must not be used in the same cycle (the update
+    issues its reads every other cycle).
+    """
+    from types import SimpleNamespace
+
+    from amaranth.hdl import ClockSignal
+
+    from hdl.spram import SPRAM256KA
+
+    width = lp.shadow_word_bits
+    read = SimpleNamespace(addr=Signal(range(max(2, lp.depth)), name=f"shadow{k}_raddr"),
+                           data=Signal(width, name=f"shadow{k}_rdata"))
+    write = SimpleNamespace(addr=Signal(range(max(2, lp.depth)), name=f"shadow{k}_waddr"),
+                            data=Signal(width, name=f"shadow{k}_wdata"),
+                            en=Signal(name=f"shadow{k}_we"))
+    address = Signal(14, name=f"shadow{k}_addr")
+    m.d.comb += address.eq(Mux(write.en, write.addr, read.addr))
+    outputs = []
+    for n in range(lp.spram_blocks):
+        out = Signal(16, name=f"shadow{k}_spram{n}_out")
+        m.submodules[f"shadow{k}_spram{n}"] = SPRAM256KA(
+            address=address, datain=write.data[16 * n:16 * (n + 1)], maskwren=0b1111,
+            wren=write.en, chipselect=1, clock=ClockSignal("sync"), standby=0, sleep=0,
+            poweroff=1, dataout=out)
+        outputs.append(out)
+    m.d.comb += read.data.eq(Cat(*outputs)[:width])
+    return read, write
+
+
 def _arith_shift(value, shift):
     return value >> shift if shift >= 0 else value << -shift
 
@@ -84,6 +138,7 @@ class Trainer(wiring.Component):
         self.class_bits = max(1, (plan.n_classes - 1).bit_length())
         super().__init__({
             "i": In(stream.Signature(unsigned(max(plan.input_bits, self.class_bits)))),
+            "evaluate": In(1),
             "o": Out(stream.Signature(unsigned(self.class_bits))),
             "state_sel": In(range(2 * len(layers))),
             "state_addr": In(range(self.max_depth)),
@@ -151,6 +206,8 @@ class Trainer(wiring.Component):
             m.submodules[f"rows{k}"], m.submodules[f"cols{k}"] = row_mem, col_mem
             random_ports.append((row_mem.read_port(), row_mem.write_port(granularity=width),
                                  col_mem.read_port(), col_mem.write_port(granularity=width)))
+        # The sample being run is an evaluation (forward only, deterministic weights).
+        evaluating = Signal()
         key0 = Signal(32)
         key = Signal(32)
         step = Signal(32)
@@ -170,10 +227,14 @@ class Trainer(wiring.Component):
         m.d.sync += sel_d.eq(self.state_sel)
         readback = []
         for k, lp in enumerate(layers):
-            shadow = Memory(shape=unsigned(lp.shadow_word_bits), depth=lp.depth, init=[])
             bias = Memory(shape=unsigned(lp.bias_word_bits), depth=lp.row_groups, init=[])
-            m.submodules[f"shadow{k}"], m.submodules[f"bias{k}"] = shadow, bias
-            sr, sw = shadow.read_port(), shadow.write_port()
+            m.submodules[f"bias{k}"] = bias
+            if lp.spram:
+                sr, sw = _spram_shadows(m, k, lp)
+            else:
+                shadow = Memory(shape=unsigned(lp.shadow_word_bits), depth=lp.depth, init=[])
+                m.submodules[f"shadow{k}"] = shadow
+                sr, sw = shadow.read_port(), shadow.write_port()
             br, bw = bias.read_port(), bias.write_port()
             ports.append((sr, sw, br, bw))
             for index, (read, write, width) in enumerate(((sr, sw, lp.shadow_word_bits),
@@ -249,12 +310,16 @@ class Trainer(wiring.Component):
         issued, pvalid = Signal(), Signal()
         index = Signal(range(max(max(lp.n_in, lp.n_out) for lp in layers) + 1))
 
-        def tile_loop(k, next_state, process):
-            """Issue one tile address per cycle; process its word one cycle later."""
+        def tile_loop(k, next_state, process, single_port=False):
+            """Issue one tile address per cycle; process its word one cycle later.
+
+            ``single_port``: issue every other cycle, so the processing cycle
+            can write the word back through the same port (SPRAM).
+            """
             lp = layers[k]
             sr, sw, br, bw = ports[k]
             row_read, _, col_read, _ = random_ports[k]
-            with m.If(~issued):
+            with m.If(~issued & ~pvalid if single_port else ~issued):
                 m.d.comb += [sr.addr.eq(addr), br.addr.eq(rg), row_read.addr.eq(rg),
                              col_read.addr.eq(cg), input_ports[k][0].addr.eq(cg),
                              input_ports[k][2].addr.eq(cg), delta_ports[k][0].addr.eq(rg),
@@ -323,13 +388,15 @@ class Trainer(wiring.Component):
             row_read, _, col_read, _ = random_ports[k]
             width = len(positions[k])
 
-            lanes = {"u": [_expand(row_read.data[p * width:(p + 1) * width], positions[k])
+            lanes = {"u": [_evaluation_word(plan, evaluating, _expand(
+                               row_read.data[p * width:(p + 1) * width], positions[k]), True)
                            for p in range(lp.pe)],
                      "delta": [_lane(delta_ports[k][0].data, p, plan.delta_bits)
                                for p in range(lp.pe)],
                      "grad": [_lane(grad_ports[k][0].data, s, lp.bits["backward"])
                               for s in range(lp.simd)],
-                     "v": [_expand(col_read.data[s * width:(s + 1) * width], positions[k])
+                     "v": [_evaluation_word(plan, evaluating, _expand(
+                               col_read.data[s * width:(s + 1) * width], positions[k]), False)
                            for s in range(lp.simd)],
                      "a": [_lane(input_ports[k][0].data, s, act_bits[k]) for s in range(lp.simd)]}
             rounded = [input_ports[k][2].data[s * round_bits[k]:(s + 1) * round_bits[k]]
@@ -362,8 +429,14 @@ class Trainer(wiring.Component):
                 m.d.comb += [self.busy.eq(0), self.idle.eq(pixel == 0), self.i.ready.eq(1)]
                 with m.If(self.i.valid):
                     with m.If(pixel == plan.n_inputs):
-                        m.d.sync += [label.eq(self.i.payload), pixel.eq(0)]
-                        m.next = "MIX_KEY"
+                        m.d.sync += [label.eq(self.i.payload), pixel.eq(0),
+                                     evaluating.eq(self.evaluate)]
+                        # An evaluation needs no random words: its weights are
+                        # the deterministic ones.
+                        with m.If(self.evaluate):
+                            m.next = "FWD_TILE_0"
+                        with m.Else():
+                            m.next = "MIX_KEY"
                     with m.Else():
                         write_lane(input_ports[0][1], self.i.payload[:plan.input_bits],
                                    act_bits[0], layers[0].simd)
@@ -451,6 +524,9 @@ class Trainer(wiring.Component):
                     following = f"FWD_TILE_{k + 1}" if not lp.last else \
                         (f"BWD_TILE_{n_layers - 1}" if n_layers > 1 else "UPD_PRE_0")
                     serial_loop(lp.n_out, following)
+                    if lp.last:
+                        with m.If(evaluating & (index == lp.n_out - 1)):
+                            m.next = "EVAL_DONE"
 
             for k in range(n_layers - 1, 0, -1):
                 lp = layers[k]
@@ -526,11 +602,15 @@ class Trainer(wiring.Component):
                                      bw.addr.eq(prg), bw.data.eq(new_bias),
                                      bw.en.eq(pcg == 0)]
                     following = f"UPD_PRE_{k + 1}" if not lp.last else "DONE"
-                    tile_loop(k, following, update)
+                    tile_loop(k, following, update, single_port=lp.spram)
 
             with m.State("DONE"):
                 with m.If(~o_valid | self.o.ready):
                     m.d.sync += step.eq(step + 1)
+                    m.next = "IDLE"
+            with m.State("EVAL_DONE"):
+                # No backward, no update, the step stays.
+                with m.If(~o_valid | self.o.ready):
                     m.next = "IDLE"
         return m
 
