@@ -134,7 +134,7 @@ def test_an_unplaceable_seed_is_retried_with_the_next(tmp_path, monkeypatch):
     def first_seed_fails(step, gateware, env, bounds, seed, router):
         tried.append((seed, router))
         if len(tried) == 1:
-            return unplaceable, ""
+            return unplaceable, "", False
         return real(step, gateware, env, bounds, seed, router)
 
     monkeypatch.setattr(build, "_place_and_route", first_seed_fails)
@@ -153,7 +153,7 @@ def test_an_unplaceable_seed_is_retried_with_the_next(tmp_path, monkeypatch):
 
     def every_seed_fails(step, gateware, env, bounds, seed, router):
         tried.append((seed, router))
-        return unplaceable, ""
+        return unplaceable, "", False
 
     monkeypatch.setattr(build, "_place_and_route", every_seed_fails)
     with pytest.raises(BuildError, match=r"did not complete; tried router1 seed 7: failed"):
