@@ -23,6 +23,7 @@ spram_folding
 import itertools
 from dataclasses import dataclass
 
+from golden_model.qnet import QConv2D, QLayer
 from hdl.accelerator_plan import plan_accelerator
 from hdl.errors import HardwareGenerationError
 from hdl.estimate import block_rams
@@ -63,15 +64,25 @@ def bram_bits_needed(estimate):
     return estimate["totals"]["memory_bits"] + ram
 
 
+def _matrix(layer):
+    """``(rows, columns, vectors per image)`` of a dense or convolution layer's weights;
+    a convolution's matrix is ``C_out x k*k*C_in``, applied once per output pixel."""
+    if isinstance(layer, QConv2D):
+        h, w, _ = layer.out_shape
+        return layer.n_out, layer.matrix.shape[1], h * w
+    return layer.n_out, layer.n_in, 1
+
+
 def spram_folding(layer, blocks, weight_bits):
     """The ``(pe, simd)`` that ``blocks`` SPRAMs can feed with (about) the fewest cycles.
 
     Among the foldings within :data:`SPRAM_CYCLE_SLACK` of the fewest cycles,
-    the one with the fewest PEs wins.
+    the one with the fewest PEs wins. A convolution's PE divides its output
+    channels (its output map is read by channel position).
 
     Parameters
     ----------
-    layer : QLayer
+    layer : QLayer or QConv2D
     blocks : int
         ``SB_SPRAM256KA`` blocks available to the layer (side by side for
         width, stacked for depth).
@@ -83,13 +94,16 @@ def spram_folding(layer, blocks, weight_bits):
     (int, int) or None
         None when even PE = SIMD = 1 needs more blocks.
     """
-    m, n = layer.n_out, layer.n_in
+    m, n, _ = _matrix(layer)
+    conv = isinstance(layer, QConv2D)
     if weight_bits == 2:
         max_lanes = blocks * SLICE_BITS * TRITS_PER_BYTE // 8
     else:
         max_lanes = blocks * SLICE_BITS // weight_bits
     feasible = []
     for pe in range(1, min(m, max_lanes) + 1):
+        if conv and m % pe:
+            continue
         for simd in range(1, min(n, max_lanes // pe) + 1):
             slices = -(-stored_word_bits(pe * simd, weight_bits, True) // SLICE_BITS)
             depth = -(-m // pe) * -(-n // simd)
@@ -113,6 +127,12 @@ def _compositions(total, parts):
         yield [bounds[i + 1] - bounds[i] for i in range(parts)]
 
 
+def _cycles(layer, pe, simd):
+    """Compute cycles per image of a dense or convolution layer at ``(pe, simd)``."""
+    m, n, vectors = _matrix(layer)
+    return vectors * -(-m // pe) * -(-n // simd)
+
+
 def _share_sprams(qnet, layers, blocks):
     """Folding of each SPRAM layer for the best split of ``blocks``, or None."""
     best, best_cycles = None, None
@@ -125,8 +145,7 @@ def _share_sprams(qnet, layers, blocks):
                 break
             folding[k] = pair
         else:
-            cycles = max(-(-qnet.layers[k].n_out // pe) * -(-qnet.layers[k].n_in // simd)
-                         for k, (pe, simd) in folding.items())
+            cycles = max(_cycles(qnet.layers[k], pe, simd) for k, (pe, simd) in folding.items())
             if best_cycles is None or cycles < best_cycles:
                 best, best_cycles = folding, cycles
     return best, best_cycles
@@ -181,8 +200,10 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
     if device.spram == 0:
         return MemoryPlan(stores, chosen, "no SPRAM on this device")
 
-    # Largest layers first: each one moved frees the most block RAM.
-    order = sorted(range(n), key=lambda k: qnet.layers[k].weights.size, reverse=True)
+    # Largest layers first: each one moved frees the most block RAM. A max-pool or
+    # flatten has no weights to move.
+    weighted = [k for k in range(n) if isinstance(qnet.layers[k], QLayer | QConv2D)]
+    order = sorted(weighted, key=lambda k: qnet.layers[k].weights.size, reverse=True)
     moved = []
     for k in order:
         moved.append(k)
