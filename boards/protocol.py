@@ -18,11 +18,13 @@ Commands and their answers (an answer's ``status`` echoes the command):
     bytes of the QNet fingerprint built into the bitstream, a flags byte
     (bit 0: the bitstream needs a weight load, bit 1: the weights are
     loaded; always set when none are needed), the number of layers (u8) and
-    per layer ``pe`` (u16), ``simd`` (u16) and its weight store (u8: 0
-    ``rom``, 1 ``ram``, 2 ``spram``) -- enough for a host to rebuild the
-    layer plans and their :class:`hdl.weight_load.LoadMap`.
+    per QNet layer ``pe`` (u16), ``simd`` (u16) and its weight store (u8: 0
+    ``rom``, 1 ``ram``, 2 ``spram``; a max-pool or flatten, which has no
+    weights, as 1, 1, ``rom``) -- enough for a host to rebuild the layer
+    plans and their :class:`hdl.weight_load.LoadMap`.
 ``INFER`` / ``INFER_LOGITS`` (the image: one byte per pixel, two when the
-input has more than 8 bits)
+input has more than 8 bits; the QNet's ``n_inputs`` values, channels-last
+for an image of several channels)
     class (u16), cycles from the first pixel into the accelerator to its
     answer (u32), and for ``INFER_LOGITS`` every logit in two's complement.
     ``NOT_LOADED`` (empty) while a bitstream that needs weights has no
