@@ -121,6 +121,7 @@ def test_the_sim_stage_checks_images_against_the_qnet(tmp_path):
     assert json.loads((tmp_path / "sim_report.json").read_text())["passed"] is True
 
 
+@pytest.mark.slow
 def test_a_cnn_point_is_planned_for_the_board_and_simulated_bit_exact(tmp_path):
     """A convolutional arch runs every stage but the build: the folding is one pair per
     QNet layer (the pool's and flatten's unused), and Verilator agrees with the QNet."""
