@@ -73,8 +73,7 @@ class BoardModel(RequestReceiver):
         self.cycles = int(cycles)
         folding = [(1, 1)] * len(qnet.layers) if folding is None else list(folding)
         stores = resolve_weight_stores(qnet, weight_store)
-        self.layers = tuple(p.LayerInfo(int(pe), int(simd), store)
-                            for (pe, simd), store in zip(folding, stores, strict=True))
+        self.layers = p.qnet_layer_infos(qnet, folding, stores)
         self.clock_hz = int(clock_hz)
         self.load_map = None
         if any(layer.loadable for layer in self.layers):

@@ -207,10 +207,11 @@ class BoardTop(wiring.Component):
                              f"{lanes} (build it with in_lanes=1)")
         self._accelerator = accelerator
         self._loadable = bool(getattr(accelerator, "loadable", False))
-        # INFO reports each layer's folding and weight store; an accelerator
-        # without plans (a test stand-in) reports the default, like the model.
+        # INFO reports each QNet layer's folding and weight store (a pool's or
+        # flatten's as PE = SIMD = 1 in ROM); an accelerator without plans (a test
+        # stand-in) reports the default, like the model.
         plans = getattr(accelerator, "plans", None)
-        self._layers = None if plans is None else p.layer_infos(plans)
+        self._layers = None if plans is None else p.layer_infos(plans, len(qnet.layers))
         self._n_leds = operator.index(n_leds)
         self._bench = bool(bench)
         self.protocol_version = self.PROTOCOL_VERSION if self._bench else 2

@@ -1,5 +1,7 @@
 """``mulfree run``: stream a test set through a board and check every answer.
 
+The images go as the QNet's input, one value per pixel and channel
+(channels-last for a convolutional QNet, as ``mulfree sim`` feeds them).
 A bitstream whose weights live in RAM/SPRAM is loaded first (when INFO says
 it is not loaded, or with ``--reload``): the load map is rebuilt from the
 QNet and the folding and weight stores INFO reports.
@@ -16,12 +18,18 @@ from boards.registry import BOARDS, get_board
 from golden_model.cli_args import integer, number, positive_int
 from golden_model.errors import MulfreeError
 from golden_model.qnet import QNet
-from hdl.supported import check_supported
+from hdl.supported import check_supported, has_map_layers
 
 #: Seconds to wait for one answer: finite, or a dead board would hang the run.
 ANSWER_TIMEOUT = number(0, 3600, low_open=True, what="a finite number of seconds")
 #: BENCH replays: the count is a u32 on the wire.
 BENCH_REPLAYS = integer(1, 0xFFFFFFFF, what="a number of images")
+
+
+def _hwc(shape):
+    """An image shape as ``(H, W, C)`` (a grey ``(H, W)`` has one channel)."""
+    shape = tuple(int(d) for d in shape)
+    return shape + (1,) if len(shape) == 2 else shape
 
 
 def configure(parser):
@@ -55,11 +63,17 @@ def main(args):
 
     baud = args.baud or (get_board(args.board).baud if args.board else 3_000_000)
     qnet = QNet.load(args.model)
-    check_supported(qnet, args.model)
+    check_supported(qnet, args.model, maps=True)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, test_only=True)
     if dataset.n_inputs != qnet.input.n_inputs:
         raise MulfreeError(f"--dataset {args.dataset}: {dataset.n_inputs} inputs per image, "
                            f"but the model expects {qnet.input.n_inputs}")
+    if has_map_layers(qnet) and _hwc(dataset.image_shape) != _hwc(qnet.input.image_shape):
+        # A convolution reads the pixels as an image: the same count in another shape
+        # would run without error and answer nonsense.
+        raise MulfreeError(f"--dataset {args.dataset}: images of shape "
+                           f"{_hwc(dataset.image_shape)} (height, width, channels), but the "
+                           f"model's convolutions expect {_hwc(qnet.input.image_shape)}")
     images, labels = dataset.x_test, dataset.y_test
     if args.limit is not None:
         images, labels = images[:args.limit], labels[:args.limit]

@@ -9,6 +9,10 @@ layer on ``s`` blocks reads at most ``16 s`` weight bits per cycle: the
 blocks are shared out between the SPRAM layers to make the slowest of them
 as fast as possible, each such layer gets the widest folding its blocks can
 feed, and the other layers are folded (automatically) to keep up with it.
+A wide SPRAM layer's decode tables take block RAM, so fewer blocks are tried
+too, and with more layers moved: of every choice that fits, the fastest
+(within the LUT budget when one does) wins. The layers with weights move,
+dense or convolution; a max-pool or flatten has none.
 
 Members
 -------
@@ -23,6 +27,7 @@ spram_folding
 import itertools
 from dataclasses import dataclass
 
+from golden_model.qnet import QConv2D, QLayer
 from hdl.accelerator_plan import plan_accelerator
 from hdl.errors import HardwareGenerationError
 from hdl.estimate import block_rams
@@ -63,15 +68,25 @@ def bram_bits_needed(estimate):
     return estimate["totals"]["memory_bits"] + ram
 
 
+def _matrix(layer):
+    """``(rows, columns, vectors per image)`` of a dense or convolution layer's weights;
+    a convolution's matrix is ``C_out x k*k*C_in``, applied once per output pixel."""
+    if isinstance(layer, QConv2D):
+        h, w, _ = layer.out_shape
+        return layer.n_out, layer.matrix.shape[1], h * w
+    return layer.n_out, layer.n_in, 1
+
+
 def spram_folding(layer, blocks, weight_bits):
     """The ``(pe, simd)`` that ``blocks`` SPRAMs can feed with (about) the fewest cycles.
 
     Among the foldings within :data:`SPRAM_CYCLE_SLACK` of the fewest cycles,
-    the one with the fewest PEs wins.
+    the one with the fewest PEs wins. A convolution's PE divides its output
+    channels (its output map is read by channel position).
 
     Parameters
     ----------
-    layer : QLayer
+    layer : QLayer or QConv2D
     blocks : int
         ``SB_SPRAM256KA`` blocks available to the layer (side by side for
         width, stacked for depth).
@@ -83,13 +98,16 @@ def spram_folding(layer, blocks, weight_bits):
     (int, int) or None
         None when even PE = SIMD = 1 needs more blocks.
     """
-    m, n = layer.n_out, layer.n_in
+    m, n, _ = _matrix(layer)
+    conv = isinstance(layer, QConv2D)
     if weight_bits == 2:
         max_lanes = blocks * SLICE_BITS * TRITS_PER_BYTE // 8
     else:
         max_lanes = blocks * SLICE_BITS // weight_bits
     feasible = []
     for pe in range(1, min(m, max_lanes) + 1):
+        if conv and m % pe:
+            continue
         for simd in range(1, min(n, max_lanes // pe) + 1):
             slices = -(-stored_word_bits(pe * simd, weight_bits, True) // SLICE_BITS)
             depth = -(-m // pe) * -(-n // simd)
@@ -113,6 +131,12 @@ def _compositions(total, parts):
         yield [bounds[i + 1] - bounds[i] for i in range(parts)]
 
 
+def _cycles(layer, pe, simd):
+    """Compute cycles per image of a dense or convolution layer at ``(pe, simd)``."""
+    m, n, vectors = _matrix(layer)
+    return vectors * -(-m // pe) * -(-n // simd)
+
+
 def _share_sprams(qnet, layers, blocks):
     """Folding of each SPRAM layer for the best split of ``blocks``, or None."""
     best, best_cycles = None, None
@@ -125,8 +149,7 @@ def _share_sprams(qnet, layers, blocks):
                 break
             folding[k] = pair
         else:
-            cycles = max(-(-qnet.layers[k].n_out // pe) * -(-qnet.layers[k].n_in // simd)
-                         for k, (pe, simd) in folding.items())
+            cycles = max(_cycles(qnet.layers[k], pe, simd) for k, (pe, simd) in folding.items())
             if best_cycles is None or cycles < best_cycles:
                 best, best_cycles = folding, cycles
     return best, best_cycles
@@ -145,6 +168,39 @@ def _fits(estimate, board, budget):
             and estimate["totals"]["block_rams"][board.family] <= budget)
 
 
+def _fitting_plan(qnet, folding, stores, board, budget):
+    """The accelerator plan of ``folding`` and ``stores`` if it fits block RAM, else None."""
+    try:
+        plan = plan_accelerator(qnet, folding, weight_store=stores)
+    except HardwareGenerationError:
+        return None
+    return plan if _fits(plan.estimate, board, budget) else None
+
+
+def _spram_candidates(qnet, moved, stores, sprams, board, budget, target_cycles, lut_budget,
+                      bram_budget, count_ff=False):
+    """Every automatic folding with the ``moved`` layers in SPRAM that fits, as plans.
+
+    All the SPRAMs feed the most lanes, but a wide SPRAM layer's base-3 decode
+    tables and input buffer take block RAM too, which the other layers' folding
+    then lacks: fewer blocks (fewer lanes) are tried as well.
+    """
+    plans = []
+    for blocks in range(sprams, len(moved) - 1, -1):
+        shared, cycles = _share_sprams(qnet, sorted(moved), blocks)
+        if shared is None:
+            continue
+        goal = cycles if target_cycles is None else max(cycles, target_cycles)
+        start = [shared.get(j, (1, 1)) for j in range(len(qnet.layers))]
+        candidate = auto_folding(qnet, target_cycles=goal, lut_budget=lut_budget,
+                                 weight_store=stores, start=start, bram_budget=bram_budget,
+                                 count_ff=count_ff)
+        plan = _fitting_plan(qnet, candidate, stores, board, budget)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
 def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=None,
                 count_ff=False):
     """Choose each layer's weight store (and, for SPRAM layers, the folding).
@@ -156,8 +212,9 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
     folding : None, "auto" or list of (pe, simd)
         The requested folding. With ``"auto"``, the folding is chosen within
         ``lut_budget`` and the board's block RAMs; layers moved to SPRAM get
-        :func:`spram_folding` and the others are folded to keep up. An
-        explicit folding is kept as it is.
+        :func:`spram_folding` and the others are folded to keep up, and the
+        fastest choice that fits wins. An explicit folding is kept as it is
+        (the fewest layers that make it fit move).
     lut_budget, target_cycles : int, optional
         For the automatic folding.
     count_ff : bool
@@ -185,35 +242,43 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
     if device.spram == 0:
         return MemoryPlan(stores, chosen, "no SPRAM on this device")
 
-    # Largest layers first: each one moved frees the most block RAM.
-    order = sorted(range(n), key=lambda k: qnet.layers[k].weights.size, reverse=True)
-    moved = []
+    # Largest layers first: each one moved frees the most block RAM. A max-pool or
+    # flatten has no weights to move.
+    weighted = [k for k in range(n) if isinstance(qnet.layers[k], QLayer | QConv2D)]
+    order = sorted(weighted, key=lambda k: qnet.layers[k].weights.size, reverse=True)
+    moved, fitting = [], []
     for k in order:
         moved.append(k)
         stores[k] = "spram"
         if len(moved) > device.spram:
             break
-        if folding == "auto":
-            shared, cycles = _share_sprams(qnet, sorted(moved), device.spram)
-            if shared is None:
-                continue
-            goal = cycles if target_cycles is None else max(cycles, target_cycles)
-            start = [shared.get(j, (1, 1)) for j in range(n)]
-            candidate = auto_folding(qnet, target_cycles=goal, lut_budget=lut_budget,
-                                     weight_store=stores, start=start, bram_budget=bram_budget,
-                                     count_ff=count_ff)
-        else:
-            candidate = resolved
-        try:
-            plan = plan_accelerator(qnet, candidate, weight_store=stores)
-        except HardwareGenerationError:
+        if folding != "auto":
+            # An explicit folding is kept: the fewest layers that make it fit move.
+            if _fitting_plan(qnet, resolved, stores, board, budget) is not None:
+                fitting.append((sorted(moved), list(stores), folding))
+                break
             continue
-        if _fits(plan.estimate, board, budget):
-            names = ", ".join(str(j) for j in sorted(moved))
-            return MemoryPlan(list(stores), candidate if folding == "auto" else folding,
-                              f"layer(s) {names} in SPRAM: all in block RAM would need "
-                              f"{rom_bits:,} bits in {rom_blocks} blocks, the "
-                              f"{board.device} has {device.bram * device.bram_bits:,} "
-                              f"bits in {budget} blocks for the accelerator")
+        # Moving another layer frees block RAM for the others' folding but splits
+        # the SPRAMs: every fitting choice is a candidate, the fastest wins.
+        for plan in _spram_candidates(qnet, moved, stores, device.spram, board, budget,
+                                      target_cycles, lut_budget, bram_budget, count_ff):
+            totals = plan.estimate["totals"]
+            cost = totals["lut"] + (totals["ff"] if count_ff else 0)
+            fitting.append(((plan.cycles_per_image, cost, len(moved)), sorted(moved),
+                            list(stores),
+                            [tuple(pair) for pair in plan.folding]))
+    if fitting:
+        if folding == "auto":
+            # Within the LUT budget if any is: an SPRAM layer's own folding may exceed it.
+            within = [c for c in fitting if lut_budget is None or c[0][1] <= lut_budget]
+            _, names, chosen_stores, chosen_folding = min(within or fitting)
+        else:
+            names, chosen_stores, chosen_folding = fitting[0]
+        names = ", ".join(str(j) for j in names)
+        return MemoryPlan(chosen_stores, chosen_folding,
+                          f"layer(s) {names} in SPRAM: all in block RAM would need "
+                          f"{rom_bits:,} bits in {rom_blocks} blocks, the "
+                          f"{board.device} has {device.bram * device.bram_bits:,} "
+                          f"bits in {budget} blocks for the accelerator")
     # Nothing fits: leave the decision to the pre-check, which names the resource.
     return MemoryPlan(["rom"] * n, chosen, "the weights fit neither block RAM nor SPRAM")

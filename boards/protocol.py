@@ -18,11 +18,13 @@ Commands and their answers (an answer's ``status`` echoes the command):
     bytes of the QNet fingerprint built into the bitstream, a flags byte
     (bit 0: the bitstream needs a weight load, bit 1: the weights are
     loaded; always set when none are needed), the number of layers (u8) and
-    per layer ``pe`` (u16), ``simd`` (u16) and its weight store (u8: 0
-    ``rom``, 1 ``ram``, 2 ``spram``) -- enough for a host to rebuild the
-    layer plans and their :class:`hdl.weight_load.LoadMap`.
+    per QNet layer ``pe`` (u16), ``simd`` (u16) and its weight store (u8: 0
+    ``rom``, 1 ``ram``, 2 ``spram``; a max-pool or flatten, which has no
+    weights, as 1, 1, ``rom``) -- enough for a host to rebuild the layer
+    plans and their :class:`hdl.weight_load.LoadMap`.
 ``INFER`` / ``INFER_LOGITS`` (the image: one byte per pixel, two when the
-input has more than 8 bits)
+input has more than 8 bits; the QNet's ``n_inputs`` values, channels-last
+for an image of several channels)
     class (u16), cycles from the first pixel into the accelerator to its
     answer (u32), and for ``INFER_LOGITS`` every logit in two's complement.
     ``NOT_LOADED`` (empty) while a bitstream that needs weights has no
@@ -321,10 +323,34 @@ class LayerInfo:
         return self.store != "rom"
 
 
-def layer_infos(plans):
-    """:class:`LayerInfo` of each plan (anything with ``pe``, ``simd``, ``weight_store``)."""
-    return tuple(LayerInfo(int(plan.pe), int(plan.simd), getattr(plan, "weight_store", "rom"))
-                 for plan in plans)
+def layer_infos(plans, n_layers=None):
+    """:class:`LayerInfo` of each plan (anything with ``pe``, ``simd``, ``weight_store``).
+
+    With ``n_layers`` (the QNet's layer count), one per QNet layer, by the
+    plans' ``index``: a layer without a plan (a max-pool or flatten, which
+    has no weights) is ``LayerInfo(1, 1, "rom")``, as :func:`qnet_layer_infos`
+    reports it, so that INFO lists the layers a host's folding names.
+    """
+    infos = tuple(LayerInfo(int(plan.pe), int(plan.simd), getattr(plan, "weight_store", "rom"))
+                  for plan in plans)
+    if n_layers is None:
+        return infos
+    by_index = {int(plan.index): info for plan, info in zip(plans, infos, strict=True)}
+    return tuple(by_index.get(k, WEIGHTLESS_LAYER) for k in range(n_layers))
+
+
+#: What INFO reports for a layer without weights (a max-pool or flatten).
+WEIGHTLESS_LAYER = LayerInfo(1, 1, "rom")
+
+
+def qnet_layer_infos(qnet, folding, stores):
+    """:class:`LayerInfo` per QNet layer from a folding and weight stores, one per layer
+    each; a layer without weights (a max-pool or flatten) as :data:`WEIGHTLESS_LAYER`."""
+    from golden_model.qnet import QFlatten, QMaxPool2D
+
+    return tuple(WEIGHTLESS_LAYER if isinstance(layer, QMaxPool2D | QFlatten)
+                 else LayerInfo(int(pe), int(simd), store)
+                 for layer, (pe, simd), store in zip(qnet.layers, folding, stores, strict=True))
 
 
 @dataclass(frozen=True)

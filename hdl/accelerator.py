@@ -176,24 +176,14 @@ class Accelerator(wiring.Component):
                     upstream = self._stream_unit(m, f"pool{k}", MaxPool(pools.pop(k)), upstream)
                     pooled = True
             if plan.window is not None:
-                # Rom weights only (the plan refuses others): no load port to wire.
-                conv = ConvLayer(ConvPlan(plan.window, plan))
+                conv = ConvLayer(ConvPlan(plan.window, plan), load_map.word_width)
                 upstream = self._stream_unit(m, f"layer{plan.index}", conv, upstream)
+                self._wire_load(m, conv, plan)
                 pooled = False
                 continue
             mvu = MVU(plan, load_map.word_width)
             m.submodules[f"layer{plan.index}"] = mvu
-            if plan.loadable:
-                layer, slice_, word = self._split_load_address()
-                m.d.comb += [
-                    # A slice past the layer's word writes nothing (its field is narrower).
-                    mvu.wload.en.eq(self.wload.en & (layer == plan.index)
-                                    & (slice_ < plan.weight_slices)),
-                    mvu.wload.slice.eq(slice_),
-                    mvu.wload.word.eq(word),
-                    mvu.wload.data.eq(self.wload.data),
-                    mvu.weights_ready.eq(self.weights_ready),
-                ]
+            self._wire_load(m, mvu, plan)
             # Layer k's input element is exactly layer k-1's output lane (the pixel for k = 0;
             # a flatten is the stream as it is; a pool's lanes are the same raw bits).
             if pooled:
@@ -207,6 +197,22 @@ class Accelerator(wiring.Component):
         wiring.connect(m, upstream, collector.i)
         wiring.connect(m, collector.o, wiring.flipped(self.o))
         return m
+
+    def _wire_load(self, m, unit, plan):
+        """Connect a loadable layer's ``wload`` / ``weights_ready`` (an MVU's or a
+        convolution's) to the accelerator's load port; nothing for a ROM layer."""
+        if not plan.loadable:
+            return
+        layer, slice_, word = self._split_load_address()
+        m.d.comb += [
+            # A slice past the layer's word writes nothing (its field is narrower).
+            unit.wload.en.eq(self.wload.en & (layer == plan.index)
+                             & (slice_ < plan.weight_slices)),
+            unit.wload.slice.eq(slice_),
+            unit.wload.word.eq(word),
+            unit.wload.data.eq(self.wload.data),
+            unit.weights_ready.eq(self.weights_ready),
+        ]
 
     @staticmethod
     def _stream_unit(m, name, unit, upstream):

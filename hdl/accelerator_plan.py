@@ -11,12 +11,12 @@ plan. Planning imports no Amaranth, so none of it imports a component.
 
 from dataclasses import dataclass, field
 
-from hdl.errors import HardwareGenerationError
+from golden_model.qnet import QFlatten, QMaxPool2D
 from hdl.estimate import accelerator_estimate, layer_memories
 from hdl.folding import resolve_folding
 from hdl.layer_plan import plan_layers, resolve_weight_stores
 from hdl.max_pool_plan import plan_pools
-from hdl.supported import check_supported, has_map_layers
+from hdl.supported import check_supported
 from hdl.weight_load_plan import LoadMap
 
 __all__ = ["AcceleratorPlan", "plan_accelerator", "plan_pools"]
@@ -138,11 +138,10 @@ def plan_accelerator(qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_
         For a QNet, folding or layer the generator cannot build.
     """
     check_supported(qnet, "qnet", maps=True)
-    maps = has_map_layers(qnet)
-    stores = resolve_weight_stores(qnet, weight_store)
-    if maps and set(stores) != {"rom"}:
-        raise HardwareGenerationError(
-            f"weight_store: a convolutional QNet keeps its weights in 'rom', got {weight_store!r}")
+    # A max-pool or flatten has no weights: whatever store it was given, it is 'rom'.
+    stores = ["rom" if isinstance(layer, QMaxPool2D | QFlatten) else store
+              for layer, store in zip(qnet.layers, resolve_weight_stores(qnet, weight_store),
+                                      strict=True)]
     resolved = resolve_folding(qnet, folding, in_lanes=in_lanes, target_cycles=target_cycles,
                                lut_budget=lut_budget, bram_budget=bram_budget,
                                datapath=datapath, weight_store=stores)

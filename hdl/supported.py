@@ -29,9 +29,9 @@ def check_supported(qnet, what="model", maps=False):
     what : str
         Names the QNet in the message (a file name or option).
     maps : bool
-        Whether the caller takes convolutional QNets: planning and
-        ``mulfree generate`` do; the simulation, board and sweep flows are not
-        verified on them yet and keep refusing them.
+        Whether the caller takes convolutional QNets: planning, ``generate``,
+        ``sim``, ``build``, ``run`` and sweeps do; False refuses them (for a
+        flow that runs dense layers only).
 
     Raises
     ------

@@ -67,10 +67,11 @@ class LoadMap:
     """
 
     def __init__(self, plans):
-        self._plans = list(plans)
-        loadable = [plan for plan in self._plans if plan.loadable]
+        # By QNet layer index: a convolutional QNet's pools and flatten have no plan.
+        self._plans = {plan.index: plan for plan in plans}
+        loadable = [plan for plan in self._plans.values() if plan.loadable]
         self.layers = [plan.index for plan in loadable]
-        self.layer_width = _bits(len(self._plans))
+        self.layer_width = _bits(max(self._plans, default=0) + 1)
         self.slice_width = _bits(max((p.weight_slices for p in loadable), default=1))
         self.word_width = _bits(max((p.weight_depth for p in loadable), default=1))
 

@@ -181,7 +181,7 @@ def _hardware(qnet, point, work, write, result):
     from hdl.export import TOP_NAME
     from hdl.supported import check_supported
 
-    check_supported(qnet, "the point's QNet")
+    check_supported(qnet, "the point's QNet", maps=True)
     board = _board(point)
     folding = point["folding"]
     lut_budget = None

@@ -300,8 +300,9 @@ def _check_axis_value(name, value, path):
         return _choice(value, list_datasets(), where)
     if name == "arch":
         if not isinstance(value, str) or not value:
-            raise SpecError(f"{where}: expected layer sizes as a string, e.g. \"64-32-10\", "
-                            f"or \"default\", got {value!r}")
+            raise SpecError(f"{where}: expected layer sizes as a string, e.g. \"64-32-10\" "
+                            f"or \"c8k3-p2-32-10\" (convolutions first), or \"default\", "
+                            f"got {value!r}")
         return value
     if name == "weights":
         return _choice(value, ("float", "binary", "ternary"), where)

@@ -213,3 +213,34 @@ def test_without_bench_the_top_speaks_version_2():
                                                  p.STATUS_BAD_COMMAND, p.STATUS_BAD_COMMAND]
     assert answers[0] == expected[0] and p.BoardInfo.decode(answers[0][1]).version == 2
     assert layout.decode_result(answers[1][1], False).cls == qnet.forward(image)[1][0]
+
+
+def test_a_cnn_board_top_reports_every_qnet_layer_as_the_model_does():
+    """INFO lists one folding per QNet layer, the pool and flatten too (as 1:1 in ROM), so
+    that a host rebuilds the plans from it with the folding the build was given."""
+    from qnet_conv_nets import digits_cnn
+
+    qnet = digits_cnn(seed=3, stride=1, padding="same", pool=True)
+    folding = [(2, 9), (7, 7), (3, 12), (1, 1), (5, 4)]    # the pool's 7:7 is unused
+    top = BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
+                   folding=folding, bench=True)
+    model = BoardModel(qnet, clock_hz=1_000_000, folding=folding,
+                       version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
+    assert top.info == model.info
+    assert top.info.folding == [(2, 9), (1, 1), (3, 12), (1, 1), (5, 4)]
+    assert top.info.stores == ["rom"] * 5 and not top.info.needs_load
+    assert p.BoardInfo.decode(top.info.encode()) == top.info
+
+
+def test_a_cnn_board_top_with_spram_convolutions_reports_their_stores():
+    from qnet_conv_nets import digits_cnn
+
+    qnet = digits_cnn(seed=3, stride=1, padding="same", pool=True)
+    folding = [(2, 9), (1, 1), (3, 12), (1, 1), (5, 4)]
+    top = BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
+                   folding=folding, weight_store="spram", bench=True)
+    model = BoardModel(qnet, clock_hz=1_000_000, folding=folding, weight_store="spram",
+                       version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
+    assert top.loadable and top.info == model.info
+    assert top.info.stores == ["spram", "rom", "spram", "rom", "spram"]
+    assert top.accelerator.load_map.writes() == model.load_map.writes()

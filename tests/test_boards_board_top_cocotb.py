@@ -147,3 +147,72 @@ def test_board_top_end_to_end_rate_at_the_real_baud_is_the_link_bound(tmp_path, 
           f"latency {engine_cycles[0]} cycles; BENCH 6 images in {rate['bench_cycles']} "
           f"cycles ({6 * DIGITS_CLOCK_HZ / rate['bench_cycles']:,.0f} images/s), "
           f"{interval} cycles per image estimated")
+
+
+# -- a trained CNN behind the UART -------------------------------------------------------
+
+#: The trained digits CNN of tests/trained_cnns.py (conv, pool, conv, pool, flatten, dense,
+#: dense) folded as in tests/test_sim_cmd.py.
+CNN_FOLDING = [(2, 9), (1, 1), (4, 8), (1, 1), (1, 1), (4, 16), (10, 8)]
+
+
+@pytest.fixture(scope="module")
+def digits_cnn_path(tmp_path_factory):
+    from trained_cnns import train_cnn
+
+    return train_cnn(tmp_path_factory.mktemp("digits-cnn"), "digits", epochs=3)
+
+
+def run_cnn_board_top(tmp_path, qnet_path, simulator, testcase, weight_store=None,
+                      n_images=4):
+    """The board top of the trained CNN on its first ``n_images`` digits test images; the
+    cycle counts of the INFER answers checked."""
+    from golden_model.datasets import load_dataset
+    from golden_model.qnet import QNet
+
+    qnet = QNet.load(qnet_path)
+    top = BoardTop(qnet, divisor=DIVISOR, clock_hz=int(1e9 / PERIOD_NS),
+                   timeout_cycles=TIMEOUT_CYCLES, folding=CNN_FOLDING,
+                   weight_store=weight_store, n_leds=3, bench=True)
+    text = verilog.convert(top, name="mulfree_board", emit_src=False)
+    sources = [text] + ([spram_model()] if uses_spram(text) else [])
+    assert uses_spram(text) == (weight_store is not None and "spram" in weight_store)
+    images = load_dataset("digits", test_only=True).x_test[:n_images]
+    config = {
+        "qnet": str(qnet_path), "images": images.tolist(), "clock_period_ns": PERIOD_NS,
+        "clock_hz": int(1e9 / PERIOD_NS), "divisor": DIVISOR,
+        "timeout_cycles": TIMEOUT_CYCLES, "max_answer_cycles": 40_000,
+        "folding": CNN_FOLDING, "weight_store": weight_store,
+    }
+    config_path = tmp_path / "tb.json"
+    config_path.write_text(json.dumps(config))
+    run = run_cocotb(sources, toplevel="mulfree_board", test_module="boards.tb_board_top",
+                     simulator=simulator, build_key=f"board_top_cnn_{testcase}",
+                     testcase=testcase, extra_env={"MULFREE_BOARD_TB": str(config_path)})
+    if run.status == "skipped":
+        pytest.skip(run.reason)
+    log = run.log_file.read_text()[-3000:] if run.log_file and run.log_file.exists() else ""
+    assert run.status == "passed", f"{run.reason}\n{log}"
+    assert run.n_tests == 1 and run.n_failed == 0
+    return json.loads((run.run_dir / "cycles.json").read_text())
+
+
+@pytest.mark.slow
+def test_board_top_runs_a_trained_cnn_on_real_test_images(tmp_path, digits_cnn_path):
+    """INFO (a folding per QNet layer), every answer equal to QNet.forward on real digits
+    test images (class and logits), malformed requests refused, on Verilator."""
+    cycles = run_cnn_board_top(tmp_path, digits_cnn_path, "verilator",
+                               "images_and_malformed_frames")
+    assert len(cycles) == 4 + 8                       # every INFER answer was checked
+    assert cycles[0] > 584                            # a latency, over one interval
+
+
+@pytest.mark.slow
+def test_board_top_loads_a_trained_cnn_s_spram_weights_then_answers_equal_forward(
+        tmp_path, digits_cnn_path):
+    """Both convolutions' weights in SB_SPRAM256KA blocks (Yosys's model, Verilator),
+    loaded over the UART: refused before, bit-exact on real test images after."""
+    stores = ["spram", "rom", "spram", "rom", "rom", "rom", "rom"]
+    cycles = run_cnn_board_top(tmp_path, digits_cnn_path, "verilator", "weight_load_session",
+                               weight_store=stores)
+    assert len(cycles) == 4 + 1                       # the loaded images and the last INFER

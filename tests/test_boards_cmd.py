@@ -222,3 +222,44 @@ def test_run_with_a_board_whose_folding_does_not_fit(tmp_path, monkeypatch, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "the bitstream's folding [(2, 8), (20, 3)] does not fit the model's layers" in err
+
+
+def test_run_streams_a_cnn_test_set_and_checks_every_answer(tmp_path, monkeypatch, capsys):
+    from qnet_conv_nets import digits_cnn
+
+    qnet = digits_cnn(seed=3, stride=1, padding="same", pool=True)
+    path = tmp_path / "cnn.qnet.npz"
+    qnet.save(path)
+    folding = [(2, 9), (1, 1), (3, 12), (1, 1), (5, 4)]
+    model = BoardModel(qnet, clock_hz=30_000_000, cycles=500, folding=folding, version=2)
+    monkeypatch.setattr(boards.host, "open_port", lambda port, baud, timeout=0.5:
+                        FakeSerial(model))
+    code = main(["run", "--port", "/dev/ttyUSB1", "--model", str(path), "--dataset", "digits",
+                 "--limit", "20"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    dataset = load_dataset("digits")
+    correct = int(np.sum(qnet.predict(dataset.x_test[:20]) == dataset.y_test[:20]))
+    assert f"accuracy    {correct / 20:.2%} ({correct}/20)" in out
+    assert "mismatches  0 (board vs QNet.forward)" in out
+
+
+def test_run_refuses_a_cnn_for_images_of_another_shape(tmp_path, capsys):
+    from golden_model.qnet import InputSpec, QConv2D, QFlatten, QLayer, QNet
+
+    zeros = np.zeros(2, dtype=np.int64)
+    conv = QConv2D(weights=np.ones((2, 3, 3, 1), dtype=np.int64), bias=zeros, shift=zeros,
+                   in_shape=(4, 16, 1))
+    flat = QFlatten(in_shape=conv.out_shape)
+    dense = QLayer(weights=np.ones((10, flat.out_shape[0]), dtype=np.int64),
+                   bias=np.zeros(10, dtype=np.int64), shift=np.zeros(10, dtype=np.int64),
+                   activation="linear")
+    qnet = QNet(InputSpec(n_inputs=64, bits=5, dataset="digits", image_shape=(4, 16, 1)),
+                [conv, flat, dense])
+    path = tmp_path / "wide.qnet.npz"
+    qnet.save(path)
+    assert main(["run", "--port", "/dev/null", "--model", str(path), "--dataset", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert ("--dataset digits: images of shape (8, 8, 1) (height, width, channels), but the "
+            "model's convolutions expect (4, 16, 1)") in err

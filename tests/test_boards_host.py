@@ -372,3 +372,37 @@ def test_bench_on_a_version_2_board_is_refused_clearly():
     run_test_set(client, qnet, random_images(qnet, 2), np.zeros(2, dtype=int))
     with pytest.raises(HostError, match="protocol version 2, which has no BENCH; rebuild"):
         bench_board(client, qnet, 3)
+
+
+def test_run_test_set_of_a_cnn_sends_its_image_channels_last_and_matches_forward():
+    from qnet_conv_nets import conv_qnet
+
+    qnet = conv_qnet(seed=2)                    # a 5x4x2 image: 40 values, channels-last
+    images = random_images(qnet, 6, seed=5)
+    port = FakeSerial(BoardModel(qnet, clock_hz=1_000_000, cycles=90, version=2))
+    report = run_test_set(BoardClient(port), qnet, images, qnet.predict(images))
+    assert report.n_correct == 6 and report.mismatches == [] and report.cycles == [90] * 6
+    frames = p.FrameReader(p.REQUEST_SYNC).feed(bytes(port.written))
+    sent = [payload for cmd, payload in frames if cmd == p.CMD_INFER_LOGITS]
+    assert [list(payload) for payload in sent] == images.tolist()
+
+
+def test_load_weights_of_a_cnn_with_spram_convolutions_then_answers_equal_forward():
+    """The host rebuilds the load map from INFO's folding per QNet layer; the model
+    answers an image only when every slice the CNN needs holds its value."""
+    from qnet_conv_nets import digits_cnn
+
+    qnet = digits_cnn(seed=5, stride=1, padding="same", pool=True)
+    folding = [(2, 9), (1, 1), (3, 12), (1, 1), (5, 4)]
+    model = BoardModel(qnet, folding=folding, weight_store=["spram", "rom", "spram", "rom",
+                                                            "rom"])
+    client = BoardClient(FakeSerial(model))
+    info = client.attach(qnet)
+    assert info.needs_load and not info.loaded
+    assert info.stores == ["spram", "rom", "spram", "rom", "rom"]
+    report = load_weights(client, qnet, info)
+    assert report.slices == model.load_map.total_slices > 0
+    assert model.wrong_slices() == [] and model.load_map.layers == [0, 2]
+    images = random_images(qnet, 4, seed=8)
+    result = run_test_set(client, qnet, images, qnet.predict(images))
+    assert result.mismatches == [] and result.n_correct == 4

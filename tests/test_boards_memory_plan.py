@@ -136,3 +136,46 @@ def test_auto_folding_keeps_a_digits_network_within_the_up5k_block_rams():
     assert plan.weight_store == ["rom"] * 3
     chosen = plan_accelerator(qnet, folding=plan.folding).report()
     assert chosen["totals"]["block_rams"]["ice40"] <= 29
+
+
+def test_up5k_moves_the_dense_weights_of_a_cnn_that_does_not_fit_block_ram_to_spram():
+    """c16k3-p2-c32k3-p2-128-10 on 28x28: 1568 x 128 dense weights (401 kbit) cannot
+    stay in block RAM; pools and flatten have no weights and stay 'rom'."""
+    from boards_qnets import make_cnn
+
+    qnet = make_cnn()
+    board = get_board("icebreaker")
+    plan = plan_memory(qnet, board, "auto")
+    # Only the dense layer moves, on two of the four SPRAMs: on all four its 40 lanes'
+    # decode tables took 8 more block RAMs, and conv2 had to move too (45,472 cycles).
+    assert plan.weight_store == ["rom"] * 5 + ["spram", "rom"]
+    assert "layer(s) 5 in SPRAM: all in block RAM would need 436,745 bits in 116 blocks" \
+        in plan.reason
+    planned = plan_accelerator(qnet, folding=plan.folding, weight_store=plan.weight_store)
+    estimate = planned.report()
+    assert bram_bits_needed(estimate) <= 30 * 4096
+    assert precheck(estimate, board)["SPRAM blocks"] == (2, 4)
+    by_index = {p.index: p for p in planned.layers}
+    assert by_index[5].weight_packing == "base3" and by_index[5].lanes == 20
+    assert estimate["cycles_per_image"] == 37_632 < 45_472
+    # A LUT budget is kept when some SPRAM choice keeps it.
+    small = plan_memory(qnet, board, "auto", lut_budget=2000)
+    assert plan_accelerator(qnet, small.folding, weight_store=small.weight_store) \
+        .report()["totals"]["lut"] <= 2000
+
+
+def test_up5k_moves_a_large_convolution_to_spram_with_a_pe_that_divides_its_channels():
+    from boards_qnets import make_cnn
+
+    qnet = make_cnn(image_shape=(12, 12, 1), convs=((16, False), (128, True)), dense=(10,))
+    board = get_board("icebreaker")
+    plan = plan_memory(qnet, board, "auto")
+    assert plan.weight_store[1] == "spram"             # 128 x 144 conv weights, the largest
+    planned = plan_accelerator(qnet, folding=plan.folding, weight_store=plan.weight_store)
+    conv = {p.index: p for p in planned.layers}[1]
+    assert conv.window is not None and conv.weight_packing == "base3"
+    assert 128 % conv.pe == 0
+    assert precheck(planned.report(), board)["SPRAM blocks"][0] <= 4
+    # Alone on one block, the convolution's fastest folding keeps PE a divisor of 128.
+    pe, simd = spram_folding(qnet.layers[1], 1, 2)
+    assert 128 % pe == 0 and pe * simd <= 10

@@ -231,7 +231,6 @@ def test_hdl_has_no_import_circle():
 @pytest.mark.parametrize("options,message", [
     ({"folding": [(3, 1), (1, 1), (1, 1), (1, 1)]}, "layer 0: pe: expected a divisor of its 4 "
                                                     "output channels, got 3"),
-    ({"weight_store": "ram"}, "a convolutional QNet keeps its weights in 'rom'"),
     ({"in_lanes": 2}, "layer 0: in_lanes: expected a divisor of its 1 input channels"),
 ])
 def test_convolutional_plan_refusals(options, message):
@@ -242,6 +241,27 @@ def test_convolutional_plan_refusals(options, message):
 
     with pytest.raises(HardwareGenerationError, match=message):
         plan_accelerator(digits_cnn(), **options)
+
+
+def test_convolutional_plan_puts_conv_weights_in_spram_and_pools_in_rom():
+    from qnet_conv_nets import digits_cnn
+
+    from hdl.accelerator_plan import plan_accelerator
+
+    plan = plan_accelerator(digits_cnn(pool=True), [(2, 3), (1, 1), (3, 12), (1, 1), (5, 6)],
+                            weight_store="spram")
+    # A pool or flatten has no weights: 'rom' whatever it was given.
+    assert plan.weight_stores == ("spram", "rom", "spram", "rom", "spram")
+    assert plan.loadable and [layer.weight_store for layer in plan.layers] == ["spram"] * 3
+    # conv 0: 4 x 9 ternary weights at 2 x 3 lanes, 2 x 3 words of one packed slice each
+    first = plan.layers[0]
+    assert (first.weight_depth, first.weight_slices, first.spram_blocks) == (6, 1, 1)
+    # The load address's layer field is the QNet layer index, as the accelerator decodes it.
+    assert plan.load_map.layers == [0, 2, 4] and plan.load_map.layer_width == 3
+    assert plan.load_map.split(plan.load_map.address(4, 0, 5)) == (4, 0, 5)
+    assert plan.load_map.total_slices == sum(p.weight_depth * p.weight_slices
+                                             for p in plan.layers)
+    assert plan.estimate["totals"]["spram_blocks"] == sum(p.spram_blocks for p in plan.layers)
 
 
 def test_convolutional_plan_keeps_folding_per_qnet_layer():

@@ -108,6 +108,25 @@ def test_spram_layers_are_bit_exact_in_amaranth_simulation(stores):
     assert result.extra_outputs == 0
 
 
+@pytest.mark.parametrize("stores", ["spram", ["spram", "rom", "rom", "rom", "ram"]])
+def test_cnn_with_loaded_conv_weights_is_bit_exact_in_amaranth_simulation(stores):
+    """A convolution's MVU reads its loaded weights once per window; the pool and flatten
+    have none. A first image offered before the load waits for ``weights_ready``."""
+    from qnet_conv_nets import digits_cnn
+
+    qnet = digits_cnn(seed=4, stride=1, padding="same", pool=True)
+    acc = Accelerator(qnet, folding=[(2, 9), (1, 1), (3, 12), (1, 1), (5, 4)],
+                      weight_store=stores)
+    assert acc.loadable and acc.plans[0].weight_store == "spram"
+    images = digits_images(3, offset=11)
+    result = simulate_accelerator(acc, images, in_gap=0.2, out_gap=0.2, seed=6)
+    logits, classes = qnet.forward(images)
+    assert np.array_equal(result.logits, logits)
+    assert np.array_equal(result.classes, classes)
+    assert result.extra_outputs == 0
+    assert result.out_cycles[0] > acc.load_map.total_slices
+
+
 def test_wrong_slice_changes_the_answer():
     """The loaded values are really used: one flipped weight slice shows in the logits."""
     qnet = _qnet()

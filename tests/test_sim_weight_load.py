@@ -63,3 +63,23 @@ def test_a_layer_deeper_than_one_spram_uses_two_banks_bit_exact():
     assert check.scenarios["bulk_full_rate"]["received"] == 2
     plan = Accelerator(qnet, folding=[(1, 1), (10, 4)], **options).plans[0]
     assert plan.weight_depth == 64 * 260 and plan.spram_banks == 2
+
+
+def test_a_cnn_with_spram_convolutions_is_bit_exact_in_every_scenario():
+    """Both convolutions and the last dense layer read loaded SB_SPRAM256KA weights (Yosys's
+    model) on Verilator; a reset mid-image keeps them."""
+    from qnet_conv_nets import digits_cnn
+
+    qnet = digits_cnn(seed=6, stride=1, padding="same", pool=True)
+    images, indices = digits_images(4, start=20)
+    check = check_accelerator(qnet, images, "verilator", indices=indices,
+                              folding=[(2, 9), (1, 1), (3, 12), (1, 1), (5, 4)],
+                              accelerator_options={"weight_store": "spram"})
+    if check.status == "skipped":
+        pytest.skip(check.reason)
+    assert check.status == "passed", check.reason + check.run.log_tail()
+    for name, result in check.scenarios.items():
+        assert result["mismatches"] == 0, (name, result["first_mismatch"])
+        assert result["received"] == result["images"] > 0
+    assert check.scenarios["bulk_full_rate"]["cycles_per_image"] == \
+        check.cycles_per_image_estimate

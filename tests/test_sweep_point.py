@@ -132,3 +132,17 @@ def test_the_sim_stage_checks_images_against_the_qnet(tmp_path):
     assert result["status"] == "ok", result["reason"]
     assert (result["sim_images"], result["sim_mismatches"]) == (8, 0)
     assert json.loads((tmp_path / "sim_report.json").read_text())["passed"] is True
+
+
+@pytest.mark.slow
+def test_a_cnn_point_is_planned_for_the_board_and_simulated_bit_exact(tmp_path):
+    """A convolutional arch runs every stage but the build: the folding is one pair per
+    QNet layer (the pool's and flatten's unused), and Verilator agrees with the QNet."""
+    result = run_point(_point(arch="c4k3-p2-16-10", board="icebreaker", folding="auto",
+                              stages=["train", "quantize", "generate", "sim"]), tmp_path)
+    assert result["status"] == "ok", result["reason"]
+    assert len(result["folding"]) == 5                # conv, pool, flatten, dense, dense
+    assert result["folding"][1] == result["folding"][2] == [1, 1]
+    assert result["qnet_acc"] > 0.5 and result["spram"] == 0 and result["bram"] >= 1
+    assert (result["sim_images"], result["sim_mismatches"]) == (8, 0)
+    assert "module mulfree_accel" in (tmp_path / "accel.v").read_text()
