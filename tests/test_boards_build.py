@@ -288,3 +288,23 @@ def test_read_only_block_rams_get_no_constant_clock(tmp_path):
     log = (tmp_path / "build.log").read_text()
     assert "PACKER_GND_NET_$glb_clk" not in log and "promoting $PACKER_GND_NET" not in log
     assert any("write clock tied to the read clock" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_a_small_cnn_builds_for_the_up5k_without_a_multiplier(tmp_path):
+    """Convolution, max-pool, flatten and dense through Yosys and nextpnr (YoWASP)."""
+    from qnet_conv_nets import digits_cnn
+
+    qnet = digits_cnn(pool=True)
+    folding = [(1, 1)] * len(qnet.layers)
+    report = build_bitstream(qnet, "icebreaker", tmp_path, folding=folding,
+                             log=lambda line: None)
+    accelerator = Accelerator(qnet, folding=folding)
+    accelerator._MustUse__silence = True  # built only for its cycle figures
+    assert report["qnet_fingerprint"] == qnet.fingerprint()
+    assert report["multiplier_free"] == {"hard_multiplier_cells": {}, "ok": True}
+    assert report["resources"]["DSP"]["used"] == 0
+    assert 0 < report["resources"]["LUT"]["used"] < 5280
+    assert report["clock"]["met"]
+    assert report["cycles_per_image"] == accelerator.cycles_per_image == 2304
+    assert Path(report["bitstream"]).stat().st_size == 104090
