@@ -100,7 +100,7 @@ def run(name, args):
 CNN_BUDGETS = {
     "digits": ("c16k3-p2-c32k3-p2-64-10", 30, None, (0.01, 0.0003)),
     "mnist5k": ("c16k3-p2-c32k3-p2-128-10", 15, None, (0.003, 0.00003)),
-    "fashion-mnist": ("c16k3-p2-c32k3-p2-128-10", 10, 20000, (0.003, 0.00003)),
+    "fashion-mnist": ("c16k3-p2-c32k3-p2-128-10", 12, None, (0.003, 0.00003)),
     "cifar10": ("c32k3-p2-c64k3-p2-c128k3-p2-256-10", 20, None, (0.003, 0.00003)),
     "svhn": ("c32k3-p2-c64k3-p2-c128k3-p2-256-10", 10, None, (0.003, 0.00003)),
 }
@@ -113,9 +113,10 @@ def run_cnn(name, args):
     max_train = args.max_train or max_train
     errors = {column: [] for column in COLUMNS}
     disagreements = {column: [] for column in COLUMNS}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         ds = load_dataset(name, data_dir=args.data_dir, seed=seed, max_train=max_train)
         for column, options in COLUMNS.items():
+            start = time.perf_counter()
             quantized = options["weight_mode"] != "float"
             dense = [int(part) for part in arch.split("-") if part.isdigit()]
             config = NetworkConfig(sizes=(ds.n_inputs, *dense), arch=arch,
@@ -130,6 +131,10 @@ def run_cnn(name, args):
                 qnet = quantize(network, ds)
                 agreement = measure_agreement(network, qnet, ds.x_test, ds.y_test)
                 disagreements[column].append(100 * agreement.disagreement)
+            if args.verbose:
+                differ = f", QNet≠float {disagreements[column][-1]:.2f} %" if quantized else ""
+                print(f"  {name} CNN seed {seed} {column}: test error {errors[column][-1]:.2f} %"
+                      f"{differ}, {time.perf_counter() - start:.0f} s", flush=True)
     return errors, disagreements, (f"{arch}, {epochs} epochs, lr {lr_start:g}->{lr_end:g}, "
                                    f"{len(ds.y_train)} train / {len(ds.y_test)} test")
 
@@ -162,7 +167,8 @@ def print_cnn_rows(args, width):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["digits", "mnist5k", "fashion-mnist"])
+    parser.add_argument("--datasets", nargs="*", default=["digits", "mnist5k", "fashion-mnist"],
+                        help="datasets for the dense rows (none: CNN rows only)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0,
