@@ -108,11 +108,25 @@ def networks(names):
 #: 5,000 images/s at 6,784 cycles/image needs 34 MHz; 36 MHz is requested.
 PLANNED = {("icebreaker", "mlp784"): {"lut_budget": 3000, "clock_mhz": 36}}
 
+#: Builds with images in flight (``--images B``, issue 16): folding, weight stores and
+#: clock per (board, net, B). The folding is the one of fewest block RAMs by the estimate
+#: (its input buffers grow B-fold in width); it is built even when the estimate does not
+#: fit, to measure how far over the device it is.
+IMAGES = {("icebreaker", "mlp784", 2): {"folding": [(4, 7), (4, 2), (1, 1)],
+                                        "weight_store": ["spram", "spram", "rom"],
+                                        "clock_mhz": 36}}
 
-def run(board, net_name, qnet, out_root):
+
+def run(board, net_name, qnet, out_root, images=1):
     planned = PLANNED.get((board, net_name))
     given = FOLDINGS.get((board, net_name))
-    if planned:
+    if images > 1:
+        if (board, net_name, images) not in IMAGES:
+            return {"board": board, "net": net_name, "folding": None, "status": "skipped",
+                    "reason": f"no build with {images} images in flight (IMAGES)"}
+        options = dict(IMAGES[board, net_name, images], images=images, check_estimate=False)
+        folding = options.pop("folding")
+    elif planned:
         folding, options = "auto", dict(planned)
     elif given == "auto-floor":
         folding, options = [tuple(pair) for pair in resolve_folding(
@@ -166,6 +180,8 @@ def main():
     parser.add_argument("--nets", nargs="+", default=["digits", "mlp784"],
                         choices=["digits", "mlp784", *FASHION_CNNS])
     parser.add_argument("--out", default="build/bench/boards")
+    parser.add_argument("--images", type=int, default=1,
+                        help="images in flight per layer (builds listed in IMAGES only)")
     args = parser.parse_args()
     out_root = Path(args.out)
     try:
@@ -179,7 +195,7 @@ def main():
         qnet, what = nets[net_name]
         for board in args.boards:
             print(f"== {board} / {net_name} ({what})", flush=True)
-            rows.append(run(board, net_name, qnet, out_root))
+            rows.append(run(board, net_name, qnet, out_root, args.images))
             print(table(rows[-1:]), flush=True)
     print()
     print(table(rows))
