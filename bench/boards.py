@@ -109,12 +109,15 @@ def networks(names):
 PLANNED = {("icebreaker", "mlp784"): {"lut_budget": 3000, "clock_mhz": 36}}
 
 #: Builds with images in flight (``--images B``, issue 16): folding, weight stores and
-#: clock per (board, net, B). The folding is the one of fewest block RAMs by the estimate
-#: (its input buffers grow B-fold in width); it is built even when the estimate does not
-#: fit, to measure how far over the device it is.
+#: clock per (board, net, B), built even when the estimate does not fit, to measure how
+#: far over the device they are. B = 2: the folding of fewest block RAMs by the estimate
+#: (the input buffers grow B-fold in width); B = 3: the B = 1 row's folding.
 IMAGES = {("icebreaker", "mlp784", 2): {"folding": [(4, 7), (4, 2), (1, 1)],
                                         "weight_store": ["spram", "spram", "rom"],
-                                        "clock_mhz": 36}}
+                                        "clock_mhz": 36},
+          ("icebreaker", "mlp784", 3): {"folding": [(2, 15), (1, 10), (1, 1)],
+                                        "weight_store": ["spram", "spram", "rom"],
+                                        "clock_mhz": 30}}
 
 
 def run(board, net_name, qnet, out_root, images=1):
