@@ -106,7 +106,8 @@ class AcceleratorPlan:
         report["folding"] = [list(pair) for pair in self.folding]
         report["in_lanes"] = int(self.in_lanes)
         report["weight_store"] = list(self.weight_stores)
-        report["images"] = int(self.images)
+        if self.images > 1:  # a one-image report stays as it was
+            report["images"] = int(self.images)
         report["fingerprint"] = self.qnet.fingerprint()
         return report
 

@@ -223,7 +223,6 @@ def layer_estimate(plan):
         "in_lanes": plan.in_lanes,
         "datapath": plan.datapath,
         "cycles_per_image": _count(cycles),
-        "images": int(images),
         "compute_cycles": int(plan.compute_cycles),
         "input_beats": int(beats_in),
         "latency_cycles": int(latency),
@@ -243,7 +242,7 @@ def layer_estimate(plan):
         } | ({"line_buffer": int(window["bits"])} if plan.window is not None else {}),
         "block_rams": _layer_block_rams(plan),
         "acc_width": int(plan.acc_width),
-    }
+    } | ({"images": int(images)} if images > 1 else {})
 
 
 def _layer_block_rams(plan):
