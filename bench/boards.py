@@ -11,11 +11,15 @@ pre-check or place-and-route refuses is reported with the reason.
 Goals (issue 6): UP5K >= 30 MHz and >= 5,000 images/s for 784-256-256-10
 with 0 DSPs; ECP5-85F >= 100 MHz and >= 100,000 images/s. Goals (issue 15)
 for the fashion-mnist CNN: UP5K >= 1,000 images/s, ECP5-85F >= 20,000.
+Goal (issue 16): UP5K >= 12,000 images/s for 784-256-256-10 at >= 30 MHz, with
+images in flight (``--images B``, :data:`IMAGES`). Measured (README): B = 2 at
+(4,7),(4,2),(1,1) needs 6,909 of 5,280 logic cells (28 BRAM); B = 3 at
+(2,15),(1,10),(1,1) needs 7,823 logic cells and 62 of 30 BRAM: neither places.
 
 Usage::
 
     .venv/bin/python bench/boards.py [--boards icebreaker ulx3s-85f]
-        [--nets digits mlp784 fashion-cnn fashion-cnn-s2]
+        [--nets digits mlp784 fashion-cnn fashion-cnn-s2] [--images B]
 """
 
 import argparse
