@@ -216,11 +216,13 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
                                 bram_budget={board.family: block_ram_budget(qnet, board)},
                                 weight_store=weight_store, images=images)
         estimate = plan.report()
+        if check_estimate:
+            precheck(estimate, board)
         accelerator = Accelerator.from_plan(plan)
     else:
         estimate = accelerator.estimate()
-    if check_estimate:
-        precheck(estimate, board)
+        if check_estimate:
+            precheck(estimate, board)
 
     top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator, bench=bench)
     log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "
