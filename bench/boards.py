@@ -11,11 +11,15 @@ pre-check or place-and-route refuses is reported with the reason.
 Goals (issue 6): UP5K >= 30 MHz and >= 5,000 images/s for 784-256-256-10
 with 0 DSPs; ECP5-85F >= 100 MHz and >= 100,000 images/s. Goals (issue 15)
 for the fashion-mnist CNN: UP5K >= 1,000 images/s, ECP5-85F >= 20,000.
+Goal (issue 16): UP5K >= 12,000 images/s for 784-256-256-10 at >= 30 MHz, with
+images in flight (``--images B``, :data:`IMAGES`). Measured (README): B = 2 at
+(4,7),(4,2),(1,1) needs 6,909 of 5,280 logic cells (28 BRAM); B = 3 at
+(2,15),(1,10),(1,1) needs 7,823 logic cells and 62 of 30 BRAM: neither places.
 
 Usage::
 
     .venv/bin/python bench/boards.py [--boards icebreaker ulx3s-85f]
-        [--nets digits mlp784 fashion-cnn fashion-cnn-s2]
+        [--nets digits mlp784 fashion-cnn fashion-cnn-s2] [--images B]
 """
 
 import argparse
@@ -108,11 +112,28 @@ def networks(names):
 #: 5,000 images/s at 6,784 cycles/image needs 34 MHz; 36 MHz is requested.
 PLANNED = {("icebreaker", "mlp784"): {"lut_budget": 3000, "clock_mhz": 36}}
 
+#: Builds with images in flight (``--images B``, issue 16): folding, weight stores and
+#: clock per (board, net, B), built even when the estimate does not fit, to measure how
+#: far over the device they are. B = 2: the folding of fewest block RAMs by the estimate
+#: (the input buffers grow B-fold in width); B = 3: the B = 1 row's folding.
+IMAGES = {("icebreaker", "mlp784", 2): {"folding": [(4, 7), (4, 2), (1, 1)],
+                                        "weight_store": ["spram", "spram", "rom"],
+                                        "clock_mhz": 36},
+          ("icebreaker", "mlp784", 3): {"folding": [(2, 15), (1, 10), (1, 1)],
+                                        "weight_store": ["spram", "spram", "rom"],
+                                        "clock_mhz": 30}}
 
-def run(board, net_name, qnet, out_root):
+
+def run(board, net_name, qnet, out_root, images=1):
     planned = PLANNED.get((board, net_name))
     given = FOLDINGS.get((board, net_name))
-    if planned:
+    if images > 1:
+        if (board, net_name, images) not in IMAGES:
+            return {"board": board, "net": net_name, "folding": None, "status": "skipped",
+                    "reason": f"no build with {images} images in flight (IMAGES)"}
+        options = dict(IMAGES[board, net_name, images], images=images, check_estimate=False)
+        folding = options.pop("folding")
+    elif planned:
         folding, options = "auto", dict(planned)
     elif given == "auto-floor":
         folding, options = [tuple(pair) for pair in resolve_folding(
@@ -166,6 +187,8 @@ def main():
     parser.add_argument("--nets", nargs="+", default=["digits", "mlp784"],
                         choices=["digits", "mlp784", *FASHION_CNNS])
     parser.add_argument("--out", default="build/bench/boards")
+    parser.add_argument("--images", type=int, default=1,
+                        help="images in flight per layer (builds listed in IMAGES only)")
     args = parser.parse_args()
     out_root = Path(args.out)
     try:
@@ -179,7 +202,7 @@ def main():
         qnet, what = nets[net_name]
         for board in args.boards:
             print(f"== {board} / {net_name} ({what})", flush=True)
-            rows.append(run(board, net_name, qnet, out_root))
+            rows.append(run(board, net_name, qnet, out_root, args.images))
             print(table(rows[-1:]), flush=True)
     print()
     print(table(rows))

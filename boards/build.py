@@ -140,7 +140,7 @@ def _pnr_plan(seed, placement_attempts, routers):
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
                     weight_store="auto", lut_budget=None, accelerator=None, seed=None,
                     placement_attempts=3, routers=("router1", "router2"), bounds=None,
-                    bench=False, log=print):
+                    bench=False, images=1, check_estimate=True, log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -180,6 +180,12 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         Build the board's ``BENCH`` (protocol version 3). Off by default: it
         costs about 700 iCE40 LUTs, and with it the UP5K 784-256-256-10 design
         no longer places.
+    images : int
+        Images in flight per layer (:func:`hdl.accelerator_plan.plan_accelerator`).
+    check_estimate : bool
+        Refuse a design whose estimate exceeds the device before synthesis
+        (default). False runs synthesis and place-and-route anyway, to measure
+        how far over the device a design is.
     log : callable
         Receives progress lines.
 
@@ -208,13 +214,15 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
             log(f"{board.name}: weights: {memory.reason}")
         plan = plan_accelerator(qnet, folding=folding, lut_budget=lut_budget,
                                 bram_budget={board.family: block_ram_budget(qnet, board)},
-                                weight_store=weight_store)
+                                weight_store=weight_store, images=images)
         estimate = plan.report()
-        precheck(estimate, board)
+        if check_estimate:
+            precheck(estimate, board)
         accelerator = Accelerator.from_plan(plan)
     else:
         estimate = accelerator.estimate()
-        precheck(estimate, board)
+        if check_estimate:
+            precheck(estimate, board)
 
     top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator, bench=bench)
     log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "

@@ -8,6 +8,7 @@ from golden_model.cli_args import integer, number, positive_int
 from golden_model.errors import MulfreeError
 from golden_model.output_files import check_output_dir
 from golden_model.qnet import QNet
+from hdl.layer_plan import MAX_IMAGES
 from hdl.supported import check_supported
 
 
@@ -29,6 +30,8 @@ def configure(parser):
                              "rom/ram/spram per layer, e.g. spram,spram,rom")
     parser.add_argument("--lut-budget", type=positive_int, default=None,
                         help="with --folding auto: LUT estimate not to exceed")
+    parser.add_argument("--images", type=integer(1, MAX_IMAGES, "a number of images in flight"),
+                        default=1, help="images in flight per layer (default: %(default)s)")
     parser.add_argument("--bench", action="store_true",
                         help="build the board's BENCH command, which replays images at the "
                              "engine's rate ('mulfree run --bench N'; protocol version 3); "
@@ -72,6 +75,6 @@ def main(args):
                              folding=parse_folding(args.folding),
                              weight_store=parse_weight_store(args.weight_store, allow_auto=True),
                              lut_budget=args.lut_budget, seed=args.seed,
-                             bounds=bounds, bench=args.bench)
+                             bounds=bounds, bench=args.bench, images=args.images)
     print(f"bitstream: {report['bitstream']}")
     return 0

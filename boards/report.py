@@ -125,7 +125,9 @@ def make_report(*, board, pnr, synth_counts, clock_hz, baud, cycles_per_image,
             "met": bool(achieved_hz is not None and achieved_hz >= clock_hz * 0.999),
         },
         "uart_baud": int(baud),
-        "cycles_per_image": int(cycles_per_image),
+        # A group of images in flight shares its cycles: a float when they do not divide.
+        "cycles_per_image": (cycles_per_image if isinstance(cycles_per_image, float)
+                             else int(cycles_per_image)),
         "latency_cycles": int(latency_cycles),
         "images_per_s": round(images_per_s, 1),
         "images_per_s_at_fmax": round(achieved_hz / cycles_per_image, 1) if achieved_hz else None,

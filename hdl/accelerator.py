@@ -49,6 +49,8 @@ class Accelerator(wiring.Component):
     weight_store : None, str or list of str
         Where the weights live (:data:`hdl.layer_plan.WEIGHT_STORES`): None
         for all ``rom``, one store for every layer, or one per layer.
+    images : int
+        Images in flight per layer (see :func:`hdl.accelerator_plan.plan_accelerator`).
     plan : AcceleratorPlan, optional
         A plan made by :func:`hdl.accelerator_plan.plan_accelerator`, built
         as it is (the planning options are then not used); see :meth:`from_plan`.
@@ -75,7 +77,7 @@ class Accelerator(wiring.Component):
 
     def __init__(self, qnet=None, folding=None, in_lanes=1, *, target_cycles=None,
                  lut_budget=None, bram_budget=None, datapath="signselect", weight_store=None,
-                 plan=None):
+                 plan=None, images=1):
         if plan is None and qnet is None:
             self._MustUse__silence = True
             raise HardwareGenerationError("qnet: expected a QNet (or plan=), got neither")
@@ -83,7 +85,8 @@ class Accelerator(wiring.Component):
             try:
                 plan = plan_accelerator(qnet, folding, in_lanes, target_cycles=target_cycles,
                                         lut_budget=lut_budget, bram_budget=bram_budget,
-                                        datapath=datapath, weight_store=weight_store)
+                                        datapath=datapath, weight_store=weight_store,
+                                        images=images)
             except HardwareGenerationError:
                 self._MustUse__silence = True  # rejected before elaboration: no "unused" warning
                 raise

@@ -45,6 +45,8 @@ class AcceleratorPlan:
         :func:`hdl.estimate.accelerator_estimate` of ``layers``.
     pools : tuple of (int, PoolGeometry)
         The max-pool units, by QNet layer. A flatten is the stream itself.
+    images : int
+        Images in flight of every layer (:attr:`hdl.layer_plan.LayerPlan.images`).
     """
 
     qnet: object = field(repr=False)
@@ -55,6 +57,7 @@ class AcceleratorPlan:
     layers: tuple = field(repr=False)
     estimate: dict = field(repr=False, compare=False)
     pools: tuple = field(default=(), repr=False)
+    images: int = 1
 
     @property
     def n_classes(self):
@@ -103,12 +106,14 @@ class AcceleratorPlan:
         report["folding"] = [list(pair) for pair in self.folding]
         report["in_lanes"] = int(self.in_lanes)
         report["weight_store"] = list(self.weight_stores)
+        if self.images > 1:  # a one-image report stays as it was
+            report["images"] = int(self.images)
         report["fingerprint"] = self.qnet.fingerprint()
         return report
 
 
 def plan_accelerator(qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_budget=None,
-                     bram_budget=None, datapath="signselect", weight_store=None):
+                     bram_budget=None, datapath="signselect", weight_store=None, images=1):
     """Plan the accelerator of ``qnet``.
 
     Parameters
@@ -127,6 +132,11 @@ def plan_accelerator(qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_
     datapath : {"signselect", "multiply"}
     weight_store : None, str or list of str
         None for all ``rom``, one store for every layer, or one per layer.
+    images : int
+        Images in flight (1 to :data:`hdl.layer_plan.MAX_IMAGES`): every weight
+        word read serves a group of this many images, which cuts the weight
+        reads per image by as much and multiplies the trees and accumulators.
+        ``"auto"`` folding is chosen for one image at a time.
 
     Returns
     -------
@@ -145,10 +155,11 @@ def plan_accelerator(qnet, folding=None, in_lanes=1, *, target_cycles=None, lut_
     resolved = resolve_folding(qnet, folding, in_lanes=in_lanes, target_cycles=target_cycles,
                                lut_budget=lut_budget, bram_budget=bram_budget,
                                datapath=datapath, weight_store=stores)
-    layers = plan_layers(qnet, resolved, in_lanes, datapath, stores)
+    layers = plan_layers(qnet, resolved, in_lanes, datapath, stores, images)
     pools = plan_pools(qnet, layers)
     return AcceleratorPlan(
         qnet=qnet, folding=tuple(resolved), weight_stores=tuple(stores), in_lanes=in_lanes,
         datapath=datapath, layers=tuple(layers),
-        estimate=accelerator_estimate(layers, qnet.n_classes, pools), pools=tuple(pools))
+        estimate=accelerator_estimate(layers, qnet.n_classes, pools), pools=tuple(pools),
+        images=int(images))
 

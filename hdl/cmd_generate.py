@@ -4,11 +4,12 @@ import json
 import os
 from pathlib import Path
 
-from golden_model.cli_args import positive_int
+from golden_model.cli_args import integer, positive_int
 from golden_model.errors import MulfreeError
 from golden_model.output_files import check_output_file, write_text
 from golden_model.qnet import QNet
 from hdl.errors import HardwareGenerationError
+from hdl.layer_plan import MAX_IMAGES
 from hdl.supported import check_supported
 
 __all__ = ["configure", "main", "parse_folding", "parse_weight_store", "check_auto_folding_options"]
@@ -77,6 +78,9 @@ def configure(parser):
                         help="auto folding: cycles per image to reach")
     parser.add_argument("--lut-budget", type=positive_int, default=None,
                         help="auto folding: LUT estimate not to exceed")
+    parser.add_argument("--images", type=integer(1, MAX_IMAGES, "a number of images in flight"),
+                        default=1, help="images in flight: each weight word read serves a "
+                        "group of this many images (default: %(default)s)")
     parser.add_argument("--report", default=None,
                         help="estimate report (JSON); default: next to --out")
 
@@ -111,7 +115,7 @@ def main(args):
     plan = plan_accelerator(
         qnet, folding=parse_folding(args.folding), in_lanes=args.in_lanes,
         target_cycles=args.target_cycles, lut_budget=args.lut_budget,
-        weight_store=parse_weight_store(args.weight_store))
+        weight_store=parse_weight_store(args.weight_store), images=args.images)
     accelerator = Accelerator.from_plan(plan)
     out = Path(args.out)
     from amaranth.back import rtlil, verilog

@@ -25,7 +25,15 @@ from hdl import (
     weight_memory_plan,
 )
 from hdl.layer_plan import TRITS_PER_BYTE
-from hdl.mvu_plan import fifo_depth, input_registered, pipeline_latency, uses_lane_writes
+from hdl.mvu_plan import (
+    GROUP_WAIT,
+    fifo_depth,
+    group_drain_latency,
+    input_registered,
+    output_buffer_depth,
+    pipeline_latency,
+    uses_lane_writes,
+)
 from hdl.pow2_plan import estimate_decoder
 from hdl.sliding_window_plan import estimate as window_estimate
 
@@ -41,6 +49,10 @@ LOGIC_MEMORY_DEPTH = 8
 DECODE_TABLE_BITS = 4096
 #: Beats between the FIFO write and the consumer (SyncFIFOBuffered's output register).
 _FIFO_LATENCY = 2
+#: Extra control of images in flight: slot and idle counters, output-half flags and
+#: read pointer (LUT4 and FFs).
+_GROUP_CONTROL_LUT = 40
+_GROUP_CONTROL_FF = 30
 
 
 #: Block RAM shapes (width, depth) one block can take, per family: iCE40 SB_RAM40_4K,
@@ -101,11 +113,16 @@ class PlannedMemory:
 
 
 def layer_memories(plan):
-    """The memories of the MVU of ``plan``, as :class:`PlannedMemory` (a tuple)."""
-    shapes = [("input_buffer", plan.simd * plan.element_width, 2 * plan.input_folds),
+    """The memories of the MVU of ``plan``, as :class:`PlannedMemory` (a tuple); with
+    images in flight the output FIFO is an ``output_buffer`` of two groups' results."""
+    output = (("output_fifo", plan.pe * plan.out_element_width, fifo_depth(plan))
+              if plan.images == 1 else
+              ("output_buffer", plan.pe * plan.out_element_width, output_buffer_depth(plan)))
+    shapes = [("input_buffer", plan.images * plan.simd * plan.element_width,
+               2 * plan.input_folds),
               ("weights", plan.weight_word_bits, plan.weight_depth),
               ("parameters", plan.param_width, len(plan.param_words)),
-              ("output_fifo", plan.pe * plan.out_element_width, fifo_depth(plan))]
+              output]
     shapes += [(f"weight_decode{b}", 2 * TRITS_PER_BYTE, 256) for b in range(plan.packed_bytes)]
     if plan.window is not None:
         shapes.append(("line_buffer", plan.window.word_width, plan.window.depth))
@@ -120,11 +137,24 @@ def layer_memories(plan):
     return tuple(memories)
 
 
+def _per_image(cycles, images):
+    """Cycles per image of a loop a group of ``images`` shares: exact (an int when it
+    divides, else a float)."""
+    return cycles // images if cycles % images == 0 else cycles / images
+
+
+def _count(value):
+    """An int for whole numbers, else the float (a group's cycles shared by its images)."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def layer_estimate(plan):
     """Estimate of one MVU from its :class:`~hdl.layer_plan.LayerPlan`."""
     beats_in = -(-plan.n_in // plan.in_lanes)
-    # A convolution's MVU takes one window vector per output pixel.
-    cycles = plan.vectors * max(plan.compute_cycles, beats_in)
+    images = plan.images
+    # A convolution's MVU takes one window vector per output pixel; a group of images in
+    # flight shares one pass of the compute loop.
+    cycles = plan.vectors * max(_per_image(plan.compute_cycles, images), beats_in)
     if plan.window is not None and beats_in >= plan.compute_cycles:
         cycles += plan.window.out_height  # the window unit waits a cycle per output row
     window = (window_estimate(plan.window) if plan.window is not None
@@ -147,29 +177,43 @@ def layer_estimate(plan):
         group = regroup_plan.estimate(plan.element_width, plan.in_lanes, plan.simd, plan.n_in)
     register = (stream_register_plan.estimate(plan.in_lanes * plan.element_width)
                 if input_registered(plan) else {"lut": 0, "ff": 0, "cycles": 0})
-    decoders = plan.simd * estimate_decoder(plan.in_e_max)["lut"] if plan.in_pow2 else 0
+    decoders = images * plan.simd * estimate_decoder(plan.in_e_max)["lut"] if plan.in_pow2 else 0
     out_bits = plan.pe * plan.out_element_width
-    depth = fifo_depth(plan)
+    depth = fifo_depth(plan) if images == 1 else output_buffer_depth(plan)
     memories = [
-        memory_cost(plan.simd * plan.element_width, 2 * plan.input_folds),
+        memory_cost(images * plan.simd * plan.element_width, 2 * plan.input_folds),
         weight_memory_plan.estimate(plan) if plan.loadable
         else memory_cost(plan.lanes * plan.weight_bits, len(plan.weight_words)),
         memory_cost(plan.param_width, len(plan.param_words)),
         memory_cost(out_bits, depth),
     ]
-    lut = (plan.pe * (tree["lut"] + plan.acc_width + unit["lut"]) + group["lut"] + decoders
-           + register["lut"] + _CONTROL_LUT + out_bits + sum(cost["lut"] for cost in memories)
-           + window["lut"])
-    ff = (plan.pe * (tree["ff"] + plan.acc_width + unit["ff"]) + group["ff"] + register["ff"]
-          + _CONTROL_FF + 2 * out_bits + sum(cost["ff"] for cost in memories) + window["ff"])
+    # One tree and accumulator per lane and image; the requantizers are shared: a fold's
+    # results pass them one image per cycle, images 1 .. B-1 waiting in a shift chain.
+    lanes = images * plan.pe
+    serial = {"lut": 0, "ff": 0} if images == 1 else {
+        "lut": plan.pe * plan.acc_width * min(images - 1, 2) + _GROUP_CONTROL_LUT
+        + (images - 1) * plan.simd,
+        "ff": (images - 1) * plan.pe * plan.acc_width + _GROUP_CONTROL_FF}
+    lut = (lanes * (tree["lut"] + plan.acc_width) + plan.pe * unit["lut"] + group["lut"]
+           + decoders + register["lut"] + _CONTROL_LUT + out_bits
+           + sum(cost["lut"] for cost in memories) + window["lut"] + serial["lut"])
+    ff = (lanes * (tree["ff"] + plan.acc_width) + plan.pe * unit["ff"] + group["ff"]
+          + register["ff"] + _CONTROL_FF + 2 * out_bits + sum(cost["ff"] for cost in memories)
+          + window["ff"] + serial["ff"])
     # A layer starts once its whole input vector is buffered. For the first layer that is
     # the pixel stream; a later layer's vector arrives while its producer computes, so only
     # the producer's last beat (regrouped into SIMD-wide words) is left to load.
     # The input register delays the whole vector by its one cycle.
     load = (max(beats_in, plan.input_folds) if plan.index == 0
             else -(-plan.in_lanes // plan.simd)) + register["cycles"]
-    latency = (load + plan.compute_cycles + pipeline_latency(plan) + _FIFO_LATENCY
-               + (plan.vectors - 1) * max(plan.compute_cycles, beats_in))
+    if images == 1:
+        latency = (load + plan.compute_cycles + pipeline_latency(plan) + _FIFO_LATENCY
+                   + (plan.vectors - 1) * max(plan.compute_cycles, beats_in))
+    else:
+        # An image sent alone: its group closes GROUP_WAIT cycles after its last write and
+        # its beats leave after the whole group's results, one beat per cycle.
+        latency = (load + GROUP_WAIT + plan.compute_cycles + group_drain_latency(plan)
+                   + plan.neuron_folds - 1)
     return {
         "layer": plan.index,
         "n_in": plan.n_in,
@@ -178,7 +222,7 @@ def layer_estimate(plan):
         "simd": plan.simd,
         "in_lanes": plan.in_lanes,
         "datapath": plan.datapath,
-        "cycles_per_image": int(cycles),
+        "cycles_per_image": _count(cycles),
         "compute_cycles": int(plan.compute_cycles),
         "input_beats": int(beats_in),
         "latency_cycles": int(latency),
@@ -198,7 +242,7 @@ def layer_estimate(plan):
         } | ({"line_buffer": int(window["bits"])} if plan.window is not None else {}),
         "block_rams": _layer_block_rams(plan),
         "acc_width": int(plan.acc_width),
-    }
+    } | ({"images": int(images)} if images > 1 else {})
 
 
 def _layer_block_rams(plan):
@@ -223,7 +267,7 @@ def accelerator_estimate(plans, n_classes, pools=()):
     return extra | {
         "layers": layers,
         "argmax": collect,
-        "cycles_per_image": int(max(stages)),
+        "cycles_per_image": _count(max(stages)),
         # The collector takes each logit beat as it is produced; its answer follows the
         # last beat by its own latency.
         "latency_cycles": int(sum(entry["latency_cycles"] for entry in layers)

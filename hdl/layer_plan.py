@@ -24,7 +24,8 @@ from hdl.requantize_plan import RequantizeConfig
 
 __all__ = ["LayerPlan", "ValueShape", "plan_layers", "DATAPATHS", "WEIGHT_STORES",
            "MAX_DATAPATH_WIDTH", "MAX_MEMORY_BITS", "MAX_WORD_BITS", "MAX_LANES", "SLICE_BITS",
-           "SPRAM_DEPTH", "TRITS_PER_BYTE", "trit_decode_table", "stored_word_bits"]
+           "SPRAM_DEPTH", "TRITS_PER_BYTE", "trit_decode_table", "stored_word_bits",
+           "MAX_IMAGES"]
 
 #: ``signselect``: the multiplier-free datapath; ``multiply``: the int8 baseline.
 DATAPATHS = ("signselect", "multiply")
@@ -74,6 +75,8 @@ MAX_WORD_BITS = 1 << 14
 MAX_LANES = 4096
 #: Weight width of the multiplier baseline.
 BASELINE_WEIGHT_BITS = 8
+#: Most images in flight per layer (each one more tree, accumulator and buffer slot per lane).
+MAX_IMAGES = 8
 
 
 def _fail(k, parameter, expected, got):
@@ -133,6 +136,9 @@ class LayerPlan:
         Memory images (one int per word).
     param_fields : dict
         ``name -> (offset, width)`` of each PE lane's parameters in a param word.
+    images : int
+        Images in flight: each weight word read is used for this many images,
+        gathered into one group (see :mod:`hdl.mvu`). 1 is one image at a time.
     """
 
     index: int
@@ -160,6 +166,7 @@ class LayerPlan:
     param_fields: dict
     weight_store: str = "rom"
     window: object = None
+    images: int = 1
 
     @property
     def vectors(self):
@@ -222,7 +229,8 @@ class LayerPlan:
 
     @property
     def compute_cycles(self):
-        """Cycles per image of the compute loop: ``ceil(M/PE) * ceil(N/SIMD)``."""
+        """Cycles of the compute loop per group of ``images`` (one image for
+        ``images == 1``): ``ceil(M/PE) * ceil(N/SIMD)``."""
         return self.neuron_folds * self.input_folds
 
     @property
@@ -231,7 +239,7 @@ class LayerPlan:
 
     @property
     def buffer_bits(self):
-        return 2 * self.input_folds * self.simd * self.element_width
+        return 2 * self.input_folds * self.images * self.simd * self.element_width
 
     @property
     def weight_memory_bits(self):
@@ -288,8 +296,23 @@ def _window(layer, k, in_shape, in_pow2, in_e_max, lanes):
                           in_shape.width, int(lanes))
 
 
-def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store="rom"):
-    """Plan layer ``k`` of ``qnet`` with the given folding; validates everything."""
+def _check_images(k, images, input_folds, layer):
+    """Images in flight must be a small integer; a group's B results leave the
+    accumulators one per cycle, so a fold must last at least B cycles."""
+    if isinstance(images, bool) or not isinstance(images, int | np.integer) \
+            or not 1 <= images <= MAX_IMAGES:
+        _fail(k, "images", f"an integer in [1, {MAX_IMAGES}]", repr(images))
+    if images > 1 and isinstance(layer, QConv2D):
+        _fail(k, "images", "1 for a convolution (images in flight are for dense layers)",
+              images)
+    if images > input_folds:
+        _fail(k, "images", f"at most its ceil(n_in/simd) = {input_folds} input folds", images)
+
+
+def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store="rom",
+               images=1):
+    """Plan layer ``k`` of ``qnet`` with the given folding and images in flight;
+    validates everything."""
     layer, widths = qnet.layers[k], qnet.widths[k]
     matrix = _weight_matrix(layer)
     m, n = matrix.shape
@@ -310,6 +333,8 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
         _fail(k, "weight_store", "'rom' for the multiplier baseline", repr(weight_store))
     last = k == len(qnet.layers) - 1
     folds_in, folds_out = -(-n // simd), -(-m // pe)
+    _check_images(k, images, folds_in, layer)
+    images = int(images)
     in_pow2, in_e_max, in_shape, element_width = _element(qnet, k)
 
     lo, hi = widths.in_min, widths.in_max
@@ -364,7 +389,7 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
               word_bits)
     memory_bits = {
         "weight memory": folds_out * folds_in * word_bits,
-        "input buffer": 2 * folds_in * simd * element_width,
+        "input buffer": 2 * folds_in * images * simd * element_width,
     }
     for name, bits in memory_bits.items():
         if bits > MAX_MEMORY_BITS:
@@ -415,7 +440,8 @@ def plan_layer(qnet, k, pe, simd, in_lanes, datapath="signselect", weight_store=
         requantize=config, weight_words=weight_words, param_words=param_words,
         param_fields=offsets, weight_store=weight_store, window=_window(layer, k, in_shape,
                                                                         in_pow2, in_e_max,
-                                                                        in_lanes))
+                                                                        in_lanes),
+        images=images)
     if plan.param_memory_bits > MAX_MEMORY_BITS:
         _fail(k, "parameter memory", f"at most {MAX_MEMORY_BITS} bits", plan.param_memory_bits)
     return plan
@@ -443,8 +469,11 @@ def resolve_weight_stores(qnet, weight_store):
     return stores
 
 
-def plan_layers(qnet, folding, in_lanes=1, datapath="signselect", weight_store=None):
+def plan_layers(qnet, folding, in_lanes=1, datapath="signselect", weight_store=None, images=1):
     """Plan every layer; ``folding`` is a resolved list of ``(pe, simd)``.
+
+    ``images`` is the number of images in flight of every dense layer
+    (:attr:`LayerPlan.images`).
 
     ``weight_store`` is None (every layer ``rom``), one of
     :data:`WEIGHT_STORES` for every layer, or a list with one per layer.
@@ -473,7 +502,7 @@ def plan_layers(qnet, folding, in_lanes=1, datapath="signselect", weight_store=N
             pe, simd = pair
         except (TypeError, ValueError):
             _fail(k, "folding", "a (pe, simd) pair", repr(pair))
-        plans.append(plan_layer(qnet, k, pe, simd, lanes, datapath, stores[k]))
+        plans.append(plan_layer(qnet, k, pe, simd, lanes, datapath, stores[k], images))
         if isinstance(qnet.layers[k], QConv2D) and plans[-1].n_out % plans[-1].pe:
             # Its output map is read by channel position: no padding lanes inside a pixel.
             _fail(k, "pe", f"a divisor of its {plans[-1].n_out} output channels", plans[-1].pe)

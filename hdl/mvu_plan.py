@@ -8,7 +8,13 @@ its :class:`~hdl.layer_plan.LayerPlan` alone, so the estimates
 from hdl.adder_tree_plan import tree_latency
 from hdl.regroup_plan import is_passthrough
 
-__all__ = ["pipeline_latency", "fifo_depth", "input_registered", "uses_lane_writes"]
+__all__ = ["pipeline_latency", "fifo_depth", "input_registered", "uses_lane_writes",
+           "GROUP_WAIT", "output_buffer_depth", "group_drain_latency"]
+
+#: Cycles without an input write after which a layer whose engine is idle closes a
+#: partial group of images (see :mod:`hdl.mvu`): a stream that stops after one image
+#: still gets its answer, while images sent back to back fill whole groups.
+GROUP_WAIT = 8
 
 
 def pipeline_latency(plan):
@@ -16,6 +22,19 @@ def pipeline_latency(plan):
     # memory read, (base-3 decode), tree, accumulator/parameter read, requantize
     decode = 1 if plan.weight_packing == "base3" else 0
     return 1 + decode + tree_latency(plan.simd) + 1 + plan.requantize.latency
+
+
+def output_buffer_depth(plan):
+    """Words of the output buffer of a layer with images in flight: two halves of one
+    group's results, ``images * ceil(M/PE)`` each (image by image)."""
+    return 2 * plan.images * plan.neuron_folds
+
+
+def group_drain_latency(plan):
+    """Cycles from issuing a group's last weight word to its first output beat
+    (``images > 1``): the pipeline, the group's results leaving the requantizers
+    one image per cycle, the write that completes the half, and the read."""
+    return pipeline_latency(plan) + plan.images - 1 + 2
 
 
 def fifo_depth(plan):

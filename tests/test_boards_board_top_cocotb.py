@@ -25,13 +25,15 @@ PERIOD_NS = 10
 FOLDING = [(2, 3), (2, 2)]
 
 
-def run_board_top(tmp_path, simulator, testcase, weight_store=None):
-    """Build the board top of a small QNet and run one cocotb test; returns the
-    cycle counts of the INFER answers it checked."""
+def run_board_top(tmp_path, simulator, testcase, weight_store=None, in_flight=1):
+    """Build the board top of a small QNet (``in_flight`` images in flight) and run one cocotb
+    test; returns the cycle counts of the INFER answers it checked."""
     qnet = make_qnet(sizes=(12, 6, 4), in_bits=4, seed=11, pow2=True)
+    accelerator = (Accelerator(qnet, folding=FOLDING, weight_store=weight_store,
+                               images=in_flight) if in_flight > 1 else None)
     top = BoardTop(qnet, divisor=DIVISOR, clock_hz=int(1e9 / PERIOD_NS),
                    timeout_cycles=TIMEOUT_CYCLES, folding=FOLDING, weight_store=weight_store,
-                   n_leds=3, bench=True)
+                   accelerator=accelerator, n_leds=3, bench=True)
     text = verilog.convert(top, name="mulfree_board", emit_src=False)
     sources = [text]
     if uses_spram(text):
@@ -43,7 +45,8 @@ def run_board_top(tmp_path, simulator, testcase, weight_store=None):
     images[0] = 0                                    # all-zero image
     images[1] = (1 << qnet.input.bits) - 1           # saturated image
     return _run_tb(tmp_path, sources, simulator, testcase, qnet_path, images, FOLDING,
-                   weight_store, build_key=f"board_top_{weight_store or 'rom'}")
+                   weight_store, build_key=f"board_top_{weight_store or 'rom'}"
+                   + (f"_b{in_flight}" if in_flight > 1 else ""))
 
 
 def _run_tb(tmp_path, sources, simulator, testcase, qnet_path, images, folding, weight_store,
@@ -84,6 +87,14 @@ def test_board_top_loads_weights_then_answers_equal_qnet_forward(tmp_path, simul
                                                                  weight_store):
     cycles = run_board_top(tmp_path, simulator, "weight_load_session", weight_store)
     assert len(cycles) == 5 + 1                       # the loaded images and the last INFER
+
+
+@pytest.mark.slow
+def test_board_top_with_images_in_flight_answers_single_images(tmp_path):
+    # The board top sends one image at a time: each closes a partial group by itself.
+    cycles = run_board_top(tmp_path, "verilator", "images_and_malformed_frames",
+                           in_flight=3)
+    assert len(cycles) == 5 + 8
 
 
 #: The digits network of the README's UP5K row (64-128-128-10, 5-bit pixels), its folding

@@ -278,3 +278,17 @@ def test_a_small_cnn_builds_for_the_up5k_without_a_multiplier(tmp_path):
     assert report["clock"]["met"]
     assert report["cycles_per_image"] == accelerator.cycles_per_image == 2304
     assert Path(report["bitstream"]).stat().st_size == 104090
+
+
+@pytest.mark.slow
+def test_a_design_over_the_estimate_is_synthesised_when_asked(tmp_path):
+    """check_estimate=False skips the pre-check so that the tools measure the design."""
+    qnet = make_qnet(sizes=(64, 32, 10), in_bits=5)
+    options = dict(folding=[(16, 16), (10, 32)], weight_store="rom", log=lambda line: None)
+    with pytest.raises(DoesNotFit, match="LUT"):
+        build_bitstream(qnet, "icebreaker", tmp_path / "checked", **options)
+    assert not (tmp_path / "checked" / "gateware").exists()
+    with pytest.raises(BuildError, match=r"synthesis \(yosys\) .* did not finish within"):
+        build_bitstream(qnet, "icebreaker", tmp_path / "measured", check_estimate=False,
+                        bounds=BuildBounds(synth_s=0.5), **options)
+    assert (tmp_path / "measured" / "gateware").exists()

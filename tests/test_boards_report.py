@@ -1,3 +1,5 @@
+import pytest
+
 from boards.registry import get_board
 from boards.report import format_table, make_report, multiplier_cells, synth_cell_counts
 
@@ -113,3 +115,13 @@ def test_report_puts_the_link_bound_and_end_to_end_rate_next_to_the_engine():
             "image, 10 bits per byte: 125 images/s (one image per round trip)") in table
     assert "end to end 119 images/s over the UART (engine 5,000)" in table
     assert "end to end" not in format_table(_report("icebreaker", PNR_ICE40, {}, 30e6))
+
+
+def test_a_group_of_images_keeps_its_fractional_cycles_per_image():
+    # Three images in flight share a compute loop of 6784 cycles.
+    report = make_report(board=get_board("icebreaker"), pnr=PNR_ICE40,
+                         synth_counts=synth_cell_counts(STAT), clock_hz=30e6, baud=1_000_000,
+                         cycles_per_image=6784 / 3, latency_cycles=20000, estimate={},
+                         fingerprint="ab" * 32, tools={})
+    assert report["cycles_per_image"] == 6784 / 3
+    assert report["images_per_s"] == pytest.approx(30e6 * 3 / 6784)

@@ -192,3 +192,92 @@ def test_digits_cnn_multiplier_free_after_synthesis():
     # estimated; the per-MVU terms are sized for larger layers than these).
     estimate = acc.estimate()["totals"]["lut"]
     assert estimate / 2 <= lut_count(counts, "ice40") <= estimate
+
+
+# -- images in flight ------------------------------------------------------------------------
+
+
+def _trained_qnet():
+    from golden_model.datasets import load_dataset
+    from golden_model.network import NetworkConfig
+    from golden_model.quantize import quantize
+    from golden_model.train import TrainConfig, train_model
+
+    config = NetworkConfig(sizes=(64, 24, 10), weight_mode="ternary", act_quant="int",
+                           act_bits=3, act_frac_bits=1)
+    network, _ = train_model(load_dataset("digits"), config,
+                             TrainConfig(epochs=2, quiet=True, seed=3))
+    return quantize(network)
+
+
+@pytest.mark.parametrize("images_in_flight", [1, 2, 3])
+@pytest.mark.parametrize("trained", [False, True])
+def test_images_in_flight_bit_exact_under_backpressure(images_in_flight, trained):
+    qnet = _trained_qnet() if trained else random_qnet(1)
+    acc = Accelerator(qnet, folding=[(3, 5), (4, 3)], in_lanes=3, images=images_in_flight)
+    # 7 images: whole groups and an uneven tail, with gaps on both sides.
+    _check(acc, digits_images(7, offset=30), seed=images_in_flight)
+
+
+@pytest.mark.parametrize("weight_store", ["ram", "spram"])
+def test_images_in_flight_loadable_base3_weights(weight_store):
+    qnet = random_qnet(1)
+    acc = Accelerator(qnet, folding=[(4, 8), (2, 4)], in_lanes=8, images=2,
+                      weight_store=weight_store)
+    _check(acc, digits_images(5, offset=40), seed=3)
+
+
+@pytest.mark.parametrize("images_in_flight", [2, 3])
+def test_images_in_flight_cycles_match_estimate(images_in_flight):
+    qnet = random_qnet(1)
+    b = images_in_flight
+    for folding, in_lanes in ((None, 1), ([(4, 8), (2, 4)], 8)):
+        acc = Accelerator(qnet, folding=folding, in_lanes=in_lanes, images=b)
+        full = _check(acc, digits_images(3 * b), gap=0.0)
+        # Whole groups at full rate: B answers per pass of the slowest compute loop.
+        group = full.out_cycles[b::b] - full.out_cycles[:-b:b]
+        assert np.all(group == b * acc.cycles_per_image), (group, acc.cycles_per_image)
+        # An image sent alone: its partial group closes after GROUP_WAIT idle cycles.
+        alone = _check(acc, digits_images(1), gap=0.0)
+        assert alone.first_latency == acc.latency_cycles
+
+
+def test_images_in_flight_reset_mid_group_recovers():
+    qnet = random_qnet(8, sizes=(64, 8, 10))
+    images = digits_images(5, offset=20)
+    acc = Accelerator(qnet, folding=[(2, 4), (5, 2)], in_lanes=4, images=3)
+    reset = Signal()
+    dut = ResetInserter(reset)(acc)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(acc.o.ready, 1)
+        # One whole image and half of the next, then a reset while the group gathers.
+        for beat in [*beats_of(images[0], 4), *beats_of(images[1], 4)[:7]]:
+            ctx.set(acc.i.payload, [int(v) for v in beat])
+            ctx.set(acc.i.valid, 1)
+            await ctx.tick().until(acc.i.ready)
+        ctx.set(acc.i.valid, 0)
+        ctx.set(reset, 1)
+        await ctx.tick()
+        ctx.set(reset, 0)
+        for image in images:
+            for beat in beats_of(image, 4):
+                ctx.set(acc.i.payload, [int(v) for v in beat])
+                ctx.set(acc.i.valid, 1)
+                await ctx.tick().until(acc.i.ready)
+            ctx.set(acc.i.valid, 0)
+
+    async def collect(ctx):
+        for _ in range(4000):
+            _, _, valid, payload = await ctx.tick().sample(acc.o.valid, acc.o.payload)
+            if valid:
+                got.append([int(payload.logits[c]) for c in range(10)])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench, background=True)
+    sim.add_testbench(collect)
+    sim.run()
+    logits, _ = qnet.forward(images)
+    assert np.array_equal(np.array(got), logits)

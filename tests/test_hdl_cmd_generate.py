@@ -122,3 +122,26 @@ def test_parse_folding():
     assert parse_folding("1:2,3:4") == [(1, 2), (3, 4)]
     with pytest.raises(HardwareGenerationError):
         parse_folding("1:2:3")
+
+
+def test_generate_images_in_flight(model, tmp_path, capsys):
+    out = tmp_path / "accel.v"
+    assert main(["generate", str(model), "--out", str(out), "--folding", "4:8,2:4",
+                 "--in-lanes", "8", "--images", "2"]) == 0
+    report = json.loads((tmp_path / "accel.estimate.json").read_text())
+    assert report["images"] == 2 and report["cycles_per_image"] == 16
+    assert "tree1_3" in out.read_text()  # image 1's tree of PE lane 3
+    assert "16 cycles/image" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--images", "0"], "--images 0: expected a number of images in flight"),
+    (["--images", "9"], "--images 9: expected a number of images in flight"),
+    # Layer 1 at SIMD 16 has one input fold: a group's results need one cycle each.
+    (["--folding", "4:8,2:16", "--images", "2"], "layer 1: images: expected at most"),
+])
+def test_generate_bad_images_in_flight(model, tmp_path, capsys, argv, message):
+    out = tmp_path / "accel.v"
+    assert main(["generate", str(model), "--out", str(out), *argv]) == 2
+    assert message in one_line_error(capsys)
+    assert not out.exists()

@@ -73,3 +73,25 @@ def test_accumulator_holds_every_partial_sum():
     plan = plan_layer(qnet, 0, 1, 1, 1)
     # -120 .. 120, one step of headroom each side for the tree's pending carry.
     assert plan.acc_width == signed_bits(-121, 121) == 8
+
+
+@pytest.mark.parametrize("images, message", [
+    (0, r"layer 0: images: expected an integer in \[1, 8\], got 0"),
+    (9, r"layer 0: images: expected an integer in \[1, 8\], got 9"),
+    (True, r"layer 0: images: expected an integer in \[1, 8\], got True"),
+    ("2", r"layer 0: images: expected an integer in \[1, 8\], got '2'"),
+    # Layer 1 (16 inputs at SIMD 16) has one input fold: too short to hand on 2 results.
+    (2, r"layer 1: images: expected at most its ceil\(n_in/simd\) = 1 input folds, got 2"),
+])
+def test_bad_images_in_flight_name_layer_and_parameter(images, message):
+    with pytest.raises(HardwareGenerationError, match=message):
+        plan_layers(random_qnet(1), [(4, 8), (2, 16)], images=images)
+
+
+def test_images_in_flight_widen_the_input_buffer_only():
+    qnet = random_qnet(1)
+    one, three = (plan_layers(qnet, [(4, 8), (2, 4)], images=b) for b in (1, 3))
+    for a, b in zip(one, three, strict=True):
+        assert (a.images, b.images) == (1, 3)
+        assert b.buffer_bits == 3 * a.buffer_bits
+        assert b.weight_words == a.weight_words and b.compute_cycles == a.compute_cycles

@@ -29,8 +29,8 @@ def _decode(raw, plan, next_pow2):
     return raw
 
 
-def _run_layer(qnet, k, pe, simd, in_lanes, images, seed=0):
-    plan = plan_layer(qnet, k, pe, simd, in_lanes)
+def _run_layer(qnet, k, pe, simd, in_lanes, images, seed=0, in_flight=1, gap=0.2):
+    plan = plan_layer(qnet, k, pe, simd, in_lanes, images=in_flight)
     trace = qnet.forward_trace(images)[k]
     beats = []
     for vector in _encode(trace["input"], plan):
@@ -40,7 +40,7 @@ def _run_layer(qnet, k, pe, simd, in_lanes, images, seed=0):
         beats += [[int(v) for v in beat] for beat in padded.reshape(count, in_lanes)]
     dut = MVU(plan)
     words = plan.neuron_folds * len(images)
-    got = run_stream(dut, beats, words, seed=seed, in_gap=0.2, out_gap=0.2)
+    got = run_stream(dut, beats, words, seed=seed, in_gap=gap, out_gap=gap)
     assert all(g is not None for g in got), "more output beats than expected"
     lanes = np.array([[int(g[p]) for p in range(pe)] for g in got])
     per_image = lanes.reshape(len(images), -1)[:, :plan.n_out]
@@ -67,3 +67,24 @@ def test_pow2_output_layer_codes():
     got, want = _run_layer(qnet, 0, 4, 8, 8, digits_images(2))
     assert np.array_equal(got, want)
     assert set(np.unique(np.abs(want))) <= {0, 1, 2, 4}
+
+
+# -- images in flight: one weight word read for a group of B images -------------------------
+
+
+@pytest.mark.parametrize("in_flight", [2, 3])
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 7])  # a single image, whole groups, uneven tails
+@pytest.mark.parametrize("pe,simd,in_lanes", [(3, 7, 5), (2, 8, 8), (4, 4, 1)])
+def test_images_in_flight_match_trace(in_flight, count, pe, simd, in_lanes):
+    # (3, 7, 5) regroups beats into words; the others write lanes in place.
+    qnet = random_qnet(10, activations=["tlin"], out_bits=[5])
+    got, want = _run_layer(qnet, 0, pe, simd, in_lanes, digits_images(count), seed=count,
+                           in_flight=in_flight, gap=0.3)
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.5])
+def test_images_in_flight_last_layer_and_pow2_input(gap):
+    qnet = random_qnet(11, sizes=(64, 16, 10), pow2=[True], e_max=[4], modes=["ternary", "binary"])
+    got, want = _run_layer(qnet, 1, 4, 5, 3, digits_images(5, offset=5), in_flight=3, gap=gap)
+    assert np.array_equal(got, want)

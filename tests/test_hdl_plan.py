@@ -276,3 +276,26 @@ def test_convolutional_plan_keeps_folding_per_qnet_layer():
     assert plan.layers[1].in_lanes == 2 and plan.layers[2].in_lanes == 3
     (k, pool), = plan.pools
     assert k == 1 and (pool.lanes, pool.signed, pool.element_width) == (2, True, 4)
+
+
+def test_images_in_flight_estimate():
+    from hdl.accelerator_plan import plan_accelerator
+    from hdl.mvu_plan import GROUP_WAIT
+
+    qnet = random_qnet(1)
+    one = plan_accelerator(qnet, [(4, 8), (2, 4)], in_lanes=8)
+    three = plan_accelerator(qnet, [(4, 8), (2, 4)], in_lanes=8, images=3)
+    assert three.report()["images"] == 3 and "images" not in one.report()
+    # A group of 3 shares one pass of the compute loop: exact, not rounded.
+    assert one.cycles_per_image == 32 and three.cycles_per_image == 32 / 3
+    layer = three.estimate["layers"][0]
+    assert layer["images"] == 3 and layer["compute_cycles"] == 32
+    # An image sent alone waits GROUP_WAIT cycles for company, then the whole group drains.
+    assert three.latency_cycles > one.latency_cycles + 2 * GROUP_WAIT
+    names = {memory.name: memory for memory in three.memories[0]}
+    assert "output_fifo" not in names
+    assert (names["output_buffer"].width, names["output_buffer"].depth) == (4 * 4, 2 * 3 * 4)
+    assert names["input_buffer"].width == 3 * 8 * 5
+    # Trees and accumulators grow with the images; requantizers are shared.
+    assert one.estimate["totals"]["lut"] < three.estimate["totals"]["lut"] \
+        < 3 * one.estimate["totals"]["lut"]

@@ -105,3 +105,17 @@ def test_off_by_one_bias_in_the_design_is_caught():
     first = result["first_mismatch"]
     assert first["image"] == 0 and first["layer"] == 1 and first["neuron"] == neuron
     assert first["got"] - first["expected"] == 1 << max(0, -int(last.shift[neuron]))
+
+
+def test_images_in_flight_on_verilator():
+    # Three images in flight: whole groups at full rate and under gaps, a reset while a
+    # group gathers, and the last driven image alone (its partial group closes by itself).
+    qnet = digits_qnet(hidden=(12,), seed=3)
+    images, indices = digits_images(N_IMAGES, start=40)
+    check = _check(check_accelerator(qnet, images, "verilator", indices=indices,
+                                     folding=[(2, 4), (3, 2)], in_lanes=2,
+                                     accelerator_options={"images": 3}))
+    assert check.status == "passed", check.reason + check.run.log_tail()
+    for name, result in check.scenarios.items():
+        assert result["mismatches"] == 0, (name, result["first_mismatch"])
+        assert result["received"] == result["images"] > 0
