@@ -47,6 +47,8 @@ COLUMNS = {
     "BC + QB": dict(weight_mode="binary", quantized_backprop=True),
     "TernaryConnect + QB": dict(weight_mode="ternary", quantized_backprop=True),
 }
+#: Short names of the columns, for ``--cnn-columns``.
+COLUMN_KEYS = dict(zip(("fp", "bc", "bc-qb", "tc-qb"), COLUMNS, strict=True))
 
 #: dataset -> (hidden sizes, epochs, max training images or None); whole training sets,
 #: at budgets where full precision has converged, all at the default learning rates
@@ -116,6 +118,8 @@ def run_cnn(name, args):
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         ds = load_dataset(name, data_dir=args.data_dir, seed=seed, max_train=max_train)
         for column, options in COLUMNS.items():
+            if column not in args.cnn_columns:
+                continue
             start = time.perf_counter()
             quantized = options["weight_mode"] != "float"
             dense = [int(part) for part in arch.split("-") if part.isdigit()]
@@ -158,7 +162,7 @@ def print_cnn_rows(args, width):
         except DatasetError as error:
             print(f"{name:<14} skipped: {error}")
             continue
-        cells = [f"{np.mean(e):.2f} ± {np.std(e):.2f}" for e in errors.values()]
+        cells = [f"{np.mean(e):.2f} ± {np.std(e):.2f}" if e else "-" for e in errors.values()]
         print(f"{name:<14}" + "".join(f"{c:>{width}}" for c in cells)
               + f"   {setup}, {time.perf_counter() - start:.0f} s")
         cells = [f"{np.mean(d):.2f}" if d else "-" for d in disagreements.values()]
@@ -181,9 +185,13 @@ def main():
                         help="sample the binary/ternary weights in training (dense rows)")
     parser.add_argument("--cnn", nargs="*", default=[], choices=sorted(CNN_BUDGETS),
                         help="datasets for the CNN rows (none by default)")
+    parser.add_argument("--cnn-columns", nargs="+", choices=sorted(COLUMN_KEYS),
+                        default=list(COLUMN_KEYS),
+                        help="the CNN rows' columns to train (default: all four)")
     parser.add_argument("--verbose", action="store_true",
                         help="also print every run (test error, training loss per epoch)")
     args = parser.parse_args()
+    args.cnn_columns = [COLUMN_KEYS[key] for key in args.cnn_columns]
     width = 30
     print(f"test error (%), mean ± std over {args.seeds} seeds; activations: {args.act_quant}; "
           f"weights in training: {'stochastic' if args.stochastic else 'deterministic'}")
