@@ -7,8 +7,8 @@ two's complement), gated to zero by the ``nonzero`` bit; no mux between
 ``+x`` and ``-x`` is built.
 
 The ``+ s`` carries are not added separately: every two-input adder of the
-tree absorbs one of them as its carry-in (``a + b + c`` is one adder: the
-operands are widened by one bit holding ``c`` and the sum shifted back). A
+tree absorbs one of them as its carry-in (``a + b + c`` is one adder, ``c``
+entering its carry chain: :func:`add_with_carry`). A
 tree over ``n`` lanes has ``n - 1`` adders and ``n`` carries, so exactly one
 carry is left at the root; the accumulator absorbs it the same way. The
 tree therefore outputs ``partial`` and ``carry`` with
@@ -24,7 +24,7 @@ same cycle that path limited the ECP5-85F to under 100 MHz.
 """
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -45,14 +45,14 @@ def reference(x, nonzero, negative):
 def add_with_carry(a, b, carry, width):
     """``a + b + carry`` as one adder, truncated to ``signed(width)``.
 
-    The carry rides in an extra low bit of both operands: ``(2a + c) + (2b + c)``
-    is ``2 (a + b + c)``, so the sum shifted right by one is exact and the
-    carry costs no second adder.
+    Written as a plain three-term sum: Yosys's ``alumacc`` folds the one-bit
+    term into the adder's carry-in (the ``CIN`` of the ECP5's carry chain, the
+    iCE40's first ``SB_CARRY``), so it costs neither a second adder nor an
+    extra bit of the chain. (Carrying it in an extra low bit of both operands
+    instead, ``(2a + c) + (2b + c) >> 1``, cost one more bit of every adder:
+    a whole ``CCU2C`` on the ECP5 whenever the sum's width is even.)
     """
-    def doubled(value):
-        value = value.as_signed() if value.shape().signed else Cat(value, 0).as_signed()
-        return Cat(carry, value).as_signed()
-    return ((doubled(a) + doubled(b)) >> 1)[:width].as_signed()
+    return (a + b + carry)[:width].as_signed()
 
 
 def registered_tree(m, leaves, leaf_width, out_width, valid_in, reset_less=False):
@@ -159,16 +159,19 @@ class SignSelectAdderTree(wiring.Component):
         nodes = []
         for k in range(self._lanes):
             value = Signal(signed(leaf_width), name=f"leaf{k}", reset_less=reset_less)
-            carry = Signal(name=f"leaf{k}_carry", reset_less=reset_less)
             x = Value.cast(x_r[k])
             x = x.as_signed() if self._x_shape.signed else x
             x_ext = Signal(signed(leaf_width), name=f"x{k}")
             neg = Signal(signed(leaf_width), name=f"s{k}")
             m.d.comb += [x_ext.eq(x), neg.eq(Mux(negative_r[k], -1, 0))]
-            m.d.sync += [
-                value.eq(Mux(nonzero_r[k], x_ext ^ neg, 0)),
-                carry.eq(nonzero_r[k] & negative_r[k]),
-            ]
+            m.d.sync += value.eq(Mux(nonzero_r[k], x_ext ^ neg, 0))
+            if self._x_shape.signed:
+                carry = Signal(name=f"leaf{k}_carry", reset_less=reset_less)
+                m.d.sync += carry.eq(nonzero_r[k] & negative_r[k])
+            else:
+                # An unsigned x extends with a zero, so the leaf's sign bit is
+                # nonzero & negative already: the carry is that bit, not a copy of it.
+                carry = value[leaf_width - 1]
             nodes.append((value, carry))
         (value, carry), valid = registered_tree(m, nodes, leaf_width, self._out_width, valid_r,
                                                 reset_less)

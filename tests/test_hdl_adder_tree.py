@@ -149,3 +149,18 @@ def test_tree_data_registers_reset_less_on_ecp5_only(tree_class):
     # The reset does not reach the ECP5's tree data registers: the root keeps its sum.
     assert ecp5["after"] == 28
     assert ice40["after"] == 0 and plain["after"] == 0
+
+
+def test_ecp5_tree_costs_one_lut_per_leaf_bit_and_no_widened_adders():
+    """16 lanes of unsigned 4-bit x: 5-bit leaves (one LUT per bit, the sign bit
+    doubling as the carry) and adders of 6, 7, 8 and 9 bits whose carry-in takes
+    the leaves' carries (3, 4, 4 and 5 CCU2C each: 24 + 16 + 8 + 5)."""
+    from amaranth.back import verilog
+
+    from hdl.yosys_check import synth_stats
+
+    tree = SignSelectAdderTree(16, unsigned(4), 11)
+    counts = synth_stats(verilog.convert(tree, name="tree", emit_src=False), "ecp5-nodsp",
+                         top="tree")
+    assert counts.get("CCU2C", 0) == 53
+    assert counts.get("$lut", 0) + counts.get("LUT4", 0) == 16 * 5
