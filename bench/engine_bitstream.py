@@ -160,16 +160,24 @@ def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, log=prin
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--board", default="ulx3s-85f")
-    parser.add_argument("--folding", nargs="+", default=["64x16", "8x64", "1x16"])
-    parser.add_argument("--in-lanes", type=int, default=4)
+    parser.add_argument("--folding", nargs="+",
+                        help="PExSIMD per layer (default: bench/boards.py's ENGINE_FOLDINGS)")
+    parser.add_argument("--in-lanes", type=int,
+                        help="pixels per beat (default: bench/boards.py's ENGINE_FOLDINGS)")
     parser.add_argument("--clock", type=float, default=100.0, help="MHz")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--out", default="build/bench/engine")
     args = parser.parse_args(argv)
-    folding = [tuple(int(v) for v in text.split("x")) for text in args.folding]
+    default_folding, default_lanes = _bench_boards().ENGINE_FOLDINGS.get(
+        (args.board, "mlp784"), (None, 1))
+    if not (args.folding or default_folding):
+        parser.error(f"--folding: required for {args.board} (no ENGINE_FOLDINGS entry)")
+    folding = ([tuple(int(v) for v in text.split("x")) for text in args.folding]
+               if args.folding else default_folding)
+    in_lanes = args.in_lanes or default_lanes
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    row = build(args.board, folding, args.in_lanes, args.clock, out_dir, args.seed)
+    row = build(args.board, folding, in_lanes, args.clock, out_dir, args.seed)
     print(json.dumps({k: v for k, v in row.items() if k != "synth_cells"}, indent=1))
     write_json(out_dir / "summary.json", row, indent=2)
     return 0
