@@ -139,7 +139,9 @@ def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, log=prin
     started = time.perf_counter()
     run, tool_log, in_placement = _place_and_route(
         by_tool[f"nextpnr-{board.family}"], gateware, env,
-        BuildBounds(pnr_s=3600, route_stall_s=600), seed, None)
+        # nextpnr's analytical placer printed nothing for over 10 minutes on this design
+        # (its first iteration), past the build's default placement-stall bound.
+        BuildBounds(pnr_s=3600, route_stall_s=600, place_stall_s=3600), seed, None)
     row["pnr_s"] = round(time.perf_counter() - started)
     (out_dir / "nextpnr.log").write_text(run.output + "\n" + tool_log)
     row["status"] = f"place-and-route {run.outcome}" + (" (in placement)" if in_placement
