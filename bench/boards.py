@@ -110,6 +110,8 @@ def networks(names):
 #: The engine alone (``bench/engine_bitstream.py``), per board and net: folding and
 #: pixels per input beat. 784-256-256-10 at 196 cycles/image: layer 0 is 4 x 49 folds
 #: of 64 x 16 lanes, layer 1 128 cycles, layer 2 160, the input 196 beats of 4 pixels.
+#: Measured at c8908bf: Yosys fits it (39,320 LUT4, 42,828 FF, 91 DP16KD); nextpnr-ecp5's
+#: placer did not finish (no analytical iteration in 40 minutes), so no Fmax yet.
 ENGINE_FOLDINGS = {("ulx3s-85f", "mlp784"): ([(64, 16), (8, 64), (1, 16)], 4)}
 
 
