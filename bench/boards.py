@@ -15,6 +15,10 @@ Goal (issue 16): UP5K >= 12,000 images/s for 784-256-256-10 at >= 30 MHz, with
 images in flight (``--images B``, :data:`IMAGES`). Measured (README): B = 2 at
 (4,7),(4,2),(1,1) needs 6,909 of 5,280 logic cells (28 BRAM); B = 3 at
 (2,15),(1,10),(1,1) needs 7,823 logic cells and 62 of 30 BRAM: neither places.
+Issue 16 asks >= 500,000 images/s of the ECP5-85F engine (about 200 cycles per
+image), more than the board top's one pixel per beat allows (784 cycles for
+784 pixels): that engine is built alone by ``bench/engine_bitstream.py`` with
+:data:`ENGINE_FOLDINGS`.
 
 Usage::
 
@@ -105,6 +109,14 @@ def networks(names):
                                                 f"trained fashion-mnist {arch}"))
            for name, arch in FASHION_CNNS.items()}}
     return {name: makers[name]() for name in names}
+
+
+#: The engine alone (``bench/engine_bitstream.py``), per board and net: folding and
+#: pixels per input beat. 784-256-256-10 at 196 cycles/image: layer 0 is 4 x 49 folds
+#: of 64 x 16 lanes, layer 1 128 cycles, layer 2 160, the input 196 beats of 4 pixels.
+#: Measured at c8908bf: Yosys fits it (39,320 LUT4, 42,828 FF, 91 DP16KD); nextpnr-ecp5's
+#: placer did not finish (no analytical iteration in 40 minutes), so no Fmax yet.
+ENGINE_FOLDINGS = {("ulx3s-85f", "mlp784"): ([(64, 16), (8, 64), (1, 16)], 4)}
 
 
 #: Builds left to the board's memory planner (weights in SPRAM, loaded over the UART):

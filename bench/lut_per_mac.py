@@ -4,6 +4,9 @@ For each activation width, one dense layer (64 inputs -> 16 neurons, ternary
 weights) is built as an MVU at two lane counts (PE x SIMD) with both
 datapaths and synthesized by Yosys for iCE40 and ECP5 without DSP blocks
 (``synth_ice40``; ``synth_ecp5 -nodsp``), so that multipliers become logic.
+Each design is elaborated for the family it is synthesized for (a stand-in
+platform naming the family), so per-family choices such as the ECP5's
+reset-less tree registers (:mod:`hdl.register_reset`) are measured as built.
 Printed per design: LUT4s, LUTs per lane (total / lanes, which includes the
 fixed control, accumulator and requantize cost), LUTs per stored weight, and
 the multiplier cells found with DSPs allowed (must be none for the
@@ -49,9 +52,23 @@ def layer_qnet(bits, seed=0):
     return QNet(input=InputSpec(N_IN, bits), layers=[first, last])
 
 
-def mvu_verilog(qnet, pe, simd, datapath):
+class FamilyPlatform:
+    """A stand-in platform that names only its family: the design is elaborated for it
+    (per-family choices such as :mod:`hdl.register_reset`) but no toolchain is run."""
+
+    def __init__(self, family):
+        self.family = family
+
+
+#: Family -> (platform stand-in, Yosys flow without DSPs).
+FAMILIES = {"ice40": (FamilyPlatform("ice40"), "ice40-nodsp"),
+            "ecp5": (FamilyPlatform("ecp5"), "ecp5-nodsp")}
+
+
+def mvu_verilog(qnet, pe, simd, datapath, family=None):
     plan = plan_layer(qnet, 0, pe, simd, simd, datapath)
-    return verilog.convert(MVU(plan), name="mvu", emit_src=False)
+    platform = FAMILIES[family][0] if family else None
+    return verilog.convert(MVU(plan), name="mvu", emit_src=False, platform=platform)
 
 
 class _PlainInputTree(Elaboratable):
@@ -70,15 +87,17 @@ class _PlainInputTree(Elaboratable):
         return m
 
 
-def tree_verilog(lanes, bits, datapath):
+def tree_verilog(lanes, bits, datapath, family=None):
+    platform = FAMILIES[family][0] if family else None
     if datapath == "multiply":
         tree = _PlainInputTree(
             MultiplyAdderTree(lanes, unsigned(bits), bits + 9 + lanes.bit_length()))
         ports = [tree.valid_in, tree.x.as_value(), tree.weight.as_value(), tree.valid_out,
                  tree.partial]
-        return verilog.convert(tree, name="tree", ports=ports, emit_src=False)
+        return verilog.convert(tree, name="tree", ports=ports, emit_src=False,
+                               platform=platform)
     tree = SignSelectAdderTree(lanes, unsigned(bits), bits + 2 + lanes.bit_length())
-    return verilog.convert(tree, name="tree", emit_src=False)
+    return verilog.convert(tree, name="tree", emit_src=False, platform=platform)
 
 
 def tree_table(bits_list, sizes=(16, 64)):
@@ -89,9 +108,10 @@ def tree_table(bits_list, sizes=(16, 64)):
     for bits in bits_list:
         for datapath in ("signselect", "multiply"):
             for lanes in sizes:
-                design = tree_verilog(lanes, bits, datapath)
-                ice = lut_count(synth_stats(design, "ice40-nodsp", top="tree"), "ice40")
-                ecp = lut_count(synth_stats(design, "ecp5-nodsp", top="tree"), "ecp5")
+                ice = lut_count(synth_stats(tree_verilog(lanes, bits, datapath, "ice40"),
+                                            "ice40-nodsp", top="tree"), "ice40")
+                ecp = lut_count(synth_stats(tree_verilog(lanes, bits, datapath, "ecp5"),
+                                            "ecp5-nodsp", top="tree"), "ecp5")
                 per_lane[bits, datapath, lanes] = (ice / lanes, ecp / lanes)
                 print(f"{bits:>4} {datapath:>10} {lanes:>5} {ice:>9} {ice / lanes:>6.1f} "
                       f"{ecp:>9} {ecp / lanes:>6.1f}")
@@ -120,11 +140,12 @@ def main(argv=None):
         for datapath in ("signselect", "multiply"):
             luts = {}
             for pe, simd in foldings:
-                design = mvu_verilog(qnet, pe, simd, datapath)
-                for family, flow in (("ice40", "ice40-nodsp"), ("ecp5", "ecp5-nodsp")):
-                    counts = synth_stats(design, flow, top="mvu")
+                for family, (_, flow) in FAMILIES.items():
+                    counts = synth_stats(mvu_verilog(qnet, pe, simd, datapath, family), flow,
+                                         top="mvu")
                     luts[family, pe * simd] = lut_count(counts, family)
-                dsp = multiplier_cells(synth_stats(design, "ice40", top="mvu"), "ice40")
+                dsp = multiplier_cells(synth_stats(mvu_verilog(qnet, pe, simd, datapath),
+                                                   "ice40", top="mvu"), "ice40")
                 lanes = pe * simd
                 for family in ("ice40", "ecp5"):
                     rows.append((bits, datapath, family, f"{pe}x{simd}", lanes,

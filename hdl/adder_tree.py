@@ -7,27 +7,29 @@ two's complement), gated to zero by the ``nonzero`` bit; no mux between
 ``+x`` and ``-x`` is built.
 
 The ``+ s`` carries are not added separately: every two-input adder of the
-tree absorbs one of them as its carry-in (``a + b + c`` is one adder: the
-operands are widened by one bit holding ``c`` and the sum shifted back). A
+tree absorbs one of them as its carry-in (``a + b + c`` is one adder, ``c``
+entering its carry chain: :func:`add_with_carry`). A
 tree over ``n`` lanes has ``n - 1`` adders and ``n`` carries, so exactly one
 carry is left at the root; the accumulator absorbs it the same way. The
 tree therefore outputs ``partial`` and ``carry`` with
 ``sum = partial + carry``.
 
-Every level is registered: an unregistered tree of 64 lanes is the critical
-path of the whole design on an iCE40. The inputs are registered too, before
-the sign select: in an MVU they come straight from block RAM, whose output
-is late (about 6 ns on the ECP5), and wide SIMD spreads a tree's leaves over
-many blocks; with the select in the same cycle that path limited the
-ECP5-85F to under 100 MHz.
+Every level is registered (data registers without a reset on the families of
+:mod:`hdl.register_reset`, the valid bits always with one): an unregistered
+tree of 64 lanes is the critical path of the whole design on an iCE40. The
+inputs are registered too, before the sign select: in an MVU they come
+straight from block RAM, whose output is late (about 6 ns on the ECP5), and
+wide SIMD spreads a tree's leaves over many blocks; with the select in the
+same cycle that path limited the ECP5-85F to under 100 MHz.
 """
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.adder_tree_plan import estimate, level_widths, tree_latency
+from hdl.register_reset import data_registers_reset_less
 
 __all__ = ["SignSelectAdderTree", "add_with_carry", "registered_tree", "reference", "estimate",
            "tree_latency"]
@@ -43,17 +45,17 @@ def reference(x, nonzero, negative):
 def add_with_carry(a, b, carry, width):
     """``a + b + carry`` as one adder, truncated to ``signed(width)``.
 
-    The carry rides in an extra low bit of both operands: ``(2a + c) + (2b + c)``
-    is ``2 (a + b + c)``, so the sum shifted right by one is exact and the
-    carry costs no second adder.
+    Written as a plain three-term sum: Yosys's ``alumacc`` folds the one-bit
+    term into the adder's carry-in (the ``CIN`` of the ECP5's carry chain, the
+    iCE40's first ``SB_CARRY``), so it costs neither a second adder nor an
+    extra bit of the chain. (Carrying it in an extra low bit of both operands
+    instead, ``(2a + c) + (2b + c) >> 1``, cost one more bit of every adder:
+    a whole ``CCU2C`` on the ECP5 whenever the sum's width is even.)
     """
-    def doubled(value):
-        value = value.as_signed() if value.shape().signed else Cat(value, 0).as_signed()
-        return Cat(carry, value).as_signed()
-    return ((doubled(a) + doubled(b)) >> 1)[:width].as_signed()
+    return (a + b + carry)[:width].as_signed()
 
 
-def registered_tree(m, leaves, leaf_width, out_width, valid_in):
+def registered_tree(m, leaves, leaf_width, out_width, valid_in, reset_less=False):
     """Add ``leaves`` pairwise in a tree with one register per level, in ``m``.
 
     ``leaves`` are ``(value, carry)`` pairs, ``carry`` a 1-bit value or ``None``
@@ -61,6 +63,8 @@ def registered_tree(m, leaves, leaf_width, out_width, valid_in):
     :func:`add_with_carry` and passes the right one's on. Level widths follow
     :func:`estimate`. Returns ``((value, carry), valid)`` at the root, ``valid``
     being ``valid_in`` delayed by one leaf register plus one per level.
+    ``reset_less`` builds the value and carry registers without a reset (the
+    valid bits always keep theirs).
     """
     nodes = list(leaves)
     valid = Signal(name="valid_leaf")
@@ -68,7 +72,8 @@ def registered_tree(m, leaves, leaf_width, out_width, valid_in):
     for level, (_, width) in enumerate(level_widths(len(nodes), leaf_width, out_width)):
         nxt = []
         for pair in range(0, len(nodes), 2):
-            value = Signal(signed(width), name=f"l{level}_n{pair // 2}")
+            value = Signal(signed(width), name=f"l{level}_n{pair // 2}",
+                           reset_less=reset_less)
             if pair + 1 < len(nodes):
                 (a, ca), (b, carry_in) = nodes[pair], nodes[pair + 1]
                 m.d.sync += value.eq(add_with_carry(a, b, 0 if ca is None else ca, width))
@@ -77,7 +82,7 @@ def registered_tree(m, leaves, leaf_width, out_width, valid_in):
                 m.d.sync += value.eq(a)
             carry = None
             if carry_in is not None:
-                carry = Signal(name=f"l{level}_n{pair // 2}_carry")
+                carry = Signal(name=f"l{level}_n{pair // 2}_carry", reset_less=reset_less)
                 m.d.sync += carry.eq(carry_in)
             nxt.append((value, carry))
         nodes = nxt
@@ -142,27 +147,33 @@ class SignSelectAdderTree(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         leaf_width = self.leaf_width
+        # Data registers lose their reset where that helps the family's timing.
+        reset_less = data_registers_reset_less(platform)
         # Input register: the sign select below reads flip-flops, not a memory port.
-        x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes))
-        nonzero_r = Signal(self._lanes)
-        negative_r = Signal(self._lanes)
+        x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes), reset_less=reset_less)
+        nonzero_r = Signal(self._lanes, reset_less=reset_less)
+        negative_r = Signal(self._lanes, reset_less=reset_less)
         valid_r = Signal()
         m.d.sync += [x_r.eq(self.x), nonzero_r.eq(self.nonzero), negative_r.eq(self.negative),
                      valid_r.eq(self.valid_in)]
         nodes = []
         for k in range(self._lanes):
-            value = Signal(signed(leaf_width), name=f"leaf{k}")
-            carry = Signal(name=f"leaf{k}_carry")
+            value = Signal(signed(leaf_width), name=f"leaf{k}", reset_less=reset_less)
             x = Value.cast(x_r[k])
             x = x.as_signed() if self._x_shape.signed else x
             x_ext = Signal(signed(leaf_width), name=f"x{k}")
             neg = Signal(signed(leaf_width), name=f"s{k}")
             m.d.comb += [x_ext.eq(x), neg.eq(Mux(negative_r[k], -1, 0))]
-            m.d.sync += [
-                value.eq(Mux(nonzero_r[k], x_ext ^ neg, 0)),
-                carry.eq(nonzero_r[k] & negative_r[k]),
-            ]
+            m.d.sync += value.eq(Mux(nonzero_r[k], x_ext ^ neg, 0))
+            if self._x_shape.signed:
+                carry = Signal(name=f"leaf{k}_carry", reset_less=reset_less)
+                m.d.sync += carry.eq(nonzero_r[k] & negative_r[k])
+            else:
+                # An unsigned x extends with a zero, so the leaf's sign bit is
+                # nonzero & negative already: the carry is that bit, not a copy of it.
+                carry = value[leaf_width - 1]
             nodes.append((value, carry))
-        (value, carry), valid = registered_tree(m, nodes, leaf_width, self._out_width, valid_r)
+        (value, carry), valid = registered_tree(m, nodes, leaf_width, self._out_width, valid_r,
+                                                reset_less)
         m.d.comb += [self.partial.eq(value), self.carry.eq(carry), self.valid_out.eq(valid)]
         return m

@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from hdl.adder_tree import registered_tree, tree_latency
 from hdl.layer_plan import BASELINE_WEIGHT_BITS
+from hdl.register_reset import data_registers_reset_less
 
 __all__ = ["MultiplyAdderTree"]
 
@@ -60,11 +61,14 @@ class MultiplyAdderTree(wiring.Component):
         m = Module()
         x_width = self._x_shape.width + 1
         product_width = x_width + BASELINE_WEIGHT_BITS
-        # Input register, as in the sign-select tree (same latency, same memory timing).
-        x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes))
-        weight_r = Signal(data.ArrayLayout(signed(BASELINE_WEIGHT_BITS), self._lanes))
-        nonzero_r = Signal(self._lanes)
-        negative_r = Signal(self._lanes)
+        # Input register, as in the sign-select tree (same latency, same memory timing,
+        # same per-family reset choice).
+        reset_less = data_registers_reset_less(platform)
+        x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes), reset_less=reset_less)
+        weight_r = Signal(data.ArrayLayout(signed(BASELINE_WEIGHT_BITS), self._lanes),
+                          reset_less=reset_less)
+        nonzero_r = Signal(self._lanes, reset_less=reset_less)
+        negative_r = Signal(self._lanes, reset_less=reset_less)
         valid_r = Signal()
         m.d.sync += [x_r.eq(self.x), weight_r.eq(self.weight), nonzero_r.eq(self.nonzero),
                      negative_r.eq(self.negative), valid_r.eq(self.valid_in)]
@@ -74,10 +78,10 @@ class MultiplyAdderTree(wiring.Component):
             x = x.as_signed() if self._x_shape.signed else x
             value = Signal(signed(x_width), name=f"x{k}")
             m.d.comb += value.eq(Mux(nonzero_r[k], Mux(negative_r[k], -x, x), 0))
-            product = Signal(signed(product_width), name=f"product{k}")
+            product = Signal(signed(product_width), name=f"product{k}", reset_less=reset_less)
             m.d.sync += product.eq(value * weight_r[k])
             nodes.append(product)
         (root, _), valid = registered_tree(m, [(p, None) for p in nodes], product_width,
-                                           self._out_width, valid_r)
+                                           self._out_width, valid_r, reset_less)
         m.d.comb += [self.partial.eq(root), self.carry.eq(0), self.valid_out.eq(valid)]
         return m

@@ -91,3 +91,76 @@ def test_valid_out_exactly_latency_after_valid_in(lanes):
     dut = SignSelectAdderTree(lanes, unsigned(4), _out_width(lanes, unsigned(4)))
     assert pulse_latency(dut, [(dut.x, [3] * lanes), (dut.nonzero, (1 << lanes) - 1)],
                          dut.partial) == (tree_latency(lanes), 3 * lanes)
+
+
+class _Family:
+    """A stand-in platform: all the trees read of one is its ``family``."""
+
+    def __init__(self, family):
+        self.family = family
+
+
+def _partial_after_reset(family, tree_class=SignSelectAdderTree):
+    """Fill a 4-lane tree's pipeline, pulse the reset one cycle, read ``partial``."""
+    from amaranth.hdl import ClockDomain, Elaboratable, Fragment, Module
+    from amaranth.sim import Simulator
+
+    tree = tree_class(4, unsigned(3), 8)
+
+    class Top(Elaboratable):
+        def elaborate(self, platform):
+            m = Module()
+            m.domains.sync = self.cd = ClockDomain()
+            m.submodules.tree = tree
+            return m
+
+    top = Top()
+    sim = Simulator(Fragment.get(top, _Family(family) if family else None))
+    sim.add_clock(1e-6)
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(tree.x, [7, 7, 7, 7])
+        ctx.set(tree.nonzero, 0b1111)
+        if tree_class is not SignSelectAdderTree:
+            ctx.set(tree.weight, [1, 1, 1, 1])
+        ctx.set(tree.valid_in, 1)
+        await ctx.tick().repeat(tree.latency + 1)
+        seen["before"] = ctx.get(tree.partial) + ctx.get(tree.carry)
+        ctx.set(top.cd.rst, 1)
+        await ctx.tick()
+        ctx.set(top.cd.rst, 0)
+        seen["valid"] = ctx.get(tree.valid_out)
+        seen["after"] = ctx.get(tree.partial)
+
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+@pytest.mark.parametrize("tree_class", ["signselect", "multiply"])
+def test_tree_data_registers_reset_less_on_ecp5_only(tree_class):
+    from hdl.multiply_tree import MultiplyAdderTree
+    cls = SignSelectAdderTree if tree_class == "signselect" else MultiplyAdderTree
+    ecp5, ice40, plain = (_partial_after_reset(f, cls) for f in ("ecp5", "ice40", None))
+    for seen in (ecp5, ice40, plain):
+        assert seen["before"] == 28
+        assert seen["valid"] == 0  # the valid bits keep their reset on every family
+    # The reset does not reach the ECP5's tree data registers: the root keeps its sum.
+    assert ecp5["after"] == 28
+    assert ice40["after"] == 0 and plain["after"] == 0
+
+
+def test_ecp5_tree_costs_one_lut_per_leaf_bit_and_no_widened_adders():
+    """16 lanes of unsigned 4-bit x: 5-bit leaves (one LUT per bit, the sign bit
+    doubling as the carry) and adders of 6, 7, 8 and 9 bits whose carry-in takes
+    the leaves' carries (3, 4, 4 and 5 CCU2C each: 24 + 16 + 8 + 5)."""
+    from amaranth.back import verilog
+
+    from hdl.yosys_check import synth_stats
+
+    tree = SignSelectAdderTree(16, unsigned(4), 11)
+    counts = synth_stats(verilog.convert(tree, name="tree", emit_src=False), "ecp5-nodsp",
+                         top="tree")
+    assert counts.get("CCU2C", 0) == 53
+    assert counts.get("$lut", 0) + counts.get("LUT4", 0) == 16 * 5
