@@ -37,9 +37,12 @@ def _config():
 
 def _model(config, qnet):
     """The board model of the bitstream under test (its INFO reports the folding)."""
+    bench, max_batch = config.get("bench", True), config.get("max_batch", 1)
+    batch = bench or max_batch > 1
     return BoardModel(qnet, clock_hz=config["clock_hz"], folding=config.get("folding"),
                       weight_store=config.get("weight_store"),
-                      version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
+                      version=BoardTop.PROTOCOL_VERSION if batch else 2, max_batch=max_batch,
+                      bench=bench)
 
 
 async def start_board(dut, config):
