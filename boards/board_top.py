@@ -242,14 +242,36 @@ class BoardTop(wiring.Component):
                              f"frame holds), not {max_batch}")
         self._batch = self._bench or self.max_batch > 1
         self.protocol_version = self.PROTOCOL_VERSION if self._batch else 2
-        # Image slots: an INFER's or a batch's image is written in the slot after
-        # the last complete one; BENCH replays the last batch, so it holds them all.
-        self._slots = max(2, self.max_batch) if self._bench else (2 if self._batch else 1)
+        self._slots = self.image_slots(self.max_batch, self._bench)
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),
             "leds": Out(max(1, self._n_leds)),
         })
+
+    @staticmethod
+    def image_slots(max_batch, bench):
+        """Images the top's ring holds: an image is written in the slot after the
+        last complete one, so two let one be fed while the next comes in; BENCH
+        replays the last batch, so with it the ring holds a whole batch."""
+        batch = bench or max_batch > 1
+        return max(2, max_batch) if bench else (2 if batch else 1)
+
+    @classmethod
+    def memories(cls, layout, max_batch=1, bench=False):
+        """``(width, depth)`` of the top's block memories: the image ring and, with
+        ``INFER_BATCH``, the answer FIFO (one word less: its output register)."""
+        shapes = [(layout.in_bits, cls.image_slots(max_batch, bench) * layout.n_inputs)]
+        if bench or max_batch > 1:
+            shapes.append((8, cls.answer_fifo_depth(layout, max_batch) - 1))
+        return shapes
+
+    @staticmethod
+    def answer_fifo_depth(layout, max_batch):
+        """Two batches of answers with logits (one being sent, the next being made)
+        and one answer to spare."""
+        full = layout.result_bytes(True)
+        return 2 * max_batch * full + full + 1
 
     @property
     def accelerator(self):
@@ -781,8 +803,7 @@ class BoardTop(wiring.Component):
         layout = self._layout
         ring = self._slots * layout.n_inputs
         short, full = layout.result_bytes(False), layout.result_bytes(True)
-        # Two batches of answers (one being sent, the next being made) and one to spare.
-        depth = 2 * self.max_batch * full + full + 1
+        depth = self.answer_fifo_depth(layout, self.max_batch)
         b = SimpleNamespace(
             tokens=fifo.SyncFIFO(width=len(Signal(range(ring))) + 1, depth=self._slots),
             answers=fifo.SyncFIFOBuffered(width=8, depth=depth),
