@@ -53,6 +53,9 @@ class BoardModel(RequestReceiver):
     max_batch : int, optional
         Images per ``INFER_BATCH`` (version 3; default as
         :meth:`boards.protocol.BoardInfo.of`).
+    bench : bool
+        Version 3 with ``BENCH`` (a board top built without it answers
+        ``BAD_COMMAND``).
 
     Members
     -------
@@ -65,7 +68,7 @@ class BoardModel(RequestReceiver):
     """
 
     def __init__(self, qnet, clock_hz=12_000_000, cycles=0, folding=None, weight_store=None,
-                 version=p.VERSION, max_batch=None):
+                 version=p.VERSION, max_batch=None, bench=True):
         from hdl.layer_plan import resolve_weight_stores
 
         self.qnet = qnet
@@ -83,6 +86,7 @@ class BoardModel(RequestReceiver):
         self.slices = {}
         self.loaded = self.load_map is None
         self.version = int(version)
+        self.bench = bool(bench)
         self.max_batch = p.BoardInfo.of(qnet, clock_hz, version=version,
                                         max_batch=max_batch).max_batch
         self.held = None             # the images BENCH replays: the last ones sent
@@ -99,7 +103,7 @@ class BoardModel(RequestReceiver):
         commands = p.COMMANDS if self.load_map is not None else (
             p.CMD_INFO, p.CMD_INFER, p.CMD_INFER_LOGITS)
         if self.version >= p.BATCH_VERSION:
-            commands += p.BATCH_COMMANDS
+            commands += p.BATCH_COMMANDS if self.bench else (p.CMD_INFER_BATCH,)
         return commands
 
     def _length_ok(self, cmd, length):

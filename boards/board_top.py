@@ -6,12 +6,34 @@
                           │                                              │
                           └──── answer (INFO / result / error) ◄─────────┘─► UART TX ─► tx
 
-A request's image is stored whole (and its checksum checked) before the
-accelerator sees a pixel, so a damaged request never reaches the network
-and the cycle count is the accelerator's own: from the cycle its first pixel
-is offered to the cycle its answer is valid. Bytes that arrive while an
-answer is being computed or sent are dropped; the host waits for each answer.
-:class:`boards.board_model.BoardModel` is the same engine in Python.
+An ``INFER`` request's image is stored whole (and its checksum checked)
+before the accelerator sees a pixel, so a damaged request never reaches the
+network and the cycle count is the accelerator's own: from the cycle its
+first pixel is offered to the cycle its answer is valid. Bytes that arrive
+while such an answer is being computed or sent are dropped; the host waits
+for each answer. :class:`boards.board_model.BoardModel` is the same engine
+in Python.
+
+``INFER_BATCH`` (protocol version 3) streams instead::
+
+    rx ─► parser ─► image ring ─► tokens (SyncFIFO) ─► Accelerator ─► answer bytes
+                                                                     (SyncFIFOBuffered)
+              └── reply descriptors (SyncFIFO) ──► TX ◄─────────────────────┘
+
+Each image goes to the accelerator as soon as its last byte is in (not
+waiting for the rest of the batch or the checksum), one image in the engine
+at a time, so its cycle count is its latency as for ``INFER``; its answer
+bytes queue in a FIFO. At the request's checksum the parser queues a reply
+descriptor (status and length) and is ready for the next request at once,
+while the transmitter sends the reply from the answer FIFO (full duplex): a
+host with two batches in flight keeps the request direction of the link
+busy, which is the one that sets the rate. A damaged or cut-short batch has
+its answers dropped from the FIFO and is answered ``BAD_CHECKSUM`` or
+``TIMEOUT`` alone. The images live in a ring of block RAM slots (two, or
+``max_batch`` with ``bench`` so that ``BENCH`` replays the whole last batch);
+a slot is written again only two images (or a batch) later, so the engine
+must take an image in less time than the link takes to bring one (the
+engines are 5--300x faster than a 3 Mbaud UART).
 
 With an accelerator whose weights are loadable (``accelerator.loadable``),
 ``LOAD`` slices go straight to its ``wload`` port as their second byte
@@ -30,7 +52,7 @@ import operator
 from types import SimpleNamespace
 
 from amaranth import Cat, Const, Module, Mux, Signal, Value, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import fifo, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -170,8 +192,10 @@ class BoardTop(wiring.Component):
     n_leds : int
         LED 0 blinks on each answer; the others show the last class in binary.
     bench : bool
-        Build ``BENCH`` and ``INFER_BATCH`` (protocol version 3); False (the
-        default) gives the version 2 engine, about 700 iCE40 LUTs smaller.
+        Build ``BENCH`` (protocol version 3; ``INFER_BATCH`` too).
+    max_batch : int
+        Images per ``INFER_BATCH``. With 1 and no ``bench``, the version 2
+        engine (no ``INFER_BATCH``), the smallest; otherwise version 3.
 
     Members
     -------
@@ -180,16 +204,14 @@ class BoardTop(wiring.Component):
     leds : Out(n_leds)
     """
 
-    #: INFER_BATCH of one image and BENCH: the engine holds one image, and
-    #: answers nothing while a request comes in, so a host sends one at a time.
-    #: Without BENCH (``bench=False``) the top speaks version 2.
+    #: The version of a top with INFER_BATCH (``bench`` or ``max_batch`` > 1);
+    #: otherwise the top speaks version 2.
     PROTOCOL_VERSION = 3
-    MAX_BATCH = 1
     #: Bits of the BENCH cycle counter (2**40 cycles: 3 hours at 100 MHz).
     BENCH_CYCLE_BITS = 40
 
     def __init__(self, qnet, *, divisor, clock_hz, timeout_cycles, accelerator=None,
-                 folding=None, weight_store=None, n_leds=2, bench=False):
+                 folding=None, weight_store=None, n_leds=2, bench=False, max_batch=1):
         self._qnet = qnet
         self._layout = p.Layout.of(qnet)
         self._layout.check()
@@ -214,12 +236,42 @@ class BoardTop(wiring.Component):
         self._layers = None if plans is None else p.layer_infos(plans, len(qnet.layers))
         self._n_leds = operator.index(n_leds)
         self._bench = bool(bench)
-        self.protocol_version = self.PROTOCOL_VERSION if self._bench else 2
+        self.max_batch = operator.index(max_batch)
+        if not 1 <= self.max_batch <= self._layout.frame_batch:
+            raise ValueError(f"max_batch must be 1 to {self._layout.frame_batch} (what a "
+                             f"frame holds), not {max_batch}")
+        self._batch = self._bench or self.max_batch > 1
+        self.protocol_version = self.PROTOCOL_VERSION if self._batch else 2
+        self._slots = self.image_slots(self.max_batch, self._bench)
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),
             "leds": Out(max(1, self._n_leds)),
         })
+
+    @staticmethod
+    def image_slots(max_batch, bench):
+        """Images the top's ring holds: an image is written in the slot after the
+        last complete one, so two let one be fed while the next comes in; BENCH
+        replays the last batch, so with it the ring holds a whole batch."""
+        batch = bench or max_batch > 1
+        return max(2, max_batch) if bench else (2 if batch else 1)
+
+    @classmethod
+    def memories(cls, layout, max_batch=1, bench=False):
+        """``(width, depth)`` of the top's block memories: the image ring and, with
+        ``INFER_BATCH``, the answer FIFO (one word less: its output register)."""
+        shapes = [(layout.in_bits, cls.image_slots(max_batch, bench) * layout.n_inputs)]
+        if bench or max_batch > 1:
+            shapes.append((8, cls.answer_fifo_depth(layout, max_batch) - 1))
+        return shapes
+
+    @staticmethod
+    def answer_fifo_depth(layout, max_batch):
+        """Two batches of answers with logits (one being sent, the next being made)
+        and one answer to spare."""
+        full = layout.result_bytes(True)
+        return 2 * max_batch * full + full + 1
 
     @property
     def accelerator(self):
@@ -238,21 +290,23 @@ class BoardTop(wiring.Component):
     def info(self):
         """What ``INFO`` answers (with the loaded flag clear)."""
         return p.BoardInfo.of(self._qnet, self._clock_hz, self._layers, loaded=False,
-                              version=self.protocol_version, max_batch=self.MAX_BATCH)
+                              version=self.protocol_version, max_batch=self.max_batch)
 
     def __repr__(self):
         return (f"BoardTop(qnet=<{self._qnet.fingerprint()[:12]}>, divisor={self._divisor}, "
-                f"clock_hz={self._clock_hz}, timeout_cycles={self._timeout})")
+                f"clock_hz={self._clock_hz}, timeout_cycles={self._timeout}, "
+                f"bench={self._bench}, max_batch={self.max_batch})")
 
     def elaborate(self, platform):
         m = Module()
         layout = self._layout
         acc = self._accelerator
+        n_inputs = layout.n_inputs
+        ring = self._slots * n_inputs          # image slots, back to back
         m.submodules.uart_rx = rx = UARTReceiver(self._divisor)
         m.submodules.uart_tx = tx = UARTTransmitter(self._divisor)
         m.submodules.accelerator = acc
-        m.submodules.image = image = Memory(shape=unsigned(layout.in_bits),
-                                            depth=layout.n_inputs, init=[])
+        m.submodules.image = image = Memory(shape=unsigned(layout.in_bits), depth=ring, init=[])
         write = image.write_port()
         read = image.read_port()
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), rx.o.ready.eq(1)]
@@ -269,11 +323,15 @@ class BoardTop(wiring.Component):
         # cycle is current whenever it is used; where the byte itself is
         # compared (the checksum) or a register was written the cycle before
         # (the length), a wait state gives the flag its cycle.
+        # Two machines: the request side (state) and the transmitter (txs), so
+        # that a batch's reply goes out while the next request comes in. The
+        # request side waits in ANSWER while any other answer is sent.
         state = _OneHot(m, ["SYNC", "CMD", "LEN_LO", "LEN_HI", "HEADER", "VALIDATE",
                             "PAYLOAD", *(["LOAD_ADDR", "LOAD_DATA"] if self._loadable else []),
-                            "CHECK", "DECIDE", "DISCARD", "RUN",
-                            *(["BENCH"] if self._bench else []), "PREPARE", "SEND",
-                            "SELECT", "OFFER"])
+                            "CHECK", "DECIDE", "DISCARD", "WAIT", "RUN",
+                            *(["BENCH"] if self._bench else []), "ANSWER"])
+        txs = _OneHot(m, ["IDLE", *(["DROP"] if self._batch else []), "PREPARE", "SEND",
+                          "SELECT", "OFFER"])
 
         # -- line idle timer: an open request is dropped after timeout cycles of silence
         timed_out = line_idle_timer(m, got, self._timeout)
@@ -284,8 +342,8 @@ class BoardTop(wiring.Component):
         total = Signal(8)              # running checksum
         remaining = Signal(16)         # payload bytes still to come
         high_half = Signal()           # the next byte is a pixel's high byte
-        pixel = Signal(range(layout.n_inputs + 1))
         low_byte = Signal(8)
+        rx_status = Signal(8)          # the error code of a request being discarded
         status = Signal(8)             # answer status: the command or an error code
 
         loaded = Signal() if self._loadable else Const(1, 1)
@@ -299,41 +357,46 @@ class BoardTop(wiring.Component):
         length_zero = Signal()
         last_byte = Signal()           # remaining == 1
         sum_ok = Signal()              # the received byte equals the checksum
-        is_infer = Signal()            # INFER, INFER_LOGITS or INFER_BATCH
-        # Without BENCH the version 3 flags are constants and their logic goes away.
-        is_batch = Signal() if self._bench else Const(0, 1)
+        is_infer = Signal()            # INFER or INFER_LOGITS
+        # Without INFER_BATCH / BENCH their flags are constants and their logic goes away.
+        is_batch = Signal() if self._batch else Const(0, 1)
         is_bench = Signal() if self._bench else Const(0, 1)
         run_ok = Signal()              # sum_ok for an INFER that may run: DECIDE's branch
         bench_ok = Signal()            # sum_ok for a BENCH that may run
         # -- BENCH and INFER_BATCH registers
-        have_image = Signal()          # the image memory holds an image that was answered
+        have_image = Signal()          # the image slots hold the images of an answered request
         flags_pending = Signal()       # the next payload byte is INFER_BATCH's flags
         batch_logits = Signal()
         replays = Signal(32)
         replays_zero = Signal()
         commands = p.COMMANDS if self._loadable else (p.CMD_INFO, p.CMD_INFER,
                                                       p.CMD_INFER_LOGITS)
+        if self._batch:
+            commands += (p.CMD_INFER_BATCH,)
+            m.d.sync += is_batch.eq(cmd == p.CMD_INFER_BATCH)
         if self._bench:
-            commands += p.BATCH_COMMANDS
+            commands += (p.CMD_BENCH,)
             m.d.sync += [bench_ok.eq((byte == total) & is_bench & have_image & loaded
                                      & ~replays_zero),
                          replays_zero.eq(replays == 0),
-                         is_batch.eq(cmd == p.CMD_INFER_BATCH),
                          is_bench.eq(cmd == p.CMD_BENCH)]
         m.d.sync += [is_info.eq(cmd == p.CMD_INFO), is_logits.eq(cmd == p.CMD_INFER_LOGITS),
                      is_load.eq(cmd == p.CMD_LOAD), is_load_done.eq(cmd == p.CMD_LOAD_DONE),
                      known.eq(Cat(*(cmd == c for c in commands)).any()),
                      length_zero.eq(length == 0), last_byte.eq(remaining == 1),
                      sum_ok.eq(byte == total), run_ok.eq((byte == total) & is_infer & loaded),
-                     is_infer.eq((cmd == p.CMD_INFER) | (cmd == p.CMD_INFER_LOGITS)
-                                 | (is_batch & (cmd == p.CMD_INFER_BATCH)))]
+                     is_infer.eq((cmd == p.CMD_INFER) | (cmd == p.CMD_INFER_LOGITS))]
         with m.Switch(cmd):
             with m.Case(p.CMD_INFER, p.CMD_INFER_LOGITS):
                 m.d.sync += length_ok.eq(length == layout.image_bytes)
-            with m.Case(p.CMD_INFER_BATCH):
-                m.d.sync += length_ok.eq(length == p.BATCH_HEADER_BYTES + layout.image_bytes)
-            with m.Case(p.CMD_BENCH):
-                m.d.sync += length_ok.eq(length == 4)
+            if self._batch:
+                with m.Case(p.CMD_INFER_BATCH):
+                    m.d.sync += length_ok.eq(_any([
+                        length == p.BATCH_HEADER_BYTES + k * layout.image_bytes
+                        for k in range(1, self.max_batch + 1)]))
+            if self._bench:
+                with m.Case(p.CMD_BENCH):
+                    m.d.sync += length_ok.eq(length == 4)
             if self._loadable:
                 with m.Case(p.CMD_LOAD):
                     m.d.sync += length_ok.eq((length >= p.MIN_LOAD_BYTES)
@@ -341,12 +404,44 @@ class BoardTop(wiring.Component):
             with m.Default():
                 m.d.sync += length_ok.eq(length == 0)
 
-        # -- feeding the accelerator from the image memory
-        feed_addr = Signal(range(layout.n_inputs + 1))
-        feeding = Signal()             # feed_addr < n_inputs, kept beside the counter
+        # -- the image ring: each image in the slot after the last complete one
+        pixel = Signal(range(ring))            # the next pixel's address
+        pixel_index = Signal(range(n_inputs))  # its place in the image
+        pixel_last = Signal()                  # pixel_index == n_inputs - 1
+        ring_end = Signal()                    # pixel == ring - 1
+        next_base = Signal(range(ring))        # where the next image goes
+        held_start = Signal(range(ring))       # the first image of the last image request
+        held_count = Signal(range(self.max_batch + 1))
+        image_done = Signal()                  # an image's last pixel is written
+        m.d.sync += [pixel_last.eq(pixel_index == n_inputs - 1), ring_end.eq(pixel == ring - 1)]
+        after_pixel = Mux(ring_end, 0, pixel + 1)
+
+        def pixel_written():
+            m.d.sync += [pixel.eq(after_pixel), pixel_index.eq(Mux(pixel_last, 0,
+                                                                   pixel_index + 1))]
+            with m.If(pixel_last):
+                m.d.comb += image_done.eq(1)
+                m.d.sync += next_base.eq(after_pixel)
+
+        # -- feeding the accelerator from the image ring
+        feed_addr = Signal(range(ring))
+        feed_index = Signal(range(n_inputs))   # the pixel's place in its image
+        feed_last = feed_index == n_inputs - 1
+        feeding = Signal()                     # pixels of the image still to offer
         advance = ~acc.i.valid | acc.i.ready
         m.d.comb += [read.addr.eq(feed_addr), read.en.eq(advance),
                      acc.i.payload.as_value().eq(read.data)]
+
+        def feed():
+            with m.If(advance):
+                m.d.sync += acc.i.valid.eq(feeding)
+                with m.If(feeding):
+                    m.d.sync += [feed_addr.eq(feed_addr + 1), feed_index.eq(feed_index + 1),
+                                 feeding.eq(~feed_last)]
+
+        def feed_from(address):
+            m.d.sync += [feed_addr.eq(address), feed_index.eq(0), feeding.eq(1),
+                         have_result.eq(0), counting.eq(0), cycles.eq(0)]
 
         # -- result
         result = Signal(acc.o.payload.shape())
@@ -355,16 +450,32 @@ class BoardTop(wiring.Component):
         cycles = Signal(32)
         result_cycles = Signal(32)
 
+        def take_result():
+            """Count the cycles from the first pixel offered to the answer and keep it."""
+            with m.If(acc.i.valid):
+                m.d.sync += counting.eq(1)
+            with m.If((counting | acc.i.valid) & ~have_result):
+                m.d.sync += cycles.eq(cycles + 1)
+            m.d.comb += acc.o.ready.eq(~have_result)
+            with m.If(acc.o.valid & ~have_result):
+                m.d.sync += [result.eq(acc.o.payload), have_result.eq(1),
+                             result_cycles.eq(cycles)]
+
         # -- answer bytes
         # "empty": an error, or a LOAD / LOAD_DONE acknowledgement
-        kinds = {"empty": 0, "info": 1, "result": 2, "result_logits": 3,
-                 **({"bench": 4} if self._bench else {})}
+        kind_names = ["empty", "info", "result", "result_logits",
+                      *(["bench"] if self._bench else []), *(["batch"] if self._batch else [])]
+        kinds = {name: number for number, name in enumerate(kind_names)}
         kind = Signal(range(len(kinds)))
         is_kind = Signal(len(kinds))   # kind, one-hot, for the answer multiplexer
         bench = self._bench_registers(m, replays)
         frames = self._answer_frames(status, result, result_cycles, loaded, bench)
         longest = max(len(frame) for frame in frames.values())
-        tx_index = Signal(range(longest + 1))
+        batch = self._batch_parts(m, frames) if self._batch else None
+        if self._batch:
+            frames["batch"] = [Const(p.RESPONSE_SYNC, 8), status, batch.length[:8],
+                               batch.length[8:]]
+        tx_index = Signal(range(max(longest, batch.longest if batch else 0) + 1))
         tx_sum = Signal(8)
         tx_data = Signal(8)
         tx_first = Signal()
@@ -375,32 +486,44 @@ class BoardTop(wiring.Component):
         load = self._load_port(m, loaded) if self._loadable else None
 
         # Answers start in several states under exclusive conditions. Each
-        # place raises its own flag, registered, and PREPARE sets kind and
-        # status from an AND-OR of the registered flags: neither the wide
-        # enables of the answer registers nor their values chain through the
-        # decisions of every state.
+        # place raises its own flag, registered (and held until the
+        # transmitter takes it), and PREPARE sets kind and status from an
+        # AND-OR of the registered flags: neither the wide enables of the
+        # answer registers nor their values chain through the decisions of
+        # every state.
         starts = []                    # (flag, kind number, status value)
 
         def answer(kind_name, status_value, flag=None):
             """Choose the answer of this kind (under the current conditions, or
-            ``flag``); the caller goes to PREPARE, once per source state, so
-            PREPARE's enable is an OR of a few terms."""
+            ``flag``); the caller goes to ANSWER, once per source state, so
+            ANSWER's enable is an OR of a few terms."""
             if flag is None:
                 flag = Signal(name=f"answer{len(starts)}")
                 m.d.comb += flag.eq(1)
             starts.append((flag, kinds[kind_name], Value.cast(status_value)))
 
         def start_answer(src, kind_name, status_value):
-            """Set up the answer of this kind and go from ``src`` to PREPARE."""
-            answer(kind_name, status_value, flag=state.go(src, "PREPARE"))
+            """Set up the answer of this kind and go from ``src`` to ANSWER."""
+            answer(kind_name, status_value, flag=state.go(src, "ANSWER"))
 
         # The request states that time out, as one flip-flop kept beside the
-        # one-hot states: a timeout is then one AND, not an OR over them.
+        # one-hot states: a timeout is then one AND, not an OR over them. A
+        # batch cut short is answered through the transmitter's queue.
         receiving = Signal()
         timeout = Signal()
+        batch_open = Signal() if self._batch else Const(0, 1)   # a batch is coming in
         m.d.comb += timeout.eq(receiving & timed_out & ~got)
-        answer("empty", p.STATUS_TIMEOUT, flag=timeout)
-        state.enter("PREPARE", timeout)
+        timeout_alone = Signal()
+        m.d.comb += timeout_alone.eq(timeout & ~batch_open)
+        answer("empty", p.STATUS_TIMEOUT, flag=timeout_alone)
+        state.enter("ANSWER", timeout_alone)
+        if self._batch:
+            batch_timeout = Signal()
+            m.d.comb += batch_timeout.eq(timeout & batch_open)
+            state.enter("SYNC", batch_timeout)
+            with m.If(batch_timeout):
+                m.d.sync += batch_open.eq(0)
+                batch.queue_reply(p.STATUS_TIMEOUT)
         receiving_enter = []
         receiving_leave = [timeout]
 
@@ -423,8 +546,7 @@ class BoardTop(wiring.Component):
             or_timeout("LEN_LO")
         with m.If(state.LEN_HI):
             with m.If(got):
-                m.d.sync += [length[8:].eq(byte), total.eq(total + byte),
-                             high_half.eq(0), pixel.eq(0)]
+                m.d.sync += [length[8:].eq(byte), total.eq(total + byte), high_half.eq(0)]
                 receiving_leave.append(state.go("LEN_HI", "HEADER"))
             or_timeout("LEN_HI")
         with m.If(state.HEADER):
@@ -434,18 +556,23 @@ class BoardTop(wiring.Component):
             # A bad header is answered only once the line is quiet, so the
             # rest of the request cannot be mistaken for a new one.
             with m.If(~known):
-                m.d.sync += status.eq(p.STATUS_BAD_COMMAND)
+                m.d.sync += rx_status.eq(p.STATUS_BAD_COMMAND)
                 state.go("VALIDATE", "DISCARD")
             with m.Elif(~length_ok):
-                m.d.sync += status.eq(p.STATUS_BAD_LENGTH)
+                m.d.sync += rx_status.eq(p.STATUS_BAD_LENGTH)
                 state.go("VALIDATE", "DISCARD")
             with m.Elif(length_zero):
                 receiving_enter.append(state.go("VALIDATE", "CHECK"))
             with m.Else():
                 m.d.sync += [remaining.eq(length), flags_pending.eq(is_batch)]
-                with m.If(is_infer):
-                    # From the first pixel on the memory holds no answered image.
-                    m.d.sync += have_image.eq(0)
+                with m.If(is_infer | is_batch):
+                    # From the first pixel on the slots hold no answered images.
+                    m.d.sync += [have_image.eq(0), pixel.eq(next_base), pixel_index.eq(0),
+                                 held_start.eq(next_base)]
+                if self._batch:
+                    with m.If(is_batch):
+                        m.d.sync += batch_open.eq(1)
+                        batch.start(loaded)
                 if self._loadable:
                     with m.If(is_load):
                         # From the first slice on the memory may change.
@@ -468,17 +595,20 @@ class BoardTop(wiring.Component):
                     if layout.pixel_bytes == 1:
                         m.d.comb += [write.addr.eq(pixel), write.data.eq(byte),
                                      write.en.eq(1)]
-                        m.d.sync += pixel.eq(pixel + 1)
+                        pixel_written()
                     else:
                         with m.If(~high_half):
                             m.d.sync += low_byte.eq(byte)
                         with m.Else():
                             m.d.comb += [write.addr.eq(pixel),
                                          write.data.eq(Cat(low_byte, byte)), write.en.eq(1)]
-                            m.d.sync += pixel.eq(pixel + 1)
+                            pixel_written()
                 with m.If(last_byte):
                     state.go("PAYLOAD", "CHECK")
             or_timeout("PAYLOAD")
+        if self._batch:
+            with m.If(image_done & is_batch):
+                batch.image_in(next_base, batch_logits)
         if self._loadable:
             self._load_states(m, state, got, byte, last_byte, total, remaining, high_half,
                               low_byte, load, or_timeout)
@@ -490,16 +620,24 @@ class BoardTop(wiring.Component):
         with m.If(state.DECIDE):
             m.d.sync += [bench.cycles.eq(0), bench.checksum.eq(0)]
             with m.If(run_ok):
-                m.d.sync += [feed_addr.eq(0), feeding.eq(1), have_result.eq(0),
-                             counting.eq(0), cycles.eq(0), have_image.eq(1)]
-                state.go("DECIDE", "RUN")
+                m.d.sync += [have_image.eq(1), held_count.eq(1)]
+                state.go("DECIDE", "WAIT")
             if self._bench:
                 with m.Elif(bench_ok):
-                    m.d.sync += [feed_addr.eq(0), feeding.eq(1), counting.eq(0)]
                     self._bench_start(m, bench, replays)
-                    state.go("DECIDE", "BENCH")
+                    state.go("DECIDE", "WAIT")
+            if self._batch:
+                with m.Elif(is_batch):
+                    # The reply goes out from the transmitter's queue; the next
+                    # request may come in at once.
+                    m.d.sync += batch_open.eq(0)
+                    batch.queue_reply(Mux(~sum_ok, p.STATUS_BAD_CHECKSUM,
+                                          Mux(loaded, p.CMD_INFER_BATCH, p.STATUS_NOT_LOADED)))
+                    with m.If(sum_ok & loaded):
+                        m.d.sync += [have_image.eq(1), held_count.eq(batch.images)]
+                    state.go("DECIDE", "SYNC")
             with m.Else():
-                state.go("DECIDE", "PREPARE")
+                state.go("DECIDE", "ANSWER")
                 with m.If(~sum_ok):
                     answer("empty", p.STATUS_BAD_CHECKSUM)
                 with m.Elif(is_info):
@@ -519,80 +657,232 @@ class BoardTop(wiring.Component):
                         answer("empty", p.STATUS_NOT_LOADED)
         with m.If(state.DISCARD):
             with m.If(timed_out):
-                start_answer("DISCARD", "empty", status)
+                start_answer("DISCARD", "empty", rx_status)
+        # INFER and BENCH use the accelerator alone: they wait for a batch's images.
+        batch_busy = batch.busy if self._batch else Const(0, 1)
+        with m.If(state.WAIT):
+            with m.If(~batch_busy):
+                feed_from(held_start)
+                if self._bench:
+                    m.d.sync += bench.image.eq(0)
+                    with m.If(is_bench):
+                        state.go("WAIT", "BENCH")
+                    with m.Else():
+                        state.go("WAIT", "RUN")
+                else:
+                    state.go("WAIT", "RUN")
         with m.If(state.RUN):
-            with m.If(advance):
-                m.d.sync += acc.i.valid.eq(feeding)
-                with m.If(feeding):
-                    m.d.sync += [feed_addr.eq(feed_addr + 1),
-                                 feeding.eq(feed_addr != layout.n_inputs - 1)]
-            with m.If(acc.i.valid):
-                m.d.sync += counting.eq(1)
-            with m.If((counting | acc.i.valid) & ~have_result):
-                m.d.sync += cycles.eq(cycles + 1)
-            m.d.comb += acc.o.ready.eq(~have_result)
-            with m.If(acc.o.valid & ~have_result):
-                m.d.sync += [result.eq(acc.o.payload), have_result.eq(1),
-                             result_cycles.eq(cycles)]
+            feed()
+            take_result()
             with m.If(have_result & ~feeding & ~acc.i.valid):
-                state.go("RUN", "PREPARE")
-                with m.If(is_logits | (is_batch & batch_logits)):
-                    answer("result_logits", Mux(is_batch, p.CMD_INFER_BATCH,
-                                                p.CMD_INFER_LOGITS))
+                state.go("RUN", "ANSWER")
+                with m.If(is_logits):
+                    answer("result_logits", p.CMD_INFER_LOGITS)
                 with m.Else():
-                    answer("result", Mux(is_batch, p.CMD_INFER_BATCH, p.CMD_INFER))
+                    answer("result", p.CMD_INFER)
         if self._bench:
             with m.If(state.BENCH):
-                with m.If(self._bench_state(m, bench, feed_addr, feeding, counting, advance)):
-                    state.go("BENCH", "PREPARE")
+                with m.If(self._bench_state(m, bench, feed_addr, feed_index, feeding, counting,
+                                            advance, held_start, held_count, ring)):
+                    state.go("BENCH", "ANSWER")
                     answer("bench", p.CMD_BENCH)
-        with m.If(state.SEND):
-            # The answer multiplexer is split over two registered stages (see
-            # _answer_mux), so neither it nor the checksum adder is one long path.
-            m.d.sync += [part.eq(value) for part, value in parts.stage1]
-            state.go("SEND", "SELECT")
-        with m.If(state.SELECT):
-            m.d.sync += [tx_data.eq(parts.stage2), tx_first.eq(tx_first_next),
-                         tx_last.eq(tx_last_next)]
-            state.go("SELECT", "OFFER")
-        with m.If(state.OFFER):
-            m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(tx_data)]
-            with m.If(tx.i.ready):
-                m.d.sync += tx_index.eq(tx_index + 1)
-                with m.If(~tx_first):
-                    m.d.sync += tx_sum.eq(tx_sum + tx_data)
-                with m.If(tx_last):
-                    m.d.comb += answered.eq(1)
-                    state.go("OFFER", "SYNC")
-                with m.Else():
-                    state.go("OFFER", "SEND")
+        if self._batch:
+            engine_free = ~state.RUN & ~state.BENCH if self._bench else ~state.RUN
+            batch.engine(engine_free, feed_from, feed, take_result, have_result, feeding,
+                         frames["result_logits"][4:])
+        with m.If(state.ANSWER):
+            with m.If(answered & (~batch.from_queue if self._batch else Const(1, 1))):
+                state.go("ANSWER", "SYNC")
         with m.If(_any(receiving_enter)):
             m.d.sync += receiving.eq(1)
         with m.Elif(_any(receiving_leave)):
             m.d.sync += receiving.eq(0)
 
+        # -- the transmitter
         registered = []                # (registered flag, kind number, status value)
+        take_start = Signal()          # PREPARE takes the request side's answer
         for k, (flag, number, value) in enumerate(starts):
             flag_r = Signal(name=f"start{k}")
             # As a condition, so a flag that Icarus still holds X reads as 0.
             with m.If(flag):
                 m.d.sync += flag_r.eq(1)
-            with m.Else():
+            with m.Elif(take_start):
                 m.d.sync += flag_r.eq(0)
             registered.append((flag_r, number, value))
-        with m.If(state.PREPARE):
-            m.d.sync += [
-                tx_index.eq(0), tx_sum.eq(0),
+        with m.If(txs.IDLE):
+            if self._batch:
+                # The queued replies are older than an answer the request side waits for.
+                with m.If(batch.queued):
+                    batch.take_reply()
+                    with m.If(batch.queued_ok):
+                        txs.go("IDLE", "PREPARE")
+                    with m.Else():
+                        txs.go("IDLE", "DROP")
+                with m.Elif(state.ANSWER):
+                    m.d.sync += batch.from_queue.eq(0)
+                    txs.go("IDLE", "PREPARE")
+            else:
+                with m.If(state.ANSWER):
+                    txs.go("IDLE", "PREPARE")
+        if self._batch:
+            with m.If(txs.DROP):
+                with m.If(batch.drop()):
+                    txs.go("DROP", "PREPARE")
+        with m.If(txs.PREPARE):
+            m.d.sync += [tx_index.eq(0), tx_sum.eq(0)]
+            own = [
                 kind.eq(_and_or((flag, Const(number, kind.shape()))
                                 for flag, number, _ in registered)),
                 is_kind.eq(Cat(_any([flag for flag, number, _ in registered if number == k])
                                for k in range(len(kinds)))),
                 status.eq(_and_or((flag, value) for flag, _, value in registered))]
-            state.go("PREPARE", "SEND")
+            if self._batch:
+                reply_kind = Mux(batch.reply_ok, kinds["batch"], kinds["empty"])
+                with m.If(batch.from_queue):
+                    m.d.sync += [kind.eq(reply_kind),
+                                 is_kind.eq(Const(1, len(kinds)) << reply_kind),
+                                 status.eq(batch.reply_status)]
+                with m.Else():
+                    m.d.comb += take_start.eq(1)
+                    m.d.sync += own
+            else:
+                m.d.comb += take_start.eq(1)
+                m.d.sync += own
+            txs.go("PREPARE", "SEND")
+        if self._batch:
+            # A batch reply's body bytes come from the answer FIFO as the engine makes them.
+            body = is_kind[kinds["batch"]] & tx_index[2:].any() & (tx_index != batch.end)
+            tx_pop = Signal()
+        with m.If(txs.SEND):
+            # The answer multiplexer is split over two registered stages (see
+            # _answer_mux), so neither it nor the checksum adder is one long path.
+            if self._batch:
+                with m.If(~body | batch.answers.r_rdy):
+                    m.d.sync += [part.eq(value) for part, value in parts.stage1]
+                    txs.go("SEND", "SELECT")
+            else:
+                m.d.sync += [part.eq(value) for part, value in parts.stage1]
+                txs.go("SEND", "SELECT")
+        with m.If(txs.SELECT):
+            if self._batch:
+                m.d.sync += [tx_data.eq(Mux(body, batch.answers.r_data, parts.stage2)),
+                             tx_last.eq(Mux(is_kind[kinds["batch"]], tx_index == batch.end,
+                                            tx_last_next)),
+                             tx_pop.eq(body)]
+            else:
+                m.d.sync += [tx_data.eq(parts.stage2), tx_last.eq(tx_last_next)]
+            m.d.sync += tx_first.eq(tx_first_next)
+            txs.go("SELECT", "OFFER")
+        with m.If(txs.OFFER):
+            m.d.comb += [tx.i.valid.eq(1), tx.i.payload.eq(tx_data)]
+            with m.If(tx.i.ready):
+                if self._batch:
+                    m.d.comb += batch.answers.r_en.eq(tx_pop)
+                m.d.sync += tx_index.eq(tx_index + 1)
+                with m.If(~tx_first):
+                    m.d.sync += tx_sum.eq(tx_sum + tx_data)
+                with m.If(tx_last):
+                    m.d.comb += answered.eq(1)
+                    txs.go("OFFER", "IDLE")
+                with m.Else():
+                    txs.go("OFFER", "SEND")
         state.done()
+        txs.done()
 
         self._leds(m, answered, kind == kinds["empty"], result)
         return m
+
+    def _batch_parts(self, m, frames):
+        """The FIFOs and registers of INFER_BATCH, with the methods the states call.
+
+        ``tokens`` (a SyncFIFO of slot address and logits flag) queues the
+        images that are in; ``answers`` (a SyncFIFOBuffered of bytes, in block
+        RAM) the answer bytes the engine made; ``replies`` (a SyncFIFO of
+        status and length) the replies the transmitter owes.
+        """
+        layout = self._layout
+        ring = self._slots * layout.n_inputs
+        short, full = layout.result_bytes(False), layout.result_bytes(True)
+        depth = self.answer_fifo_depth(layout, self.max_batch)
+        b = SimpleNamespace(
+            tokens=fifo.SyncFIFO(width=len(Signal(range(ring))) + 1, depth=self._slots),
+            answers=fifo.SyncFIFOBuffered(width=8, depth=depth),
+            replies=fifo.SyncFIFO(width=24, depth=2),
+            images=Signal(range(self.max_batch + 1)),   # of the request coming in
+            reply_length=Signal(16),                    # its answers' bytes so far
+            feed=Signal(),                              # its images go to the engine
+            length=Signal(16),                          # of the reply being sent
+            end=Signal(17),                             # its checksum's index
+            reply_status=Signal(8),
+            reply_ok=Signal(),
+            from_queue=Signal(),                        # the transmitter sends a queued reply
+            longest=4 + self.max_batch * full,
+            active=Signal(), serial=Signal(), logits=Signal(),
+            position=Signal(range(full)), byte=Signal(8), byte_valid=Signal(),
+            room=Signal())
+        m.submodules.batch_tokens = b.tokens
+        m.submodules.batch_answers = b.answers
+        m.submodules.batch_replies = b.replies
+        b.busy = b.tokens.r_rdy | b.active | b.serial | b.byte_valid
+        b.queued = b.replies.r_rdy
+        b.queued_ok = b.replies.r_data[:8] == p.CMD_INFER_BATCH
+
+        def start(loaded):
+            m.d.sync += [b.images.eq(0), b.reply_length.eq(0), b.feed.eq(loaded)]
+
+        def image_in(address, logits):
+            with m.If(b.feed):
+                m.d.comb += [b.tokens.w_en.eq(1), b.tokens.w_data.eq(Cat(address, logits))]
+                m.d.sync += [b.images.eq(b.images + 1),
+                             b.reply_length.eq(b.reply_length + Mux(logits, full, short))]
+
+        def queue_reply(status_value):
+            m.d.comb += [b.replies.w_en.eq(1), b.replies.w_data.eq(Cat(
+                Value.cast(status_value)[:8], b.reply_length))]
+
+        def take_reply():
+            data = b.replies.r_data
+            m.d.comb += b.replies.r_en.eq(1)
+            m.d.sync += [b.reply_status.eq(data[:8]), b.length.eq(data[8:]),
+                         b.end.eq(data[8:] + 4), b.reply_ok.eq(b.queued_ok),
+                         b.from_queue.eq(1)]
+
+        def drop():
+            """Drop a damaged batch's answers as they come; returns the flag that all are."""
+            done = b.length == 0
+            with m.If(~done & b.answers.r_rdy):
+                m.d.comb += b.answers.r_en.eq(1)
+                m.d.sync += b.length.eq(b.length - 1)
+            return done
+
+        # There is room for an answer when an image is taken (the flag lags a cycle).
+        m.d.sync += b.room.eq(b.answers.level + full + 1 <= depth)
+
+        def engine(free, feed_from, feed, take_result, have_result, feeding, answer_bytes):
+            """One image at a time: feed it, wait for its answer, write the answer's
+            bytes to the FIFO (a byte a cycle, registered after the multiplexer)."""
+            acc = self._accelerator
+            with m.If(free & b.tokens.r_rdy & ~b.active & ~b.serial & ~b.byte_valid
+                      & b.room):
+                m.d.comb += b.tokens.r_en.eq(1)
+                feed_from(b.tokens.r_data[:-1])
+                m.d.sync += [b.logits.eq(b.tokens.r_data[-1]), b.active.eq(1)]
+            with m.If(b.active):
+                feed()
+                take_result()
+                with m.If(have_result & ~feeding & ~acc.i.valid):
+                    m.d.sync += [b.active.eq(0), b.serial.eq(1), b.position.eq(0)]
+            m.d.sync += b.byte_valid.eq(0)
+            with m.If(b.serial):
+                m.d.sync += [b.byte.eq(_select(b.position, answer_bytes)), b.byte_valid.eq(1),
+                             b.position.eq(b.position + 1)]
+                with m.If(b.position == Mux(b.logits, full - 1, short - 1)):
+                    m.d.sync += b.serial.eq(0)
+            m.d.comb += [b.answers.w_en.eq(b.byte_valid), b.answers.w_data.eq(b.byte)]
+
+        b.start, b.image_in, b.queue_reply = start, image_in, queue_reply
+        b.take_reply, b.drop, b.engine = take_reply, drop, engine
+        return b
 
     def _answer_mux(self, m, is_kind, kinds, frames, tx_index, tx_sum, longest):
         """The answer byte at ``tx_index`` as two registered multiplexer stages.
@@ -689,6 +979,8 @@ class BoardTop(wiring.Component):
             count=replays,
             to_feed=Signal(32),            # images still to start
             last_image=Signal(),           # to_feed == 1
+            image=Signal(range(self.max_batch)),   # the held image being fed
+            image_last=Signal(),           # image == held_count - 1
             in_flight=Signal(8),           # images started and not yet answered
             stopped=Signal(),              # the last answer came: the cycle count is final
             cycles=Signal(self.BENCH_CYCLE_BITS),
@@ -706,8 +998,9 @@ class BoardTop(wiring.Component):
         m.d.sync += [bench.to_feed.eq(replays), bench.in_flight.eq(0), bench.stopped.eq(0),
                      bench.position.eq(0), bench.byte_valid.eq(0)]
 
-    def _bench_state(self, m, bench, feed_addr, feeding, counting, advance):
-        """BENCH: the held image fed again and again at the accelerator's pace, every
+    def _bench_state(self, m, bench, feed_addr, feed_index, feeding, counting, advance,
+                     held_start, held_count, ring):
+        """BENCH: the held images fed in turn again and again at the accelerator's pace, every
         answer checksummed (``h = 31 h + byte``) a byte a cycle from the accelerator's
         output, which holds it until taken (the byte is registered before the adders:
         the byte multiplexer and the 32-bit sum in one cycle missed 30 MHz on the
@@ -715,16 +1008,25 @@ class BoardTop(wiring.Component):
         acc = self._accelerator
         n_inputs = self._layout.n_inputs
         last_image = bench.to_feed == 1 if n_inputs < 2 else bench.last_image
+        # The held image changes once per image of at least 2 pixels: the flag is current.
+        m.d.sync += bench.image_last.eq(bench.image == held_count - 1)
+        image_last = bench.image == held_count - 1 if n_inputs < 2 else bench.image_last
         started = Signal()             # an image's last pixel is scheduled this cycle
         with m.If(advance):
             m.d.sync += acc.i.valid.eq(feeding)
             with m.If(feeding):
-                with m.If(feed_addr == n_inputs - 1):
+                with m.If(feed_index == n_inputs - 1):
                     m.d.comb += started.eq(1)
-                    m.d.sync += [feed_addr.eq(0), bench.to_feed.eq(bench.to_feed - 1),
+                    m.d.sync += [feed_index.eq(0), bench.to_feed.eq(bench.to_feed - 1),
                                  feeding.eq(~last_image)]
+                    # The held images are back to back in the ring from held_start.
+                    with m.If(image_last):
+                        m.d.sync += [feed_addr.eq(held_start), bench.image.eq(0)]
+                    with m.Else():
+                        m.d.sync += [feed_addr.eq(Mux(feed_addr == ring - 1, 0, feed_addr + 1)),
+                                     bench.image.eq(bench.image + 1)]
                 with m.Else():
-                    m.d.sync += feed_addr.eq(feed_addr + 1)
+                    m.d.sync += [feed_addr.eq(feed_addr + 1), feed_index.eq(feed_index + 1)]
         last_byte = bench.position == bench.n_bytes - 1
         taken = Signal()
         m.d.comb += [taken.eq(acc.o.valid & last_byte), acc.o.ready.eq(last_byte)]

@@ -137,10 +137,24 @@ def _pnr_plan(seed, placement_attempts, routers):
     return seeds, list(routers)
 
 
+def check_max_batch(qnet, max_batch, explicit=True):
+    """``max_batch`` if a frame of ``qnet``'s images holds it; a default is cut to what
+    one holds, an explicit one refused (naming ``--max-batch``)."""
+    from boards.protocol import Layout
+
+    most = Layout.of(qnet).frame_batch
+    if not explicit:
+        return max(1, min(int(max_batch), most))
+    if not 1 <= int(max_batch) <= most:
+        raise MulfreeError(f"--max-batch {max_batch}: expected 1 to {most} (the images of "
+                           f"{Layout.of(qnet).image_bytes} bytes one request frame holds)")
+    return int(max_batch)
+
+
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
                     weight_store="auto", lut_budget=None, accelerator=None, seed=None,
                     placement_attempts=3, routers=("router1", "router2"), bounds=None,
-                    bench=False, images=1, check_estimate=True, log=print):
+                    bench=False, images=1, check_estimate=True, max_batch=None, log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -186,6 +200,10 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         Refuse a design whose estimate exceeds the device before synthesis
         (default). False runs synthesis and place-and-route anyway, to measure
         how far over the device a design is.
+    max_batch : int, optional
+        Images per ``INFER_BATCH``; default the board's (``Board.max_batch``),
+        at most what a frame of this QNet holds. 1 without ``bench`` gives the
+        protocol version 2 top (one image per request), the smallest.
     log : callable
         Receives progress lines.
 
@@ -204,16 +222,20 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     baud = board.baud if baud is None else int(baud)
     env, tools = toolchain_env(board.family)
     bounds = bounds or BuildBounds()
+    max_batch = check_max_batch(qnet, board.max_batch if max_batch is None else max_batch,
+                                explicit=max_batch is not None)
 
     if accelerator is None:
         from hdl.accelerator import Accelerator
         from hdl.accelerator_plan import plan_accelerator
         if isinstance(weight_store, str) and weight_store == "auto":
-            memory = plan_memory(qnet, board, folding, lut_budget=lut_budget)
+            memory = plan_memory(qnet, board, folding, lut_budget=lut_budget,
+                                 max_batch=max_batch, bench=bench)
             weight_store, folding = memory.weight_store, memory.folding
             log(f"{board.name}: weights: {memory.reason}")
         plan = plan_accelerator(qnet, folding=folding, lut_budget=lut_budget,
-                                bram_budget={board.family: block_ram_budget(qnet, board)},
+                                bram_budget={board.family: block_ram_budget(
+                                    qnet, board, max_batch, bench)},
                                 weight_store=weight_store, images=images)
         estimate = plan.report()
         if check_estimate:
@@ -224,7 +246,8 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         if check_estimate:
             precheck(estimate, board)
 
-    top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator, bench=bench)
+    top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator, bench=bench,
+                      max_batch=max_batch)
     log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "
         f"folding {getattr(accelerator, 'folding', '?')}, "
         f"~{estimate['totals']['lut']} LUT estimated")

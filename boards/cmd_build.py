@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from boards import protocol as p
 from boards.build_bounds import BuildBounds
 from boards.registry import BOARDS, get_board
 from golden_model.cli_args import integer, number, positive_int
@@ -36,6 +37,11 @@ def configure(parser):
                         help="build the board's BENCH command, which replays images at the "
                              "engine's rate ('mulfree run --bench N'; protocol version 3); "
                              "about 700 more iCE40 LUTs, too many for a near-full UP5K design")
+    parser.add_argument("--max-batch", type=integer(1, p.MAX_PAYLOAD, "a number of images"),
+                        default=None, metavar="N",
+                        help="images per INFER_BATCH request (default: the board's, 8; 1 "
+                             "without --bench: the protocol version 2 top, one image per "
+                             "request and no answer FIFO)")
     parser.add_argument("--seed", type=integer(0, 2**31 - 1, "a placement seed"),
                         default=None, help="nextpnr placement seed")
     bounds = BuildBounds()
@@ -71,10 +77,14 @@ def main(args):
     check_auto_folding_options(args)
     qnet = QNet.load(args.model)
     check_supported(qnet, args.model, maps=True)
+    if args.max_batch is not None:
+        from boards.build import check_max_batch
+        check_max_batch(qnet, args.max_batch)
     report = build_bitstream(qnet, board, args.out, clock_mhz=args.clock, baud=args.baud,
                              folding=parse_folding(args.folding),
                              weight_store=parse_weight_store(args.weight_store, allow_auto=True),
                              lut_budget=args.lut_budget, seed=args.seed,
-                             bounds=bounds, bench=args.bench, images=args.images)
+                             bounds=bounds, bench=args.bench, images=args.images,
+                             max_batch=args.max_batch)
     print(f"bitstream: {report['bitstream']}")
     return 0

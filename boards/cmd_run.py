@@ -94,7 +94,7 @@ def main(args):
                 client.bench(args.bench)        # names the board's version
         report = run_test_set(client, qnet, images, labels, logits=not args.no_logits,
                               progress=lambda it: tqdm(it, desc="board", unit="img"),
-                              batch=args.batch)
+                              batch=args.batch, baud=baud)
         bench = bench_board(client, qnet, args.bench) if args.bench is not None else None
     finally:
         port.close()

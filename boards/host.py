@@ -279,8 +279,15 @@ class BoardClient:
                             f"{self.board_info.version}, which has no BENCH; rebuild the "
                             f"bitstream with 'mulfree build --bench' (protocol version "
                             f"{p.VERSION})")
+        status, answer = self.request(p.CMD_BENCH, p.encode_bench(replays))
+        if status == p.STATUS_BAD_COMMAND:
+            raise HostError(f"{self.name}: the bitstream was built without BENCH; rebuild it "
+                            "with 'mulfree build --bench'")
+        if status != p.CMD_BENCH:
+            reason = p.STATUS_NAMES.get(status, f"status 0x{status:02x}")
+            raise HostError(f"{self.name}: the board rejected the request ({reason})")
         try:
-            return p.BenchResult.decode(self._checked(p.CMD_BENCH, p.encode_bench(replays)))
+            return p.BenchResult.decode(answer)
         except p.ProtocolError as error:
             raise HostError(f"{self.name}: {error}") from None
 
@@ -302,6 +309,8 @@ class RunReport:
     clock_hz: int = 0
     batch: int = 1
     version: int = p.VERSION
+    #: The link's bound for this run (:func:`boards.link_rate.link_bound`), if the baud is known.
+    link: object = None
 
     @property
     def accuracy(self):
@@ -329,6 +338,11 @@ class RunReport:
             f"end to end  {self.images_per_second:,.1f} images/s measured over the serial "
             f"link ({self._how_sent()})",
         ]
+        if self.link is not None:
+            share = self.images_per_second / self.link.images_per_s
+            lines.append(f"link bound  {self.link.images_per_s:,.1f} images/s at "
+                         f"{self.link.baud:,} baud for these requests and answers "
+                         f"(measured: {share:.0%} of it)")
         if self.cycles:
             # An INFER's count is its latency: images that overlap (BENCH) go faster.
             lines.append(f"engine      {self.compute_images_per_second:,.0f} images/s one at a "
@@ -345,7 +359,8 @@ class RunReport:
         return f"one image per round trip, protocol version {self.version}"
 
 
-def run_test_set(client, qnet, images, labels, logits=True, progress=None, batch=None):
+def run_test_set(client, qnet, images, labels, logits=True, progress=None, batch=None,
+                 baud=None):
     """Classify every image on the board and compare with :meth:`QNet.forward`.
 
     Parameters
@@ -361,6 +376,8 @@ def run_test_set(client, qnet, images, labels, logits=True, progress=None, batch
     batch : int, optional
         Images per request (see :meth:`BoardClient.infer_stream`); default
         the most the board takes.
+    baud : int, optional
+        The link's rate, for the bound the summary compares the measured rate with.
 
     Returns
     -------
@@ -379,8 +396,12 @@ def run_test_set(client, qnet, images, labels, logits=True, progress=None, batch
     images = np.asarray(images)
     batch = client.batch_size(batch)
     want_logits, want_classes = qnet.forward(images)
+    link = None
+    if baud is not None:
+        from boards.link_rate import link_bound
+        link = link_bound(client.layout, baud, batch=batch, logits=logits)
     report = RunReport(n_images=len(images), n_correct=0, clock_hz=info.clock_hz,
-                       batch=batch, version=info.version)
+                       batch=batch, version=info.version, link=link)
     indices = range(len(images))
     start = time.monotonic()
     results = client.infer_stream(images, logits=logits, batch=batch)

@@ -155,10 +155,16 @@ def _share_sprams(qnet, layers, blocks):
     return best, best_cycles
 
 
-def block_ram_budget(qnet, board):
-    """Block RAMs the accelerator may take: the device's, less the board top's image memory."""
-    image = block_rams(qnet.input.bits, qnet.input.n_inputs)[board.family]
-    return max(0, board.capacity.bram - image)
+def block_ram_budget(qnet, board, max_batch=1, bench=False):
+    """Block RAMs the accelerator may take: the device's, less the board top's memories
+    (its image ring and, with batches, its answer FIFO; see
+    :meth:`boards.board_top.BoardTop.memories`)."""
+    from boards.board_top import BoardTop
+    from boards.protocol import Layout
+
+    top = sum(block_rams(width, depth)[board.family]
+              for width, depth in BoardTop.memories(Layout.of(qnet), max_batch, bench))
+    return max(0, board.capacity.bram - top)
 
 
 def _fits(estimate, board, budget):
@@ -202,7 +208,7 @@ def _spram_candidates(qnet, moved, stores, sprams, board, budget, target_cycles,
 
 
 def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=None,
-                count_ff=False):
+                count_ff=False, max_batch=1, bench=False):
     """Choose each layer's weight store (and, for SPRAM layers, the folding).
 
     Parameters
@@ -228,7 +234,7 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
     n = len(qnet.layers)
     device = board.capacity
     stores = ["rom"] * n
-    budget = block_ram_budget(qnet, board)
+    budget = block_ram_budget(qnet, board, max_batch, bench)
     bram_budget = {board.family: budget}
     resolved = resolve_folding(qnet, folding, lut_budget=lut_budget,
                                target_cycles=target_cycles, bram_budget=bram_budget,

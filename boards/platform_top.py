@@ -32,15 +32,18 @@ class PlatformTop(Elaboratable):
     folding : optional
     bench : bool
         Build the board top's ``BENCH`` (see :class:`boards.board_top.BoardTop`).
+    max_batch : int
+        Images per ``INFER_BATCH`` (1 without ``bench``: the version 2 top).
     """
 
     def __init__(self, board, qnet, target_hz, baud, accelerator=None, folding=None,
-                 bench=False):
+                 bench=False, max_batch=1):
         self._clock_and_uart(board, target_hz, baud)
         self.engine = BoardTop(
             qnet, divisor=self.divisor, clock_hz=round(self.clock_hz),
             timeout_cycles=self.timeout_cycles,
-            accelerator=accelerator, folding=folding, n_leds=len(board.leds), bench=bench)
+            accelerator=accelerator, folding=folding, n_leds=len(board.leds), bench=bench,
+            max_batch=max_batch)
 
     def _clock_and_uart(self, board, target_hz, baud):
         """The clock, the UART divisor and the request timeout; a subclass then sets

@@ -37,9 +37,12 @@ def _config():
 
 def _model(config, qnet):
     """The board model of the bitstream under test (its INFO reports the folding)."""
+    bench, max_batch = config.get("bench", True), config.get("max_batch", 1)
+    batch = bench or max_batch > 1
     return BoardModel(qnet, clock_hz=config["clock_hz"], folding=config.get("folding"),
                       weight_store=config.get("weight_store"),
-                      version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
+                      version=BoardTop.PROTOCOL_VERSION if batch else 2, max_batch=max_batch,
+                      bench=bench)
 
 
 async def start_board(dut, config):
@@ -199,4 +202,94 @@ async def end_to_end_rate(dut):
     Path("rate.json").write_text(json.dumps({"images": len(images), "cycles": elapsed,
                                              "engine_cycles": cycles_seen,
                                              "bench_cycles": bench.cycles}))
+    await Timer(1, "ns")
+
+
+@cocotb.test()
+async def batched_end_to_end(dut):
+    """Batches of ``max_batch`` images with logits, two requests in flight as
+    :meth:`boards.host.BoardClient.infer_stream` sends them: every answer equal to the
+    QNet's, and the times the replies ended written to ``batched.json``; then a batch
+    of one, one of ``max_batch + 1`` (refused), ``BENCH`` over the held batch (checksum
+    equal to the QNet's), a reset in the middle of a batch and a batch after it."""
+    config, qnet, images = _config()
+    layout = p.Layout.of(qnet)
+    batch = config["max_batch"]
+    source, sink = await start_board(dut, config)
+    reader = p.FrameReader(p.RESPONSE_SYNC)
+    frames = []
+    period = config["clock_period_ns"]
+
+    async def next_frame():
+        while not frames:
+            frames.extend(reader.feed(await sink.read()))
+        return frames.pop(0)
+
+    def request(cmd, payload=b""):
+        return p.encode_frame(p.REQUEST_SYNC, cmd, payload)
+
+    def check(frame, chunk, label):
+        status, payload = frame
+        assert status == p.CMD_INFER_BATCH, f"{label}: status 0x{status:02x}"
+        results = layout.decode_results(payload, True, len(chunk))
+        logits, classes = qnet.forward(chunk)
+        for k, result in enumerate(results):
+            assert result.cls == classes[k], f"{label}, image {k}: class {result.cls}"
+            assert result.logits.tolist() == logits[k].tolist(), f"{label}, image {k}: logits"
+        return [result.cycles for result in results]
+
+    # The stream.
+    chunks = [images[k:k + batch] for k in range(0, len(images), batch)]
+    start = get_sim_time("ns")
+    in_flight, ends, cycles = [], [], []
+    for index, chunk in enumerate(chunks):
+        await source.write(request(p.CMD_INFER_BATCH, layout.encode_batch(chunk, True)))
+        in_flight.append(index)
+        last = index == len(chunks) - 1
+        while len(in_flight) == 2 or (last and in_flight):
+            done = in_flight.pop(0)
+            cycles += check(await next_frame(), chunks[done], f"batch {done}")
+            ends.append((get_sim_time("ns") - start) / period)
+    # A batch of one, then one too many (answered once the line is quiet).
+    one = images[:1]
+    await source.write(request(p.CMD_INFER_BATCH, layout.encode_batch(one, True)))
+    cycles += check(await next_frame(), one, "a batch of one")
+    chunk = chunks[0]
+    await source.write(request(p.CMD_INFER_BATCH, layout.encode_batch(chunk, False)))
+    status, payload = await next_frame()                  # classes only
+    assert status == p.CMD_INFER_BATCH
+    classes = [r.cls for r in layout.decode_results(payload, False, len(chunk))]
+    assert classes == qnet.forward(chunk)[1].tolist()
+    too_many = layout.encode_batch(images[:batch + 1], False)
+    await source.write(request(p.CMD_INFER_BATCH, too_many))
+    status, _ = await next_frame()
+    assert status == p.STATUS_BAD_LENGTH, f"{batch + 1} images: status 0x{status:02x}"
+    # BENCH replays the last good batch (chunks[0], the one before the refused frame).
+    replays = 2 * batch + 1
+    await source.write(request(p.CMD_BENCH, p.encode_bench(replays)))
+    status, payload = await next_frame()
+    assert status == p.CMD_BENCH, f"BENCH: status 0x{status:02x}"
+    logits, classes = qnet.forward(chunk)
+    answers = [layout.answer_bytes(c, z) for c, z in zip(classes, logits, strict=True)]
+    bench = p.BenchResult.decode(payload)
+    assert (bench.count, bench.checksum) == (replays, p.replay_checksum(answers, replays)), (
+        f"BENCH {bench}")
+    # A reset in the middle of a batch: nothing of it is answered, nothing held.
+    cut = request(p.CMD_INFER_BATCH, layout.encode_batch(chunk, True))
+    await source.write(cut[:len(cut) // 2])
+    await source.wait()
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 5)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 5)
+    await source.write(request(p.CMD_BENCH, p.encode_bench(1)))
+    status, _ = await next_frame()
+    assert status == p.STATUS_NO_IMAGES, f"BENCH after the reset: status 0x{status:02x}"
+    await source.write(request(p.CMD_INFER_BATCH, layout.encode_batch(chunk, True)))
+    cycles += check(await next_frame(), chunk, "the batch after the reset")
+    await ClockCycles(dut.clk, config["timeout_cycles"] + 20 * 10 * config["divisor"])
+    assert not frames and not reader.feed(sink.read_nowait()), "an answer after the last"
+    Path("batched.json").write_text(json.dumps({"ends": ends, "batch": batch,
+                                                "images": len(images), "cycles": cycles,
+                                                "bench_cycles": bench.cycles}))
     await Timer(1, "ns")

@@ -189,7 +189,7 @@ def run_demo(config=None, log=print):
         # Estimates run up to ~1.5x under synthesis and the UART top needs its
         # share: 40 % of the device keeps the accelerator well inside it.
         lut_budget = int(DEMO_LUT_SHARE * board.capacity.lut)
-        bram_budget = {board.family: block_ram_budget(qnet, board)}
+        bram_budget = {board.family: block_ram_budget(qnet, board, board.max_batch)}
     plan = plan_accelerator(qnet, folding=config.folding, lut_budget=lut_budget,
                             bram_budget=bram_budget)
     folding = list(plan.folding)

@@ -212,3 +212,20 @@ def test_bench_needs_the_weights_loaded():
     assert _frames(model, request(p.CMD_BENCH, p.encode_bench(1))) == [
         (p.STATUS_NOT_LOADED, b"")]
     assert layout.n_inputs == 16
+
+
+def test_a_model_without_bench_takes_batches_and_refuses_bench():
+    qnet = make_qnet()
+    layout = p.Layout.of(qnet)
+    model = BoardModel(qnet, max_batch=3, bench=False)
+    images = np.zeros((3, layout.n_inputs), dtype=np.int64)
+    reply = model.feed(p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_BATCH,
+                                      layout.encode_batch(images, logits=False)))
+    [(status, payload)] = p.FrameReader(p.RESPONSE_SYNC).feed(reply)
+    assert status == p.CMD_INFER_BATCH and len(layout.decode_results(payload, False, 3)) == 3
+    bench = model.feed(p.encode_frame(p.REQUEST_SYNC, p.CMD_BENCH, p.encode_bench(2)))
+    assert bench == b"" and model.idle() == p.encode_frame(p.RESPONSE_SYNC,
+                                                           p.STATUS_BAD_COMMAND)
+    assert BoardModel(qnet, max_batch=3).feed(p.encode_frame(
+        p.REQUEST_SYNC, p.CMD_BENCH, p.encode_bench(2))) == p.encode_frame(
+        p.RESPONSE_SYNC, p.STATUS_NO_IMAGES)

@@ -6,6 +6,7 @@ with the real Accelerator is in test_boards_board_top_cocotb.py.
 """
 
 import numpy as np
+import pytest
 from amaranth.sim import Simulator
 from boards_qnets import make_qnet
 from boards_table_accel import TableAccelerator
@@ -82,7 +83,7 @@ def test_answers_equal_the_model_including_malformed_requests():
     answers = p.FrameReader(p.RESPONSE_SYNC).feed(got)
 
     model = BoardModel(qnet, clock_hz=1_000_000, version=BoardTop.PROTOCOL_VERSION,
-                       max_batch=BoardTop.MAX_BATCH)
+                       max_batch=1)
     expected = []
     for chunk in chunks:
         expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
@@ -162,7 +163,7 @@ def test_batch_of_one_and_bench_equal_the_model():
     ]
     answers = p.FrameReader(p.RESPONSE_SYNC).feed(simulate(make_top(qnet), chunks))
     model = BoardModel(qnet, clock_hz=1_000_000, version=BoardTop.PROTOCOL_VERSION,
-                       max_batch=BoardTop.MAX_BATCH)
+                       max_batch=1)
     expected = []
     for chunk in chunks:
         expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(chunk) + model.idle())
@@ -225,7 +226,7 @@ def test_a_cnn_board_top_reports_every_qnet_layer_as_the_model_does():
     top = BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
                    folding=folding, bench=True)
     model = BoardModel(qnet, clock_hz=1_000_000, folding=folding,
-                       version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
+                       version=BoardTop.PROTOCOL_VERSION, max_batch=1)
     assert top.info == model.info
     assert top.info.folding == [(2, 9), (1, 1), (3, 12), (1, 1), (5, 4)]
     assert top.info.stores == ["rom"] * 5 and not top.info.needs_load
@@ -240,7 +241,99 @@ def test_a_cnn_board_top_with_spram_convolutions_reports_their_stores():
     top = BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
                    folding=folding, weight_store="spram", bench=True)
     model = BoardModel(qnet, clock_hz=1_000_000, folding=folding, weight_store="spram",
-                       version=BoardTop.PROTOCOL_VERSION, max_batch=BoardTop.MAX_BATCH)
+                       version=BoardTop.PROTOCOL_VERSION, max_batch=1)
     assert top.loadable and top.info == model.info
     assert top.info.stores == ["spram", "rom", "spram", "rom", "spram"]
     assert top.accelerator.load_map.writes() == model.load_map.writes()
+
+
+def make_batch_top(qnet, bench, max_batch=3):
+    return BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
+                    accelerator=TableAccelerator(qnet), n_leds=3, bench=bench,
+                    max_batch=max_batch)
+
+
+def batch_session(qnet, bench):
+    """Batches of max_batch and of 1, two sent back to back (the second arrives while
+    the first is answered), one too many, a damaged one, one cut short, then BENCH
+    and an INFER: the top's answers and the model's."""
+    layout = p.Layout.of(qnet)
+    images = np.random.default_rng(8).integers(0, 4, size=(7, 3))
+
+    def request(cmd, payload=b""):
+        return p.encode_frame(p.REQUEST_SYNC, cmd, payload)
+
+    def batch(rows, logits):
+        return request(p.CMD_INFER_BATCH, layout.encode_batch(images[rows], logits))
+
+    chunks = [
+        request(p.CMD_INFO),
+        batch(slice(0, 3), True) + batch(slice(3, 4), False),       # pipelined: 3 then 1
+        batch(slice(0, 4), False),                                  # 4 > max_batch
+        batch(slice(4, 7), False)[:-1] + b"\x00",                   # damaged
+        batch(slice(4, 7), True)[:-3],                              # cut short in an image
+        batch(slice(4, 7), True),
+        request(p.CMD_BENCH, p.encode_bench(5)),
+        request(p.CMD_INFER, layout.encode_image(images[0])),
+    ]
+    got = simulate(make_batch_top(qnet, bench), chunks)
+    model = BoardModel(qnet, clock_hz=1_000_000, version=3, max_batch=3, bench=bench)
+    expected = b"".join(model.feed(chunk) + model.idle() for chunk in chunks)
+    return got, expected
+
+
+def test_a_batched_top_answers_as_the_model_does():
+    qnet = tiny_qnet()
+    got, expected = batch_session(qnet, bench=True)
+    answers = p.FrameReader(p.RESPONSE_SYNC).feed(got)
+    assert [status for status, _ in answers] == [
+        p.CMD_INFO, p.CMD_INFER_BATCH, p.CMD_INFER_BATCH, p.STATUS_BAD_LENGTH,
+        p.STATUS_BAD_CHECKSUM, p.STATUS_TIMEOUT, p.CMD_INFER_BATCH, p.CMD_BENCH, p.CMD_INFER]
+    assert p.BoardInfo.decode(answers[0][1]).max_batch == 3
+    # The table accelerator counts 7 cycles per image, as the model is told; BENCH's
+    # cycle count is the board's own, its checksum the QNet's.
+    model_frames = p.FrameReader(p.RESPONSE_SYNC).feed(expected)
+    for (status, payload), (want_status, want) in zip(answers, model_frames, strict=True):
+        assert status == want_status
+        if status == p.CMD_BENCH:
+            board, model = p.BenchResult.decode(payload), p.BenchResult.decode(want)
+            assert (board.count, board.checksum) == (model.count, model.checksum)
+        elif status in (p.CMD_INFER_BATCH, p.CMD_INFER):
+            size = len(payload) // layout_results(qnet, payload)
+            for k in range(0, len(payload), size):
+                assert payload[k:k + 2] == want[k:k + 2]          # class
+                assert payload[k + 2:k + 6] == (7).to_bytes(4, "little")
+                assert payload[k + 6:k + size] == want[k + 6:k + size]   # logits
+        else:
+            assert payload == want
+
+
+def layout_results(qnet, payload):
+    """How many answers a batch reply of this length holds (with logits or not)."""
+    layout = p.Layout.of(qnet)
+    for logits in (True, False):
+        if len(payload) % layout.result_bytes(logits) == 0:
+            return len(payload) // layout.result_bytes(logits)
+    raise AssertionError(f"a reply of {len(payload)} bytes")
+
+
+def test_a_batched_top_without_bench_refuses_bench_only():
+    qnet = tiny_qnet()
+    got, expected = batch_session(qnet, bench=False)
+    answers = p.FrameReader(p.RESPONSE_SYNC).feed(got)
+    assert [status for status, _ in answers] == [
+        p.CMD_INFO, p.CMD_INFER_BATCH, p.CMD_INFER_BATCH, p.STATUS_BAD_LENGTH,
+        p.STATUS_BAD_CHECKSUM, p.STATUS_TIMEOUT, p.CMD_INFER_BATCH, p.STATUS_BAD_COMMAND,
+        p.CMD_INFER]
+    assert [status for status, _ in p.FrameReader(p.RESPONSE_SYNC).feed(expected)] == [
+        status for status, _ in answers]
+    info = p.BoardInfo.decode(answers[0][1])
+    assert (info.version, info.max_batch) == (3, 3)
+
+
+def test_a_batch_top_refuses_a_max_batch_a_frame_cannot_hold():
+    qnet = tiny_qnet()
+    with pytest.raises(ValueError, match="max_batch must be 1 to"):
+        make_batch_top(qnet, bench=False, max_batch=0)
+    with pytest.raises(ValueError, match="max_batch must be 1 to"):
+        make_batch_top(qnet, bench=False, max_batch=p.Layout.of(qnet).frame_batch + 1)

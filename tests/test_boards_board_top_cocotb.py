@@ -220,3 +220,64 @@ def test_board_top_loads_a_trained_cnn_s_spram_weights_then_answers_equal_forwar
     cycles = run_cnn_board_top(tmp_path, digits_cnn_path, "verilator", "weight_load_session",
                                weight_store=stores)
     assert len(cycles) == 4 + 1                       # the loaded images and the last INFER
+
+
+#: Images per batch of the batched end-to-end run, and the batches streamed.
+E2E_BATCH = 4
+E2E_BATCHES = 3
+
+
+@pytest.mark.slow
+def test_batched_board_top_streams_at_the_link_s_pipelined_bound(tmp_path):
+    """The digits board top with max_batch 4 and BENCH at 3 Mbaud (30 MHz, as built for
+    the iCEBreaker) on Verilator (Icarus takes minutes): three batches with two in
+    flight, every answer bit-exact; the replies then end one request's time apart,
+    the pipelined bound of boards/link_rate.py within 2 %; a batch of one, one too
+    many, BENCH over the held batch and a reset in the middle of a batch (see
+    tb_board_top)."""
+    from boards import protocol as p
+    from boards.link_rate import link_bound
+    from boards.uart import uart_divisor
+
+    baud = 3_000_000
+    qnet = make_qnet(sizes=DIGITS_SIZES, in_bits=5, seed=3)
+    divisor = uart_divisor(DIGITS_CLOCK_HZ, baud)
+    timeout = 20 * 10 * divisor
+    top = BoardTop(qnet, divisor=divisor, clock_hz=DIGITS_CLOCK_HZ, timeout_cycles=timeout,
+                   folding=DIGITS_FOLDING, bench=True, max_batch=E2E_BATCH)
+    text = verilog.convert(top, name="mulfree_board", emit_src=False)
+    qnet_path = tmp_path / "digits.qnet.npz"
+    qnet.save(qnet_path)
+    images = random_images(qnet, E2E_BATCH * E2E_BATCHES, seed=9)
+    config = {
+        "qnet": str(qnet_path), "images": images.tolist(), "clock_period_ns": PERIOD_NS,
+        "clock_hz": DIGITS_CLOCK_HZ, "divisor": divisor, "timeout_cycles": timeout,
+        "folding": DIGITS_FOLDING, "weight_store": None, "max_batch": E2E_BATCH,
+    }
+    config_path = tmp_path / "tb.json"
+    config_path.write_text(json.dumps(config))
+    run = run_cocotb([text], toplevel="mulfree_board", test_module="boards.tb_board_top",
+                     simulator="verilator", build_key=f"board_top_digits_batch{E2E_BATCH}",
+                     testcase="batched_end_to_end",
+                     extra_env={"MULFREE_BOARD_TB": str(config_path)})
+    if run.status == "skipped":
+        pytest.skip(run.reason)
+    log = run.log_file.read_text()[-3000:] if run.log_file and run.log_file.exists() else ""
+    assert run.status == "passed", f"{run.reason}\n{log}"
+    result = json.loads((run.run_dir / "batched.json").read_text())
+    ends = result["ends"]
+    assert len(ends) == E2E_BATCHES
+    # Steady state: from the first reply's end to the last's, one batch per request time.
+    measured = E2E_BATCH * (len(ends) - 1) * DIGITS_CLOCK_HZ / (ends[-1] - ends[0])
+    bound = link_bound(p.Layout.of(qnet), baud, batch=E2E_BATCH, logits=True)
+    assert measured == pytest.approx(bound.images_per_s, rel=0.02)
+    overall = len(images) * DIGITS_CLOCK_HZ / ends[-1]
+    # Each image's count is its latency alone (one image in the engine at a time), as INFER's.
+    latency = Accelerator(qnet, folding=DIGITS_FOLDING)
+    latency._MustUse__silence = True                 # built only for its cycle figure
+    assert len(set(result["cycles"])) == 1
+    print(f"\nbatches of {E2E_BATCH} at {baud} baud: {measured:,.1f} images/s between "
+          f"replies ({bound.images_per_s:,.1f} the link's pipelined bound), {overall:,.1f} "
+          f"from the first request byte to the last reply byte for {len(images)} images; "
+          f"latency {result['cycles'][0]} cycles; BENCH of {2 * E2E_BATCH + 1} held images "
+          f"in {result['bench_cycles']} cycles")

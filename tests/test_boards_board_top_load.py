@@ -29,7 +29,7 @@ def test_load_session_equals_the_model():
     answers = p.FrameReader(p.RESPONSE_SYNC).feed(simulate(top, requests))
 
     model = BoardModel(qnet, clock_hz=1_000_000, folding=FOLDING, weight_store="ram",
-                       version=top.protocol_version, max_batch=BoardTop.MAX_BATCH)
+                       version=top.protocol_version, max_batch=1)
     expected = []
     for request in requests:
         expected += p.FrameReader(p.RESPONSE_SYNC).feed(model.feed(request) + model.idle())

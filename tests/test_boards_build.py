@@ -53,7 +53,9 @@ def test_build_writes_bitstream_and_report(name, tmp_path):
     assert report["cycles_per_image"] == accelerator.cycles_per_image
     assert report["images_per_s"] == round(board.target_hz / accelerator.cycles_per_image, 1)
     assert report["uart_baud"] == board.baud
-    # the board top answers one image per request: round trips of 64 + 5 and 6 + 5 bytes
+    # by default (max_batch 1, batches are opt-in) the board top answers one image per
+    # request: round trips of 64 + 5 and 6 + 5 bytes
+    assert board.max_batch == 1
     assert report["link"]["baud"] == board.baud and report["link"]["batch"] == 1
     assert report["link"]["request_bytes"] == 69 and report["link"]["reply_bytes"] == 11
     assert 0 < report["end_to_end_images_per_s"] < report["link"]["images_per_s"]
@@ -209,7 +211,7 @@ def test_a_stalled_placement_tries_the_next_seed_not_the_next_router(tmp_path, m
     lines = []
     report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker",
                              tmp_path / "out", bounds=BuildBounds(place_stall_s=1.0),
-                             log=lines.append)
+                             max_batch=1, log=lines.append)   # the smallest top: places fast
     pnr = report["place_and_route"]
     assert pnr["seed"] == 2 and pnr["router"] == "router1"
     assert [(a["router"], a["seed"], a["outcome"]) for a in pnr["attempts"]] == [
@@ -228,7 +230,7 @@ def test_a_placement_stalled_at_every_seed_is_refused_as_too_full(tmp_path, monk
     with pytest.raises(DoesNotFit) as caught:
         build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker", out,
                         placement_attempts=2, bounds=BuildBounds(place_stall_s=1.0),
-                        log=lambda line: None)
+                        max_batch=1, log=lambda line: None)
     assert time.monotonic() - start < 120  # two bounded attempts, not the placer's hours
     message = str(caught.value)
     assert "could not place" in message and "too full to place" in message

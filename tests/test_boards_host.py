@@ -406,3 +406,31 @@ def test_load_weights_of_a_cnn_with_spram_convolutions_then_answers_equal_forwar
     images = random_images(qnet, 4, seed=8)
     result = run_test_set(client, qnet, images, qnet.predict(images))
     assert result.mismatches == [] and result.n_correct == 4
+
+
+def test_the_summary_compares_the_measured_rate_with_the_link_bound():
+    from boards.link_rate import link_bound
+
+    qnet = make_qnet()
+    images = random_images(qnet, 8, seed=2)
+    model = BoardModel(qnet, clock_hz=30_000_000, cycles=300, max_batch=8)
+    report = run_test_set(BoardClient(FakeSerial(model)), qnet, images,
+                          qnet.forward(images)[1], baud=3_000_000)
+    bound = link_bound(p.Layout.of(qnet), 3_000_000, batch=8, logits=True)
+    assert report.batch == 8 and report.link == bound
+    assert (f"link bound  {bound.images_per_s:,.1f} images/s at 3,000,000 baud"
+            in report.summary())
+    without = run_test_set(BoardClient(FakeSerial(model)), qnet, images,
+                           qnet.forward(images)[1])
+    assert without.link is None and "link bound" not in without.summary()
+
+
+def test_bench_on_a_batched_board_built_without_it_says_how_to_rebuild():
+    qnet = make_qnet()
+    client = BoardClient(FakeSerial(BoardModel(qnet, max_batch=4, bench=False)))
+    client.attach(qnet)
+    assert client.board_info.version == 3
+    list(client.infer_stream(random_images(qnet, 4), logits=False))
+    with pytest.raises(HostError, match="built without BENCH; rebuild it with 'mulfree "
+                                        "build --bench'"):
+        bench_board(client, qnet, 3)
