@@ -12,7 +12,7 @@ the board's PLL clock); the weights are the random ternary 784-256-256-10 of
 
 Usage::
 
-    flock /tmp/mulfree-heavy.lock timeout 4000 .venv/bin/python bench/engine_bitstream.py \\
+    .venv/bin/python bench/engine_bitstream.py \\
         --board ulx3s-85f --folding 64x16 8x64 1x16 --in-lanes 4 [--clock 100]
 """
 
