@@ -104,6 +104,39 @@ DIGITS_FOLDING = [(1, 8), (1, 16), (1, 2)]
 DIGITS_CLOCK_HZ = 30_000_000
 
 
+def run_digits_board_top(tmp_path, baud, images, testcase, simulator, *, max_batch=1,
+                         **config):
+    """Build the digits board top (BENCH on, ``max_batch``) with the UART at ``baud`` for
+    a 30 MHz clock, run ``boards.tb_board_top``'s ``testcase`` on ``images`` and return
+    ``(qnet, the run)``; ``config`` adds testbench settings."""
+    from boards.uart import uart_divisor
+
+    qnet = make_qnet(sizes=DIGITS_SIZES, in_bits=5, seed=3)
+    divisor = uart_divisor(DIGITS_CLOCK_HZ, baud)
+    timeout = 20 * 10 * divisor                     # 20 idle byte times
+    top = BoardTop(qnet, divisor=divisor, clock_hz=DIGITS_CLOCK_HZ, timeout_cycles=timeout,
+                   folding=DIGITS_FOLDING, bench=True, max_batch=max_batch)
+    text = verilog.convert(top, name="mulfree_board", emit_src=False)
+    qnet_path = tmp_path / "digits.qnet.npz"
+    qnet.save(qnet_path)
+    config = {
+        "qnet": str(qnet_path), "images": images(qnet).tolist(), "clock_period_ns": PERIOD_NS,
+        "clock_hz": DIGITS_CLOCK_HZ, "divisor": divisor, "timeout_cycles": timeout,
+        "folding": DIGITS_FOLDING, "weight_store": None, "max_batch": max_batch, **config,
+    }
+    config_path = tmp_path / "tb.json"
+    config_path.write_text(json.dumps(config))
+    key = f"board_top_digits_div{divisor}" + (f"_batch{max_batch}" if max_batch > 1 else "")
+    run = run_cocotb([text], toplevel="mulfree_board", test_module="boards.tb_board_top",
+                     simulator=simulator, build_key=key, testcase=testcase,
+                     extra_env={"MULFREE_BOARD_TB": str(config_path)})
+    if run.status == "skipped":
+        pytest.skip(run.reason)
+    log = run.log_file.read_text()[-3000:] if run.log_file and run.log_file.exists() else ""
+    assert run.status == "passed", f"{run.reason}\n{log}"
+    return qnet, run
+
+
 def digits_end_to_end_rate(tmp_path, baud, n_images=3, bench_replays=6, simulator="icarus"):
     """Run ``end_to_end_rate`` on the digits board top with the UART at ``baud`` for a
     30 MHz clock (the simulated clock period does not matter: everything counts
@@ -111,32 +144,10 @@ def digits_end_to_end_rate(tmp_path, baud, n_images=3, bench_replays=6, simulato
     file)``."""
     from boards import protocol as p
     from boards.link_rate import link_bound
-    from boards.uart import uart_divisor
 
-    qnet = make_qnet(sizes=DIGITS_SIZES, in_bits=5, seed=3)
-    divisor = uart_divisor(DIGITS_CLOCK_HZ, baud)
-    timeout = 20 * 10 * divisor                     # 20 idle byte times
-    top = BoardTop(qnet, divisor=divisor, clock_hz=DIGITS_CLOCK_HZ, timeout_cycles=timeout,
-                   folding=DIGITS_FOLDING, bench=True)
-    text = verilog.convert(top, name="mulfree_board", emit_src=False)
-    qnet_path = tmp_path / "digits.qnet.npz"
-    qnet.save(qnet_path)
-    images = random_images(qnet, n_images, seed=9)
-    config = {
-        "qnet": str(qnet_path), "images": images.tolist(), "clock_period_ns": PERIOD_NS,
-        "clock_hz": DIGITS_CLOCK_HZ, "divisor": divisor, "timeout_cycles": timeout,
-        "folding": DIGITS_FOLDING, "weight_store": None, "bench_replays": bench_replays,
-    }
-    config_path = tmp_path / "tb.json"
-    config_path.write_text(json.dumps(config))
-    run = run_cocotb([text], toplevel="mulfree_board", test_module="boards.tb_board_top",
-                     simulator=simulator, build_key=f"board_top_digits_div{divisor}",
-                     testcase="end_to_end_rate",
-                     extra_env={"MULFREE_BOARD_TB": str(config_path)})
-    if run.status == "skipped":
-        pytest.skip(run.reason)
-    log = run.log_file.read_text()[-3000:] if run.log_file and run.log_file.exists() else ""
-    assert run.status == "passed", f"{run.reason}\n{log}"
+    qnet, run = run_digits_board_top(
+        tmp_path, baud, lambda qnet: random_images(qnet, n_images, seed=9), "end_to_end_rate",
+        simulator, bench_replays=bench_replays)
     rate = json.loads((run.run_dir / "rate.json").read_text())
     assert rate["images"] == n_images and len(rate["engine_cycles"]) == n_images
     measured = n_images * DIGITS_CLOCK_HZ / rate["cycles"]
@@ -237,33 +248,11 @@ def test_batched_board_top_streams_at_the_link_s_pipelined_bound(tmp_path):
     tb_board_top)."""
     from boards import protocol as p
     from boards.link_rate import link_bound
-    from boards.uart import uart_divisor
 
     baud = 3_000_000
-    qnet = make_qnet(sizes=DIGITS_SIZES, in_bits=5, seed=3)
-    divisor = uart_divisor(DIGITS_CLOCK_HZ, baud)
-    timeout = 20 * 10 * divisor
-    top = BoardTop(qnet, divisor=divisor, clock_hz=DIGITS_CLOCK_HZ, timeout_cycles=timeout,
-                   folding=DIGITS_FOLDING, bench=True, max_batch=E2E_BATCH)
-    text = verilog.convert(top, name="mulfree_board", emit_src=False)
-    qnet_path = tmp_path / "digits.qnet.npz"
-    qnet.save(qnet_path)
-    images = random_images(qnet, E2E_BATCH * E2E_BATCHES, seed=9)
-    config = {
-        "qnet": str(qnet_path), "images": images.tolist(), "clock_period_ns": PERIOD_NS,
-        "clock_hz": DIGITS_CLOCK_HZ, "divisor": divisor, "timeout_cycles": timeout,
-        "folding": DIGITS_FOLDING, "weight_store": None, "max_batch": E2E_BATCH,
-    }
-    config_path = tmp_path / "tb.json"
-    config_path.write_text(json.dumps(config))
-    run = run_cocotb([text], toplevel="mulfree_board", test_module="boards.tb_board_top",
-                     simulator="verilator", build_key=f"board_top_digits_batch{E2E_BATCH}",
-                     testcase="batched_end_to_end",
-                     extra_env={"MULFREE_BOARD_TB": str(config_path)})
-    if run.status == "skipped":
-        pytest.skip(run.reason)
-    log = run.log_file.read_text()[-3000:] if run.log_file and run.log_file.exists() else ""
-    assert run.status == "passed", f"{run.reason}\n{log}"
+    qnet, run = run_digits_board_top(
+        tmp_path, baud, lambda qnet: random_images(qnet, E2E_BATCH * E2E_BATCHES, seed=9),
+        "batched_end_to_end", "verilator", max_batch=E2E_BATCH)
     result = json.loads((run.run_dir / "batched.json").read_text())
     ends = result["ends"]
     assert len(ends) == E2E_BATCHES
@@ -271,13 +260,12 @@ def test_batched_board_top_streams_at_the_link_s_pipelined_bound(tmp_path):
     measured = E2E_BATCH * (len(ends) - 1) * DIGITS_CLOCK_HZ / (ends[-1] - ends[0])
     bound = link_bound(p.Layout.of(qnet), baud, batch=E2E_BATCH, logits=True)
     assert measured == pytest.approx(bound.images_per_s, rel=0.02)
-    overall = len(images) * DIGITS_CLOCK_HZ / ends[-1]
+    overall = E2E_BATCH * E2E_BATCHES * DIGITS_CLOCK_HZ / ends[-1]
     # Each image's count is its latency alone (one image in the engine at a time), as INFER's.
-    latency = Accelerator(qnet, folding=DIGITS_FOLDING)
-    latency._MustUse__silence = True                 # built only for its cycle figure
     assert len(set(result["cycles"])) == 1
     print(f"\nbatches of {E2E_BATCH} at {baud} baud: {measured:,.1f} images/s between "
           f"replies ({bound.images_per_s:,.1f} the link's pipelined bound), {overall:,.1f} "
-          f"from the first request byte to the last reply byte for {len(images)} images; "
+          f"from the first request byte to the last reply byte for {E2E_BATCH * E2E_BATCHES} "
+          f"images; "
           f"latency {result['cycles'][0]} cycles; BENCH of {2 * E2E_BATCH + 1} held images "
           f"in {result['bench_cycles']} cycles")

@@ -71,18 +71,15 @@ def test_cycles_per_image_and_latency_match_estimate():
         assert abs(result.first_latency - acc.latency_cycles) <= 4
 
 
-def test_reset_mid_image_recovers():
-    qnet = random_qnet(8, sizes=(64, 8, 10))
-    images = digits_images(3, offset=20)
-    acc = Accelerator(qnet, folding=[(2, 4), (5, 2)], in_lanes=4)
+def _logits_after_a_reset(acc, images, beats_before_reset):
+    """Send ``beats_before_reset``, reset, then every image; the logits that come out."""
     reset = Signal()
     dut = ResetInserter(reset)(acc)
     got = []
 
     async def bench(ctx):
         ctx.set(acc.o.ready, 1)
-        # Half an image, then a reset in the middle of it.
-        for beat in beats_of(images[0], 4)[:7]:
+        for beat in beats_before_reset:
             ctx.set(acc.i.payload, [int(v) for v in beat])
             ctx.set(acc.i.valid, 1)
             await ctx.tick().until(acc.i.ready)
@@ -108,8 +105,17 @@ def test_reset_mid_image_recovers():
     sim.add_testbench(bench, background=True)
     sim.add_testbench(collect)
     sim.run()
+    return np.array(got)
+
+
+def test_reset_mid_image_recovers():
+    qnet = random_qnet(8, sizes=(64, 8, 10))
+    images = digits_images(3, offset=20)
+    acc = Accelerator(qnet, folding=[(2, 4), (5, 2)], in_lanes=4)
+    # Half an image, then a reset in the middle of it.
+    got = _logits_after_a_reset(acc, images, beats_of(images[0], 4)[:7])
     logits, _ = qnet.forward(images)
-    assert np.array_equal(np.array(got), logits)
+    assert np.array_equal(got, logits)
 
 
 def test_contract_attributes():
@@ -246,38 +252,8 @@ def test_images_in_flight_reset_mid_group_recovers():
     qnet = random_qnet(8, sizes=(64, 8, 10))
     images = digits_images(5, offset=20)
     acc = Accelerator(qnet, folding=[(2, 4), (5, 2)], in_lanes=4, images=3)
-    reset = Signal()
-    dut = ResetInserter(reset)(acc)
-    got = []
-
-    async def bench(ctx):
-        ctx.set(acc.o.ready, 1)
-        # One whole image and half of the next, then a reset while the group gathers.
-        for beat in [*beats_of(images[0], 4), *beats_of(images[1], 4)[:7]]:
-            ctx.set(acc.i.payload, [int(v) for v in beat])
-            ctx.set(acc.i.valid, 1)
-            await ctx.tick().until(acc.i.ready)
-        ctx.set(acc.i.valid, 0)
-        ctx.set(reset, 1)
-        await ctx.tick()
-        ctx.set(reset, 0)
-        for image in images:
-            for beat in beats_of(image, 4):
-                ctx.set(acc.i.payload, [int(v) for v in beat])
-                ctx.set(acc.i.valid, 1)
-                await ctx.tick().until(acc.i.ready)
-            ctx.set(acc.i.valid, 0)
-
-    async def collect(ctx):
-        for _ in range(4000):
-            _, _, valid, payload = await ctx.tick().sample(acc.o.valid, acc.o.payload)
-            if valid:
-                got.append([int(payload.logits[c]) for c in range(10)])
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench, background=True)
-    sim.add_testbench(collect)
-    sim.run()
+    # One whole image and half of the next, then a reset while the group gathers.
+    got = _logits_after_a_reset(acc, images,
+                                [*beats_of(images[0], 4), *beats_of(images[1], 4)[:7]])
     logits, _ = qnet.forward(images)
-    assert np.array_equal(np.array(got), logits)
+    assert np.array_equal(got, logits)
