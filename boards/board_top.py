@@ -35,6 +35,12 @@ a slot is written again only two images (or a batch) later, so the engine
 must take an image in less time than the link takes to bring one (the
 engines are 5--300x faster than a 3 Mbaud UART).
 
+An accelerator of ``in_lanes`` L takes L pixels a beat: the ring's words are
+then L pixels wide, each arriving pixel written into its lane (a write port
+of pixel granularity), every image starting on a word, and feeding reads a
+word a beat, ``ceil(n_inputs / L)`` beats an image (the unused lanes of an
+image's last word are whatever the ring holds; the accelerator drops them).
+
 With an accelerator whose weights are loadable (``accelerator.loadable``),
 ``LOAD`` slices go straight to its ``wload`` port as their second byte
 arrives (registered, one write per slice, no buffer), and a loaded flag,
@@ -182,7 +188,8 @@ class BoardTop(wiring.Component):
     timeout_cycles : int
         Idle cycles after which an open request is dropped.
     accelerator : wiring.Component, optional
-        With the ``i``/``o`` streams of the Accelerator contract; default
+        With the ``i``/``o`` streams of the Accelerator contract (``in_lanes``
+        pixels a beat, 1 if it has no such attribute); default
         ``hdl.accelerator.Accelerator(qnet, folding=folding)``.
     folding : optional
         Passed to the default accelerator.
@@ -223,10 +230,10 @@ class BoardTop(wiring.Component):
         if accelerator is None:
             from hdl.accelerator import Accelerator
             accelerator = Accelerator(qnet, folding=folding, weight_store=weight_store)
-        lanes = getattr(accelerator, "in_lanes", 1)
-        if lanes != 1:
-            raise ValueError(f"the board top feeds one pixel per beat; the accelerator takes "
-                             f"{lanes} (build it with in_lanes=1)")
+        self._lanes = operator.index(getattr(accelerator, "in_lanes", 1))
+        if self._lanes < 1:
+            raise ValueError(f"the accelerator's in_lanes must be at least 1, not {self._lanes}")
+        self._beats = self.image_words(self._layout, self._lanes)
         self._accelerator = accelerator
         self._loadable = bool(getattr(accelerator, "loadable", False))
         # INFO reports each QNet layer's folding and weight store (a pool's or
@@ -257,11 +264,19 @@ class BoardTop(wiring.Component):
         batch = bench or max_batch > 1
         return max(2, max_batch) if bench else (2 if batch else 1)
 
+    @staticmethod
+    def image_words(layout, in_lanes=1):
+        """Ring words (accelerator beats) per image: ``in_lanes`` pixels a word, the last
+        word's lanes past the image unused."""
+        return -(-layout.n_inputs // in_lanes)
+
     @classmethod
-    def memories(cls, layout, max_batch=1, bench=False):
-        """``(width, depth)`` of the top's block memories: the image ring and, with
-        ``INFER_BATCH``, the answer FIFO (one word less: its output register)."""
-        shapes = [(layout.in_bits, cls.image_slots(max_batch, bench) * layout.n_inputs)]
+    def memories(cls, layout, max_batch=1, bench=False, in_lanes=1):
+        """``(width, depth)`` of the top's block memories: the image ring (a word of
+        ``in_lanes`` pixels per beat) and, with ``INFER_BATCH``, the answer FIFO (one
+        word less: its output register)."""
+        shapes = [(layout.in_bits * in_lanes,
+                   cls.image_slots(max_batch, bench) * cls.image_words(layout, in_lanes))]
         if bench or max_batch > 1:
             shapes.append((8, cls.answer_fifo_depth(layout, max_batch) - 1))
         return shapes
@@ -295,19 +310,22 @@ class BoardTop(wiring.Component):
     def __repr__(self):
         return (f"BoardTop(qnet=<{self._qnet.fingerprint()[:12]}>, divisor={self._divisor}, "
                 f"clock_hz={self._clock_hz}, timeout_cycles={self._timeout}, "
-                f"bench={self._bench}, max_batch={self.max_batch})")
+                f"bench={self._bench}, max_batch={self.max_batch}, in_lanes={self._lanes})")
 
     def elaborate(self, platform):
         m = Module()
         layout = self._layout
         acc = self._accelerator
         n_inputs = layout.n_inputs
-        ring = self._slots * n_inputs          # image slots, back to back
+        lanes, beats = self._lanes, self._beats
+        ring = self._slots * beats             # image slots of words, back to back
         m.submodules.uart_rx = rx = UARTReceiver(self._divisor)
         m.submodules.uart_tx = tx = UARTTransmitter(self._divisor)
         m.submodules.accelerator = acc
-        m.submodules.image = image = Memory(shape=unsigned(layout.in_bits), depth=ring, init=[])
-        write = image.write_port()
+        m.submodules.image = image = Memory(shape=unsigned(layout.in_bits * lanes), depth=ring,
+                                            init=[])
+        # A word holds one beat's pixels; each pixel is written into its lane alone.
+        write = image.write_port(granularity=layout.in_bits) if lanes > 1 else image.write_port()
         read = image.read_port()
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), rx.o.ready.eq(1)]
 
@@ -405,10 +423,12 @@ class BoardTop(wiring.Component):
                 m.d.sync += length_ok.eq(length == 0)
 
         # -- the image ring: each image in the slot after the last complete one
-        pixel = Signal(range(ring))            # the next pixel's address
+        pixel = Signal(range(ring))            # the next pixel's address (its word's)
         pixel_index = Signal(range(n_inputs))  # its place in the image
         pixel_last = Signal()                  # pixel_index == n_inputs - 1
         ring_end = Signal()                    # pixel == ring - 1
+        # The next pixel's lane of its word, one-hot: the memory's lane write enables.
+        lane = Signal(lanes, init=1) if lanes > 1 else None
         next_base = Signal(range(ring))        # where the next image goes
         held_start = Signal(range(ring))       # the first image of the last image request
         held_count = Signal(range(self.max_batch + 1))
@@ -417,16 +437,33 @@ class BoardTop(wiring.Component):
         after_pixel = Mux(ring_end, 0, pixel + 1)
 
         def pixel_written():
-            m.d.sync += [pixel.eq(after_pixel), pixel_index.eq(Mux(pixel_last, 0,
-                                                                   pixel_index + 1))]
+            if lanes == 1:
+                m.d.sync += pixel.eq(after_pixel)
+            else:
+                # An image's last word moves on with its last pixel, whatever lanes are left.
+                word_done = lane[-1] | pixel_last
+                m.d.sync += lane.eq(Mux(word_done, 1, lane << 1))
+                with m.If(word_done):
+                    m.d.sync += pixel.eq(after_pixel)
+            m.d.sync += pixel_index.eq(Mux(pixel_last, 0, pixel_index + 1))
             with m.If(pixel_last):
                 m.d.comb += image_done.eq(1)
                 m.d.sync += next_base.eq(after_pixel)
 
+        def write_pixel(value):
+            if lanes == 1:
+                m.d.comb += [write.addr.eq(pixel), write.data.eq(value), write.en.eq(1)]
+            else:
+                # The pixel in every lane; the lane's write enable picks where it lands.
+                pixel_bits = Value.cast(value)[:layout.in_bits]
+                m.d.comb += [write.addr.eq(pixel), write.data.eq(pixel_bits.replicate(lanes)),
+                             write.en.eq(lane)]
+            pixel_written()
+
         # -- feeding the accelerator from the image ring
         feed_addr = Signal(range(ring))
-        feed_index = Signal(range(n_inputs))   # the pixel's place in its image
-        feed_last = feed_index == n_inputs - 1
+        feed_index = Signal(range(beats))      # the beat's place in its image
+        feed_last = feed_index == beats - 1
         feeding = Signal()                     # pixels of the image still to offer
         advance = ~acc.i.valid | acc.i.ready
         m.d.comb += [read.addr.eq(feed_addr), read.en.eq(advance),
@@ -569,6 +606,8 @@ class BoardTop(wiring.Component):
                     # From the first pixel on the slots hold no answered images.
                     m.d.sync += [have_image.eq(0), pixel.eq(next_base), pixel_index.eq(0),
                                  held_start.eq(next_base)]
+                    if lanes > 1:
+                        m.d.sync += lane.eq(1)
                 if self._batch:
                     with m.If(is_batch):
                         m.d.sync += batch_open.eq(1)
@@ -593,16 +632,12 @@ class BoardTop(wiring.Component):
                 with m.Else():
                     m.d.sync += high_half.eq(~high_half)
                     if layout.pixel_bytes == 1:
-                        m.d.comb += [write.addr.eq(pixel), write.data.eq(byte),
-                                     write.en.eq(1)]
-                        pixel_written()
+                        write_pixel(byte)
                     else:
                         with m.If(~high_half):
                             m.d.sync += low_byte.eq(byte)
                         with m.Else():
-                            m.d.comb += [write.addr.eq(pixel),
-                                         write.data.eq(Cat(low_byte, byte)), write.en.eq(1)]
-                            pixel_written()
+                            write_pixel(Cat(low_byte, byte))
                 with m.If(last_byte):
                     state.go("PAYLOAD", "CHECK")
             or_timeout("PAYLOAD")
@@ -801,7 +836,7 @@ class BoardTop(wiring.Component):
         status and length) the replies the transmitter owes.
         """
         layout = self._layout
-        ring = self._slots * layout.n_inputs
+        ring = self._slots * self._beats
         short, full = layout.result_bytes(False), layout.result_bytes(True)
         depth = self.answer_fifo_depth(layout, self.max_batch)
         b = SimpleNamespace(
@@ -989,7 +1024,7 @@ class BoardTop(wiring.Component):
             byte=Signal(8),                    # that byte, registered
             byte_valid=Signal(),
             n_bytes=n_bytes)
-        # to_feed changes once per image of at least 2 pixels: the flag is current.
+        # to_feed changes once per image of at least 2 beats: the flag is current.
         m.d.sync += bench.last_image.eq(bench.to_feed == 1)
         return bench
 
@@ -1006,16 +1041,16 @@ class BoardTop(wiring.Component):
         the byte multiplexer and the 32-bit sum in one cycle missed 30 MHz on the
         UP5K); returns the flag that it is done."""
         acc = self._accelerator
-        n_inputs = self._layout.n_inputs
-        last_image = bench.to_feed == 1 if n_inputs < 2 else bench.last_image
-        # The held image changes once per image of at least 2 pixels: the flag is current.
+        beats = self._beats
+        last_image = bench.to_feed == 1 if beats < 2 else bench.last_image
+        # The held image changes once per image of at least 2 beats: the flag is current.
         m.d.sync += bench.image_last.eq(bench.image == held_count - 1)
-        image_last = bench.image == held_count - 1 if n_inputs < 2 else bench.image_last
+        image_last = bench.image == held_count - 1 if beats < 2 else bench.image_last
         started = Signal()             # an image's last pixel is scheduled this cycle
         with m.If(advance):
             m.d.sync += acc.i.valid.eq(feeding)
             with m.If(feeding):
-                with m.If(feed_index == n_inputs - 1):
+                with m.If(feed_index == beats - 1):
                     m.d.comb += started.eq(1)
                     m.d.sync += [feed_index.eq(0), bench.to_feed.eq(bench.to_feed - 1),
                                  feeding.eq(~last_image)]

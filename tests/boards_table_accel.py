@@ -3,7 +3,8 @@
 It has the ports of the Accelerator contract and answers every image with
 the QNet's own integer forward, precomputed for every possible input, so the
 serial engine can be tested on its own. Only for QNets with
-``n_inputs * bits <= 10``.
+``n_inputs * bits <= 10``. With ``in_lanes`` it takes that many pixels a beat,
+``ceil(n_inputs / in_lanes)`` beats an image, the last beat's extra lanes ignored.
 """
 
 import itertools
@@ -17,9 +18,10 @@ from amaranth.lib.wiring import In, Out
 
 
 class TableAccelerator(wiring.Component):
-    def __init__(self, qnet, latency=3):
+    def __init__(self, qnet, latency=3, in_lanes=1):
         self.qnet = qnet
         self.latency = latency
+        self.in_lanes = in_lanes
         n, bits = qnet.input.n_inputs, qnet.input.bits
         assert n * bits <= 10
         c = qnet.n_classes
@@ -27,7 +29,7 @@ class TableAccelerator(wiring.Component):
             "cls": unsigned(max(1, math.ceil(math.log2(c)))),
             "logits": data.ArrayLayout(data.signed(qnet.widths[-1].z_bits), c)})
         super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(unsigned(bits), 1))),
+            "i": In(stream.Signature(data.ArrayLayout(unsigned(bits), in_lanes))),
             "o": Out(stream.Signature(self.out_layout)),
         })
 
@@ -47,19 +49,24 @@ class TableAccelerator(wiring.Component):
         m.submodules.rom = rom = Memory(shape=self.out_layout.size, depth=1 << (n * bits),
                                         init=self.table())
         read = rom.read_port(domain="comb")
-        index = Signal(n * bits)
-        count = Signal(range(n + 1))
+        lanes = self.in_lanes
+        beats = -(-n // lanes)
+        # Beat j lands at bits [j * lanes * bits, ...): the padding lanes sit above the table
+        # index, which takes the low n * bits.
+        index = Signal(beats * lanes * bits)
+        count = Signal(range(beats + 1))
         wait = Signal(range(self.latency + 1))
-        m.d.comb += read.addr.eq(index)
+        m.d.comb += read.addr.eq(index[:n * bits])
         with m.FSM():
             with m.State("LOAD"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
                     # pixel k goes to bits [k*bits, (k+1)*bits) of the table index
-                    m.d.sync += [index.eq(index.shift_right(bits)
-                                          | (self.i.payload.as_value() << (bits * (n - 1)))),
+                    step = lanes * bits
+                    m.d.sync += [index.eq(index.shift_right(step)
+                                          | (self.i.payload.as_value() << (step * (beats - 1)))),
                                  count.eq(count + 1)]
-                    with m.If(count == n - 1):
+                    with m.If(count == beats - 1):
                         m.d.sync += [count.eq(0), wait.eq(self.latency)]
                         m.next = "WAIT"
             with m.State("WAIT"):

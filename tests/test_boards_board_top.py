@@ -7,6 +7,7 @@ with the real Accelerator is in test_boards_board_top_cocotb.py.
 
 import numpy as np
 import pytest
+from amaranth import ResetInserter, Signal
 from amaranth.sim import Simulator
 from boards_qnets import make_qnet
 from boards_table_accel import TableAccelerator
@@ -23,20 +24,29 @@ def tiny_qnet(seed=3):
     return make_qnet(sizes=(3, 4, 3), in_bits=2, seed=seed)
 
 
-def simulate(top, chunks):
+def simulate(top, chunks, reset=None):
     """Send each chunk of bytes (waiting for the line to go idle after each);
-    return everything the top transmitted."""
+    return everything the top transmitted. With ``reset`` (the signal of a
+    ``ResetInserter`` around ``top``), a chunk ``None`` is a reset pulse, sent
+    as soon as the chunk before it is out."""
     received = bytearray()
-    sim = Simulator(top)
+    sim = Simulator(top if reset is None else ResetInserter(reset)(top))
     sim.add_clock(1e-6)
 
     async def host(ctx):
-        for chunk in chunks:
+        for k, chunk in enumerate(chunks):
+            if chunk is None:
+                ctx.set(reset, 1)
+                await ctx.tick()
+                ctx.set(reset, 0)
+                continue
             for byte in chunk:
                 for bit in [0, *((byte >> k) & 1 for k in range(8)), 1]:
                     ctx.set(top.rx, bit)
                     await ctx.tick().repeat(DIVISOR)
             ctx.set(top.rx, 1)
+            if k + 1 < len(chunks) and chunks[k + 1] is None:
+                continue
             await ctx.tick().repeat(TIMEOUT + 60 * DIVISOR * 10 + 400)
 
     async def listener(ctx):
@@ -337,3 +347,101 @@ def test_a_batch_top_refuses_a_max_batch_a_frame_cannot_hold():
         make_batch_top(qnet, bench=False, max_batch=0)
     with pytest.raises(ValueError, match="max_batch must be 1 to"):
         make_batch_top(qnet, bench=False, max_batch=p.Layout.of(qnet).frame_batch + 1)
+
+
+# -- several pixels per beat (the accelerator's in_lanes) ---------------------------------
+
+
+def lanes_session(qnet, accelerator, chunks, max_batch=3):
+    """The answers of a BENCH top of ``max_batch`` around ``accelerator`` (a reset pulse
+    for each ``None`` chunk) and the model's, as decoded frames."""
+    top = BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
+                   accelerator=accelerator, n_leds=3, bench=True, max_batch=max_batch)
+    got = simulate(top, chunks, reset=Signal())
+    model = BoardModel(qnet, clock_hz=1_000_000, version=3, max_batch=max_batch, bench=True)
+    # A reset forgets the request cut short before it: the model never sees it.
+    kept = [chunk for chunk, after in zip(chunks, [*chunks[1:], b""], strict=True)
+            if chunk is not None and after is not None]
+    expected = b"".join(model.feed(chunk) + model.idle() for chunk in kept)
+    return (p.FrameReader(p.RESPONSE_SYNC).feed(got),
+            p.FrameReader(p.RESPONSE_SYNC).feed(expected))
+
+
+# 3 pixels: 2 lanes leave the second beat's second lane unused, 3 fill one beat, 4 leave
+# three lanes of one beat unused.
+@pytest.mark.parametrize("in_lanes", [2, 3, 4])
+def test_a_top_feeding_several_pixels_a_beat_answers_as_the_qnet(in_lanes):
+    qnet = tiny_qnet(4)                  # its logits depend on every pixel (seed 3's do not)
+    layout = p.Layout.of(qnet)
+    images = np.random.default_rng(10).integers(0, 4, size=(6, 3))
+    assert len({tuple(row) for row in qnet.forward(images)[0]}) == 6     # six answers
+
+    def request(cmd, payload=b""):
+        return p.encode_frame(p.REQUEST_SYNC, cmd, payload)
+
+    chunks = [
+        request(p.CMD_INFER_LOGITS, layout.encode_image(images[0])),
+        request(p.CMD_INFER, layout.encode_image(images[1])),
+        request(p.CMD_INFER_BATCH, layout.encode_batch(images[2:5], logits=True)),
+        request(p.CMD_BENCH, p.encode_bench(4)),
+        # A reset with an image half in: the next image starts afresh in lane 0.
+        request(p.CMD_INFER, layout.encode_image(images[0]))[:6], None,
+        request(p.CMD_INFER_LOGITS, layout.encode_image(images[5])),
+    ]
+    answers, expected = lanes_session(qnet, TableAccelerator(qnet, in_lanes=in_lanes), chunks)
+    assert [status for status, _ in answers] == [status for status, _ in expected] == [
+        p.CMD_INFER_LOGITS, p.CMD_INFER, p.CMD_INFER_BATCH, p.CMD_BENCH, p.CMD_INFER_LOGITS]
+    logits, classes = qnet.forward(images)
+    results = [layout.decode_result(answers[0][1], True),
+               layout.decode_result(answers[1][1], False),
+               *layout.decode_results(answers[2][1], True, 3),
+               layout.decode_result(answers[4][1], True)]
+    order = [0, 1, 2, 3, 4, 5]
+    assert [r.cls for r in results] == classes[order].tolist()
+    with_logits = [results[k] for k in (0, 2, 3, 4, 5)]
+    assert [r.logits.tolist() for r in with_logits] == logits[[0, 2, 3, 4, 5]].tolist()
+    # The table accelerator takes a beat a cycle: the image's beats, a cycle to WAIT and
+    # its latency of 3, from the first beat offered to the answer.
+    beats = -(-3 // in_lanes)
+    assert [r.cycles for r in results] == [beats + 4] * 6
+    board, model = p.BenchResult.decode(answers[3][1]), p.BenchResult.decode(expected[3][1])
+    assert (board.count, board.checksum) == (model.count, model.checksum) and board.count == 4
+    # BENCH: the first image as INFER counts it, then per replay its beats, the cycle to
+    # WAIT, the latency and the 5 answer bytes checksummed before the answer is taken.
+    assert board.cycles == beats + 4 + 3 * (beats + 4 + 5)
+
+
+# 40 pixels: 4 lanes are 10 full beats, 3 lanes leave two lanes of the last of 14 beats
+# unused (the accelerator's regroup drops them). Layer 0 at 6 x 4 lanes takes an image in
+# 10 cycles and layer 1 in 2: fed a pixel a beat the engine waits 40 cycles an image for
+# its input, fed 3 it waits 14, fed 4 it takes one every 10 cycles.
+@pytest.mark.parametrize("in_lanes, interval", [(1, 40), (3, 14), (4, 10)])
+def test_the_real_accelerator_fed_several_pixels_a_beat_answers_as_the_qnet(in_lanes,
+                                                                            interval):
+    from hdl.accelerator import Accelerator
+    from hdl.simulate import simulate_accelerator
+
+    qnet = make_qnet(sizes=(40, 6, 4), in_bits=4, seed=11, pow2=True)
+    layout = p.Layout.of(qnet)
+    images = np.random.default_rng(13).integers(0, 16, size=(3, 40))
+    images[0] = 15                              # saturated: every lane's bits set
+    folding = [(6, 4), (4, 3)]
+    chunks = [p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_LOGITS, layout.encode_image(x))
+              for x in images]
+    chunks.append(p.encode_frame(p.REQUEST_SYNC, p.CMD_BENCH, p.encode_bench(5)))
+    answers, expected = lanes_session(
+        qnet, Accelerator(qnet, folding=folding, in_lanes=in_lanes), chunks, max_batch=1)
+    assert [status for status, _ in answers] == [p.CMD_INFER_LOGITS] * 3 + [p.CMD_BENCH]
+    logits, classes = qnet.forward(images)
+    results = [layout.decode_result(payload, True) for _, payload in answers[:3]]
+    assert [r.cls for r in results] == classes.tolist()
+    assert [r.logits.tolist() for r in results] == logits.tolist()
+    # INFER counts the accelerator's own latency: its first beat in to its answer out.
+    alone = simulate_accelerator(Accelerator(qnet, folding=folding, in_lanes=in_lanes),
+                                 images[:1])
+    latency = int(alone.out_cycles[0]) - alone.first_input_cycle
+    assert [r.cycles for r in results] == [latency] * 3
+    # BENCH replays the held image at the engine's rate: one latency, then an interval each.
+    board, model = p.BenchResult.decode(answers[3][1]), p.BenchResult.decode(expected[3][1])
+    assert (board.count, board.checksum) == (model.count, model.checksum)
+    assert board.cycles == latency + 4 * interval
