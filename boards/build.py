@@ -151,10 +151,31 @@ def check_max_batch(qnet, max_batch, explicit=True):
     return int(max_batch)
 
 
+def check_in_lanes(qnet, in_lanes):
+    """``in_lanes`` if the board top can feed that many of ``qnet``'s pixels a beat: 1 to
+    the image's pixels (more would only leave lanes empty), and for a convolution first a
+    divisor of its input channels (a beat holds channels of one pixel); refused naming
+    ``--in-lanes`` otherwise."""
+    from golden_model.qnet import QConv2D
+
+    n_inputs = qnet.input.n_inputs
+    if isinstance(in_lanes, bool) or not isinstance(in_lanes, int) \
+            or not 1 <= in_lanes <= n_inputs:
+        raise MulfreeError(f"--in-lanes {in_lanes}: expected 1 to {n_inputs} (the pixels of "
+                           f"one image of this QNet) pixels per beat")
+    first = qnet.layers[0]
+    if isinstance(first, QConv2D) and first.in_shape[2] % in_lanes:
+        raise MulfreeError(f"--in-lanes {in_lanes}: expected a divisor of the first "
+                           f"convolution's {first.in_shape[2]} input channel(s) (a beat "
+                           f"holds channels of one pixel)")
+    return in_lanes
+
+
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
                     weight_store="auto", lut_budget=None, accelerator=None, seed=None,
                     placement_attempts=3, routers=("router1", "router2"), bounds=None,
-                    bench=False, images=1, check_estimate=True, max_batch=None, log=print):
+                    bench=False, images=1, check_estimate=True, max_batch=None, in_lanes=1,
+                    log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -204,6 +225,10 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         Images per ``INFER_BATCH``; default the board's (``Board.max_batch``),
         at most what a frame of this QNet holds. 1 without ``bench`` gives the
         protocol version 2 top (one image per request), the smallest.
+    in_lanes : int
+        Pixels the board top feeds the accelerator per beat (``ceil(n_inputs /
+        in_lanes)`` beats an image; the automatic folding keeps up with them).
+        Ignored with ``accelerator``, which has its own.
     log : callable
         Receives progress lines.
 
@@ -224,18 +249,20 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     bounds = bounds or BuildBounds()
     max_batch = check_max_batch(qnet, board.max_batch if max_batch is None else max_batch,
                                 explicit=max_batch is not None)
+    if accelerator is None:
+        in_lanes = check_in_lanes(qnet, in_lanes)
 
     if accelerator is None:
         from hdl.accelerator import Accelerator
         from hdl.accelerator_plan import plan_accelerator
         if isinstance(weight_store, str) and weight_store == "auto":
             memory = plan_memory(qnet, board, folding, lut_budget=lut_budget,
-                                 max_batch=max_batch, bench=bench)
+                                 max_batch=max_batch, bench=bench, in_lanes=in_lanes)
             weight_store, folding = memory.weight_store, memory.folding
             log(f"{board.name}: weights: {memory.reason}")
-        plan = plan_accelerator(qnet, folding=folding, lut_budget=lut_budget,
+        plan = plan_accelerator(qnet, folding=folding, in_lanes=in_lanes, lut_budget=lut_budget,
                                 bram_budget={board.family: block_ram_budget(
-                                    qnet, board, max_batch, bench)},
+                                    qnet, board, max_batch, bench, in_lanes)},
                                 weight_store=weight_store, images=images)
         estimate = plan.report()
         if check_estimate:
@@ -248,8 +275,9 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
 
     top = PlatformTop(board, qnet, target_hz, baud, accelerator=accelerator, bench=bench,
                       max_batch=max_batch)
+    lanes = getattr(accelerator, "in_lanes", 1)
     log(f"{board.name}: clock {top.clock_hz / 1e6:g} MHz, UART {baud} baud, "
-        f"folding {getattr(accelerator, 'folding', '?')}, "
+        f"folding {getattr(accelerator, 'folding', '?')}, {lanes} pixel(s) per beat, "
         f"~{estimate['totals']['lut']} LUT estimated")
     log(f"{board.name}: synthesis and place-and-route in {out_dir / 'gateware'} "
         f"({', '.join(f'{tool}={source}' for tool, (_, source) in tools.items())})")
@@ -352,7 +380,8 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         cycles_per_image=estimate["cycles_per_image"],
         latency_cycles=estimate["latency_cycles"], estimate=estimate,
         fingerprint=qnet.fingerprint(), tools=tools,
-        link=link_bound(top.engine.layout, baud, batch=top.engine.info.max_batch))
+        link=link_bound(top.engine.layout, baud, batch=top.engine.info.max_batch),
+        in_lanes=lanes)
     load_map = getattr(accelerator, "load_map", None)
     slices = load_map.total_slices if load_map is not None else 0
     report["nextpnr_seed"] = current

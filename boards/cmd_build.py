@@ -31,6 +31,10 @@ def configure(parser):
                              "rom/ram/spram per layer, e.g. spram,spram,rom")
     parser.add_argument("--lut-budget", type=positive_int, default=None,
                         help="with --folding auto: LUT estimate not to exceed")
+    parser.add_argument("--in-lanes", type=positive_int, default=1, metavar="N",
+                        help="pixels the board top feeds the accelerator per beat, "
+                             "ceil(pixels / N) beats an image (default: %(default)s); the "
+                             "first layer needs SIMD >= N to keep up (--folding auto does)")
     parser.add_argument("--images", type=integer(1, MAX_IMAGES, "a number of images in flight"),
                         default=1, help="images in flight per layer (default: %(default)s)")
     parser.add_argument("--bench", action="store_true",
@@ -80,11 +84,13 @@ def main(args):
     if args.max_batch is not None:
         from boards.build import check_max_batch
         check_max_batch(qnet, args.max_batch)
+    from boards.build import check_in_lanes
+    check_in_lanes(qnet, args.in_lanes)
     report = build_bitstream(qnet, board, args.out, clock_mhz=args.clock, baud=args.baud,
                              folding=parse_folding(args.folding),
                              weight_store=parse_weight_store(args.weight_store, allow_auto=True),
                              lut_budget=args.lut_budget, seed=args.seed,
                              bounds=bounds, bench=args.bench, images=args.images,
-                             max_batch=args.max_batch)
+                             max_batch=args.max_batch, in_lanes=args.in_lanes)
     print(f"bitstream: {report['bitstream']}")
     return 0

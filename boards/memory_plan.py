@@ -155,15 +155,16 @@ def _share_sprams(qnet, layers, blocks):
     return best, best_cycles
 
 
-def block_ram_budget(qnet, board, max_batch=1, bench=False):
+def block_ram_budget(qnet, board, max_batch=1, bench=False, in_lanes=1):
     """Block RAMs the accelerator may take: the device's, less the board top's memories
-    (its image ring and, with batches, its answer FIFO; see
+    (its image ring of ``in_lanes`` pixels a word and, with batches, its answer FIFO; see
     :meth:`boards.board_top.BoardTop.memories`)."""
     from boards.board_top import BoardTop
     from boards.protocol import Layout
 
     top = sum(block_rams(width, depth)[board.family]
-              for width, depth in BoardTop.memories(Layout.of(qnet), max_batch, bench))
+              for width, depth in BoardTop.memories(Layout.of(qnet), max_batch, bench,
+                                                    in_lanes))
     return max(0, board.capacity.bram - top)
 
 
@@ -174,17 +175,17 @@ def _fits(estimate, board, budget):
             and estimate["totals"]["block_rams"][board.family] <= budget)
 
 
-def _fitting_plan(qnet, folding, stores, board, budget):
+def _fitting_plan(qnet, folding, stores, board, budget, in_lanes=1):
     """The accelerator plan of ``folding`` and ``stores`` if it fits block RAM, else None."""
     try:
-        plan = plan_accelerator(qnet, folding, weight_store=stores)
+        plan = plan_accelerator(qnet, folding, in_lanes, weight_store=stores)
     except HardwareGenerationError:
         return None
     return plan if _fits(plan.estimate, board, budget) else None
 
 
 def _spram_candidates(qnet, moved, stores, sprams, board, budget, target_cycles, lut_budget,
-                      bram_budget, count_ff=False):
+                      bram_budget, count_ff=False, in_lanes=1):
     """Every automatic folding with the ``moved`` layers in SPRAM that fits, as plans.
 
     All the SPRAMs feed the most lanes, but a wide SPRAM layer's base-3 decode
@@ -198,17 +199,17 @@ def _spram_candidates(qnet, moved, stores, sprams, board, budget, target_cycles,
             continue
         goal = cycles if target_cycles is None else max(cycles, target_cycles)
         start = [shared.get(j, (1, 1)) for j in range(len(qnet.layers))]
-        candidate = auto_folding(qnet, target_cycles=goal, lut_budget=lut_budget,
-                                 weight_store=stores, start=start, bram_budget=bram_budget,
-                                 count_ff=count_ff)
-        plan = _fitting_plan(qnet, candidate, stores, board, budget)
+        candidate = auto_folding(qnet, in_lanes=in_lanes, target_cycles=goal,
+                                 lut_budget=lut_budget, weight_store=stores, start=start,
+                                 bram_budget=bram_budget, count_ff=count_ff)
+        plan = _fitting_plan(qnet, candidate, stores, board, budget, in_lanes)
         if plan is not None:
             plans.append(plan)
     return plans
 
 
 def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=None,
-                count_ff=False, max_batch=1, bench=False):
+                count_ff=False, max_batch=1, bench=False, in_lanes=1):
     """Choose each layer's weight store (and, for SPRAM layers, the folding).
 
     Parameters
@@ -225,6 +226,9 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
         For the automatic folding.
     count_ff : bool
         The budget counts LUTs plus flip-flops (:func:`hdl.folding.auto_folding`).
+    max_batch, bench, in_lanes :
+        The board top's (its image ring and answer FIFO take block RAM) and the
+        accelerator's pixels per beat (the automatic folding keeps up with them).
 
     Returns
     -------
@@ -234,13 +238,13 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
     n = len(qnet.layers)
     device = board.capacity
     stores = ["rom"] * n
-    budget = block_ram_budget(qnet, board, max_batch, bench)
+    budget = block_ram_budget(qnet, board, max_batch, bench, in_lanes)
     bram_budget = {board.family: budget}
-    resolved = resolve_folding(qnet, folding, lut_budget=lut_budget,
+    resolved = resolve_folding(qnet, folding, in_lanes=in_lanes, lut_budget=lut_budget,
                                target_cycles=target_cycles, bram_budget=bram_budget,
                                count_ff=count_ff)
     chosen = resolved if folding == "auto" else folding
-    estimate = plan_accelerator(qnet, resolved).estimate
+    estimate = plan_accelerator(qnet, resolved, in_lanes).estimate
     rom_bits, rom_blocks = (bram_bits_needed(estimate),
                             estimate["totals"]["block_rams"][board.family])
     if _fits(estimate, board, budget):
@@ -260,14 +264,15 @@ def plan_memory(qnet, board, folding=None, *, lut_budget=None, target_cycles=Non
             break
         if folding != "auto":
             # An explicit folding is kept: the fewest layers that make it fit move.
-            if _fitting_plan(qnet, resolved, stores, board, budget) is not None:
+            if _fitting_plan(qnet, resolved, stores, board, budget, in_lanes) is not None:
                 fitting.append((sorted(moved), list(stores), folding))
                 break
             continue
         # Moving another layer frees block RAM for the others' folding but splits
         # the SPRAMs: every fitting choice is a candidate, the fastest wins.
         for plan in _spram_candidates(qnet, moved, stores, device.spram, board, budget,
-                                      target_cycles, lut_budget, bram_budget, count_ff):
+                                      target_cycles, lut_budget, bram_budget, count_ff,
+                                      in_lanes):
             totals = plan.estimate["totals"]
             cost = totals["lut"] + (totals["ff"] if count_ff else 0)
             fitting.append(((plan.cycles_per_image, cost, len(moved)), sorted(moved),

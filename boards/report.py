@@ -85,7 +85,7 @@ def clock_figures(pnr):
 
 
 def make_report(*, board, pnr, synth_counts, clock_hz, baud, cycles_per_image,
-                latency_cycles, estimate, fingerprint, tools, link=None):
+                latency_cycles, estimate, fingerprint, tools, link=None, in_lanes=1):
     """The build report.
 
     Parameters
@@ -99,6 +99,8 @@ def make_report(*, board, pnr, synth_counts, clock_hz, baud, cycles_per_image,
         The clock the PLL makes (what the board runs at).
     cycles_per_image, latency_cycles : int
         The accelerator's initiation interval and latency (estimates).
+    in_lanes : int
+        Pixels the board top feeds the accelerator per beat.
     estimate : dict
         The accelerator's own estimate, kept for comparison.
     fingerprint : str
@@ -129,6 +131,7 @@ def make_report(*, board, pnr, synth_counts, clock_hz, baud, cycles_per_image,
         "cycles_per_image": (cycles_per_image if isinstance(cycles_per_image, float)
                              else int(cycles_per_image)),
         "latency_cycles": int(latency_cycles),
+        "in_lanes": int(in_lanes),
         "images_per_s": round(images_per_s, 1),
         "images_per_s_at_fmax": round(achieved_hz / cycles_per_image, 1) if achieved_hz else None,
         "multiplier_free": {"hard_multiplier_cells": multipliers, "ok": not multipliers},
@@ -155,7 +158,8 @@ def format_table(report):
     lines += [
         f"clock      {clock['achieved_mhz']} MHz achieved vs {clock['requested_mhz']} MHz "
         f"requested ({'met' if clock['met'] else 'MISSED'})",
-        f"cycles     {report['cycles_per_image']} per image, latency {report['latency_cycles']}",
+        f"cycles     {report['cycles_per_image']} per image, latency {report['latency_cycles']}"
+        f", {report.get('in_lanes', 1)} pixel(s) per beat",
         f"images/s   {report['images_per_s']:,.0f} at {clock['requested_mhz']} MHz"
         + (f" ({report['images_per_s_at_fmax']:,.0f} at Fmax)"
            if report["images_per_s_at_fmax"] else ""),

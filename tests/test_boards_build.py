@@ -294,3 +294,45 @@ def test_a_design_over_the_estimate_is_synthesised_when_asked(tmp_path):
         build_bitstream(qnet, "icebreaker", tmp_path / "measured", check_estimate=False,
                         bounds=BuildBounds(synth_s=0.5), **options)
     assert (tmp_path / "measured" / "gateware").exists()
+
+
+class _Prepared(Exception):
+    """Raised in place of synthesis: carries the top the build made."""
+
+
+def _top_of(monkeypatch, tmp_path, **options):
+    """The board top ``build_bitstream`` makes of the digits QNet for the ULX3S, stopped
+    before its tool inputs are written."""
+    from boards import build
+
+    def stop(board, top, out_dir, env, tools):
+        raise _Prepared(top)
+
+    monkeypatch.setattr(build, "_prepare", stop)
+    with pytest.raises(_Prepared) as stopped:
+        build_bitstream(digits_qnet(), "ulx3s-85f", tmp_path, log=lambda line: None, **options)
+    return stopped.value.args[0]
+
+
+@pytest.mark.parametrize("folding", ["auto", [(2, 16), (5, 2)]])
+def test_in_lanes_reach_the_board_top_and_the_automatic_folding(tmp_path, monkeypatch,
+                                                                folding):
+    one = _top_of(monkeypatch, tmp_path, folding=folding).engine.accelerator
+    four = _top_of(monkeypatch, tmp_path, folding=folding, in_lanes=4).engine.accelerator
+    assert (one.in_lanes, four.in_lanes) == (1, 4)
+    if folding == "auto":
+        # A pixel a beat holds the engine at 64 cycles an image; 4 a beat, the automatic
+        # folding widens layer 0 to keep up with 16 beats.
+        assert one.cycles_per_image >= 64 > four.cycles_per_image >= 16
+    else:
+        # 64 pixels over SIMD 16 in 4 folds of 8 rows: 32 cycles, fed in 16 beats of 4;
+        # fed a pixel a beat, the input's 64 beats set the rate.
+        assert (one.cycles_per_image, four.cycles_per_image) == (64, 32)
+
+
+def test_build_refuses_in_lanes_beyond_an_image_before_synthesis(tmp_path, monkeypatch):
+    from golden_model.errors import MulfreeError
+
+    with pytest.raises(MulfreeError, match=r"--in-lanes 65: expected 1 to 64"):
+        _top_of(monkeypatch, tmp_path, in_lanes=65)
+    assert not (tmp_path / "gateware").exists()

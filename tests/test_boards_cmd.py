@@ -140,6 +140,60 @@ def test_build_bench_is_opt_in_and_reaches_the_board_top(tmp_path, monkeypatch, 
     assert seen == [False, True]
 
 
+def test_build_in_lanes_reaches_the_build(tmp_path, monkeypatch):
+    import boards.build
+
+    seen = []
+
+    def fake_build(qnet, board, out, **kwargs):
+        seen.append(kwargs["in_lanes"])
+        return {"bitstream": str(tmp_path / "mulfree.bit")}
+
+    monkeypatch.setattr(boards.build, "build_bitstream", fake_build)
+    _, path = digits_qnet(tmp_path)
+    for extra in ([], ["--in-lanes", "4"], ["--in-lanes", "64"]):
+        assert main(["build", "--board", "ulx3s-85f", "--model", str(path),
+                     "--out", str(tmp_path / "out"), *extra]) == 0
+    assert seen == [1, 4, 64]
+
+
+@pytest.mark.parametrize("lanes, message", [
+    ("0", "--in-lanes"),
+    ("-4", "--in-lanes"),
+    ("four", "--in-lanes"),
+    ("65", "--in-lanes 65: expected 1 to 64 (the pixels of one image of this QNet) pixels "
+           "per beat"),
+])
+def test_build_refuses_in_lanes_before_synthesis(tmp_path, monkeypatch, capsys, lanes,
+                                                 message):
+    import boards.build
+
+    def never(*args, **kwargs):
+        raise AssertionError("the build started before --in-lanes was checked")
+
+    monkeypatch.setattr(boards.build, "build_bitstream", never)
+    _, path = digits_qnet(tmp_path)
+    assert main(["build", "--board", "ulx3s-85f", "--model", str(path), "--out",
+                 str(tmp_path / "out"), "--in-lanes", lanes]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("mulfree build: error:") and err.count("\n") == 1
+
+
+def test_build_refuses_in_lanes_a_convolution_cannot_take(tmp_path, monkeypatch, capsys):
+    from qnet_conv_nets import digits_cnn
+
+    import boards.build
+
+    monkeypatch.setattr(boards.build, "build_bitstream", None)   # never reached
+    path = tmp_path / "cnn.qnet.npz"
+    digits_cnn(pool=True).save(path)
+    assert main(["build", "--board", "ulx3s-85f", "--model", str(path), "--out",
+                 str(tmp_path / "out"), "--in-lanes", "2"]) == 2
+    err = capsys.readouterr().err
+    assert ("--in-lanes 2: expected a divisor of the first convolution's 1 input channel(s)"
+            in err) and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("out, message", [
     ("{file}", "--out: {file}: is a file; expected a folder"),
     ("{file}/board", "file.txt is a file, not a folder"),

@@ -125,3 +125,13 @@ def test_a_group_of_images_keeps_its_fractional_cycles_per_image():
                          fingerprint="ab" * 32, tools={})
     assert report["cycles_per_image"] == 6784 / 3
     assert report["images_per_s"] == pytest.approx(30e6 * 3 / 6784)
+
+
+def test_the_report_records_the_pixels_per_beat():
+    report = make_report(board=get_board("ulx3s-85f"), pnr=PNR_ECP5, synth_counts={},
+                         clock_hz=100e6, baud=3_000_000, cycles_per_image=196,
+                         latency_cycles=900, estimate={}, fingerprint="ab" * 32, tools={},
+                         in_lanes=4)
+    assert report["in_lanes"] == 4 and report["images_per_s"] == round(100e6 / 196, 1)
+    assert "cycles     196 per image, latency 900, 4 pixel(s) per beat" in format_table(report)
+    assert _report("icebreaker", PNR_ICE40, {}, 30e6)["in_lanes"] == 1
