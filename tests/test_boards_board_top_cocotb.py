@@ -105,28 +105,33 @@ DIGITS_CLOCK_HZ = 30_000_000
 
 
 def run_digits_board_top(tmp_path, baud, images, testcase, simulator, *, max_batch=1,
-                         **config):
-    """Build the digits board top (BENCH on, ``max_batch``) with the UART at ``baud`` for
-    a 30 MHz clock, run ``boards.tb_board_top``'s ``testcase`` on ``images`` and return
-    ``(qnet, the run)``; ``config`` adds testbench settings."""
+                         folding=DIGITS_FOLDING, in_lanes=1, **config):
+    """Build the digits board top (BENCH on, ``max_batch``, the accelerator at ``folding``
+    fed ``in_lanes`` pixels a beat) with the UART at ``baud`` for a 30 MHz clock, run
+    ``boards.tb_board_top``'s ``testcase`` on ``images`` and return ``(qnet, the run)``;
+    ``config`` adds testbench settings."""
     from boards.uart import uart_divisor
 
     qnet = make_qnet(sizes=DIGITS_SIZES, in_bits=5, seed=3)
     divisor = uart_divisor(DIGITS_CLOCK_HZ, baud)
     timeout = 20 * 10 * divisor                     # 20 idle byte times
+    accelerator = Accelerator(qnet, folding=folding, in_lanes=in_lanes)
     top = BoardTop(qnet, divisor=divisor, clock_hz=DIGITS_CLOCK_HZ, timeout_cycles=timeout,
-                   folding=DIGITS_FOLDING, bench=True, max_batch=max_batch)
+                   accelerator=accelerator, bench=True, max_batch=max_batch)
     text = verilog.convert(top, name="mulfree_board", emit_src=False)
     qnet_path = tmp_path / "digits.qnet.npz"
     qnet.save(qnet_path)
     config = {
         "qnet": str(qnet_path), "images": images(qnet).tolist(), "clock_period_ns": PERIOD_NS,
         "clock_hz": DIGITS_CLOCK_HZ, "divisor": divisor, "timeout_cycles": timeout,
-        "folding": DIGITS_FOLDING, "weight_store": None, "max_batch": max_batch, **config,
+        "folding": folding, "weight_store": None, "max_batch": max_batch,
+        "in_lanes": in_lanes, **config,
     }
     config_path = tmp_path / "tb.json"
     config_path.write_text(json.dumps(config))
     key = f"board_top_digits_div{divisor}" + (f"_batch{max_batch}" if max_batch > 1 else "")
+    if folding != DIGITS_FOLDING or in_lanes != 1:
+        key += "_" + "_".join(f"{pe}x{simd}" for pe, simd in folding) + f"_l{in_lanes}"
     run = run_cocotb([text], toplevel="mulfree_board", test_module="boards.tb_board_top",
                      simulator=simulator, build_key=key, testcase=testcase,
                      extra_env={"MULFREE_BOARD_TB": str(config_path)})
@@ -269,3 +274,34 @@ def test_batched_board_top_streams_at_the_link_s_pipelined_bound(tmp_path):
           f"images; "
           f"latency {result['cycles'][0]} cycles; BENCH of {2 * E2E_BATCH + 1} held images "
           f"in {result['bench_cycles']} cycles")
+
+
+#: Layer 0 at 4 x 64 lanes and layer 1 at 8 x 64 take an image in 32 cycles, layer 2 at
+#: 5 x 8 in 32: fed a pixel a beat the engine waits 64 cycles for an image's pixels, fed
+#: 4 it takes one every 32 (the README's ULX3S --in-lanes rows).
+LANES_FOLDING = [(4, 64), (8, 64), (5, 8)]
+
+
+@pytest.mark.slow
+def test_board_top_fed_four_pixels_a_beat_streams_bit_exact_and_benches_twice_as_fast(
+        tmp_path):
+    """The digits board top with the accelerator fed 4 pixels a beat on Verilator: batches,
+    a batch of one, BENCH over a held batch and a reset in the middle of a batch, every
+    answer bit-exact (tb_board_top's batched_end_to_end); BENCH's cycles are one latency
+    and then the engine's 32 cycles an image, half of what a pixel a beat allows."""
+    qnet, run = run_digits_board_top(
+        tmp_path, 3_000_000, lambda qnet: random_images(qnet, E2E_BATCH * E2E_BATCHES, seed=9),
+        "batched_end_to_end", "verilator", max_batch=E2E_BATCH, folding=LANES_FOLDING,
+        in_lanes=4)
+    result = json.loads((run.run_dir / "batched.json").read_text())
+    latency = result["cycles"][0]
+    assert set(result["cycles"]) == {latency}
+    accelerator = Accelerator(qnet, folding=LANES_FOLDING, in_lanes=4)
+    accelerator._MustUse__silence = True            # built only for its cycle figures
+    assert accelerator.cycles_per_image == 32
+    replays = 2 * E2E_BATCH + 1
+    per_image = (result["bench_cycles"] - latency) / (replays - 1)
+    print(f"\n4 pixels a beat, {LANES_FOLDING}: latency {latency} cycles, BENCH {replays} "
+          f"images in {result['bench_cycles']} cycles: {per_image:g} cycles per image after "
+          f"the first ({accelerator.cycles_per_image} estimated; 64 pixels of 5 bits)")
+    assert result["bench_cycles"] == latency + (replays - 1) * 32
