@@ -16,9 +16,10 @@ images in flight (``--images B``, :data:`IMAGES`). Measured (README): B = 2 at
 (4,7),(4,2),(1,1) needs 6,909 of 5,280 logic cells (28 BRAM); B = 3 at
 (2,15),(1,10),(1,1) needs 7,823 logic cells and 62 of 30 BRAM: neither places.
 Issue 16 asks >= 500,000 images/s of the ECP5-85F engine (about 200 cycles per
-image), more than the board top's one pixel per beat allows (784 cycles for
-784 pixels): that engine is built alone by ``bench/engine_bitstream.py`` with
-:data:`ENGINE_FOLDINGS`.
+image), more than one pixel per beat allows (784 cycles for 784 pixels): that
+engine (4 pixels a beat, which ``mulfree build --in-lanes 4`` now gives a board
+top too) is built alone by ``bench/engine_bitstream.py`` with
+:data:`ENGINE_FOLDINGS`, as its place-and-route alone takes hours here.
 
 Usage::
 

@@ -445,3 +445,19 @@ def test_the_real_accelerator_fed_several_pixels_a_beat_answers_as_the_qnet(in_l
     board, model = p.BenchResult.decode(answers[3][1]), p.BenchResult.decode(expected[3][1])
     assert (board.count, board.checksum) == (model.count, model.checksum)
     assert board.cycles == latency + 4 * interval
+
+
+def test_the_host_needs_nothing_of_in_lanes_to_load_the_weights():
+    """INFO does not report in_lanes: the load image the host rebuilds from INFO's folding
+    and stores must be the lanes accelerator's."""
+    from hdl.accelerator import Accelerator
+
+    qnet = make_qnet(sizes=(64, 32, 10), in_bits=5, seed=1)
+    folding = [(2, 16), (1, 16)]
+    top = BoardTop(qnet, divisor=DIVISOR, clock_hz=1_000_000, timeout_cycles=TIMEOUT,
+                   accelerator=Accelerator(qnet, folding=folding, in_lanes=4,
+                                           weight_store="spram"), bench=True)
+    model = BoardModel(qnet, clock_hz=1_000_000, folding=folding, weight_store="spram",
+                       version=BoardTop.PROTOCOL_VERSION, max_batch=1)
+    assert top.loadable and top.info == model.info
+    assert top.accelerator.load_map.writes() == model.load_map.writes()
