@@ -461,3 +461,23 @@ def test_the_host_needs_nothing_of_in_lanes_to_load_the_weights():
                        version=BoardTop.PROTOCOL_VERSION, max_batch=1)
     assert top.loadable and top.info == model.info
     assert top.accelerator.load_map.writes() == model.load_map.writes()
+
+
+def test_pixels_of_two_bytes_land_in_their_lanes():
+    """9-bit pixels come as two bytes each: a pixel is written into its lane once its
+    high byte is in (8 pixels in 3 beats of 3 lanes, the last beat's third unused)."""
+    from hdl.accelerator import Accelerator
+
+    qnet = make_qnet(sizes=(8, 5, 3), in_bits=9, seed=5)
+    layout = p.Layout.of(qnet)
+    assert layout.pixel_bytes == 2
+    images = np.random.default_rng(14).integers(0, 512, size=(2, 8))
+    images[0] = 511
+    chunks = [p.encode_frame(p.REQUEST_SYNC, p.CMD_INFER_LOGITS, layout.encode_image(x))
+              for x in images]
+    answers, _ = lanes_session(qnet, Accelerator(qnet, folding=[(5, 4), (3, 5)], in_lanes=3),
+                               chunks, max_batch=1)
+    logits, classes = qnet.forward(images)
+    results = [layout.decode_result(payload, True) for _, payload in answers]
+    assert [r.cls for r in results] == classes.tolist()
+    assert [r.logits.tolist() for r in results] == logits.tolist()
