@@ -15,7 +15,7 @@ SIM     ?= all
 FOLDING ?= none
 # sim: rom (preloaded) or ram/spram (loaded first); bitstream: auto picks SPRAM when needed.
 WEIGHT_STORE ?=
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=30
 
 .PHONY: venv test test-fast lint demo model sim bitstream program bench clean
 

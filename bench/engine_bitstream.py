@@ -13,7 +13,8 @@ the board's PLL clock); the weights are the random ternary 784-256-256-10 of
 Usage::
 
     .venv/bin/python bench/engine_bitstream.py \\
-        --board ulx3s-85f --folding 64x16 8x64 1x16 --in-lanes 4 [--clock 100]
+        --board ulx3s-85f --folding 64x16 8x64 1x16 --in-lanes 4 [--clock 100] \\
+        [--placer static] [--router router2]
 """
 
 import argparse
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from boards.build import _place_and_route, _prepare, _run_tool  # noqa: E402
 from boards.build_bounds import BuildBounds  # noqa: E402
+from boards.place_progress import PLACERS  # noqa: E402
 from boards.platform_top import PlatformTop  # noqa: E402
 from boards.registry import get_board  # noqa: E402
 from boards.report import clock_figures, load_json, synth_cell_counts, utilisation  # noqa: E402
@@ -109,7 +111,8 @@ class EngineTop(PlatformTop):
         self.engine = EngineBench(accelerator, len(board.leds))
 
 
-def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, log=print):
+def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, placer="static",
+          router="router2", log=print):
     """Synthesise, place and route the engine alone; return the measured figures."""
     board = get_board(board_name)
     qnet = _bench_boards().random_qnet((784, 256, 256, 10), 8)
@@ -130,6 +133,7 @@ def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, log=prin
     log(f"synthesis: {synth.outcome} in {synth_s:.0f} s")
     counts = synth_cell_counts(load_json(gateware / "synth_stat.json"))
     row = {"board": board.name, "folding": [list(f) for f in folding], "in_lanes": in_lanes,
+           "placer": placer, "router": router,
            "cycles_per_image": estimate["cycles_per_image"],
            "estimated_lut": estimate["totals"]["lut"], "synth_s": round(synth_s),
            "synth_cells": counts}
@@ -139,9 +143,11 @@ def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, log=prin
     started = time.perf_counter()
     run, tool_log, in_placement = _place_and_route(
         by_tool[f"nextpnr-{board.family}"], gateware, env,
-        # nextpnr's analytical placer printed nothing for over 10 minutes on this design
-        # (its first iteration), past the build's default placement-stall bound.
-        BuildBounds(pnr_s=3600, route_stall_s=600, place_stall_s=3600), seed, None)
+        # nextpnr's analytical placer (heap) printed nothing for 40 minutes on this design
+        # (its first iteration); the static placer prints an iteration every second or so
+        # but its legaliser and annealing refinement of ~29,000 cells are silent for longer.
+        BuildBounds(pnr_s=3 * 3600, route_stall_s=600, place_stall_s=1800), seed, router,
+        placer)
     row["pnr_s"] = round(time.perf_counter() - started)
     (out_dir / "nextpnr.log").write_text(run.output + "\n" + tool_log)
     row["status"] = f"place-and-route {run.outcome}" + (" (in placement)" if in_placement
@@ -168,6 +174,9 @@ def main(argv=None):
                         help="pixels per beat (default: bench/boards.py's ENGINE_FOLDINGS)")
     parser.add_argument("--clock", type=float, default=100.0, help="MHz")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--placer", choices=PLACERS, default="static",
+                        help="nextpnr placer (default static: heap stalls on the 85F engine)")
+    parser.add_argument("--router", choices=("router1", "router2"), default="router2")
     parser.add_argument("--out", default="build/bench/engine")
     args = parser.parse_args(argv)
     default_folding, default_lanes = _bench_boards().ENGINE_FOLDINGS.get(
@@ -179,7 +188,8 @@ def main(argv=None):
     in_lanes = args.in_lanes or default_lanes
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    row = build(args.board, folding, in_lanes, args.clock, out_dir, args.seed)
+    row = build(args.board, folding, in_lanes, args.clock, out_dir, args.seed, args.placer,
+                args.router)
     print(json.dumps({k: v for k, v in row.items() if k != "synth_cells"}, indent=1))
     write_json(out_dir / "summary.json", row, indent=2)
     return 0

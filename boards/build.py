@@ -26,7 +26,7 @@ from boards.build_script import script_steps
 from boards.link_rate import link_bound
 from boards.memory_plan import block_ram_budget, plan_memory
 from boards.netlist_fixups import tie_unused_write_clocks
-from boards.place_progress import PnrWatch, logic_cells
+from boards.place_progress import DEFAULT_PLACER, DEFAULT_PLACERS, PLACERS, PnrWatch, logic_cells
 from boards.platform_top import PlatformTop
 from boards.precheck import DoesNotFit, precheck
 from boards.registry import get_board
@@ -80,10 +80,12 @@ class PnrAttempt:
     outcome: str
     seconds: float
     detail: str = ""
+    placer: str = DEFAULT_PLACER
 
     def describe(self):
         seed = "default" if self.seed is None else self.seed
-        text = f"{self.router} seed {seed}: {self.outcome} after {self.seconds:.0f} s"
+        placer = "" if self.placer == DEFAULT_PLACER else f", {self.placer} placer"
+        text = f"{self.router} seed {seed}{placer}: {self.outcome} after {self.seconds:.0f} s"
         return text + (f" ({self.detail})" if self.detail else "")
 
 
@@ -113,13 +115,15 @@ def _run_tool(step, gateware, env, timeout_s, log_lines):
     return run
 
 
-def _place_and_route(step, gateware, env, bounds, seed, router):
+def _place_and_route(step, gateware, env, bounds, seed, router, placer=None):
     """One nextpnr attempt with a wall-clock bound and placement and route-stall watches."""
     options = []
     if seed is not None:
         options += ["--seed", str(int(seed))]
     if router is not None:
         options += ["--router", router]
+    if placer is not None and placer != DEFAULT_PLACER:
+        options += ["--placer", placer]
     log_name = step.option("--log") or f"{NAME}.tim"
     if (gateware / log_name).exists():
         (gateware / log_name).unlink()
@@ -135,6 +139,18 @@ def _pnr_plan(seed, placement_attempts, routers):
     seeds = [seed] + [(1 if seed is None else int(seed)) + k
                       for k in range(1, max(1, int(placement_attempts)))]
     return seeds, list(routers)
+
+
+def check_placers(placers):
+    """The placers to try, checked before any work: a non-empty sequence of :data:`PLACERS`."""
+    placers = [placers] if isinstance(placers, str) else list(placers)
+    unknown = [name for name in placers if name not in PLACERS]
+    if not placers or unknown:
+        raise MulfreeError(f"placer: expected one or more of {', '.join(PLACERS)}, not "
+                           f"{', '.join(map(repr, unknown)) or 'none'}")
+    if len(set(placers)) != len(placers):
+        raise MulfreeError(f"placer: each placer once, not {', '.join(placers)}")
+    return placers
 
 
 def check_max_batch(qnet, max_batch, explicit=True):
@@ -173,9 +189,9 @@ def check_in_lanes(qnet, in_lanes):
 
 def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, folding=None,
                     weight_store="auto", lut_budget=None, accelerator=None, seed=None,
-                    placement_attempts=3, routers=("router1", "router2"), bounds=None,
-                    bench=False, images=1, check_estimate=True, max_batch=None, in_lanes=1,
-                    log=print):
+                    placement_attempts=3, routers=("router1", "router2"),
+                    placers=DEFAULT_PLACERS, bounds=None, bench=False, images=1,
+                    check_estimate=True, max_batch=None, in_lanes=1, log=print):
     """Build a bitstream of ``qnet`` for ``board``.
 
     Parameters
@@ -208,6 +224,12 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     routers : sequence of str
         The nextpnr routers tried in turn for each seed when routing stalls or
         exceeds its bound (router1 is nextpnr's default).
+    placers : sequence of str
+        The nextpnr placers (:data:`PLACERS`) tried in turn when placement
+        stalls, at the same seed; a placer that stalled is not tried again at
+        the next seeds. HeAP (nextpnr's default) printed nothing for 40 minutes
+        on the ECP5-85F engine of ``bench/engine_bitstream.py``, which the
+        electrostatic placer (``static``) placed.
     bounds : BuildBounds, optional
         Time bounds of synthesis, each place-and-route attempt, routing
         without progress, and packing (default :class:`BuildBounds`).
@@ -243,6 +265,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     """
     board = get_board(board) if isinstance(board, str) else board
     out_dir = Path(out_dir or Path("build") / board.name)
+    placers = check_placers(placers)
     target_hz = board.target_hz if clock_mhz is None else float(clock_mhz) * 1e6
     baud = board.baud if baud is None else int(baud)
     env, tools = toolchain_env(board.family)
@@ -310,17 +333,22 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     attempts = []
     done = False
     placement_stalls = 0
+    placers = list(placers)
     for current in seeds:
-        for k, router in enumerate(routers):
+        k = 0
+        while k < len(routers):
+            router, placer = routers[k], placers[0]
             run, tool_log, in_placement = _place_and_route(by_tool[pnr_tool], gateware, env,
-                                                           bounds, current, router)
+                                                           bounds, current, router, placer)
             ran = _ROUTER_RAN.search(tool_log)
             name = router or (ran.group(1).lower() if ran else "default router")
             attempt = PnrAttempt(name, current, run.outcome, run.seconds,
-                                 run.detail if run.outcome in ("stalled", "timeout") else "")
+                                 run.detail if run.outcome in ("stalled", "timeout") else "",
+                                 placer)
             attempts.append(attempt)
             log_lines.append(f"===== {pnr_tool} {attempt.describe()}\n{run.output}\n"
                              f"===== {NAME}.tim\n{tool_log}")
+            k += 1
             if run.outcome == "ok":
                 done = True
                 break
@@ -340,26 +368,34 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
                     f"({attempt.describe()}); trying the next seed")
                 break
             if in_placement:
-                # The legaliser of a design too full to place prints nothing for hours;
-                # the router never ran, so another router cannot help: the next seed may.
+                # The legaliser of a design too full to place prints nothing for hours, and
+                # HeAP's first iteration on the 85F engine printed nothing for 40 minutes;
+                # the router never ran, so another router cannot help: another placer may
+                # (dropped for good if it stalled), then the next seed.
                 placement_stalls += 1
                 cells = logic_cells(tool_log)
                 if cells:
                     attempt.detail += (f"; {cells[1]:,} of {cells[2]:,} logic cells "
                                        f"({cells[0]}), {100 * cells[1] // cells[2]} %")
+                if len(placers) > 1:
+                    placers.pop(0)
+                    k = 0
+                    log(f"{board.name}: {pnr_tool} {attempt.describe()}; trying the "
+                        f"{placers[0]} placer")
+                    continue
                 log(f"{board.name}: {pnr_tool} {attempt.describe()}; trying the next seed")
                 break
             # A router that stalls (router1 can sit for hours on a congested iCE40 design
             # that router2 routes in seconds) or exceeds its bound: try the next router.
-            nxt = routers[k + 1] if k + 1 < len(routers) else "the next seed"
+            nxt = routers[k] if k < len(routers) else "the next seed"
             log(f"{board.name}: {pnr_tool} {attempt.describe()}; trying {nxt}")
         if done:
             break
     if not done:
         tried = "; ".join(a.describe() for a in attempts)
         if placement_stalls == len(attempts):
-            fail(DoesNotFit, f"{board.name}: nextpnr could not place {design}: its placer "
-                             f"made no progress at any seed tried ({tried}); the design is "
+            fail(DoesNotFit, f"{board.name}: nextpnr could not place {design}: no placer "
+                             f"made progress at any seed tried ({tried}); the design is "
                              "too full to place: fold the network further (--folding, "
                              "--lut-budget), make it smaller, or pick a larger board")
         fail(BuildError, f"{board.name}: place-and-route ({pnr_tool}) of {design} did not "
@@ -386,6 +422,7 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     slices = load_map.total_slices if load_map is not None else 0
     report["nextpnr_seed"] = current
     report["place_and_route"] = {"router": attempts[-1].router, "seed": current,
+                                 "placer": attempts[-1].placer,
                                  "attempts": [asdict(a) for a in attempts]}
     report["weights"] = {"store": list(getattr(accelerator, "weight_stores", [])),
                          "load_slices": int(slices), "load_bytes": int(2 * slices)}

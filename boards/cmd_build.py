@@ -4,6 +4,7 @@ from pathlib import Path
 
 from boards import protocol as p
 from boards.build_bounds import BuildBounds
+from boards.place_progress import DEFAULT_PLACERS, PLACERS
 from boards.registry import BOARDS, get_board
 from golden_model.cli_args import integer, number, positive_int
 from golden_model.errors import MulfreeError
@@ -48,6 +49,10 @@ def configure(parser):
                              "request and no answer FIFO)")
     parser.add_argument("--seed", type=integer(0, 2**31 - 1, "a placement seed"),
                         default=None, help="nextpnr placement seed")
+    parser.add_argument("--placer", nargs="+", choices=PLACERS, default=list(DEFAULT_PLACERS),
+                        metavar="NAME",
+                        help=f"nextpnr placers ({', '.join(PLACERS)}) tried in turn at a seed "
+                             f"when placement stalls (default: {' '.join(DEFAULT_PLACERS)})")
     bounds = BuildBounds()
     seconds = number(0, 7 * 24 * 3600, low_open=True, what="a finite number of seconds")
     parser.add_argument("--synth-timeout", type=seconds, default=bounds.synth_s, metavar="S",
@@ -59,7 +64,7 @@ def configure(parser):
                                           "and the next router (router2) or seed tried")
     parser.add_argument("--place-stall", type=seconds, default=bounds.place_stall_s,
                         metavar="S", help="placement with no progress line for this long is "
-                                          "stopped and the next seed tried")
+                                          "stopped and the next placer or seed tried")
 
 
 def check_outputs(args, board):
@@ -91,6 +96,7 @@ def main(args):
                              weight_store=parse_weight_store(args.weight_store, allow_auto=True),
                              lut_budget=args.lut_budget, seed=args.seed,
                              bounds=bounds, bench=args.bench, images=args.images,
-                             max_batch=args.max_batch, in_lanes=args.in_lanes)
+                             max_batch=args.max_batch, in_lanes=args.in_lanes,
+                             placers=args.placer)
     print(f"bitstream: {report['bitstream']}")
     return 0

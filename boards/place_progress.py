@@ -7,10 +7,14 @@ logic cells). On a design too full to legalise (86 % of the UP5K's logic
 cells, one line at iteration 1, then nothing) the legaliser searches for up
 to cells² / 8 positions per cell: hours, without a line. The watch declares
 a stall when placement has begun and no placer line has appeared for a given
-time.
+time. The electrostatic placer (``--placer static``) prints a line per
+iteration too (``iter=N``), then refines with simulated annealing as HeAP
+does.
 
 Members
 -------
+PLACERS, DEFAULT_PLACERS
+    nextpnr's placers, and those a build tries in turn.
 PlaceWatch
     Feed it the log text as it grows; it says when placement has stalled.
 PnrWatch
@@ -23,14 +27,20 @@ import re
 
 from boards.route_progress import RouteWatch
 
-#: Lines that begin placement (HeAP's initial placement, its main loop, SA).
+#: nextpnr's placers, its default (HeAP, analytical) first.
+PLACERS = ("heap", "static", "sa")
+DEFAULT_PLACER = "heap"
+#: Tried in turn when placement stalls (:func:`boards.build.build_bitstream`).
+DEFAULT_PLACERS = ("heap", "static")
+#: Lines that begin placement (HeAP's initial placement, its main loop, the static placer, SA).
 _PLACING_STARTS = ("Info: Creating initial analytic placement",
                    "Info: Running main analytical placer",
+                   "Info: Running Static placer",
                    "Info: Running simulated annealing placer",
                    "Info: Creating initial placement")
 #: A placer's progress line: HeAP "at initial placer iter 3" / "at iteration #1, type ALL",
-#: SA "at iteration #5: temp = ...".
-_PLACER_LINE = re.compile(r"\bat (?:initial placer iter|iteration #)(\d+)")
+#: SA "at iteration #5: temp = ...", static "iter=91 steplen=0.92 ...".
+_PLACER_LINE = re.compile(r"\bat (?:initial placer iter|iteration #)(\d+)|^Info: iter=(\d+) ")
 #: Lines after which placement is over.
 _PLACING_ENDS = ("Info: Routing..", "Info: Running router2", "Info: Routing globals",
                  "Info: HeAP Placer Time", "Info: SA placement time")
@@ -82,7 +92,9 @@ class PlaceWatch:
                 self.placing, self._since = True, now
             elif self.placing and _PLACER_LINE.search(line):
                 self._since = now
-                self.iteration = line.removeprefix("Info:").strip().split(",")[0].split(":")[0]
+                text = line.removeprefix("Info:").strip()
+                self.iteration = (text.split()[0] if text.startswith("iter=")
+                                  else text.split(",")[0].split(":")[0])
 
     def stalled(self, now):
         """True once placement has gone ``stall_s`` seconds without a progress line."""

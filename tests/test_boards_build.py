@@ -15,6 +15,7 @@ from fake_nextpnr import silent_placer, stalling_router
 from boards.build import BuildBounds, BuildError, TimingError, build_bitstream
 from boards.precheck import DoesNotFit
 from boards.registry import get_board
+from golden_model.errors import MulfreeError
 from hdl.accelerator import Accelerator
 
 #: Sizes of the scikit-learn digits (8x8 pixels of 5 bits, 10 classes).
@@ -133,11 +134,11 @@ def test_an_unplaceable_seed_is_retried_with_the_next(tmp_path, monkeypatch):
     unplaceable = ToolRun("failed", 1, "ERROR: Unable to find legal placement for all cells",
                           0.1)
 
-    def first_seed_fails(step, gateware, env, bounds, seed, router):
+    def first_seed_fails(step, gateware, env, bounds, seed, router, placer=None):
         tried.append((seed, router))
         if len(tried) == 1:
             return unplaceable, "", False
-        return real(step, gateware, env, bounds, seed, router)
+        return real(step, gateware, env, bounds, seed, router, placer)
 
     monkeypatch.setattr(build, "_place_and_route", first_seed_fails)
     lines = []
@@ -153,7 +154,7 @@ def test_an_unplaceable_seed_is_retried_with_the_next(tmp_path, monkeypatch):
 
     tried.clear()
 
-    def every_seed_fails(step, gateware, env, bounds, seed, router):
+    def every_seed_fails(step, gateware, env, bounds, seed, router, placer=None):
         tried.append((seed, router))
         return unplaceable, "", False
 
@@ -211,15 +212,46 @@ def test_a_stalled_placement_tries_the_next_seed_not_the_next_router(tmp_path, m
     lines = []
     report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker",
                              tmp_path / "out", bounds=BuildBounds(place_stall_s=1.0),
-                             max_batch=1, log=lines.append)   # the smallest top: places fast
+                             placers=["heap"], max_batch=1,
+                             log=lines.append)   # the smallest top: places fast
     pnr = report["place_and_route"]
-    assert pnr["seed"] == 2 and pnr["router"] == "router1"
+    assert pnr["seed"] == 2 and pnr["router"] == "router1" and pnr["placer"] == "heap"
     assert [(a["router"], a["seed"], a["outcome"]) for a in pnr["attempts"]] == [
         ("router1", None, "stalled"), ("router1", 2, "ok")]
     assert pnr["attempts"][0]["detail"] == (
         "placing, last progress line 'at iteration #1'; 4,588 of 5,280 logic cells "
         "(ICESTORM_LC), 86 %")
     assert any("stalled" in line and "trying the next seed" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_a_stalled_placer_hands_over_to_the_static_placer_at_the_same_seed(tmp_path,
+                                                                          monkeypatch):
+    """HeAP printed nothing for 40 minutes on the ECP5-85F engine; the static placer placed it."""
+    silent_placer(tmp_path, monkeypatch, hand_on="static")
+    lines = []
+    report = build_bitstream(make_qnet(sizes=(16, 8, 4), in_bits=4), "icebreaker",
+                             tmp_path / "out", bounds=BuildBounds(place_stall_s=1.0),
+                             max_batch=1, log=lines.append)
+    pnr = report["place_and_route"]
+    assert (pnr["seed"], pnr["router"], pnr["placer"]) == (None, "router1", "static")
+    assert [(a["placer"], a["seed"], a["outcome"]) for a in pnr["attempts"]] == [
+        ("heap", None, "stalled"), ("static", None, "ok")]
+    assert report["clock"]["met"] and Path(report["bitstream"]).stat().st_size > 10_000
+    assert any("router1 seed default: stalled" in line and "trying the static placer" in line
+               for line in lines)
+
+
+def test_unknown_or_repeated_placers_are_refused_before_any_work(tmp_path):
+    qnet = make_qnet(sizes=(16, 8, 4), in_bits=4)
+    with pytest.raises(MulfreeError, match=r"placer: expected one or more of heap, static, sa, "
+                                           r"not 'annealing'"):
+        build_bitstream(qnet, "icebreaker", tmp_path, placers=["heap", "annealing"])
+    with pytest.raises(MulfreeError, match="placer: expected one or more of .*, not none"):
+        build_bitstream(qnet, "icebreaker", tmp_path, placers=[])
+    with pytest.raises(MulfreeError, match="placer: each placer once, not heap, heap"):
+        build_bitstream(qnet, "icebreaker", tmp_path, placers=["heap", "heap"])
+    assert not (tmp_path / "gateware").exists()
 
 
 @pytest.mark.slow
@@ -234,7 +266,10 @@ def test_a_placement_stalled_at_every_seed_is_refused_as_too_full(tmp_path, monk
     assert time.monotonic() - start < 120  # two bounded attempts, not the placer's hours
     message = str(caught.value)
     assert "could not place" in message and "too full to place" in message
-    assert "router1 seed default: stalled" in message and "router1 seed 2: stalled" in message
+    # each placer once at the first seed, then the one left at the next
+    assert ("router1 seed default: stalled" in message
+            and "router1 seed default, static placer: stalled" in message
+            and "router1 seed 2, static placer: stalled" in message)
     assert "router2" not in message
     assert "4,588 of 5,280 logic cells" in message
     assert str(out / "build.log") in message

@@ -194,6 +194,23 @@ def test_build_refuses_in_lanes_a_convolution_cannot_take(tmp_path, monkeypatch,
             in err) and err.count("\n") == 1
 
 
+def test_build_placers_reach_the_build_heap_then_static_by_default(tmp_path, monkeypatch):
+    import boards.build
+
+    seen = []
+
+    def fake_build(qnet, board, out, **kwargs):
+        seen.append(list(kwargs["placers"]))
+        return {"bitstream": str(tmp_path / "mulfree.bin")}
+
+    monkeypatch.setattr(boards.build, "build_bitstream", fake_build)
+    _, path = digits_qnet(tmp_path)
+    for extra in ([], ["--placer", "static"], ["--placer", "sa", "heap"]):
+        assert main(["build", "--board", "icebreaker", "--model", str(path),
+                     "--out", str(tmp_path / "out"), *extra]) == 0
+    assert seen == [["heap", "static"], ["static"], ["sa", "heap"]]
+
+
 @pytest.mark.parametrize("out, message", [
     ("{file}", "--out: {file}: is a file; expected a folder"),
     ("{file}/board", "file.txt is a file, not a folder"),
@@ -226,6 +243,8 @@ def test_build_refuses_a_bad_output_folder_before_synthesis(tmp_path, monkeypatc
      "--route-stall -1: expected a finite number of seconds in (0, 604800]"),
     (["build", "--board", "icebreaker", "--model", "m.npz", "--place-stall", "0"],
      "--place-stall 0: expected a finite number of seconds in (0, 604800]"),
+    (["build", "--board", "icebreaker", "--model", "m.npz", "--placer", "annealing"],
+     "--placer: invalid choice: 'annealing'"),
     (["build", "--board", "icebreaker", "--model", "m.npz", "--synth-timeout", "inf"],
      "--synth-timeout inf: expected a finite number of seconds in (0, 604800]"),
 ])

@@ -83,3 +83,31 @@ def test_the_pnr_watch_tells_a_placement_stall_from_a_routing_stall():
     assert not routing.in_placement and not routing.stalled(now=0.5)
     assert routing.stalled(now=1.5) and not routing.in_placement
     assert routing.describe() == "routing, no progress figure yet"
+
+
+#: The static placer on the ECP5-85F engine (nextpnr 0.11): a line per iteration, then SA.
+STATIC = """Info: Running Static placer...
+Info: ⌁ bel grid 127x96, placer grid 127x95...
+Info: initial steplen=0.010000 next steplen = 1.194502
+Info: iter=91 steplen=0.918737 a=47.461494 penalty=[0.00, 0.00, 0.00, 0.00]
+Info:    update_chains distance 153.20
+Info:    system potential: 36735704.000000 hpwl: 3695.321777
+Info: overlap: COMB=99.8%, FF=99.8%, RAM=98.9%, MUL=0.0%
+"""
+
+
+def test_the_static_placer_iterations_are_progress():
+    watch = PlaceWatch(stall_s=10)
+    watch.feed("Info: Device utilisation:\n", now=0)
+    assert not watch.placing
+    watch.feed(STATIC.split("Info: iter=")[0], now=1)
+    assert watch.placing and watch.iteration is None and watch.stalled(now=11.5)
+    watch.feed("Info: iter=" + STATIC.split("Info: iter=")[1], now=11)
+    assert watch.iteration == "iter=91" and not watch.stalled(now=20.5)
+    assert watch.describe() == "placing, last progress line 'iter=91'"
+    watch.feed("Info:    update_chains distance 160.00\n", now=30)  # not an iteration
+    assert watch.stalled(now=30)
+    watch.feed("Info: Running simulated annealing placer for refinement.\n"
+               "Info:   at iteration #1: temp = 0.000000, timing cost = 1, wirelen = 2\n"
+               "Info: SA placement time 11.53s\n", now=31)
+    assert not watch.placing and not watch.stalled(now=1000)
