@@ -29,7 +29,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.adder_tree_plan import estimate, level_widths, tree_latency
-from hdl.register_reset import data_registers_reset_less
+from hdl.register_reset import data_registers_reset_less, zero_by_mask
 
 __all__ = ["SignSelectAdderTree", "add_with_carry", "registered_tree", "reference", "estimate",
            "tree_latency"]
@@ -149,6 +149,8 @@ class SignSelectAdderTree(wiring.Component):
         leaf_width = self.leaf_width
         # Data registers lose their reset where that helps the family's timing.
         reset_less = data_registers_reset_less(platform)
+        # A zero weight's leaf: a LUT mask where per-lane resets crowd the family's tiles.
+        masked = zero_by_mask(platform)
         # Input register: the sign select below reads flip-flops, not a memory port.
         x_r = Signal(data.ArrayLayout(self._x_shape, self._lanes), reset_less=reset_less)
         nonzero_r = Signal(self._lanes, reset_less=reset_less)
@@ -164,7 +166,10 @@ class SignSelectAdderTree(wiring.Component):
             x_ext = Signal(signed(leaf_width), name=f"x{k}")
             neg = Signal(signed(leaf_width), name=f"s{k}")
             m.d.comb += [x_ext.eq(x), neg.eq(Mux(negative_r[k], -1, 0))]
-            m.d.sync += value.eq(Mux(nonzero_r[k], x_ext ^ neg, 0))
+            if masked:
+                m.d.sync += value.eq((x_ext ^ neg) & nonzero_r[k].replicate(leaf_width))
+            else:
+                m.d.sync += value.eq(Mux(nonzero_r[k], x_ext ^ neg, 0))
             if self._x_shape.signed:
                 carry = Signal(name=f"leaf{k}_carry", reset_less=reset_less)
                 m.d.sync += carry.eq(nonzero_r[k] & negative_r[k])

@@ -7,12 +7,23 @@ reaching every adder-tree flip-flop was the critical net of 784-256-256-10
 (104.5 MHz with it, 118.5 MHz without), while on the iCE40 UP5K the same
 design without it no longer legalised in nextpnr (reset and enable share a
 logic cell's flip-flop control set, so a nearly full device packs differently).
+
+A sign-select leaf that is zero for a zero weight (``Mux(nonzero, ±x, 0)``) is
+a flip-flop with a synchronous reset to Yosys, one reset net per MAC lane. An
+ECP5 tile has two reset (LSR) lines for its eight flip-flops, so the 1,552
+distinct lane resets of the ECP5-85F engine (784-256-256-10 at 196 cycles an
+image) left nextpnr's legalisers searching for over 40 minutes without placing
+it. There the zero is a mask in the leaf's LUT instead (the same LUT count:
+a LUT4 takes x, the sign and the mask).
 """
 
-__all__ = ["RESET_LESS_FAMILIES", "family_of", "data_registers_reset_less"]
+__all__ = ["RESET_LESS_FAMILIES", "MASKED_ZERO_FAMILIES", "family_of",
+           "data_registers_reset_less", "zero_by_mask"]
 
 #: Families whose pipeline data registers are built without a reset.
 RESET_LESS_FAMILIES = frozenset({"ecp5"})
+#: Families whose per-lane zeroing is a LUT mask rather than a flip-flop reset.
+MASKED_ZERO_FAMILIES = frozenset({"ecp5"})
 
 
 def family_of(platform):
@@ -36,3 +47,15 @@ def data_registers_reset_less(platform):
         export, simulation) keeps the resets.
     """
     return family_of(platform) in RESET_LESS_FAMILIES
+
+
+def zero_by_mask(platform):
+    """Whether a per-lane zero (a sign-select leaf's zero weight) is a LUT mask for ``platform``
+    rather than a synchronous reset of the leaf's flip-flops (see the module notes).
+
+    Parameters
+    ----------
+    platform : object or None
+        As for :func:`data_registers_reset_less`; None keeps the reset form.
+    """
+    return family_of(platform) in MASKED_ZERO_FAMILIES

@@ -1,7 +1,7 @@
 """Shared helpers of the hdl tests: hand-built QNets, digits images, small simulators."""
 
 import numpy as np
-from amaranth.hdl import ClockDomain, Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Fragment, Module
 from amaranth.sim import Simulator
 
 from golden_model.qnet import InputSpec, QLayer, QNet
@@ -67,11 +67,12 @@ def run_comb(component, cases, outputs):
     return results
 
 
-def run_pipeline(component, cases, outputs, seed=0, gap=0.3):
+def run_pipeline(component, cases, outputs, seed=0, gap=0.3, platform=None):
     """Feed ``cases`` (list of ``[(port, value), ...]``) into a fixed-latency pipeline.
 
     One case per cycle with random idle cycles (``valid_in`` low, inputs set to
     zeros); returns the ``outputs`` sampled whenever ``valid_out`` is high, in order.
+    ``platform`` (e.g. a stand-in with a ``family``) is the one it is elaborated for.
     """
     rng = np.random.default_rng(seed)
     results = []
@@ -99,7 +100,7 @@ def run_pipeline(component, cases, outputs, seed=0, gap=0.3):
             if idle > 64:
                 break
 
-    sim = Simulator(component)
+    sim = Simulator(component if platform is None else Fragment.get(component, platform))
     sim.add_clock(1e-8)
     sim.add_testbench(feed, background=True)
     sim.add_testbench(collect)

@@ -8,13 +8,14 @@ from hypothesis import strategies as st
 from hdl.adder_tree import SignSelectAdderTree, estimate, reference, tree_latency
 
 
-def _run(lanes, x_shape, vectors, nonzero, negative, out_width, seed=0):
+def _run(lanes, x_shape, vectors, nonzero, negative, out_width, seed=0, family=None):
     dut = SignSelectAdderTree(lanes, x_shape, out_width)
     cases = [[(dut.x, [int(v) for v in x]), (dut.nonzero, int(sum(int(b) << k for k, b in
                                                                   enumerate(nz)))),
               (dut.negative, int(sum(int(b) << k for k, b in enumerate(ng))))]
              for x, nz, ng in zip(vectors, nonzero, negative, strict=True)]
-    got = run_pipeline(dut, cases, [dut.partial, dut.carry], seed=seed)
+    got = run_pipeline(dut, cases, [dut.partial, dut.carry], seed=seed,
+                       platform=_Family(family) if family else None)
     return np.array([p + c for p, c in got])
 
 
@@ -35,6 +36,58 @@ def test_tree_matches_reference_random(lanes, width, is_signed, seed):
     negative = rng.integers(0, 2, size=(12, lanes))
     got = _run(lanes, shape, vectors, nonzero, negative, _out_width(lanes, shape), seed)
     assert np.array_equal(got, reference(vectors, nonzero, negative))
+
+
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+@pytest.mark.parametrize("is_signed", [False, True])
+def test_tree_matches_reference_as_elaborated_for_each_family(family, is_signed):
+    """The ECP5 leaf zeroes a zero weight with a LUT mask, the iCE40 one with a reset: both
+    exact, the extremes included (all lanes zero, all negative at the most negative x)."""
+    rng = np.random.default_rng(7)
+    lanes, width = 7, 5
+    shape = signed(width) if is_signed else unsigned(width)
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1))) if is_signed else (0, 1 << width)
+    vectors = np.concatenate([rng.integers(lo, hi, size=(20, lanes)),
+                              np.full((2, lanes), lo), np.full((2, lanes), hi - 1)])
+    nonzero = np.concatenate([rng.integers(0, 2, size=(20, lanes)), np.zeros((1, lanes)),
+                              np.ones((3, lanes))]).astype(int)
+    negative = np.concatenate([rng.integers(0, 2, size=(20, lanes)),
+                               np.ones((4, lanes))]).astype(int)
+    got = _run(lanes, shape, vectors, nonzero, negative, _out_width(lanes, shape), 3, family)
+    assert np.array_equal(got, reference(vectors, nonzero, negative))
+
+
+def test_ecp5_leaves_zero_by_mask_not_by_a_reset_per_lane(tmp_path):
+    """Yosys turns ``Mux(nonzero, ±x, 0)`` into a flip-flop reset, one net per lane; an ECP5
+    tile has two reset lines, and 1,552 lane resets kept nextpnr from placing the 85F engine.
+    Elaborated for the ECP5 the leaves zero by a mask: no reset but the valid bits', and the
+    same LUTs and carry cells as the reset form."""
+    import json
+    import subprocess
+    from collections import Counter
+
+    from amaranth.back import verilog
+
+    from hdl.yosys_check import _yosys_command
+
+    def netlist(family):
+        tree = SignSelectAdderTree(16, unsigned(8), 14)
+        (tmp_path / "tree.v").write_text(verilog.convert(
+            tree, name="tree", emit_src=False, platform=_Family(family) if family else None))
+        subprocess.run(_yosys_command() + ["-q", "-p", "read_verilog tree.v; synth_ecp5 -top "
+                                           "tree; write_json tree.json"],
+                       cwd=tmp_path, check=True, capture_output=True)
+        cells = json.loads((tmp_path / "tree.json").read_text())["modules"]["tree"]["cells"]
+        resets = {tuple(c["connections"]["LSR"]) for c in cells.values()
+                  if c["type"] == "TRELLIS_FF" and "LSR" in c["connections"]}
+        return len(resets), Counter(c["type"] for c in cells.values())
+
+    ecp5_resets, ecp5_cells = netlist("ecp5")
+    plain_resets, plain_cells = netlist(None)
+    assert plain_resets == 17         # the valid bits' reset and one per lane
+    assert ecp5_resets <= 2           # the valid bits' reset (and a constant)
+    for kind in ("LUT4", "CCU2C", "TRELLIS_FF"):
+        assert ecp5_cells[kind] == plain_cells[kind], kind
 
 
 @pytest.mark.parametrize("lanes", [1, 2, 5, 16])

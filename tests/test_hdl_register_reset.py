@@ -1,7 +1,7 @@
 import pytest
 
 from boards.registry import get_board
-from hdl.register_reset import data_registers_reset_less, family_of
+from hdl.register_reset import data_registers_reset_less, family_of, zero_by_mask
 
 
 @pytest.mark.parametrize("board, family, reset_less", [("ulx3s-85f", "ecp5", True),
@@ -10,6 +10,7 @@ def test_choice_follows_the_board_platform(board, family, reset_less):
     platform = get_board(board).make_platform()
     assert family_of(platform) == family == get_board(board).family
     assert data_registers_reset_less(platform) is reset_less
+    assert zero_by_mask(platform) is reset_less   # both on the ECP5 only
 
 
 def test_no_platform_keeps_the_resets():
@@ -19,6 +20,7 @@ def test_no_platform_keeps_the_resets():
     assert family_of(None) is None and family_of(Unnamed()) is None
     assert not data_registers_reset_less(None)
     assert not data_registers_reset_less(object())
+    assert not zero_by_mask(None) and not zero_by_mask(object())
 
 
 def _tree_flip_flops(platform):
@@ -40,8 +42,9 @@ def _tree_flip_flops(platform):
 def test_ecp5_mvu_tree_registers_have_no_reset_and_ice40_ones_do():
     ecp5 = _tree_flip_flops(get_board("ulx3s-85f").make_platform())
     ice40 = _tree_flip_flops(get_board("icebreaker").make_platform())
-    # Four lanes: valid bits at the input, the leaves and two adder levels keep their
-    # reset everywhere; the 9 data registers (input, leaves, nodes, carries) have one
-    # on the iCE40 only. A platform-less export builds what the iCE40 builds.
-    assert ecp5 == {"$sdff": 4, "$dff": 9}
+    # Four lanes, 13 data registers (inputs, leaves, nodes, carries): every one has a
+    # reset on the iCE40; on the ECP5 none has, not even the leaves, whose zero for a
+    # zero weight is a mask there (a per-lane reset, SRST = nonzero, before). A
+    # platform-less export builds what the iCE40 builds.
+    assert ecp5 == {"$dff": 13}
     assert ice40 == {"$sdff": 13} == _tree_flip_flops(None)
