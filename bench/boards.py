@@ -160,6 +160,7 @@ def run(board, net_name, qnet, out_root, images=1):
         folding, options = [tuple(pair) for pair in resolve_folding(
             qnet, "auto", target_cycles=TARGET_CYCLES[board][net_name])], {}
     start = time.perf_counter()
+    started_at = time.time()
     row = {"board": board, "net": net_name, "folding": folding}
     try:
         report = build_bitstream(qnet, board, out_root / f"{board}-{net_name}", folding=folding,
@@ -168,8 +169,10 @@ def run(board, net_name, qnet, out_root, images=1):
         row.update(status="ok", report=report)
     except MulfreeError as error:
         row.update(status=type(error).__name__, reason=str(error))
+        # A timing miss leaves this build's report; any other failure may leave an older
+        # build's, whose figures are not this build's.
         report_path = out_root / f"{board}-{net_name}" / "report.json"
-        if report_path.exists():
+        if report_path.exists() and report_path.stat().st_mtime >= started_at:
             row["report"] = json.loads(report_path.read_text())
     row["seconds"] = round(time.perf_counter() - start, 1)
     return row
