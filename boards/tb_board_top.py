@@ -2,7 +2,7 @@
 
 The host side is ``cocotbext-uart``; the expected answers come from
 :class:`boards.board_model.BoardModel`, i.e. from ``QNet.forward``. The
-pytest side (tests/test_boards_board_top_cocotb.py) writes a JSON config
+pytest side (tests/test_boards_board_top_cocotb*.py) writes a JSON config
 and points ``MULFREE_BOARD_TB`` at it: the QNet file, the images, the clock
 period, the UART divisor, the idle timeout in cycles, and the accelerator's
 ``folding``, ``weight_store`` and ``in_lanes``. ``images_and_malformed_frames`` is for a

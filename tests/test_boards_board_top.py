@@ -2,7 +2,7 @@
 
 Every answer is compared byte for byte with the Python board model (which
 answers with ``QNet.forward``). The cocotb test of the generated Verilog
-with the real Accelerator is in test_boards_board_top_cocotb.py.
+with the real Accelerator is in test_boards_board_top_cocotb*.py.
 """
 
 import numpy as np

@@ -123,38 +123,30 @@ def test_run_needs_only_the_test_files_of_an_idx_dataset(tmp_path, monkeypatch, 
     assert f"({correct}/3)" in out and "mismatches  0" in out
 
 
-def test_build_bench_is_opt_in_and_reaches_the_board_top(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("board, option, runs", [
+    # BENCH is opt-in
+    ("icebreaker", "bench", [([], False), (["--bench"], True)]),
+    ("ulx3s-85f", "in_lanes", [([], 1), (["--in-lanes", "4"], 4), (["--in-lanes", "64"], 64)]),
+    # heap, then the static placer at the same seed when placement stalls
+    ("icebreaker", "placers", [([], ["heap", "static"]), (["--placer", "static"], ["static"]),
+                               (["--placer", "sa", "heap"], ["sa", "heap"])]),
+])
+def test_build_options_reach_the_build(tmp_path, monkeypatch, board, option, runs):
     import boards.build
 
     seen = []
 
     def fake_build(qnet, board, out, **kwargs):
-        seen.append(kwargs["bench"])
+        value = kwargs[option]
+        seen.append(list(value) if isinstance(value, (list, tuple)) else value)
         return {"bitstream": str(tmp_path / "mulfree.bin")}
 
     monkeypatch.setattr(boards.build, "build_bitstream", fake_build)
     _, path = digits_qnet(tmp_path)
-    for extra in ([], ["--bench"]):
-        assert main(["build", "--board", "icebreaker", "--model", str(path),
+    for extra, _ in runs:
+        assert main(["build", "--board", board, "--model", str(path),
                      "--out", str(tmp_path / "out"), *extra]) == 0
-    assert seen == [False, True]
-
-
-def test_build_in_lanes_reaches_the_build(tmp_path, monkeypatch):
-    import boards.build
-
-    seen = []
-
-    def fake_build(qnet, board, out, **kwargs):
-        seen.append(kwargs["in_lanes"])
-        return {"bitstream": str(tmp_path / "mulfree.bit")}
-
-    monkeypatch.setattr(boards.build, "build_bitstream", fake_build)
-    _, path = digits_qnet(tmp_path)
-    for extra in ([], ["--in-lanes", "4"], ["--in-lanes", "64"]):
-        assert main(["build", "--board", "ulx3s-85f", "--model", str(path),
-                     "--out", str(tmp_path / "out"), *extra]) == 0
-    assert seen == [1, 4, 64]
+    assert seen == [expected for _, expected in runs]
 
 
 @pytest.mark.parametrize("lanes, message", [
@@ -192,23 +184,6 @@ def test_build_refuses_in_lanes_a_convolution_cannot_take(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert ("--in-lanes 2: expected a divisor of the first convolution's 1 input channel(s)"
             in err) and err.count("\n") == 1
-
-
-def test_build_placers_reach_the_build_heap_then_static_by_default(tmp_path, monkeypatch):
-    import boards.build
-
-    seen = []
-
-    def fake_build(qnet, board, out, **kwargs):
-        seen.append(list(kwargs["placers"]))
-        return {"bitstream": str(tmp_path / "mulfree.bin")}
-
-    monkeypatch.setattr(boards.build, "build_bitstream", fake_build)
-    _, path = digits_qnet(tmp_path)
-    for extra in ([], ["--placer", "static"], ["--placer", "sa", "heap"]):
-        assert main(["build", "--board", "icebreaker", "--model", str(path),
-                     "--out", str(tmp_path / "out"), *extra]) == 0
-    assert seen == [["heap", "static"], ["static"], ["sa", "heap"]]
 
 
 @pytest.mark.parametrize("out, message", [
