@@ -14,7 +14,7 @@ Usage::
 
     .venv/bin/python bench/engine_bitstream.py \\
         --board ulx3s-85f --folding 64x16 8x64 1x16 --in-lanes 4 [--clock 100] \\
-        [--placer static] [--router router2]
+        [--placer heap] [--router router2]
 """
 
 import argparse
@@ -111,7 +111,7 @@ class EngineTop(PlatformTop):
         self.engine = EngineBench(accelerator, len(board.leds))
 
 
-def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, placer="static",
+def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, placer="heap",
           router="router2", log=print):
     """Synthesise, place and route the engine alone; return the measured figures."""
     board = get_board(board_name)
@@ -143,9 +143,9 @@ def build(board_name, folding, in_lanes, clock_mhz, out_dir, seed=None, placer="
     started = time.perf_counter()
     run, tool_log, in_placement = _place_and_route(
         by_tool[f"nextpnr-{board.family}"], gateware, env,
-        # nextpnr's analytical placer (heap) printed nothing for 40 minutes on this design
-        # (its first iteration); the static placer prints an iteration every second or so
-        # but its legaliser and annealing refinement of ~29,000 cells are silent for longer.
+        # HeAP places this design in 2 minutes, then its annealing refinement takes 23
+        # minutes a line every minute or so; with a reset per MAC lane (before the ECP5
+        # leaves zeroed by a mask) both placers' legalisers sat silent for over 40 minutes.
         BuildBounds(pnr_s=3 * 3600, route_stall_s=600, place_stall_s=1800), seed, router,
         placer)
     row["pnr_s"] = round(time.perf_counter() - started)
@@ -174,8 +174,8 @@ def main(argv=None):
                         help="pixels per beat (default: bench/boards.py's ENGINE_FOLDINGS)")
     parser.add_argument("--clock", type=float, default=100.0, help="MHz")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--placer", choices=PLACERS, default="static",
-                        help="nextpnr placer (default static: heap stalls on the 85F engine)")
+    parser.add_argument("--placer", choices=PLACERS, default="heap",
+                        help="nextpnr placer (default heap, nextpnr's own)")
     parser.add_argument("--router", choices=("router1", "router2"), default="router2")
     parser.add_argument("--out", default="build/bench/engine")
     args = parser.parse_args(argv)

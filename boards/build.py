@@ -228,9 +228,9 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
         The nextpnr placers (:data:`PLACERS`) tried in turn when placement
         stalls, at the same seed; a placer that stalled is not tried again at
         the next seeds. HeAP (nextpnr's default) printed nothing for 40 minutes
-        on the ECP5-85F engine of ``bench/engine_bitstream.py``, where the
-        electrostatic placer (``static``) prints an iteration every second or two
-        until its legaliser.
+        on the ECP5-85F engine of ``bench/engine_bitstream.py`` while it had a
+        reset per MAC lane, where the electrostatic placer (``static``) printed
+        an iteration every second or two until its legaliser.
     bounds : BuildBounds, optional
         Time bounds of synthesis, each place-and-route attempt, routing
         without progress, and packing (default :class:`BuildBounds`).
