@@ -275,8 +275,6 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
                                 explicit=max_batch is not None)
     if accelerator is None:
         in_lanes = check_in_lanes(qnet, in_lanes)
-
-    if accelerator is None:
         from hdl.accelerator import Accelerator
         from hdl.accelerator_plan import plan_accelerator
         if isinstance(weight_store, str) and weight_store == "auto":
@@ -334,7 +332,6 @@ def build_bitstream(qnet, board, out_dir=None, *, clock_mhz=None, baud=None, fol
     attempts = []
     done = False
     placement_stalls = 0
-    placers = list(placers)
     for current in seeds:
         k = 0
         while k < len(routers):

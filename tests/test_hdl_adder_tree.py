@@ -76,7 +76,7 @@ def test_ecp5_leaves_zero_by_mask_not_by_a_reset_per_lane(tmp_path):
             tree, name="tree", emit_src=False, platform=_Family(family) if family else None))
         subprocess.run(_yosys_command() + ["-q", "-p", "read_verilog tree.v; synth_ecp5 -top "
                                            "tree; write_json tree.json"],
-                       cwd=tmp_path, check=True, capture_output=True)
+                       cwd=tmp_path, check=True, capture_output=True, timeout=300)
         cells = json.loads((tmp_path / "tree.json").read_text())["modules"]["tree"]["cells"]
         resets = {tuple(c["connections"]["LSR"]) for c in cells.values()
                   if c["type"] == "TRELLIS_FF" and "LSR" in c["connections"]}
